@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { deprovisionIdentity, provisionIdentity } from '../../identity/provision.js';
+import { DEFAULT_DATA_DIR } from '../../node/datadir.js';
+import { withDataDir } from '../shared.js';
+
+export function registerUser(program: Command) {
+  const user = program
+    .command('user')
+    .description('Manage users (and members) of a data directory; works while the node runs')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tessera user add carol
+  $ tessera user add m1 --member
+  $ tessera user list --json
+  $ tessera user remove carol`,
+    );
+
+  user
+    .command('add <name>')
+    .description('Issue a certificate and, for a user, a bearer token into DATA/identities/NAME')
+    .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .option('--member', 'create a governance member (certificate only, no token)')
+    .action(async (name: string, opts: { data: string; member?: boolean }) => {
+      const id = await withDataDir(opts.data, ({ paths, principals }) =>
+        provisionIdentity(paths, principals, name, opts.member ? 'member' : 'user'),
+      );
+      console.log(`Added ${id.role} ${id.name}`);
+      console.log(`  certificate  ${id.certPath}  (id ${id.certId})`);
+      console.log(`  private key  ${id.keyPath}`);
+      if (id.tokenPath) console.log(`  token        ${id.tokenPath}  (shown nowhere else; the node keeps only its hash)`);
+    });
+
+  user
+    .command('list')
+    .description('List users, members and services')
+    .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .option('--json', 'print JSON')
+    .action(async (opts: { data: string; json?: boolean }) => {
+      const list = await withDataDir(opts.data, ({ principals }) => principals.list());
+      if (opts.json) return console.log(JSON.stringify(list, null, 2));
+      console.log(`${'NAME'.padEnd(16)} ${'ROLE'.padEnd(8)} ${'CREATED'.padEnd(24)} CERTIFICATE ID`);
+      for (const p of list) console.log(`${p.name.padEnd(16)} ${p.role.padEnd(8)} ${p.createdAt.padEnd(24)} ${p.certId}`);
+    });
+
+  user
+    .command('remove <name>')
+    .description('Remove a user or member: refused on every listener from the next request on')
+    .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .action(async (name: string, opts: { data: string }) => {
+      const removed = await withDataDir(opts.data, ({ paths, principals }) => deprovisionIdentity(paths, principals, name));
+      console.log(`Removed ${removed.role} ${removed.name}`);
+    });
+}

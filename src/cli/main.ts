@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander';
+import { TesseraError } from '../errors/index.js';
+import { VERSION } from '../node/version.js';
+import { registerInit } from './commands/init.js';
+import { registerServe } from './commands/serve.js';
+import { registerUser } from './commands/user.js';
+
+const program = new Command('tessera')
+  .version(VERSION)
+  .description('Tessera: a confidential function platform (MesaTEE, EDGELESS, Fn and CCF compatible)')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Getting started:
+  $ tessera init --users alice,bob --members m0
+  $ tessera serve
+  $ tessera user add carol`,
+  );
+
+registerInit(program);
+registerServe(program);
+registerUser(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  const message = err instanceof TesseraError ? err.message : (err as Error)?.stack ?? String(err);
+  console.error(`tessera: ${message}`);
+  process.exit(1);
+}

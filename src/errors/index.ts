@@ -1,0 +1,69 @@
+// The one error type of Tessera. Every failure a caller can see carries a stable code; each
+// protocol maps that code exactly once, here, to its own vocabulary.
+
+export type ErrorCode =
+  | 'invalid_input'
+  | 'parse_error'
+  | 'missing_value'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'not_found'
+  | 'conflict'
+  | 'unsupported_function'
+  | 'too_large'
+  | 'function_failed'
+  | 'timeout'
+  | 'unavailable'
+  | 'internal';
+
+interface Mapping {
+  http: number;
+  /** CCF's OData-style error code. */
+  ccf: string;
+  /** MesaTEE's ErrorKind name (mesatee_core/src/error.rs). */
+  mesatee: string;
+}
+
+const MAPPINGS: Record<ErrorCode, Mapping> = {
+  invalid_input: { http: 400, ccf: 'InvalidInput', mesatee: 'InvalidInputError' },
+  parse_error: { http: 400, ccf: 'InvalidInput', mesatee: 'ParseError' },
+  missing_value: { http: 400, ccf: 'InvalidInput', mesatee: 'MissingValue' },
+  unauthenticated: { http: 401, ccf: 'InvalidAuthenticationInfo', mesatee: 'PermissionDenied' },
+  permission_denied: { http: 403, ccf: 'AuthorizationFailed', mesatee: 'PermissionDenied' },
+  not_found: { http: 404, ccf: 'ResourceNotFound', mesatee: 'MissingValue' },
+  conflict: { http: 409, ccf: 'StateDigestMismatch', mesatee: 'PermissionDenied' },
+  unsupported_function: { http: 404, ccf: 'ResourceNotFound', mesatee: 'FunctionNotSupportedError' },
+  too_large: { http: 413, ccf: 'RequestTooLarge', mesatee: 'MsgSizeLimitExceedError' },
+  function_failed: { http: 422, ccf: 'InternalError', mesatee: 'OutputGenerationError' },
+  timeout: { http: 408, ccf: 'RequestTimeout', mesatee: 'IoError' },
+  unavailable: { http: 503, ccf: 'ServiceUnavailable', mesatee: 'ConnectionRefused' },
+  internal: { http: 500, ccf: 'InternalError', mesatee: 'InternalRPCError' },
+};
+
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TesseraError';
+    this.code = code;
+  }
+  get httpStatus(): number {
+    return MAPPINGS[this.code].http;
+  }
+  get ccfCode(): string {
+    return MAPPINGS[this.code].ccf;
+  }
+  get mesateeKind(): string {
+    return MAPPINGS[this.code].mesatee;
+  }
+}
+
+/** Anything thrown becomes a TesseraError; unknown failures are internal and say nothing of their insides. */
+export function asTesseraError(err: unknown): TesseraError {
+  if (err instanceof TesseraError) return err;
+  return new TesseraError('internal', 'internal error; the node log has the details', { cause: err });
+}
+
+export const fail = (code: ErrorCode, message: string): never => {
+  throw new TesseraError(code, message);
+};

@@ -1,0 +1,74 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { TesseraError } from '../errors/index.js';
+import type { DataDirPaths } from '../node/datadir.js';
+import { type PemPair, type Role, issueCertificate } from './certificates.js';
+import { PrincipalService, newToken, validatePrincipalName, RESERVED_NAMES } from './principals.js';
+
+export interface ProvisionedIdentity {
+  name: string;
+  role: Role;
+  certId: string;
+  certPath: string;
+  keyPath: string;
+  tokenPath: string | null;
+}
+
+export const readCa = (paths: DataDirPaths): PemPair => ({
+  certPem: readFileSync(paths.caCert, 'utf8'),
+  keyPem: readFileSync(paths.caKey, 'utf8'),
+});
+
+/** Private material is created with mode 0600 and never overwritten. */
+export const writeSecretFile = (path: string, data: string) => writeFileSync(path, data, { mode: 0o600, flag: 'wx' });
+
+/**
+ * Issues a certificate (and, for a user, a bearer token) into DIR/identities/NAME and records the
+ * principal in the store. The token reaches disk only in the identity's own 0600 file; the store
+ * keeps just its scrypt hash.
+ */
+export async function provisionIdentity(
+  paths: DataDirPaths,
+  principals: PrincipalService,
+  name: string,
+  role: Exclude<Role, 'service'>,
+): Promise<ProvisionedIdentity> {
+  validatePrincipalName(name);
+  if (RESERVED_NAMES.has(name)) throw new TesseraError('invalid_input', `'${name}' is reserved for the node itself`);
+  if (principals.byName(name)) {
+    throw new TesseraError('conflict', `'${name}' already exists; run 'tessera user remove ${name}' first to replace it`);
+  }
+  const files = paths.identity(name);
+  const pair = await issueCertificate(readCa(paths), { name, role });
+  const token = role === 'user' ? newToken() : null;
+  const tokenHash = token ? await principals.hashToken(token) : null;
+  // A leftover folder from an earlier, removed identity of the same name is replaced.
+  rmSync(files.dir, { recursive: true, force: true });
+  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(files.cert, pair.certPem, { flag: 'wx' });
+    writeSecretFile(files.key, pair.keyPem);
+    if (token) writeSecretFile(files.token, token + '\n');
+    const principal = principals.add({ name, role, certPem: pair.certPem, tokenHash });
+    return {
+      name,
+      role,
+      certId: principal.certId,
+      certPath: files.cert,
+      keyPath: files.key,
+      tokenPath: token ? files.token : null,
+    };
+  } catch (err) {
+    rmSync(files.dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Removes the principal (refused from then on, on every listener) and its files. */
+export function deprovisionIdentity(paths: DataDirPaths, principals: PrincipalService, name: string) {
+  const principal = principals.byName(name);
+  if (!principal) throw new TesseraError('not_found', `no identity named '${name}'; 'tessera user list' shows them`);
+  if (principal.role === 'service') throw new TesseraError('permission_denied', `'${name}' is a service identity`);
+  principals.remove(name);
+  rmSync(paths.identity(name).dir, { recursive: true, force: true });
+  return principal;
+}

@@ -1,0 +1,180 @@
+// The node's settings, declared once: this schema validates tessera.toml, fills in defaults,
+// and is the source of the commented template that `tessera init` writes.
+
+const port = (value: number, what: string) => ({
+  type: 'integer',
+  minimum: 0,
+  maximum: 65535,
+  default: value,
+  description: `${what} (0 picks a free port)`,
+});
+
+const wireListener = (name: string, portNo: number, audience: string) => ({
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: `${name}: ${audience}`,
+  properties: {
+    enabled: { type: 'boolean', default: true, description: 'Set false to not open this listener' },
+    host: { type: 'string', default: '127.0.0.1', description: 'Address to bind; 0.0.0.0 for every interface' },
+    port: port(portNo, 'TCP port'),
+  },
+});
+
+export const WIRE_LISTENERS = {
+  tms_external: { port: 5554, title: 'TMS external (task management for users)', audience: 'user' },
+  tms_internal: { port: 5555, title: 'TMS internal (task records for services)', audience: 'service' },
+  fns: { port: 3444, title: 'FNS (function invocation for users)', audience: 'user' },
+  kms: { port: 6016, title: 'KMS (key service for services)', audience: 'service' },
+  tdfs_external: { port: 5065, title: 'TDFS external (file store for users)', audience: 'user' },
+  tdfs_internal: { port: 5066, title: 'TDFS internal (file store for services)', audience: 'service' },
+} as const;
+
+export type WireListenerName = keyof typeof WIRE_LISTENERS;
+
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    node: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The node itself',
+      properties: {
+        advertise_ip: {
+          type: 'string',
+          default: '127.0.0.1',
+          description: 'The IP address that task replies tell clients to reach FNS on (MesaTEE `ip`)',
+        },
+        advertise_fns_port: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 65535,
+          default: 0,
+          description: 'The FNS port that task replies name (MesaTEE `port`); 0 means the port FNS is bound to',
+        },
+        shutdown_grace_ms: {
+          type: 'integer',
+          minimum: 0,
+          default: 10000,
+          description: 'On SIGINT/SIGTERM, how long in-flight requests get to finish before connections are cut',
+        },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Structured logs (pino, one JSON line per event, on stdout)',
+      properties: {
+        level: {
+          enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+          default: 'info',
+          description: 'fatal, error, warn, info, debug, trace or silent',
+        },
+      },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The HTTPS API (/v1, /app, /gov, /node, /metrics)',
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Set false to not open the HTTPS listener' },
+        host: { type: 'string', default: '127.0.0.1', description: 'Address to bind; 0.0.0.0 for every interface' },
+        port: port(8000, 'TCP port'),
+        max_body_bytes: {
+          type: 'integer',
+          minimum: 1024,
+          default: 4194304,
+          description: 'Largest JSON request body accepted, in bytes',
+        },
+      },
+    },
+    wire: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The MesaTEE wire listeners: 8-byte big-endian length + JSON, over mutual TLS',
+      properties: {
+        max_frame_bytes: {
+          type: 'integer',
+          minimum: 64,
+          maximum: 1073741824,
+          default: 4194304,
+          description: 'Largest frame accepted, in bytes; a longer declared length is refused before it is read',
+        },
+        frame_timeout_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 30000,
+          description: 'A frame that has begun must arrive whole within this time',
+        },
+        idle_timeout_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 300000,
+          description: 'A connection with no request for this long is closed',
+        },
+        max_connections: {
+          type: 'integer',
+          minimum: 1,
+          default: 1024,
+          description: 'Open connections allowed per listener',
+        },
+        ...Object.fromEntries(
+          Object.entries(WIRE_LISTENERS).map(([key, l]) => [key, wireListener(l.title, l.port, `callers are ${l.audience}s`)]),
+        ),
+      },
+    },
+    tasks: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Task execution',
+      properties: {
+        function_timeout_ms: {
+          type: 'integer',
+          minimum: 10,
+          default: 60000,
+          description: 'A function still running after this long fails its task',
+        },
+      },
+    },
+    security: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Credentials',
+      properties: {
+        scrypt_n: {
+          type: 'integer',
+          minimum: 1024,
+          default: 16384,
+          description: 'scrypt cost N for stored token hashes (a power of two); higher is slower to check and to crack',
+        },
+      },
+    },
+  },
+} as const;
+
+export interface WireListenerConfig {
+  enabled: boolean;
+  host: string;
+  port: number;
+}
+
+export interface TesseraConfig {
+  node: { advertise_ip: string; advertise_fns_port: number; shutdown_grace_ms: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  http: { enabled: boolean; host: string; port: number; max_body_bytes: number };
+  wire: {
+    max_frame_bytes: number;
+    frame_timeout_ms: number;
+    idle_timeout_ms: number;
+    max_connections: number;
+  } & Record<WireListenerName, WireListenerConfig>;
+  tasks: { function_timeout_ms: number };
+  security: { scrypt_n: number };
+}

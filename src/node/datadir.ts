@@ -1,0 +1,25 @@
+import { join } from 'node:path';
+
+/** Where everything lives inside a data directory. */
+export function dataDirPaths(root: string) {
+  return {
+    root,
+    config: join(root, 'tessera.toml'),
+    store: join(root, 'store.sqlite'),
+    caCert: join(root, 'ca.pem'),
+    caKey: join(root, 'ca.key.pem'),
+    nodeDir: join(root, 'node'),
+    nodeCert: join(root, 'node', 'cert.pem'),
+    nodeKey: join(root, 'node', 'key.pem'),
+    identities: join(root, 'identities'),
+    identity: (name: string) => ({
+      dir: join(root, 'identities', name),
+      cert: join(root, 'identities', name, 'cert.pem'),
+      key: join(root, 'identities', name, 'key.pem'),
+      token: join(root, 'identities', name, 'token'),
+    }),
+  };
+}
+
+export type DataDirPaths = ReturnType<typeof dataDirPaths>;
+export const DEFAULT_DATA_DIR = './tessera-data';

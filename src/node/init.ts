@@ -1,0 +1,86 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { TesseraError } from '../errors/index.js';
+import { createCertificateAuthority, issueCertificate } from '../identity/certificates.js';
+import { PrincipalService } from '../identity/principals.js';
+import { type ProvisionedIdentity, provisionIdentity, writeSecretFile } from '../identity/provision.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { configTemplate, resolveConfig } from './config.js';
+import { dataDirPaths } from './datadir.js';
+
+export interface InitOptions {
+  dir: string;
+  users: string[];
+  members: string[];
+  onStep?: (message: string) => void;
+}
+
+export interface InitReport {
+  dir: string;
+  config: string;
+  caCert: string;
+  nodeCert: string;
+  identities: ProvisionedIdentity[];
+}
+
+/** Creates a data directory: config, CA, the node's TLS identity, the store, users and members. */
+export async function initDataDir(opts: InitOptions): Promise<InitReport> {
+  const paths = dataDirPaths(resolve(opts.dir));
+  const step = opts.onStep ?? (() => {});
+  if (existsSync(paths.root) && readdirSync(paths.root).length > 0) {
+    throw new TesseraError(
+      'conflict',
+      `${paths.root} already exists and is not empty; init never overwrites. Use another --data, or 'tessera serve --data ${opts.dir}' to run it`,
+    );
+  }
+  const names = [...opts.users, ...opts.members];
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new TesseraError('invalid_input', `'${dup}' is named twice; each user and member needs its own name`);
+
+  const createdRoot = !existsSync(paths.root);
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(paths.config, configTemplate() + '\n', { flag: 'wx' });
+    const config = resolveConfig({});
+    step('created the configuration');
+
+    const ca = await createCertificateAuthority('Tessera node CA');
+    writeFileSync(paths.caCert, ca.certPem, { flag: 'wx' });
+    writeSecretFile(paths.caKey, ca.keyPem);
+    step('created the certificate authority');
+
+    const node = await issueCertificate(ca, {
+      name: 'node',
+      role: 'service',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1', '::1'],
+    });
+    mkdirSync(paths.nodeDir, { mode: 0o700 });
+    writeFileSync(paths.nodeCert, node.certPem, { flag: 'wx' });
+    writeSecretFile(paths.nodeKey, node.keyPem);
+
+    const store = new SqliteStore(paths.store);
+    try {
+      const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
+      principals.add({ name: 'node', role: 'service', certPem: node.certPem, tokenHash: null });
+      step('created the node identity');
+      const identities: ProvisionedIdentity[] = [];
+      for (const name of opts.users) {
+        identities.push(await provisionIdentity(paths, principals, name, 'user'));
+        step(`created user ${name}`);
+      }
+      for (const name of opts.members) {
+        identities.push(await provisionIdentity(paths, principals, name, 'member'));
+        step(`created member ${name}`);
+      }
+      return { dir: paths.root, config: paths.config, caCert: paths.caCert, nodeCert: paths.nodeCert, identities };
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    // Nothing half-made is left behind: a failed init can simply be run again.
+    if (createdRoot) rmSync(paths.root, { recursive: true, force: true });
+    else for (const entry of readdirSync(paths.root)) rmSync(`${paths.root}/${entry}`, { recursive: true, force: true });
+    throw err;
+  }
+}

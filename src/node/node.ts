@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { FunctionRegistry } from '../functions/registry.js';
+import { registerPayloadBuiltins } from '../functions/builtins/payload.js';
+import { createHttpServer } from '../http/server.js';
+import { PrincipalService } from '../identity/principals.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { TaskService } from '../tasks/service.js';
+import { fns } from '../wire/fns.js';
+import { WireListener } from '../wire/listener.js';
+import type { MessageHandler } from '../wire/dispatch.js';
+import { kms, tdfsExternal, tdfsInternal } from '../wire/storage.js';
+import { tmsExternal, tmsInternal } from '../wire/tms.js';
+import { loadConfig } from './config.js';
+import { type TesseraConfig, WIRE_LISTENERS, type WireListenerName } from './config-schema.js';
+import { dataDirPaths } from './datadir.js';
+import { VERSION } from './version.js';
+
+export interface NodeOptions {
+  dataDir: string;
+  httpPort?: number;
+  logLevel?: TesseraConfig['log']['level'];
+  /** Where logs go; stdout by default. */
+  logDestination?: NodeJS.WritableStream;
+}
+
+export interface RunningNode {
+  config: TesseraConfig;
+  logger: Logger;
+  /** Bound addresses, by listener name (`https` and the wire listeners). */
+  addresses: Record<string, { host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+/** Builds every service over one store and opens the listeners; the single place they are wired together. */
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  const paths = dataDirPaths(resolve(opts.dataDir));
+  const config = loadConfig(paths.config);
+  if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
+  if (opts.logLevel) config.log.level = opts.logLevel;
+  const logger = pino({ level: config.log.level, base: { node: 'tessera' } }, opts.logDestination ?? process.stdout);
+
+  const tlsMaterial = {
+    certPem: readFileSync(paths.nodeCert, 'utf8'),
+    keyPem: readFileSync(paths.nodeKey, 'utf8'),
+    caPem: readFileSync(paths.caCert, 'utf8'),
+  };
+  const store = new SqliteStore(paths.store);
+  const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
+  const functions = new FunctionRegistry();
+  registerPayloadBuiltins(functions);
+
+  const addresses: RunningNode['addresses'] = {};
+  const fnsAddress = () => ({
+    ip: config.node.advertise_ip,
+    port: config.node.advertise_fns_port || addresses.fns?.port || WIRE_LISTENERS.fns.port,
+  });
+  const tasks = new TaskService({
+    store,
+    functions,
+    // No file can exist until the file store is built, so every file id is unknown.
+    files: { check: () => 'missing' },
+    fnsAddress,
+    functionTimeoutMs: config.tasks.function_timeout_ms,
+    logger,
+  });
+  const recovered = tasks.recoverInterrupted();
+  if (recovered) logger.warn({ tasks: recovered }, 'tasks interrupted by the last shutdown were marked Failed');
+
+  const handlers: Record<WireListenerName, MessageHandler> = {
+    // FNS first, so task replies can name its real port.
+    fns: fns(tasks),
+    tms_external: tmsExternal(tasks, principals),
+    tms_internal: tmsInternal(tasks),
+    kms: kms(),
+    tdfs_external: tdfsExternal(),
+    tdfs_internal: tdfsInternal(),
+  };
+  const listeners: WireListener[] = [];
+  const http = config.http.enabled
+    ? createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION })
+    : null;
+
+  const close = async () => {
+    const grace = config.node.shutdown_grace_ms;
+    await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);
+    store.close();
+    logger.info('stopped');
+    logger.flush();
+  };
+
+  try {
+    for (const [name, handler] of Object.entries(handlers) as [WireListenerName, MessageHandler][]) {
+      const lc = config.wire[name];
+      if (!lc.enabled) continue;
+      const listener = new WireListener({
+        name,
+        host: lc.host,
+        port: lc.port,
+        audience: WIRE_LISTENERS[name].audience,
+        tls: tlsMaterial,
+        limits: {
+          maxFrameBytes: config.wire.max_frame_bytes,
+          frameTimeoutMs: config.wire.frame_timeout_ms,
+          idleTimeoutMs: config.wire.idle_timeout_ms,
+        },
+        maxConnections: config.wire.max_connections,
+        principals,
+        handler,
+        logger,
+      });
+      const address = await listener.listen();
+      listeners.push(listener);
+      addresses[name] = { host: address.address, port: address.port };
+    }
+    if (http) {
+      await http.listen({ host: config.http.host, port: config.http.port });
+      const address = http.server.address() as { address: string; port: number };
+      addresses.https = { host: address.address, port: address.port };
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { config, logger, addresses, close };
+}

@@ -1,0 +1,200 @@
+import Database from 'better-sqlite3';
+import { TesseraError } from '../errors/index.js';
+import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS kv (
+  tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+  PRIMARY KEY (tbl, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS table_versions (tbl TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS txlog (
+  seqno INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL, writes TEXT NOT NULL
+);
+`;
+
+const MAX_RETRIES = 16;
+const rowKey = (table: string, key: string) => `${table}\u0000${key}`;
+
+class ConflictError extends TesseraError {
+  constructor() {
+    super('conflict', 'the transaction read data that changed before it committed; retry the request');
+  }
+}
+
+/** SQLite in WAL mode with synchronous=FULL: a commit returns only once it is on disk. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      get: this.db.prepare<[string, string], { value: string; version: number }>(
+        'SELECT value, version FROM kv WHERE tbl = ? AND key = ?',
+      ),
+      version: this.db.prepare<[string, string], { version: number }>('SELECT version FROM kv WHERE tbl = ? AND key = ?'),
+      listAll: this.db.prepare<[string], { key: string; value: string; version: number }>(
+        'SELECT key, value, version FROM kv WHERE tbl = ? ORDER BY key',
+      ),
+      listPrefix: this.db.prepare<[string, string, string], { key: string; value: string; version: number }>(
+        'SELECT key, value, version FROM kv WHERE tbl = ? AND key >= ? AND key < ? ORDER BY key',
+      ),
+      tableVersion: this.db.prepare<[string], { version: number }>('SELECT version FROM table_versions WHERE tbl = ?'),
+      bumpTable: this.db.prepare(
+        'INSERT INTO table_versions (tbl, version) VALUES (?, ?) ON CONFLICT(tbl) DO UPDATE SET version = excluded.version',
+      ),
+      upsert: this.db.prepare(
+        'INSERT INTO kv (tbl, key, value, version) VALUES (?, ?, ?, ?) ON CONFLICT(tbl, key) DO UPDATE SET value = excluded.value, version = excluded.version',
+      ),
+      remove: this.db.prepare('DELETE FROM kv WHERE tbl = ? AND key = ?'),
+      maxSeqno: this.db.prepare<[], { s: number | null }>('SELECT max(seqno) AS s FROM txlog'),
+      append: this.db.prepare('INSERT INTO txlog (seqno, committed_at, writes) VALUES (?, ?, ?)'),
+      entries: this.db.prepare<[number, number], { seqno: number; committed_at: number; writes: string }>(
+        'SELECT seqno, committed_at, writes FROM txlog WHERE seqno >= ? ORDER BY seqno LIMIT ?',
+      ),
+    };
+  }
+
+  begin(): PendingTx {
+    return new SqliteTx(this);
+  }
+
+  transact<T>(fn: (tx: Tx) => T): { result: T; seqno: number | null } {
+    for (let attempt = 0; ; attempt++) {
+      const tx = new SqliteTx(this);
+      const result = fn(tx);
+      try {
+        return { result, seqno: tx.commit() };
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= MAX_RETRIES) throw err;
+      }
+    }
+  }
+
+  read<T>(fn: (tx: ReadTx) => T): T {
+    return this.db.transaction(() => fn(new SqliteTx(this)))();
+  }
+
+  lastSeqno(): number {
+    return this.stmts.maxSeqno.get()?.s ?? 0;
+  }
+
+  entries(fromSeqno: number, limit: number): LedgerEntry[] {
+    return this.stmts.entries.all(fromSeqno, limit).map((row) => ({
+      seqno: row.seqno,
+      committedAt: row.committed_at,
+      writes: JSON.parse(row.writes) as CommittedWrite[],
+    }));
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+
+  /** @internal */
+  rawGet(table: string, key: string) {
+    return this.stmts.get.get(table, key);
+  }
+  /** @internal */
+  rawList(table: string, prefix?: string) {
+    return prefix === undefined
+      ? this.stmts.listAll.all(table)
+      : this.stmts.listPrefix.all(table, prefix, prefix + '\uffff');
+  }
+  /** @internal */
+  rawTableVersion(table: string): number {
+    return this.stmts.tableVersion.get(table)?.version ?? 0;
+  }
+
+  /** @internal Validates the read set and applies the write set in one IMMEDIATE SQLite transaction. */
+  commitTx(reads: Map<string, number>, tableReads: Map<string, number>, writes: Map<string, CommittedWrite>): number {
+    const apply = this.db.transaction(() => {
+      for (const [rk, seen] of reads) {
+        const [table, key] = rk.split('\u0000');
+        if ((this.stmts.version.get(table, key)?.version ?? 0) !== seen) throw new ConflictError();
+      }
+      for (const [table, seen] of tableReads) {
+        if (this.rawTableVersion(table) !== seen) throw new ConflictError();
+      }
+      const seqno = (this.stmts.maxSeqno.get()?.s ?? 0) + 1;
+      const touched = new Set<string>();
+      for (const w of writes.values()) {
+        if (w.value === null) {
+          if (this.stmts.remove.run(w.table, w.key).changes > 0) touched.add(w.table);
+        } else {
+          const existed = this.stmts.version.get(w.table, w.key) !== undefined;
+          this.stmts.upsert.run(w.table, w.key, JSON.stringify(w.value), seqno);
+          if (!existed) touched.add(w.table);
+        }
+      }
+      for (const table of touched) this.stmts.bumpTable.run(table, seqno);
+      this.stmts.append.run(seqno, Date.now(), JSON.stringify([...writes.values()]));
+      return seqno;
+    });
+    return apply.immediate();
+  }
+}
+
+class SqliteTx implements PendingTx {
+  private readonly reads = new Map<string, number>();
+  private readonly tableReads = new Map<string, number>();
+  private readonly writes = new Map<string, CommittedWrite>();
+  private done = false;
+
+  constructor(private readonly store: SqliteStore) {}
+
+  get<T>(table: string, key: string): T | undefined {
+    const rk = rowKey(table, key);
+    const pending = this.writes.get(rk);
+    if (pending) return pending.value === null ? undefined : (structuredClone(pending.value) as T);
+    const row = this.store.rawGet(table, key);
+    if (!this.reads.has(rk)) this.reads.set(rk, row?.version ?? 0);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  list<T>(table: string, prefix?: string): Array<[string, T]> {
+    if (!this.tableReads.has(table)) this.tableReads.set(table, this.store.rawTableVersion(table));
+    const merged = new Map<string, T>();
+    for (const row of this.store.rawList(table, prefix)) {
+      const rk = rowKey(table, row.key);
+      if (!this.reads.has(rk)) this.reads.set(rk, row.version);
+      merged.set(row.key, JSON.parse(row.value) as T);
+    }
+    for (const w of this.writes.values()) {
+      if (w.table !== table || (prefix !== undefined && !w.key.startsWith(prefix))) continue;
+      if (w.value === null) merged.delete(w.key);
+      else merged.set(w.key, structuredClone(w.value) as T);
+    }
+    return [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  put<T>(table: string, key: string, value: T): void {
+    this.assertOpen();
+    if (value === null || value === undefined) throw new TypeError('a stored value may not be null; use delete');
+    this.writes.set(rowKey(table, key), { table, key, value: structuredClone(value) });
+  }
+
+  delete(table: string, key: string): void {
+    this.assertOpen();
+    this.writes.set(rowKey(table, key), { table, key, value: null });
+  }
+
+  commit(): number | null {
+    this.assertOpen();
+    this.done = true;
+    if (this.writes.size === 0) return null;
+    return this.store.commitTx(this.reads, this.tableReads, this.writes);
+  }
+
+  private assertOpen() {
+    if (this.done) throw new Error('transaction already committed');
+  }
+}

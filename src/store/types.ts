@@ -1,0 +1,45 @@
+// The Store: named tables of JSON values, changed only through transactions. A transaction
+// records what it read (with each row's version) and buffers what it writes; commit checks
+// that nothing it read has changed since, then applies every write atomically and durably,
+// and gives the transaction the next sequence number. The ledger hangs off those numbers.
+
+export interface ReadTx {
+  get<T>(table: string, key: string): T | undefined;
+  /** Rows whose key starts with `prefix`, in key order. */
+  list<T>(table: string, prefix?: string): Array<[string, T]>;
+}
+
+export interface Tx extends ReadTx {
+  put<T>(table: string, key: string, value: T): void;
+  delete(table: string, key: string): void;
+}
+
+export interface PendingTx extends Tx {
+  /** Applies the write set if the read set is unchanged; returns the sequence number, or null for a read-only tx. */
+  commit(): number | null;
+}
+
+export interface CommittedWrite {
+  table: string;
+  key: string;
+  /** null for a delete. */
+  value: unknown;
+}
+
+export interface LedgerEntry {
+  seqno: number;
+  committedAt: number;
+  writes: CommittedWrite[];
+}
+
+export interface Store {
+  /** Starts an optimistic transaction, for work that awaits between its reads and its commit. */
+  begin(): PendingTx;
+  /** Runs `fn` in a transaction and commits it, retrying on a conflict. */
+  transact<T>(fn: (tx: Tx) => T): { result: T; seqno: number | null };
+  /** A consistent read of the latest committed state. */
+  read<T>(fn: (tx: ReadTx) => T): T;
+  lastSeqno(): number;
+  entries(fromSeqno: number, limit: number): LedgerEntry[];
+  close(): void;
+}

@@ -1,0 +1,234 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { TesseraError, asTesseraError } from '../errors/index.js';
+import { newUuid, randomHex } from '../crypto/random.js';
+import type { FunctionRegistry, TaskFileRef } from '../functions/registry.js';
+import type { Store, Tx } from '../store/types.js';
+import type { FileAccess, TaskRecord, TaskStatus } from './types.js';
+
+const TASKS = 'tasks.records';
+/** `${user_id}\u0000${task_id}`: the tasks each participant can see. */
+const BY_PARTICIPANT = 'tasks.by_participant';
+
+export interface TaskServiceOptions {
+  store: Store;
+  functions: FunctionRegistry;
+  files: FileAccess;
+  /** Where clients reach FNS; read at create time, so it can follow an ephemeral port. */
+  fnsAddress: () => { ip: string; port: number };
+  functionTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface InternalUpdate {
+  task_id: string;
+  task_result_file_id: string | null;
+  output_files: TaskFileRef[];
+  status: TaskStatus | null;
+}
+
+const participants = (t: TaskRecord) => [t.user_id, ...t.collaborator_list.map((c) => c.user_id)];
+const tokensEqual = (a: string, b: string) =>
+  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/**
+ * MesaTEE's task management and invocation (TMS + FNS) over the Store. Every state change is
+ * one transaction, so a task is never half-updated, and Ready → Running is a compare-and-set
+ * that only one invocation can win.
+ */
+export class TaskService {
+  constructor(private readonly opts: TaskServiceOptions) {}
+
+  create(input: { creator: string; function_name: string; collaborator_list: string[]; files: string[] }): TaskRecord {
+    const fn = this.opts.functions.mustGet(input.function_name);
+    const collaborators = input.collaborator_list;
+    if (fn.type === 'Multiparty' && (collaborators.length === 0 || input.files.length === 0)) {
+      throw new TesseraError('missing_value', `${fn.name} is multi-party: name at least one collaborator and one of your files`);
+    }
+    const dup = collaborators.find((c, i) => collaborators.indexOf(c) !== i || c === input.creator);
+    if (dup !== undefined) {
+      throw new TesseraError('invalid_input', `collaborator '${dup}' is listed twice or is the creator`);
+    }
+    for (const fileId of input.files) this.assertReadable(fileId, input.creator);
+    const now = new Date().toISOString();
+    const { ip, port } = this.opts.fnsAddress();
+    const task: TaskRecord = {
+      task_id: newUuid(),
+      user_id: input.creator,
+      function_name: fn.name,
+      function_type: fn.type,
+      status: fn.type === 'Single' ? 'Ready' : 'Created',
+      ip,
+      port,
+      task_token: randomHex(16),
+      collaborator_list: collaborators.map((user_id) => ({ user_id, approved: false })),
+      approved_user_number: 0,
+      input_files: input.files.map((file_id) => ({ user_id: input.creator, file_id })),
+      output_files: [],
+      task_result_file_id: null,
+      created_at: now,
+      updated_at: now,
+      failure_reason: null,
+    };
+    this.opts.store.transact((tx) => {
+      tx.put(TASKS, task.task_id, task);
+      for (const user of participants(task)) tx.put(BY_PARTICIPANT, `${user}\u0000${task.task_id}`, true);
+    });
+    return task;
+  }
+
+  /** The task, if `user` is its creator or a collaborator. */
+  getForUser(taskId: string, user: string): TaskRecord {
+    const task = this.opts.store.read((tx) => tx.get<TaskRecord>(TASKS, taskId));
+    if (!task) throw new TesseraError('not_found', `no task ${taskId}`);
+    if (!participants(task).includes(user)) {
+      throw new TesseraError('permission_denied', `task ${taskId} is not yours: '${user}' is neither its creator nor a collaborator`);
+    }
+    return task;
+  }
+
+  /** Ids of the tasks `user` created or collaborates on, oldest first. */
+  listForUser(user: string): string[] {
+    const tasks = this.opts.store.read((tx) =>
+      tx.list<boolean>(BY_PARTICIPANT, `${user}\u0000`).map(([key]) => tx.get<TaskRecord>(TASKS, key.split('\u0000')[1])!),
+    );
+    return tasks.sort((a, b) => a.created_at.localeCompare(b.created_at)).map((t) => t.task_id);
+  }
+
+  /** A collaborator's approval, contributing their files (TMS external Update). */
+  approve(input: { task_id: string; files: string[]; user: string }): TaskRecord {
+    if (input.files.length === 0) throw new TesseraError('missing_value', 'approving a task needs at least one of your files');
+    return this.opts.store.transact((tx) => {
+      const task = tx.get<TaskRecord>(TASKS, input.task_id);
+      if (!task) throw new TesseraError('permission_denied', `no task ${input.task_id} that you can approve`);
+      if (task.function_type !== 'Multiparty') {
+        throw new TesseraError('permission_denied', `task ${input.task_id} runs ${task.function_name}, a single-party function: there is nothing to approve`);
+      }
+      if (task.status !== 'Created') {
+        throw new TesseraError('permission_denied', `task ${input.task_id} is ${task.status}; only a Created task takes approvals`);
+      }
+      const me = task.collaborator_list.find((c) => c.user_id === input.user);
+      if (!me) throw new TesseraError('permission_denied', `'${input.user}' is not a collaborator on task ${input.task_id}`);
+      if (me.approved) throw new TesseraError('permission_denied', `'${input.user}' has already approved task ${input.task_id}`);
+      for (const fileId of input.files) this.assertReadable(fileId, input.user);
+      me.approved = true;
+      task.approved_user_number += 1;
+      if (task.approved_user_number === task.collaborator_list.length) task.status = 'Ready';
+      task.input_files.push(...input.files.map((file_id) => ({ user_id: input.user, file_id })));
+      return this.save(tx, task);
+    }).result;
+  }
+
+  /** TMS internal Get: the whole record, for services. */
+  getInternal(taskId: string): TaskRecord {
+    const task = this.opts.store.read((tx) => tx.get<TaskRecord>(TASKS, taskId));
+    if (!task) throw new TesseraError('not_found', `no task ${taskId}`);
+    return task;
+  }
+
+  /** TMS internal Update: MesaTEE semantics (non-null fields overwrite, output_files append); false for an unknown task. */
+  updateInternal(update: InternalUpdate): boolean {
+    return this.opts.store.transact((tx) => {
+      const task = tx.get<TaskRecord>(TASKS, update.task_id);
+      if (!task) return false;
+      if (update.task_result_file_id !== null) task.task_result_file_id = update.task_result_file_id;
+      task.output_files.push(...update.output_files);
+      if (update.status !== null) task.status = update.status;
+      this.save(tx, task);
+      return true;
+    }).result;
+  }
+
+  /**
+   * FNS Invoke. Unlike MesaTEE v0.1 the invoker must be a participant, and the task always
+   * ends Finished or Failed (with the reason recorded) however the function ends.
+   */
+  async invoke(input: { task_id: string; function_name: string; task_token: string; payload: string | null; user: string }): Promise<string> {
+    const task = this.opts.store.transact((tx) => {
+      const t = tx.get<TaskRecord>(TASKS, input.task_id);
+      // One answer for "no such task" and "wrong token", so task ids cannot be probed.
+      if (!t || !tokensEqual(t.task_token, input.task_token)) {
+        throw new TesseraError('permission_denied', `no task ${input.task_id} with that task_token`);
+      }
+      if (!participants(t).includes(input.user)) {
+        throw new TesseraError('permission_denied', `'${input.user}' is not a participant of task ${input.task_id}`);
+      }
+      if (t.function_name !== input.function_name) {
+        throw new TesseraError('permission_denied', `task ${input.task_id} runs '${t.function_name}', not '${input.function_name}'`);
+      }
+      if (t.status !== 'Ready') {
+        const why = t.status === 'Created' ? 'it still awaits approvals' : 'a task runs only once';
+        throw new TesseraError('permission_denied', `task ${input.task_id} is ${t.status}, not Ready: ${why}`);
+      }
+      t.status = 'Running';
+      return this.save(tx, t);
+    }).result;
+
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const fn = this.opts.functions.mustGet(task.function_name);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(new TesseraError('timeout', `${task.function_name} ran longer than ${this.opts.functionTimeoutMs} ms (tasks.function_timeout_ms)`));
+        }, this.opts.functionTimeoutMs);
+      });
+      const run = Promise.resolve().then(() =>
+        fn.run({ taskId: task.task_id, creator: task.user_id, payload: input.payload, inputFiles: task.input_files, signal: controller.signal }),
+      );
+      const result = await Promise.race([run, timeout]);
+      if (typeof result !== 'string') throw new TesseraError('function_failed', `${task.function_name} returned no result string`);
+      this.finish(task.task_id, 'Finished', null);
+      return result;
+    } catch (err) {
+      const e = err instanceof TesseraError ? err : new TesseraError('function_failed', `${task.function_name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      this.finish(task.task_id, 'Failed', e.message);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** At start-up: tasks left Running by a crash fail, with the reason, instead of hanging forever. */
+  recoverInterrupted(): number {
+    return this.opts.store.transact((tx) => {
+      let n = 0;
+      for (const [, task] of tx.list<TaskRecord>(TASKS)) {
+        if (task.status !== 'Running') continue;
+        task.status = 'Failed';
+        task.failure_reason = 'the node stopped while this task was running';
+        this.save(tx, task);
+        n++;
+      }
+      return n;
+    }).result;
+  }
+
+  private finish(taskId: string, status: 'Finished' | 'Failed', reason: string | null) {
+    try {
+      this.opts.store.transact((tx) => {
+        const task = tx.get<TaskRecord>(TASKS, taskId)!;
+        task.status = status;
+        task.failure_reason = reason;
+        this.save(tx, task);
+      });
+    } catch (err) {
+      this.opts.logger.error({ err: asTesseraError(err), taskId }, 'could not record the end of a task');
+      throw err;
+    }
+  }
+
+  private assertReadable(fileId: string, user: string) {
+    const access = this.opts.files.check(fileId, user);
+    if (access !== 'allowed') {
+      throw new TesseraError('permission_denied', `file ${fileId} does not exist or '${user}' may not read it`);
+    }
+  }
+
+  private save(tx: Tx, task: TaskRecord): TaskRecord {
+    task.updated_at = new Date().toISOString();
+    tx.put(TASKS, task.task_id, task);
+    return task;
+  }
+}

@@ -1,0 +1,180 @@
+import { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { TesseraError, asTesseraError } from '../errors/index.js';
+import { certIdOfDer } from '../identity/certificates.js';
+import type { Principal, PrincipalService } from '../identity/principals.js';
+import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';
+import type { MessageHandler } from './dispatch.js';
+
+export type Audience = 'user' | 'service';
+
+export interface WireListenerOptions {
+  name: string;
+  host: string;
+  port: number;
+  audience: Audience;
+  tls: { certPem: string; keyPem: string; caPem: string };
+  limits: FrameLimits;
+  maxConnections: number;
+  principals: PrincipalService;
+  handler: MessageHandler;
+  logger: Logger;
+}
+
+export const errorReply = (err: TesseraError) => ({ type: 'Error', kind: err.mesateeKind, message: err.message });
+
+// Errors after which the byte stream cannot be trusted to be at a frame boundary.
+const FATAL_CODES = new Set(['too_large', 'parse_error', 'timeout']);
+
+/**
+ * One MesaTEE listener: mutual TLS with client certificates from the node CA, then a loop of
+ * request/reply rounds. Who the caller is gets settled from the certificate before any frame
+ * is read, and again before each request, so a removed identity is refused on open
+ * connections too.
+ */
+export class WireListener {
+  private readonly server: tls.Server;
+  private readonly connections = new Map<tls.TLSSocket, { busy: boolean }>();
+  private closing = false;
+
+  constructor(private readonly opts: WireListenerOptions) {
+    this.server = tls.createServer(
+      {
+        cert: opts.tls.certPem,
+        key: opts.tls.keyPem,
+        ca: [opts.tls.caPem],
+        requestCert: true,
+        // The handshake completes so that an unauthenticated client gets a readable error frame; no
+        // request of theirs is ever read.
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        allowHalfOpen: true,
+      },
+      (socket) => void this.serve(socket),
+    );
+    this.server.maxConnections = opts.maxConnections;
+    this.server.on('tlsClientError', (err) => opts.logger.debug({ listener: opts.name, err: err.message }, 'TLS handshake failed'));
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stops accepting, lets in-flight requests finish within `graceMs`, then cuts what is left. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const [socket, state] of this.connections) if (!state.busy) socket.end();
+    const deadline = setTimeout(() => {
+      for (const socket of this.connections.keys()) socket.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(deadline);
+  }
+
+  private authenticate(socket: tls.TLSSocket): Principal {
+    if (!socket.authorized) {
+      const why = socket.authorizationError ? ` (${socket.authorizationError})` : '';
+      throw new TesseraError(
+        'unauthenticated',
+        `a client certificate issued by this node's CA is required${why}; use the cert.pem and key.pem from 'tessera user add'`,
+      );
+    }
+    const certId = certIdOfDer(socket.getPeerCertificate().raw);
+    const principal = this.opts.principals.byCertId(certId);
+    if (!principal) {
+      throw new TesseraError('unauthenticated', `client certificate ${certId} belongs to no current identity (it may have been removed)`);
+    }
+    if (this.opts.audience === 'service' && principal.role !== 'service') {
+      throw new TesseraError('permission_denied', `the ${this.opts.name} listener is for services only; '${principal.name}' is a ${principal.role}`);
+    }
+    if (this.opts.audience === 'user' && principal.role === 'member') {
+      throw new TesseraError('permission_denied', `the ${this.opts.name} listener is for users; '${principal.name}' is a member`);
+    }
+    return principal;
+  }
+
+  private async serve(socket: tls.TLSSocket) {
+    const { logger, name } = this.opts;
+    const state = { busy: false };
+    this.connections.set(socket, state);
+    socket.on('error', (err) => logger.debug({ listener: name, err: err.message }, 'connection error'));
+    socket.once('close', () => this.connections.delete(socket));
+    const reader = new FrameReader(socket, this.opts.limits);
+    try {
+      let caller = this.authenticate(socket);
+      for (;;) {
+        if (this.closing) break;
+        const frame = await reader.next();
+        if (frame === null) break;
+        state.busy = true;
+        // Re-checked per request: an identity removed while connected is cut off here.
+        caller = this.authenticate(socket);
+        const started = process.hrtime.bigint();
+        let type: unknown;
+        let reply: unknown;
+        try {
+          let message: unknown;
+          try {
+            message = JSON.parse(frame.toString('utf8'));
+          } catch (err) {
+            throw new TesseraError('parse_error', `the frame is not valid JSON: ${(err as Error).message}`);
+          }
+          type = (message as { type?: unknown } | null)?.type;
+          reply = await this.opts.handler(message, caller);
+          this.log(started, { type, caller: caller.name });
+        } catch (err) {
+          const e = asTesseraError(err);
+          reply = errorReply(e);
+          // A whole frame was consumed, so the stream is still in sync and the connection stays usable.
+          this.log(started, { type, caller: caller.name, err: e });
+        }
+        await write(socket, encodeFrame(reply));
+        state.busy = false;
+      }
+      socket.end();
+    } catch (err) {
+      const e = asTesseraError(err);
+      if (!FATAL_CODES.has(e.code) && e.code !== 'unauthenticated' && e.code !== 'permission_denied') {
+        logger.error({ listener: name, err }, 'connection failed');
+      } else {
+        logger.info({ listener: name, outcome: 'closed', kind: e.mesateeKind, reason: e.message }, 'wire connection refused');
+      }
+      if (!socket.destroyed) {
+        socket.end(encodeFrame(errorReply(e)));
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+    } finally {
+      reader.dispose();
+    }
+  }
+
+  private log(started: bigint, fields: { type: unknown; caller: string; err?: TesseraError }) {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const type = typeof fields.type === 'string' ? fields.type : undefined;
+    if (fields.err) {
+      const level = fields.err.code === 'internal' ? 'error' : 'info';
+      this.opts.logger[level](
+        { listener: this.opts.name, type, caller: fields.caller, outcome: 'error', kind: fields.err.mesateeKind, ms, err: fields.err.code === 'internal' ? fields.err.cause : undefined, reason: fields.err.message },
+        'wire request',
+      );
+    } else {
+      this.opts.logger.info({ listener: this.opts.name, type, caller: fields.caller, outcome: 'ok', ms }, 'wire request');
+    }
+  }
+}
+
+function write(socket: tls.TLSSocket, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
+}

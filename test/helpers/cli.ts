@@ -1,0 +1,136 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'smol-toml';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const TESSERA = join(REPO, 'bin', 'tessera.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `tessera` command, as a user would. */
+export function tessera(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--no-node-snapshot', TESSERA, ...args], { cwd: opts.cwd ?? REPO }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+export const tempDir = (prefix = 'tessera-test-') => mkdtempSync(join(tmpdir(), prefix));
+
+export interface Identity {
+  cert: string;
+  key: string;
+  token: string;
+}
+
+export interface TestNode {
+  dir: string;
+  proc: ChildProcess;
+  ports: Record<string, number>;
+  ca: string;
+  /** The node's own service identity. */
+  service: { cert: string; key: string };
+  identity(name: string): Identity;
+  logs(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+function patchConfig(dir: string, patch: (config: Record<string, any>) => void) {
+  const path = join(dir, 'tessera.toml');
+  const config = parse(readFileSync(path, 'utf8')) as Record<string, any>;
+  patch(config);
+  writeFileSync(path, stringify(config));
+}
+
+/** Puts every listener of a fresh data directory on an ephemeral port. */
+export function useEphemeralPorts(dir: string, extra?: (config: Record<string, any>) => void) {
+  patchConfig(dir, (config) => {
+    config.http.port = 0;
+    for (const [key, value] of Object.entries(config.wire)) {
+      if (typeof value === 'object' && value && 'port' in value) (value as { port: number }).port = 0;
+    }
+    extra?.(config);
+  });
+}
+
+function spawnServe(dir: string): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
+  const proc = spawn(process.execPath, ['--no-node-snapshot', TESSERA, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`node did not become ready:\n${output.join('')}`)), 30_000);
+    proc.stderr!.on('data', (d) => output.push(d.toString()));
+    proc.stdout!.on('data', (d: Buffer) => {
+      output.push(d.toString());
+      buffer += d.toString();
+      const line = buffer.split('\n').find((l) => l.startsWith('tessera ready'));
+      if (!line) return;
+      buffer = '';
+      clearTimeout(timer);
+      const ports: Record<string, number> = {};
+      for (const part of line.split(' ').slice(2)) {
+        const [name, addr] = part.split('=');
+        ports[name] = Number(addr.split(':').pop());
+      }
+      resolve({ proc, ports, output });
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code} before ready:\n${output.join('')}`));
+    });
+  });
+}
+
+export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void } = {}): Promise<TestNode> {
+  const dir = join(tempDir(), 'data');
+  const init = await tessera(['init', '--data', dir, '--users', (opts.users ?? ['alice', 'bob']).join(','), '--members', (opts.members ?? []).join(',')]);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  useEphemeralPorts(dir, opts.config);
+  let running = await spawnServe(dir);
+  const node: TestNode = {
+    dir,
+    get proc() {
+      return running.proc;
+    },
+    get ports() {
+      return running.ports;
+    },
+    ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+    service: { cert: readFileSync(join(dir, 'node', 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'node', 'key.pem'), 'utf8') },
+    identity: (name) => {
+      const base = join(dir, 'identities', name);
+      return {
+        cert: readFileSync(join(base, 'cert.pem'), 'utf8'),
+        key: readFileSync(join(base, 'key.pem'), 'utf8'),
+        token: readFileSync(join(base, 'token'), 'utf8').trim(),
+      };
+    },
+    logs: () => running.output.join(''),
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (running.proc.exitCode !== null) return resolve(running.proc.exitCode);
+        running.proc.once('exit', (code) => resolve(code));
+        running.proc.kill(signal);
+      }),
+    restart: async () => {
+      await node.stop();
+      running = await spawnServe(dir);
+    },
+    cleanup: async () => {
+      await node.stop('SIGKILL');
+      rmSync(join(dir, '..'), { recursive: true, force: true });
+    },
+  };
+  return node;
+}
