@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { FunctionRegistry } from '../functions/registry.js';
+import { registerPayloadBuiltins } from '../functions/builtins/payload.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { TaskService } from './service.js';
+
+function setup(functionTimeoutMs = 1000) {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-tasks-'));
+  const store = new SqliteStore(join(dir, 'store.sqlite'));
+  const functions = new FunctionRegistry();
+  registerPayloadBuiltins(functions);
+  functions.register({ name: 'hang', kind: 'builtin', type: 'Single', description: 'never returns', run: () => new Promise(() => {}) });
+  functions.register({ name: 'crash', kind: 'builtin', type: 'Single', description: 'throws', run: () => { throw new RangeError('kaput'); } });
+  const tasks = new TaskService({
+    store,
+    functions,
+    files: { check: () => 'missing' },
+    fnsAddress: () => ({ ip: '127.0.0.1', port: 3444 }),
+    functionTimeoutMs,
+    logger: pino({ level: 'silent' }),
+  });
+  return { tasks, store, done: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+test('a task left Running by a crash is marked Failed, with the reason, at the next start', () => {
+  const { tasks, store, done } = setup();
+  try {
+    const t = tasks.create({ creator: 'alice', function_name: 'echo', collaborator_list: [], files: [] });
+    assert.equal(tasks.updateInternal({ task_id: t.task_id, task_result_file_id: null, output_files: [], status: 'Running' }), true);
+    assert.equal(tasks.recoverInterrupted(), 1);
+    const after = tasks.getInternal(t.task_id);
+    assert.equal(after.status, 'Failed');
+    const stored = store.read((tx) => tx.get<{ failure_reason: string }>('tasks.records', t.task_id))!;
+    assert.match(stored.failure_reason, /node stopped while this task was running/);
+    assert.equal(tasks.recoverInterrupted(), 0);
+  } finally {
+    done();
+  }
+});
+
+test('a function that never returns fails its task at the timeout', async () => {
+  const { tasks, done } = setup(100);
+  try {
+    const t = tasks.create({ creator: 'alice', function_name: 'hang', collaborator_list: [], files: [] });
+    await assert.rejects(
+      tasks.invoke({ task_id: t.task_id, function_name: 'hang', task_token: t.task_token, payload: null, user: 'alice' }),
+      /hang ran longer than 100 ms/,
+    );
+    assert.equal(tasks.getInternal(t.task_id).status, 'Failed');
+  } finally {
+    done();
+  }
+});
+
+test('an unexpected exception in a function fails the task and says which function', async () => {
+  const { tasks, done } = setup();
+  try {
+    const t = tasks.create({ creator: 'alice', function_name: 'crash', collaborator_list: [], files: [] });
+    await assert.rejects(
+      tasks.invoke({ task_id: t.task_id, function_name: 'crash', task_token: t.task_token, payload: null, user: 'alice' }),
+      (err: any) => err.code === 'function_failed' && /crash failed: kaput/.test(err.message),
+    );
+    assert.equal(tasks.getInternal(t.task_id).status, 'Failed');
+  } finally {
+    done();
+  }
+});
+
+test('task ids are UUIDv4 and task tokens 32 lowercase hex', () => {
+  const { tasks, done } = setup();
+  try {
+    const t = tasks.create({ creator: 'alice', function_name: 'echo', collaborator_list: [], files: [] });
+    assert.match(t.task_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(t.task_token, /^[0-9a-f]{32}$/);
+  } finally {
+    done();
+  }
+});
