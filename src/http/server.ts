@@ -2,9 +2,10 @@ import Fastify, { LogController } from 'fastify';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
+import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
 
 export interface HttpServerOptions {
-  tls: { certPem: string; keyPem: string; caPem: string };
+  tls: TlsMaterial;
   maxBodyBytes: number;
   logger: Logger;
   version: string;
@@ -21,14 +22,7 @@ export function createHttpServer(opts: HttpServerOptions) {
   const app = Fastify({
     loggerInstance: opts.logger.child({ listener: 'https' }),
     bodyLimit: opts.maxBodyBytes,
-    https: {
-      cert: opts.tls.certPem,
-      key: opts.tls.keyPem,
-      ca: [opts.tls.caPem],
-      requestCert: true,
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
-    },
+    https: mutualTlsServerOptions(opts.tls),
     // One line per request, with outcome and duration, comes from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
   });

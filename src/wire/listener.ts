@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
 import { certIdOfDer } from '../identity/certificates.js';
 import type { Principal, PrincipalService } from '../identity/principals.js';
+import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
 import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';
 import type { MessageHandler } from './dispatch.js';
 
@@ -14,7 +15,7 @@ export interface WireListenerOptions {
   host: string;
   port: number;
   audience: Audience;
-  tls: { certPem: string; keyPem: string; caPem: string };
+  tls: TlsMaterial;
   limits: FrameLimits;
   maxConnections: number;
   principals: PrincipalService;
@@ -40,17 +41,8 @@ export class WireListener {
 
   constructor(private readonly opts: WireListenerOptions) {
     this.server = tls.createServer(
-      {
-        cert: opts.tls.certPem,
-        key: opts.tls.keyPem,
-        ca: [opts.tls.caPem],
-        requestCert: true,
-        // The handshake completes so that an unauthenticated client gets a readable error frame; no
-        // request of theirs is ever read.
-        rejectUnauthorized: false,
-        minVersion: 'TLSv1.2',
-        allowHalfOpen: true,
-      },
+      // Half-open: a client that ends its side mid-frame still hears why its request was refused.
+      { ...mutualTlsServerOptions(opts.tls), allowHalfOpen: true },
       (socket) => void this.serve(socket),
     );
     this.server.maxConnections = opts.maxConnections;
