@@ -235,10 +235,10 @@ describe('tessera start', () => {
     const parent = tempDir();
     const dir = join(parent, 'data');
     assert.equal((await tessera(['init', '--data', dir, '--users', 'zed'])).code, 0);
-    const { useEphemeralPorts, TESSERA } = await import('./helpers/cli.js');
+    const { useEphemeralPorts, TESSERA, TEST_ENV } = await import('./helpers/cli.js');
     useEphemeralPorts(dir);
     const { spawn } = await import('node:child_process');
-    const proc = spawn(process.execPath, ['--no-node-snapshot', TESSERA, 'start', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--no-node-snapshot', TESSERA, 'start', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
     let out = '';
     await new Promise<void>((resolve, reject) => {
       proc.stdout.on('data', (d) => {

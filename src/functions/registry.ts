@@ -7,13 +7,23 @@ export interface TaskFileRef {
   file_id: string;
 }
 
-/** What a function sees of the task it runs for. */
+/** What a function sees of the task it runs for: MesaTEE's worker context and WorkerHelper. */
 export interface FunctionContext {
   taskId: string;
   creator: string;
   payload: string | null;
+  /** The creator's files, then each collaborator's, in approval order. */
   inputFiles: TaskFileRef[];
+  collaborators: string[];
   signal: AbortSignal;
+  /** A file's plaintext: any input file, or a file the creator may read. */
+  readFile(fileId: string): Promise<Buffer>;
+  /** Saves a private result for the creator; returns its file id. */
+  saveForCreator(data: Buffer): Promise<string>;
+  /** Saves a private result for the owner of one input file. */
+  saveForFileOwner(data: Buffer, inputFileId: string): Promise<string>;
+  /** Saves the shared result, readable by every participant; the last call wins. */
+  saveForAllParticipants(data: Buffer): Promise<string>;
 }
 
 export interface FunctionDefinition {

@@ -142,6 +142,41 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    files: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The encrypted file store (TDFS)',
+      properties: {
+        max_file_bytes: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 4294967295,
+          default: 4294967295,
+          description: 'Largest file accepted, in plaintext bytes (MesaTEE file_size is a u32, so at most 4 GiB - 1)',
+        },
+        max_function_input_bytes: {
+          type: 'integer',
+          minimum: 1,
+          default: 268435456,
+          description: 'Largest file a built-in function reads into memory, in bytes',
+        },
+      },
+    },
+    kms: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The key service (KMS)',
+      properties: {
+        sealing_key_file: {
+          type: 'string',
+          default: '',
+          description:
+            'The key that seals master.key.sealed, kept outside the data directory; empty means $TESSERA_SEALING_KEY_FILE, else ~/.config/tessera/sealing.key',
+        },
+      },
+    },
     security: {
       type: 'object',
       additionalProperties: false,
@@ -176,5 +211,7 @@ export interface TesseraConfig {
     max_connections: number;
   } & Record<WireListenerName, WireListenerConfig>;
   tasks: { function_timeout_ms: number };
+  files: { max_file_bytes: number; max_function_input_bytes: number };
+  kms: { sealing_key_file: string };
   security: { scrypt_n: number };
 }

@@ -6,6 +6,8 @@ export function dataDirPaths(root: string) {
     root,
     config: join(root, 'tessera.toml'),
     store: join(root, 'store.sqlite'),
+    sealedMasterKey: join(root, 'master.key.sealed'),
+    blobs: join(root, 'blobs'),
     caCert: join(root, 'ca.pem'),
     caKey: join(root, 'ca.key.pem'),
     nodeDir: join(root, 'node'),

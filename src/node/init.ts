@@ -5,6 +5,7 @@ import { createCertificateAuthority, issueCertificate } from '../identity/certif
 import { PrincipalService } from '../identity/principals.js';
 import { type ProvisionedIdentity, provisionIdentity, writeSecretFile } from '../identity/provision.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { createMasterKey, sealingKeyPath } from '../kms/master-key.js';
 import { configTemplate, resolveConfig } from './config.js';
 import { dataDirPaths } from './datadir.js';
 
@@ -43,6 +44,9 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     writeFileSync(paths.config, configTemplate() + '\n', { flag: 'wx' });
     const config = resolveConfig({});
     step('created the configuration');
+
+    createMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
+    step('created the master key, sealed');
 
     const ca = await createCertificateAuthority('Tessera node CA');
     writeFileSync(paths.caCert, ca.certPem, { flag: 'wx' });

@@ -10,7 +10,13 @@ import { TaskService } from '../tasks/service.js';
 import { fns } from '../wire/fns.js';
 import { WireListener } from '../wire/listener.js';
 import type { MessageHandler } from '../wire/dispatch.js';
-import { kms, tdfsExternal, tdfsInternal } from '../wire/storage.js';
+import { kms } from '../wire/kms.js';
+import { tdfsExternal, tdfsInternal } from '../wire/tdfs.js';
+import { TesseraError } from '../errors/index.js';
+import { BlobStore } from '../files/blobs.js';
+import { FileService } from '../files/service.js';
+import { sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
 import { type TesseraConfig, WIRE_LISTENERS, type WireListenerName } from './config-schema.js';
@@ -33,6 +39,8 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
+
 /** Builds every service over one store and opens the listeners; the single place they are wired together. */
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const paths = dataDirPaths(resolve(opts.dataDir));
@@ -48,10 +56,25 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const store = new SqliteStore(paths.store);
   const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
+  const keys = new KeyService(store, unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file)));
+  const addresses: RunningNode['addresses'] = {};
+  const files = new FileService({
+    store,
+    keys,
+    blobs: new BlobStore(paths.blobs),
+    maxFileBytes: config.files.max_file_bytes,
+    accessPath: (fileId) => {
+      const https = addresses.https;
+      if (!https) throw new TesseraError('unavailable', 'file content moves over the HTTPS listener, which is disabled (http.enabled)');
+      return `https://${urlHost(config.node.advertise_ip)}:${https.port}/v1/files/${fileId}/content`;
+    },
+    logger,
+  });
+  const swept = files.sweepIncomplete();
+  if (swept) logger.warn({ files: swept }, 'uploads cut off by the last shutdown were removed');
   const functions = new FunctionRegistry();
   registerPayloadBuiltins(functions);
 
-  const addresses: RunningNode['addresses'] = {};
   const fnsAddress = () => ({
     ip: config.node.advertise_ip,
     port: config.node.advertise_fns_port || addresses.fns?.port || WIRE_LISTENERS.fns.port,
@@ -59,8 +82,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const tasks = new TaskService({
     store,
     functions,
-    // No file can exist until the file store is built, so every file id is unknown.
-    files: { check: () => 'missing' },
+    files,
     fnsAddress,
     functionTimeoutMs: config.tasks.function_timeout_ms,
     logger,
@@ -73,9 +95,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     fns: fns(tasks),
     tms_external: tmsExternal(tasks, principals),
     tms_internal: tmsInternal(tasks),
-    kms: kms(),
-    tdfs_external: tdfsExternal(),
-    tdfs_internal: tdfsInternal(),
+    kms: kms(keys),
+    tdfs_external: tdfsExternal(files, principals),
+    tdfs_internal: tdfsInternal(files),
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled

@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerPayloadBuiltins } from '../functions/builtins/payload.js';
+import { randomBytes } from 'node:crypto';
+import { BlobStore } from '../files/blobs.js';
+import { FileService } from '../files/service.js';
+import { KeyService } from '../kms/service.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { TaskService } from './service.js';
 
@@ -19,7 +23,14 @@ function setup(functionTimeoutMs = 1000) {
   const tasks = new TaskService({
     store,
     functions,
-    files: { check: () => 'missing' },
+    files: new FileService({
+      store,
+      keys: new KeyService(store, randomBytes(32)),
+      blobs: new BlobStore(join(dir, 'blobs')),
+      maxFileBytes: 1 << 20,
+      accessPath: (id) => `https://127.0.0.1/v1/files/${id}/content`,
+      logger: pino({ level: 'silent' }),
+    }),
     fnsAddress: () => ({ ip: '127.0.0.1', port: 3444 }),
     functionTimeoutMs,
     logger: pino({ level: 'silent' }),

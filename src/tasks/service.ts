@@ -2,9 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
 import { newUuid, randomHex } from '../crypto/random.js';
-import type { FunctionRegistry, TaskFileRef } from '../functions/registry.js';
+import type { FunctionContext, FunctionRegistry, TaskFileRef } from '../functions/registry.js';
 import type { Store, Tx } from '../store/types.js';
-import type { FileAccess, TaskRecord, TaskStatus } from './types.js';
+import type { TaskFiles, TaskRecord, TaskStatus } from './types.js';
 
 const TASKS = 'tasks.records';
 /** `${user_id}\u0000${task_id}`: the tasks each participant can see. */
@@ -13,7 +13,7 @@ const BY_PARTICIPANT = 'tasks.by_participant';
 export interface TaskServiceOptions {
   store: Store;
   functions: FunctionRegistry;
-  files: FileAccess;
+  files: TaskFiles;
   /** Where clients reach FNS; read at create time, so it can follow an ephemeral port. */
   fnsAddress: () => { ip: string; port: number };
   functionTimeoutMs: number;
@@ -25,6 +25,13 @@ export interface InternalUpdate {
   task_result_file_id: string | null;
   output_files: TaskFileRef[];
   status: TaskStatus | null;
+}
+
+interface Outputs {
+  files: TaskFileRef[];
+  shared: string | null;
+  /** Every file the run created, to remove if it fails. */
+  created: string[];
 }
 
 const participants = (t: TaskRecord) => [t.user_id, ...t.collaborator_list.map((c) => c.user_id)];
@@ -165,6 +172,7 @@ export class TaskService {
     }).result;
 
     const controller = new AbortController();
+    const outputs: Outputs = { files: [], shared: null, created: [] };
     let timer: NodeJS.Timeout | undefined;
     try {
       const fn = this.opts.functions.mustGet(task.function_name);
@@ -174,20 +182,64 @@ export class TaskService {
           reject(new TesseraError('timeout', `${task.function_name} ran longer than ${this.opts.functionTimeoutMs} ms (tasks.function_timeout_ms)`));
         }, this.opts.functionTimeoutMs);
       });
-      const run = Promise.resolve().then(() =>
-        fn.run({ taskId: task.task_id, creator: task.user_id, payload: input.payload, inputFiles: task.input_files, signal: controller.signal }),
-      );
-      const result = await Promise.race([run, timeout]);
+      const ctx = this.context(task, input.payload, controller.signal, outputs);
+      const result = await Promise.race([Promise.resolve().then(() => fn.run(ctx)), timeout]);
       if (typeof result !== 'string') throw new TesseraError('function_failed', `${task.function_name} returned no result string`);
-      this.finish(task.task_id, 'Finished', null);
+      if (controller.signal.aborted) throw new TesseraError('timeout', `${task.function_name} timed out`);
+      this.finish(task.task_id, 'Finished', null, outputs);
       return result;
     } catch (err) {
+      controller.abort();
       const e = err instanceof TesseraError ? err : new TesseraError('function_failed', `${task.function_name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-      this.finish(task.task_id, 'Failed', e.message);
+      // Outputs of a failed run are never shown to anyone: they are removed with the failure.
+      await this.opts.files.discard(outputs.created).catch((discardErr) => this.opts.logger.error({ err: discardErr }, 'could not remove outputs of a failed task'));
+      this.finish(task.task_id, 'Failed', e.message, null);
       throw e;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The worker context: file reads and MesaTEE's three ways of saving results. */
+  private context(task: TaskRecord, payload: string | null, signal: AbortSignal, outputs: Outputs): FunctionContext {
+    const files = this.opts.files;
+    const save = async (owner: string, collaborators: string[], allowPolicy: 0 | 1, data: Buffer) => {
+      if (signal.aborted) throw new TesseraError('timeout', 'the task was stopped');
+      const id = await files.storeOutput({ owner, taskId: task.task_id, collaborators, allowPolicy }, data);
+      outputs.created.push(id);
+      return id;
+    };
+    const collaborators = task.collaborator_list.map((c) => c.user_id);
+    return {
+      taskId: task.task_id,
+      creator: task.user_id,
+      payload,
+      inputFiles: task.input_files.map((f) => ({ ...f })),
+      collaborators,
+      signal,
+      readFile: async (fileId) => {
+        const isInput = task.input_files.some((f) => f.file_id === fileId);
+        if (!isInput) this.assertReadable(fileId, task.user_id);
+        return files.readPlaintext(fileId);
+      },
+      saveForCreator: async (data) => {
+        const id = await save(task.user_id, [], 0, data);
+        outputs.files.push({ user_id: task.user_id, file_id: id });
+        return id;
+      },
+      saveForFileOwner: async (data, inputFileId) => {
+        const input = task.input_files.find((f) => f.file_id === inputFileId);
+        if (!input) throw new TesseraError('internal', `${task.function_name} saved a result for ${inputFileId}, which is not an input of the task`);
+        const id = await save(input.user_id, [], 0, data);
+        outputs.files.push({ user_id: input.user_id, file_id: id });
+        return id;
+      },
+      saveForAllParticipants: async (data) => {
+        const id = await save(task.user_id, collaborators, 1, data);
+        outputs.shared = id;
+        return id;
+      },
+    };
   }
 
   /** At start-up: tasks left Running by a crash fail, with the reason, instead of hanging forever. */
@@ -205,12 +257,17 @@ export class TaskService {
     }).result;
   }
 
-  private finish(taskId: string, status: 'Finished' | 'Failed', reason: string | null) {
+  /** Records the end of a run: status, reason, and the results, in one transaction. */
+  private finish(taskId: string, status: 'Finished' | 'Failed', reason: string | null, outputs: Outputs | null) {
     try {
       this.opts.store.transact((tx) => {
         const task = tx.get<TaskRecord>(TASKS, taskId)!;
         task.status = status;
         task.failure_reason = reason;
+        if (outputs) {
+          task.output_files.push(...outputs.files);
+          if (outputs.shared) task.task_result_file_id = outputs.shared;
+        }
         this.save(tx, task);
       });
     } catch (err) {

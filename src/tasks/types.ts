@@ -28,7 +28,11 @@ export interface TaskRecord {
   failure_reason: string | null;
 }
 
-/** Whether `file_id` exists and whether `user` may read it (TDFS check_permission). */
-export interface FileAccess {
+/** What tasks need of the file store. */
+export interface TaskFiles {
+  /** Whether the file exists with content, and whether `user` may read it (TDFS check_permission). */
   check(fileId: string, user: string): 'allowed' | 'denied' | 'missing';
+  readPlaintext(fileId: string): Promise<Buffer>;
+  storeOutput(spec: { owner: string; taskId: string; collaborators: string[]; allowPolicy: 0 | 1 | 2 }, data: Buffer): Promise<string>;
+  discard(fileIds: string[]): Promise<void>;
 }

@@ -15,9 +15,14 @@ export interface CliResult {
 }
 
 /** Runs the real `tessera` command, as a user would. */
+/** Every test process keeps its sealing key in a temporary directory, never in the real home. */
+const sealingDir = mkdtempSync(join(tmpdir(), 'tessera-sealing-'));
+process.on('exit', () => rmSync(sealingDir, { recursive: true, force: true }));
+export const TEST_ENV = { ...process.env, TESSERA_SEALING_KEY_FILE: join(sealingDir, 'sealing.key') };
+
 export function tessera(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--no-node-snapshot', TESSERA, ...args], { cwd: opts.cwd ?? REPO }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--no-node-snapshot', TESSERA, ...args], { cwd: opts.cwd ?? REPO, env: TEST_ENV }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -65,7 +70,7 @@ export function useEphemeralPorts(dir: string, extra?: (config: Record<string, a
 }
 
 function spawnServe(dir: string): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
-  const proc = spawn(process.execPath, ['--no-node-snapshot', TESSERA, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--no-node-snapshot', TESSERA, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffer = '';

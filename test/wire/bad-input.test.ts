@@ -154,14 +154,15 @@ describe('message validation', () => {
       ['tdfs_external', { type: 'Get', file_id: 'd18fb288-8fef-48c3-b800-201b2734882e', ...creds() }],
       ['tdfs_external', { type: 'List', ...creds() }],
       ['tdfs_external', { type: 'Delete', file_id: 'd18fb288-8fef-48c3-b800-201b2734882e', ...creds() }],
-      ['tdfs_internal', { type: 'Create', sha256: '85f9', file_size: 3, user_id: 'user2', task_id: '5ef0cfc7-11e9-445a-8c46-23790ea86819', collaborator_list: [], allow_policy: 0 }],
+      ['tdfs_internal', { type: 'Create', sha256: '85f90dfea1d8027e1463e5ca971a250110a20df0119d204a74220bc63516d15b', file_size: 3, user_id: 'user2', task_id: '5ef0cfc7-11e9-445a-8c46-23790ea86819', collaborator_list: [], allow_policy: 0 }],
       ['tdfs_internal', { type: 'Get', file_id: 'b76f9ee2-63d2-43bd-a722-466792af7035' }],
     ];
     for (const [listener, message] of accepted) {
       const c = await client(listener);
       const reply = await c.request(message);
-      // Shape accepted: the answer is about the service, not the message.
-      assertError(reply, 'FunctionNotSupportedError', /not available on this node yet/);
+      // Accepted: either the documented reply, or an answer about the (made-up) ids, never about the shape.
+      if (reply.type === 'Error') assert.equal(reply.kind, 'MissingValue', `${listener} ${JSON.stringify(message)}: ${reply.message}`);
+      else assert.equal(reply.type, (message as { type: string }).type);
       c.close();
     }
   });

@@ -1,0 +1,144 @@
+import { createDecipheriv, createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TesseraError } from '../errors/index.js';
+import { TAG_BYTES } from '../crypto/aead.js';
+import { newUuid } from '../crypto/random.js';
+import type { KeyConfig } from '../kms/service.js';
+
+export interface Expected {
+  config: KeyConfig;
+  /** Plaintext size in bytes, as the owner declared it. */
+  fileSize: number;
+  /** Lowercase hex SHA-256 of the plaintext, as the owner declared it. */
+  sha256: string;
+}
+
+/**
+ * Checks a ciphertext as it streams past without keeping it: the length, the GCM tag over the whole
+ * file, and the SHA-256 of the plaintext, which is computed and dropped chunk by chunk.
+ */
+class CiphertextVerifier extends Transform {
+  private readonly decipher;
+  private readonly hash = createHash('sha256');
+  private tail = Buffer.alloc(0);
+  private received = 0;
+
+  constructor(private readonly expected: Expected) {
+    super();
+    this.decipher = createDecipheriv('aes-256-gcm', expected.config.key, expected.config.nonce);
+    this.decipher.setAAD(expected.config.ad);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+    this.received += chunk.length;
+    const limit = this.expected.fileSize + TAG_BYTES;
+    if (this.received > limit) {
+      return done(new TesseraError('invalid_input', `the ciphertext is longer than the declared file_size ${this.expected.fileSize} plus the ${TAG_BYTES}-byte tag (${limit} bytes)`));
+    }
+    const joined = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
+    const body = Math.max(0, joined.length - TAG_BYTES);
+    if (body > 0) this.hash.update(this.decipher.update(joined.subarray(0, body)));
+    this.tail = Buffer.from(joined.subarray(body));
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback) {
+    const expectedLength = this.expected.fileSize + TAG_BYTES;
+    if (this.received !== expectedLength) {
+      return done(new TesseraError('invalid_input', `the ciphertext is ${this.received} bytes; file_size ${this.expected.fileSize} needs exactly ${expectedLength} (plaintext + ${TAG_BYTES}-byte tag)`));
+    }
+    try {
+      this.decipher.setAuthTag(this.tail);
+      this.hash.update(this.decipher.final());
+    } catch {
+      return done(new TesseraError('invalid_input', 'the GCM tag does not verify: the ciphertext was not made with this file\'s key config, or was altered'));
+    }
+    const actual = this.hash.digest('hex');
+    if (actual !== this.expected.sha256) {
+      return done(new TesseraError('invalid_input', `the plaintext's SHA-256 is ${actual}, not the declared ${this.expected.sha256}`));
+    }
+    done();
+  }
+}
+
+/** Encrypted blobs in DATA/blobs, each written to a temporary file, fsynced, then renamed into place. */
+export class BlobStore {
+  private readonly incoming: string;
+
+  constructor(private readonly dir: string) {
+    this.incoming = join(dir, '.incoming');
+    mkdirSync(this.incoming, { recursive: true, mode: 0o700 });
+  }
+
+  /** Uploads that were cut off when the node last stopped leave temporary files; they go at start. */
+  sweepIncoming(): number {
+    const stale = readdirSync(this.incoming);
+    for (const f of stale) rmSync(join(this.incoming, f), { force: true });
+    return stale.length;
+  }
+
+  private path(fileId: string) {
+    if (!/^[0-9a-f-]{36}$/.test(fileId)) throw new TesseraError('invalid_input', `'${fileId}' is not a file id`);
+    return join(this.dir, fileId);
+  }
+
+  /** Streams `source` into the blob for `fileId`, verifying it; on any failure nothing is left behind. */
+  async writeVerified(fileId: string, source: Readable, expected: Expected): Promise<void> {
+    const temp = join(this.incoming, `${fileId}.${newUuid()}`);
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await pipeline(source, new CiphertextVerifier(expected), handle.createWriteStream({ autoClose: false }));
+      await handle.sync();
+      await handle.close();
+      await rename(temp, this.path(fileId));
+      await this.syncDir();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await rm(temp, { force: true });
+      if (err instanceof TesseraError) throw err;
+      throw new TesseraError('invalid_input', `the upload was cut off before it completed (${(err as Error).message}); nothing was stored`);
+    }
+  }
+
+  /** Atomically stores a ciphertext produced inside the node (function outputs). */
+  async writeBuffer(fileId: string, data: Buffer): Promise<void> {
+    const temp = join(this.incoming, `${fileId}.${newUuid()}`);
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+      await handle.close();
+      await rename(temp, this.path(fileId));
+      await this.syncDir();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  openRead(fileId: string): Readable {
+    return createReadStream(this.path(fileId));
+  }
+
+  read(fileId: string): Promise<Buffer> {
+    return readFile(this.path(fileId));
+  }
+
+  async remove(fileId: string): Promise<void> {
+    await rm(this.path(fileId), { force: true });
+  }
+
+  private async syncDir() {
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}

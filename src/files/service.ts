@@ -1,0 +1,280 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { TesseraError } from '../errors/index.js';
+import { encryptFile, decryptFile, TAG_BYTES } from '../crypto/aead.js';
+import { newUuid, sha256Hex } from '../crypto/random.js';
+import type { KeyConfig, KeyService } from '../kms/service.js';
+import type { ReadTx, Store, Tx } from '../store/types.js';
+import type { BlobStore } from './blobs.js';
+
+const FILES = 'files.records';
+/** `${owner}\u0000${file_id}` */
+const BY_OWNER = 'files.by_owner';
+
+/** 0: owner only; 1: owner and collaborator_list; 2: everyone. */
+export type AllowPolicy = 0 | 1 | 2;
+
+export interface FileRecord {
+  file_id: string;
+  /** The owner. */
+  user_id: string;
+  file_name: string;
+  sha256: string;
+  file_size: number;
+  key_id: string;
+  task_id: string | null;
+  collaborator_list: string[];
+  allow_policy: AllowPolicy;
+  /** pending: created, content not yet verified; uploading: a PUT is streaming; available: verified. */
+  state: 'pending' | 'uploading' | 'available';
+  /** Who may upload the content: the owner, or any service for files a service created. */
+  uploader: { kind: 'user'; name: string } | { kind: 'service' };
+  created_at: string;
+}
+
+export interface FileServiceOptions {
+  store: Store;
+  keys: KeyService;
+  blobs: BlobStore;
+  maxFileBytes: number;
+  /** The https URL where a file's ciphertext is PUT and read (MesaTEE's `access_path`). */
+  accessPath: (fileId: string) => string;
+  logger: Logger;
+}
+
+export interface OutputSpec {
+  owner: string;
+  taskId: string;
+  collaborators: string[];
+  allowPolicy: AllowPolicy;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** TDFS check_permission. */
+export function mayRead(record: FileRecord, user: string): boolean {
+  return record.user_id === user || record.allow_policy === 2 || (record.allow_policy === 1 && record.collaborator_list.includes(user));
+}
+
+/**
+ * The trusted file store. Metadata and wrapped keys live in the Store; ciphertext lives in the blob
+ * store and is accepted only once its length, GCM tag and the plaintext's SHA-256 and size match what
+ * the owner declared. Plaintext exists only in memory, in functions that read inputs.
+ */
+export class FileService {
+  constructor(private readonly opts: FileServiceOptions) {}
+
+  private validateDeclared(sha256: string, fileSize: number) {
+    if (!SHA256_HEX.test(sha256)) throw new TesseraError('invalid_input', `sha256 must be 64 lowercase hex characters, not '${sha256}'`);
+    if (fileSize > this.opts.maxFileBytes) {
+      throw new TesseraError('too_large', `file_size ${fileSize} is over this node's limit of ${this.opts.maxFileBytes} bytes (files.max_file_bytes)`);
+    }
+  }
+
+  private insert(tx: Tx, fields: Omit<FileRecord, 'file_id' | 'key_id' | 'state' | 'created_at'>): { record: FileRecord; config: KeyConfig } {
+    const { keyId, config } = this.opts.keys.createIn(tx);
+    const record: FileRecord = { file_id: newUuid(), key_id: keyId, state: 'pending', created_at: new Date().toISOString(), ...fields };
+    tx.put(FILES, record.file_id, record);
+    tx.put(BY_OWNER, `${record.user_id}\u0000${record.file_id}`, true);
+    return { record, config };
+  }
+
+  /** TDFS Create: a new file awaiting its ciphertext, with a fresh key. */
+  create(input: { owner: string; file_name: string; sha256: string; file_size: number }) {
+    this.validateDeclared(input.sha256, input.file_size);
+    if (input.file_name.length === 0 || input.file_name.length > 255) {
+      throw new TesseraError('invalid_input', 'file_name must be 1 to 255 characters');
+    }
+    return this.opts.store.transact((tx) =>
+      this.insert(tx, {
+        user_id: input.owner,
+        file_name: input.file_name,
+        sha256: input.sha256,
+        file_size: input.file_size,
+        task_id: null,
+        collaborator_list: [],
+        allow_policy: 0,
+        uploader: { kind: 'user', name: input.owner },
+      }),
+    ).result;
+  }
+
+  /** TDFS internal Create: a file a service writes on a user's behalf; its name is the task id. */
+  createInternal(input: { sha256: string; file_size: number; user_id: string; task_id: string; collaborator_list: string[]; allow_policy: number }) {
+    this.validateDeclared(input.sha256, input.file_size);
+    if (![0, 1, 2].includes(input.allow_policy)) throw new TesseraError('invalid_input', `allow_policy must be 0, 1 or 2, not ${input.allow_policy}`);
+    return this.opts.store.transact((tx) =>
+      this.insert(tx, {
+        user_id: input.user_id,
+        file_name: input.task_id,
+        sha256: input.sha256,
+        file_size: input.file_size,
+        task_id: input.task_id,
+        collaborator_list: input.collaborator_list,
+        allow_policy: input.allow_policy as AllowPolicy,
+        uploader: { kind: 'service' },
+      }),
+    ).result;
+  }
+
+  /** Receives a file's ciphertext. A failed upload removes the file and its key: the owner starts again with Create. */
+  async upload(fileId: string, uploader: { name: string; role: string }, source: Readable): Promise<FileRecord> {
+    const { record, config } = this.opts.store.transact((tx) => {
+      const r = this.mustGet(tx, fileId);
+      const allowed = r.uploader.kind === 'service' ? uploader.role === 'service' : uploader.name === r.uploader.name;
+      if (!allowed) throw new TesseraError('permission_denied', `'${uploader.name}' may not upload the content of file ${fileId}`);
+      if (r.state === 'available') throw new TesseraError('conflict', `file ${fileId} already has its content; files are never rewritten`);
+      if (r.state === 'uploading') throw new TesseraError('conflict', `file ${fileId} is being uploaded on another connection`);
+      r.state = 'uploading';
+      tx.put(FILES, fileId, r);
+      return { record: r, config: this.opts.keys.getIn(tx, r.key_id) };
+    }).result;
+    try {
+      await this.opts.blobs.writeVerified(fileId, source, { config, fileSize: record.file_size, sha256: record.sha256 });
+    } catch (err) {
+      this.opts.store.transact((tx) => this.removeIn(tx, record));
+      throw err;
+    }
+    return this.opts.store.transact((tx) => {
+      const r = this.mustGet(tx, fileId);
+      r.state = 'available';
+      tx.put(FILES, fileId, r);
+      return r;
+    }).result;
+  }
+
+  /** TDFS Get: the file's info and key, for anyone check_permission allows. */
+  info(fileId: string, user: string): { record: FileRecord; config: KeyConfig } {
+    return this.opts.store.read((tx) => {
+      const record = this.readable(tx, fileId, user);
+      return { record, config: this.opts.keys.getIn(tx, record.key_id) };
+    });
+  }
+
+  infoInternal(fileId: string): FileRecord {
+    return this.opts.store.read((tx) => this.mustGet(tx, fileId));
+  }
+
+  /** The ciphertext, for anyone who may read the file. */
+  openContent(fileId: string, user: string, role = 'user'): { record: FileRecord; stream: Readable } {
+    const record = this.opts.store.read((tx) => (role === 'service' ? this.mustGet(tx, fileId) : this.readable(tx, fileId, user)));
+    if (record.state !== 'available') throw new TesseraError('conflict', `file ${fileId} has no content yet: its upload has not completed`);
+    return { record, stream: this.opts.blobs.openRead(fileId) };
+  }
+
+  /** The ids of the files `user` owns, oldest first. */
+  list(user: string): string[] {
+    return this.opts.store.read((tx) =>
+      tx
+        .list<boolean>(BY_OWNER, `${user}\u0000`)
+        .map(([key]) => this.mustGet(tx, key.split('\u0000')[1]))
+        .sort((a, b) => a.created_at.localeCompare(b.created_at))
+        .map((r) => r.file_id),
+    );
+  }
+
+  /** TDFS Delete, owner only: metadata, key and blob. Returns what was deleted. */
+  async delete(fileId: string, user: string): Promise<{ record: FileRecord; config: KeyConfig }> {
+    const deleted = this.opts.store.transact((tx) => {
+      const record = this.mustGet(tx, fileId);
+      if (record.user_id !== user) throw new TesseraError('permission_denied', `only the owner may delete file ${fileId}`);
+      if (record.state === 'uploading') throw new TesseraError('conflict', `file ${fileId} is being uploaded; delete it afterwards`);
+      const config = this.opts.keys.getIn(tx, record.key_id);
+      this.removeIn(tx, record);
+      return { record, config };
+    }).result;
+    await this.opts.blobs.remove(fileId);
+    return deleted;
+  }
+
+  /** For tasks: whether the file exists with content, and whether `user` may read it. */
+  check(fileId: string, user: string): 'allowed' | 'denied' | 'missing' {
+    const record = this.opts.store.read((tx) => tx.get<FileRecord>(FILES, fileId));
+    if (!record || record.state !== 'available') return 'missing';
+    return mayRead(record, user) ? 'allowed' : 'denied';
+  }
+
+  /** Decrypts a file for a function, in memory. */
+  async readPlaintext(fileId: string): Promise<Buffer> {
+    const { record, config } = this.opts.store.read((tx) => {
+      const r = this.mustGet(tx, fileId);
+      return { record: r, config: this.opts.keys.getIn(tx, r.key_id) };
+    });
+    if (record.state !== 'available') throw new TesseraError('conflict', `file ${fileId} has no content yet`);
+    return decryptFile(config, await this.opts.blobs.read(fileId));
+  }
+
+  /** Encrypts and stores a function's output under a fresh key (the worker's TDFS internal Create + write). */
+  async storeOutput(spec: OutputSpec, data: Buffer): Promise<string> {
+    const { record, config } = this.createInternal({
+      sha256: sha256Hex(data),
+      file_size: data.length,
+      user_id: spec.owner,
+      task_id: spec.taskId,
+      collaborator_list: spec.collaborators,
+      allow_policy: spec.allowPolicy,
+    });
+    try {
+      await this.opts.blobs.writeBuffer(record.file_id, encryptFile(config, data));
+    } catch (err) {
+      this.opts.store.transact((tx) => this.removeIn(tx, record));
+      throw err;
+    }
+    this.opts.store.transact((tx) => tx.put(FILES, record.file_id, { ...record, state: 'available' }));
+    return record.file_id;
+  }
+
+  /** Removes files (e.g. outputs of a task that then failed). */
+  async discard(fileIds: string[]): Promise<void> {
+    for (const id of fileIds) {
+      this.opts.store.transact((tx) => {
+        const r = tx.get<FileRecord>(FILES, id);
+        if (r) this.removeIn(tx, r);
+      });
+      await this.opts.blobs.remove(id);
+    }
+  }
+
+  /** At start: uploads that never completed are dropped, with their keys and partial blobs. */
+  sweepIncomplete(): number {
+    this.opts.blobs.sweepIncoming();
+    return this.opts.store.transact((tx) => {
+      let n = 0;
+      for (const [, r] of tx.list<FileRecord>(FILES)) {
+        if (r.state === 'uploading') {
+          this.removeIn(tx, r);
+          n++;
+        }
+      }
+      return n;
+    }).result;
+  }
+
+  /** The MesaTEE access_path of a file. */
+  accessPath(fileId: string): string {
+    return this.opts.accessPath(fileId);
+  }
+
+  /** Ciphertext length of a file: plaintext plus the tag. */
+  static ciphertextLength(record: FileRecord): number {
+    return record.file_size + TAG_BYTES;
+  }
+
+  private removeIn(tx: Tx, record: FileRecord) {
+    tx.delete(FILES, record.file_id);
+    tx.delete(BY_OWNER, `${record.user_id}\u0000${record.file_id}`);
+    this.opts.keys.discardIn(tx, record.key_id);
+  }
+
+  private mustGet(tx: ReadTx, fileId: string): FileRecord {
+    const record = tx.get<FileRecord>(FILES, fileId);
+    if (!record) throw new TesseraError('not_found', `no file ${fileId}`);
+    return record;
+  }
+
+  private readable(tx: ReadTx, fileId: string, user: string): FileRecord {
+    const record = this.mustGet(tx, fileId);
+    if (!mayRead(record, user)) throw new TesseraError('permission_denied', `'${user}' may not read file ${fileId}`);
+    return record;
+  }
+}
