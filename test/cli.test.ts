@@ -200,9 +200,10 @@ describe('tessera serve', () => {
 });
 
 describe('HTTPS', () => {
-  const get = (port: number, path: string, id?: { cert: string; key: string }, ca?: string) =>
+  const get = (port: number, path: string, id?: { cert: string; key: string }, ca?: string, token?: string) =>
     new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, ca, cert: id?.cert, key: id?.key, servername: 'localhost' }, (res) => {
+      const headers = token ? { authorization: `Bearer ${token}` } : {};
+      const req = request({ host: '127.0.0.1', port, path, ca, cert: id?.cert, key: id?.key, servername: 'localhost', headers }, (res) => {
         let data = '';
         res.on('data', (d) => (data += d));
         res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(data) }));
@@ -221,7 +222,7 @@ describe('HTTPS', () => {
       assert.equal(anon.status, 401);
       assert.deepEqual(Object.keys(anon.body.error), ['code', 'message']);
       assert.equal(anon.body.error.code, 'InvalidAuthenticationInfo');
-      const missing = await get(node.ports.https, '/v1/nothing-here', node.identity('alice'), node.ca);
+      const missing = await get(node.ports.https, '/v1/nothing-here', node.identity('alice'), node.ca, node.identity('alice').token);
       assert.equal(missing.status, 404);
       assert.equal(missing.body.error.code, 'ResourceNotFound');
     } finally {

@@ -1,5 +1,5 @@
 import { createDecipheriv, createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
@@ -89,19 +89,26 @@ export class BlobStore {
   /** Streams `source` into the blob for `fileId`, verifying it; on any failure nothing is left behind. */
   async writeVerified(fileId: string, source: Readable, expected: Expected): Promise<void> {
     const temp = join(this.incoming, `${fileId}.${newUuid()}`);
-    const handle = await open(temp, 'wx', 0o600);
     try {
-      await pipeline(source, new CiphertextVerifier(expected), handle.createWriteStream({ autoClose: false }));
-      await handle.sync();
-      await handle.close();
-      await rename(temp, this.path(fileId));
-      await this.syncDir();
+      await pipeline(source, new CiphertextVerifier(expected), createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+      await this.commit(temp, fileId);
     } catch (err) {
-      await handle.close().catch(() => {});
       await rm(temp, { force: true });
       if (err instanceof TesseraError) throw err;
       throw new TesseraError('invalid_input', `the upload was cut off before it completed (${(err as Error).message}); nothing was stored`);
     }
+  }
+
+  /** fsync the finished temporary file (fsync covers the inode, whichever descriptor wrote it), then rename it into place. */
+  private async commit(temp: string, fileId: string) {
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.path(fileId));
+    await this.syncDir();
   }
 
   /** Atomically stores a ciphertext produced inside the node (function outputs). */

@@ -26,11 +26,39 @@ export interface FunctionContext {
   saveForAllParticipants(data: Buffer): Promise<string>;
 }
 
+export interface ArgumentSpec {
+  name: string;
+  description: string;
+  required: boolean;
+}
+
+export interface FileSpec {
+  name: string;
+  description: string;
+  /** For inputs: this one and any after it (at least one). */
+  variadic?: boolean;
+  /** For outputs: who receives it (MesaTEE's save_file_for_*). */
+  for?: 'creator' | 'file_owner' | 'all_participants';
+}
+
+/**
+ * A function's declared interface. Over the MesaTEE wire, `payload` carries the arguments (plain text,
+ * or a JSON object when `argumentsJson`), and the task's input files fill `inputs` in order: the
+ * creator's files, then each collaborator's in approval order.
+ */
+export interface FunctionInterface {
+  payload: 'none' | 'text' | 'json' | 'optional-json';
+  arguments: ArgumentSpec[];
+  inputs: FileSpec[];
+  outputs: FileSpec[];
+}
+
 export interface FunctionDefinition {
   name: string;
   kind: 'builtin';
   type: FunctionType;
   description: string;
+  interface: FunctionInterface;
   /** Returns the task's result string (MesaTEE `result`). */
   run(ctx: FunctionContext): Promise<string> | string;
 }
@@ -56,6 +84,20 @@ export class FunctionRegistry {
       );
     }
     return def;
+  }
+
+  /** Checks a task's input files against the function's declared inputs. */
+  static checkInputs(def: FunctionDefinition, inputCount: number): void {
+    const declared = def.interface.inputs;
+    const variadic = declared.some((i) => i.variadic);
+    const ok = variadic ? inputCount >= declared.length : inputCount === declared.length;
+    if (!ok) {
+      const names = declared.map((i) => (i.variadic ? `${i.name}…` : i.name)).join(', ') || 'none';
+      throw new TesseraError(
+        'invalid_input',
+        `${def.name} takes ${variadic ? 'at least ' : ''}${declared.length} input file(s) (${names}); the task has ${inputCount}`,
+      );
+    }
   }
 
   list(): FunctionDefinition[] {

@@ -1,54 +1,80 @@
-import Fastify, { LogController } from 'fastify';
-import type { TLSSocket } from 'node:tls';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
+import type { FileService } from '../files/service.js';
+import type { FunctionRegistry } from '../functions/registry.js';
+import type { PrincipalService } from '../identity/principals.js';
 import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
+import type { TaskService } from '../tasks/service.js';
+import { authenticateHttp } from './auth.js';
+import { fileRoutes } from './routes/files.js';
+import { taskRoutes } from './routes/tasks.js';
 
 export interface HttpServerOptions {
   tls: TlsMaterial;
   maxBodyBytes: number;
   logger: Logger;
   version: string;
+  principals: PrincipalService;
+  files: FileService;
+  tasks: TaskService;
+  functions: FunctionRegistry;
 }
 
-/** Routes reachable without a client certificate: liveness only. */
-const PUBLIC_ROUTES = new Set(['/v1/health']);
+/** Routes reachable without credentials: liveness and the API description. */
+const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api']);
 
 /**
- * The HTTPS API. Client certificates are requested on every connection and checked before any
- * body is parsed; domain routes are registered by later capabilities.
+ * The HTTPS API. Client certificates are requested on every connection; the caller is authenticated
+ * in onRequest, before any body is read or parsed.
  */
-export function createHttpServer(opts: HttpServerOptions) {
+export async function createHttpServer(opts: HttpServerOptions) {
   const app = Fastify({
-    loggerInstance: opts.logger.child({ listener: 'https' }),
+    loggerInstance: opts.logger.child({ listener: 'https' }) as FastifyBaseLogger,
     bodyLimit: opts.maxBodyBytes,
     https: mutualTlsServerOptions(opts.tls),
     // One line per request, with outcome and duration, comes from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
 
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Tessera REST API',
+        version: opts.version,
+        description: "Files, tasks and functions. Every route but /v1/health and /v1/api needs a client certificate issued by the node's CA; a user also sends 'Authorization: Bearer <token>'.",
+      },
+    },
+  });
+
+  app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const socket = request.raw.socket as TLSSocket;
-    if (!socket.authorized) {
-      throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
-    }
+    request.principal = await authenticateHttp(request, opts.principals);
   });
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 1000) / 1000 },
+      {
+        method: request.method,
+        url: request.url,
+        caller: request.principal?.name,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 1000) / 1000,
+      },
       'http request',
     );
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const raw = err as Error & { statusCode?: number };
+    const raw = err as Error & { statusCode?: number; validation?: unknown };
     const e =
       raw instanceof TesseraError
         ? raw
         : raw.statusCode && raw.statusCode < 500
-          ? new TesseraError(raw.statusCode === 413 ? 'too_large' : 'invalid_input', raw.message)
+          ? new TesseraError(raw.statusCode === 413 ? 'too_large' : raw.statusCode === 415 ? 'invalid_input' : 'invalid_input', raw.message)
           : asTesseraError(raw);
     if (e.code === 'internal') request.log.error({ err: e.cause ?? err }, 'request failed');
     void reply.status(e.httpStatus).send({ error: { code: e.ccfCode, message: e.message } });
@@ -58,7 +84,10 @@ export function createHttpServer(opts: HttpServerOptions) {
     void reply.status(404).send({ error: { code: 'ResourceNotFound', message: `no route ${request.method} ${request.url}` } });
   });
 
-  app.get('/v1/health', async () => ({ status: 'ok', version: opts.version }));
+  app.get('/v1/health', { schema: { hide: true } }, async () => ({ status: 'ok', version: opts.version }));
+  fileRoutes(app, opts.files);
+  taskRoutes(app, opts.tasks, opts.functions);
+  app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
   return app;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
-import { registerPayloadBuiltins } from '../functions/builtins/payload.js';
+import { registerBuiltins } from '../functions/builtins/index.js';
 import { createHttpServer } from '../http/server.js';
 import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -73,7 +73,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const swept = files.sweepIncomplete();
   if (swept) logger.warn({ files: swept }, 'uploads cut off by the last shutdown were removed');
   const functions = new FunctionRegistry();
-  registerPayloadBuiltins(functions);
+  registerBuiltins(functions);
 
   const fnsAddress = () => ({
     ip: config.node.advertise_ip,
@@ -101,7 +101,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions })
     : null;
 
   const close = async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
-import { registerPayloadBuiltins } from '../functions/builtins/payload.js';
+import { registerBuiltins } from '../functions/builtins/index.js';
 import { randomBytes } from 'node:crypto';
 import { BlobStore } from '../files/blobs.js';
 import { FileService } from '../files/service.js';
@@ -17,9 +17,9 @@ function setup(functionTimeoutMs = 1000) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-tasks-'));
   const store = new SqliteStore(join(dir, 'store.sqlite'));
   const functions = new FunctionRegistry();
-  registerPayloadBuiltins(functions);
-  functions.register({ name: 'hang', kind: 'builtin', type: 'Single', description: 'never returns', run: () => new Promise(() => {}) });
-  functions.register({ name: 'crash', kind: 'builtin', type: 'Single', description: 'throws', run: () => { throw new RangeError('kaput'); } });
+  registerBuiltins(functions);
+  functions.register({ name: 'hang', kind: 'builtin', type: 'Single', description: 'never returns', interface: { payload: 'none', arguments: [], inputs: [], outputs: [] }, run: () => new Promise(() => {}) });
+  functions.register({ name: 'crash', kind: 'builtin', type: 'Single', description: 'throws', interface: { payload: 'none', arguments: [], inputs: [], outputs: [] }, run: () => { throw new RangeError('kaput'); } });
   const tasks = new TaskService({
     store,
     functions,

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
 import { newUuid, randomHex } from '../crypto/random.js';
-import type { FunctionContext, FunctionRegistry, TaskFileRef } from '../functions/registry.js';
+import { type FunctionContext, FunctionRegistry, type TaskFileRef } from '../functions/registry.js';
 import type { Store, Tx } from '../store/types.js';
 import type { TaskFiles, TaskRecord, TaskStatus } from './types.js';
 
@@ -182,6 +182,7 @@ export class TaskService {
           reject(new TesseraError('timeout', `${task.function_name} ran longer than ${this.opts.functionTimeoutMs} ms (tasks.function_timeout_ms)`));
         }, this.opts.functionTimeoutMs);
       });
+      FunctionRegistry.checkInputs(fn, task.input_files.length);
       const ctx = this.context(task, input.payload, controller.signal, outputs);
       const result = await Promise.race([Promise.resolve().then(() => fn.run(ctx)), timeout]);
       if (typeof result !== 'string') throw new TesseraError('function_failed', `${task.function_name} returned no result string`);

@@ -1,29 +1,11 @@
-import type { FileRecord, FileService } from '../files/service.js';
+import type { FileService } from '../files/service.js';
 import type { PrincipalService } from '../identity/principals.js';
-import { type KeyConfig, keyConfigJson } from '../kms/service.js';
+import { createdFileView, serviceFileView, userFileView } from '../files/views.js';
 import { authenticateRequest } from './auth.js';
 import { type MessageHandler, exactObject, str, strList, tagged, u32 } from './dispatch.js';
 
 const credentials = { user_id: str, user_token: str };
 type Creds = { user_id: string; user_token: string };
-
-const fileInfo = (files: FileService, r: FileRecord, config: KeyConfig) => ({
-  user_id: r.user_id,
-  file_name: r.file_name,
-  sha256: r.sha256,
-  file_size: r.file_size,
-  access_path: files.accessPath(r.file_id),
-  task_id: r.task_id,
-  collaborator_list: [...r.collaborator_list],
-  key_config: keyConfigJson(config),
-});
-
-const created = (files: FileService, r: FileRecord, config: KeyConfig) => ({
-  type: 'Create',
-  file_id: r.file_id,
-  access_path: files.accessPath(r.file_id),
-  key_config: keyConfigJson(config),
-});
 
 /**
  * TDFS external (5065). `access_path` is the https URL where the client PUTs the ciphertext it made
@@ -36,7 +18,7 @@ export function tdfsExternal(files: FileService, principals: PrincipalService): 
       handler: async (req: Creds & { file_name: string; sha256: string; file_size: number }, caller) => {
         const owner = await authenticateRequest(principals, req, caller);
         const { record, config } = files.create({ owner, file_name: req.file_name, sha256: req.sha256, file_size: req.file_size });
-        return created(files, record, config);
+        return { type: 'Create', ...createdFileView(record, config, files.accessPath(record.file_id)) };
       },
     },
     Get: {
@@ -44,7 +26,7 @@ export function tdfsExternal(files: FileService, principals: PrincipalService): 
       handler: async (req: Creds & { file_id: string }, caller) => {
         const user = await authenticateRequest(principals, req, caller);
         const { record, config } = files.info(req.file_id, user);
-        return { type: 'Get', file_info: fileInfo(files, record, config) };
+        return { type: 'Get', file_info: userFileView(record, config, files.accessPath(record.file_id)) };
       },
     },
     List: {
@@ -56,7 +38,7 @@ export function tdfsExternal(files: FileService, principals: PrincipalService): 
       handler: async (req: Creds & { file_id: string }, caller) => {
         const user = await authenticateRequest(principals, req, caller);
         const { record, config } = await files.delete(req.file_id, user);
-        return { type: 'Delete', file_info: fileInfo(files, record, config) };
+        return { type: 'Delete', file_info: userFileView(record, config, files.accessPath(record.file_id)) };
       },
     },
   });
@@ -69,27 +51,14 @@ export function tdfsInternal(files: FileService): MessageHandler {
       schema: exactObject({ sha256: str, file_size: u32, user_id: str, task_id: str, collaborator_list: strList, allow_policy: u32 }),
       handler: (req: { sha256: string; file_size: number; user_id: string; task_id: string; collaborator_list: string[]; allow_policy: number }) => {
         const { record, config } = files.createInternal(req);
-        return created(files, record, config);
+        return { type: 'Create', ...createdFileView(record, config, files.accessPath(record.file_id)) };
       },
     },
     Get: {
       schema: exactObject({ file_id: str }),
       handler: (req: { file_id: string }) => {
         const r = files.infoInternal(req.file_id);
-        return {
-          type: 'Get',
-          file_info: {
-            user_id: r.user_id,
-            file_name: r.file_name,
-            sha256: r.sha256,
-            file_size: r.file_size,
-            access_path: files.accessPath(r.file_id),
-            task_id: r.task_id,
-            collaborator_list: [...r.collaborator_list],
-            allow_policy: r.allow_policy,
-            key_id: r.key_id,
-          },
-        };
+        return { type: 'Get', file_info: serviceFileView(r, files.accessPath(r.file_id)) };
       },
     },
   });

@@ -1,6 +1,7 @@
 import type { PrincipalService } from '../identity/principals.js';
 import type { TaskService } from '../tasks/service.js';
-import type { TaskRecord, TaskStatus } from '../tasks/types.js';
+import type { TaskStatus } from '../tasks/types.js';
+import { serviceTaskView, userTaskView } from '../tasks/views.js';
 import { authenticateRequest } from './auth.js';
 import { type MessageHandler, exactObject, str, strList, strOrNull, tagged } from './dispatch.js';
 
@@ -26,21 +27,7 @@ export function tmsExternal(tasks: TaskService, principals: PrincipalService): M
       handler: async (req: Creds & { task_id: string }, caller) => {
         const user = await authenticateRequest(principals, req, caller);
         const t = tasks.getForUser(req.task_id, user);
-        return {
-          type: 'Get',
-          task_info: {
-            user_id: t.user_id,
-            function_name: t.function_name,
-            function_type: t.function_type,
-            status: t.status,
-            ip: t.ip,
-            port: t.port,
-            task_token: t.task_token,
-            collaborator_list: t.collaborator_list.map((c) => ({ user_id: c.user_id, approved: c.approved })),
-            task_result_file_id: t.task_result_file_id,
-            user_private_result_file_id: t.output_files.filter((f) => f.user_id === user).map((f) => f.file_id),
-          },
-        };
+        return { type: 'Get', task_info: userTaskView(t, user) };
       },
     },
     Update: {
@@ -61,27 +48,12 @@ export function tmsExternal(tasks: TaskService, principals: PrincipalService): M
   });
 }
 
-const internalTaskInfo = (t: TaskRecord) => ({
-  user_id: t.user_id,
-  collaborator_list: t.collaborator_list.map((c) => ({ user_id: c.user_id, approved: c.approved })),
-  approved_user_number: t.approved_user_number,
-  function_name: t.function_name,
-  function_type: t.function_type,
-  status: t.status,
-  ip: t.ip,
-  port: t.port,
-  task_token: t.task_token,
-  input_files: t.input_files.map((f) => ({ user_id: f.user_id, file_id: f.file_id })),
-  output_files: t.output_files.map((f) => ({ user_id: f.user_id, file_id: f.file_id })),
-  task_result_file_id: t.task_result_file_id,
-});
-
 /** TMS internal (5555), for services: Get and Update of whole task records. */
 export function tmsInternal(tasks: TaskService): MessageHandler {
   return tagged('TMS internal', {
     Get: {
       schema: exactObject({ task_id: str }),
-      handler: (req: { task_id: string }) => ({ type: 'Get', task_info: internalTaskInfo(tasks.getInternal(req.task_id)) }),
+      handler: (req: { task_id: string }) => ({ type: 'Get', task_info: serviceTaskView(tasks.getInternal(req.task_id)) }),
     },
     Update: {
       schema: exactObject({ task_id: str, task_result_file_id: strOrNull, output_files: { type: 'array', items: taskFile }, status: statusOrNull }),

@@ -1,0 +1,45 @@
+import type { FastifyRequest } from 'fastify';
+import type { TLSSocket } from 'node:tls';
+import { TesseraError } from '../errors/index.js';
+import { certIdOfDer } from '../identity/certificates.js';
+import type { Principal, PrincipalService } from '../identity/principals.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/**
+ * REST authentication: a client certificate of a current identity, and for a user also that user's
+ * bearer token (`Authorization: Bearer <token>`). Runs in onRequest, before any body is read.
+ */
+export async function authenticateHttp(request: FastifyRequest, principals: PrincipalService): Promise<Principal> {
+  const socket = request.raw.socket as TLSSocket;
+  if (!socket.authorized) {
+    throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
+  }
+  const certId = certIdOfDer(socket.getPeerCertificate().raw);
+  const principal = principals.byCertId(certId);
+  if (!principal) throw new TesseraError('unauthenticated', `client certificate ${certId} belongs to no current identity`);
+  if (principal.role === 'user') {
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new TesseraError('unauthenticated', `'${principal.name}' must also send 'Authorization: Bearer <token>' with the token from identities/${principal.name}/token`);
+    await principals.authenticateUser(principal.name, match[1]);
+  }
+  return principal;
+}
+
+/** The authenticated principal of a request on a protected route. */
+export function callerOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new TesseraError('unauthenticated', 'this route needs an authenticated caller');
+  return request.principal;
+}
+
+/** The calling user; services and members are refused on user routes. */
+export function userOf(request: FastifyRequest): string {
+  const p = callerOf(request);
+  if (p.role !== 'user') throw new TesseraError('permission_denied', `this route is for users; '${p.name}' is a ${p.role}`);
+  return p.name;
+}
