@@ -119,6 +119,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
                   kind: { type: 'string' },
                   type: { type: 'string' },
                   description: { type: 'string' },
+                  interface: { type: 'object', additionalProperties: true },
                 },
               },
             },
@@ -127,7 +128,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
       },
     },
     handler: async () => ({
-      functions: functions.list().map((f) => ({ name: f.name, kind: f.kind, type: f.type, description: f.description })),
+      functions: functions.list().map((f) => ({ name: f.name, kind: f.kind, type: f.type, description: f.description, interface: f.interface })),
     }),
   });
 }
