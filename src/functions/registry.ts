@@ -37,6 +37,8 @@ export interface FileSpec {
   description: string;
   /** For inputs: this one and any after it (at least one). */
   variadic?: boolean;
+  /** For inputs: may be left out (only after the required ones). */
+  optional?: boolean;
   /** For outputs: who receives it (MesaTEE's save_file_for_*). */
   for?: 'creator' | 'file_owner' | 'all_participants';
 }
@@ -89,14 +91,12 @@ export class FunctionRegistry {
   /** Checks a task's input files against the function's declared inputs. */
   static checkInputs(def: FunctionDefinition, inputCount: number): void {
     const declared = def.interface.inputs;
-    const variadic = declared.some((i) => i.variadic);
-    const ok = variadic ? inputCount >= declared.length : inputCount === declared.length;
-    if (!ok) {
-      const names = declared.map((i) => (i.variadic ? `${i.name}…` : i.name)).join(', ') || 'none';
-      throw new TesseraError(
-        'invalid_input',
-        `${def.name} takes ${variadic ? 'at least ' : ''}${declared.length} input file(s) (${names}); the task has ${inputCount}`,
-      );
+    const min = declared.filter((i) => !i.optional).length;
+    const max = declared.some((i) => i.variadic) ? Infinity : declared.length;
+    if (inputCount < min || inputCount > max) {
+      const names = declared.map((i) => (i.variadic ? `${i.name}…` : i.optional ? `[${i.name}]` : i.name)).join(', ') || 'none';
+      const count = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+      throw new TesseraError('invalid_input', `${def.name} takes ${count} input file(s) (${names}); the task has ${inputCount}`);
     }
   }
 
