@@ -28,6 +28,7 @@ describe('tessera init', () => {
       assert.ok(!existsSync(join(dir, 'identities', name, 'token')), 'members get no token');
     }
     assert.match(r.stdout, /Next: tessera serve --data /);
+    assert.match(r.stdout, /sealing key\s+\S*tessera-sealing-\S*\/sealing.key\s+\(outside the data directory/);
     assert.match(r.stdout, /user\s+alice/);
     assert.match(r.stdout, /member m2/);
     assert.match(readFileSync(join(dir, 'tessera.toml'), 'utf8'), /# Largest frame accepted.*\nmax_frame_bytes = 4194304/);

@@ -37,6 +37,8 @@ export interface FileServiceOptions {
   keys: KeyService;
   blobs: BlobStore;
   maxFileBytes: number;
+  /** The largest file a function may read into memory. */
+  maxFunctionInputBytes: number;
   /** The https URL where a file's ciphertext is PUT and read (MesaTEE's `access_path`). */
   accessPath: (fileId: string) => string;
   logger: Logger;
@@ -201,6 +203,9 @@ export class FileService {
       return { record: r, config: this.opts.keys.getIn(tx, r.key_id) };
     });
     if (record.state !== 'available') throw new TesseraError('conflict', `file ${fileId} has no content yet`);
+    if (record.file_size > this.opts.maxFunctionInputBytes) {
+      throw new TesseraError('too_large', `file ${fileId} is ${record.file_size} bytes; functions read at most ${this.opts.maxFunctionInputBytes} (files.max_function_input_bytes)`);
+    }
     return decryptFile(config, await this.opts.blobs.read(fileId));
   }
 

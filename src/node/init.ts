@@ -21,6 +21,8 @@ export interface InitReport {
   config: string;
   caCert: string;
   nodeCert: string;
+  /** Where the key that seals the master key is: outside the data directory. */
+  sealingKey: string;
   identities: ProvisionedIdentity[];
 }
 
@@ -45,7 +47,8 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     const config = resolveConfig({});
     step('created the configuration');
 
-    createMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
+    const sealingKey = sealingKeyPath(config.kms.sealing_key_file);
+    createMasterKey(paths.sealedMasterKey, sealingKey);
     step('created the master key, sealed');
 
     const ca = await createCertificateAuthority('Tessera node CA');
@@ -77,7 +80,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
         identities.push(await provisionIdentity(paths, principals, name, 'member'));
         step(`created member ${name}`);
       }
-      return { dir: paths.root, config: paths.config, caCert: paths.caCert, nodeCert: paths.nodeCert, identities };
+      return { dir: paths.root, config: paths.config, caCert: paths.caCert, nodeCert: paths.nodeCert, sealingKey, identities };
     } finally {
       store.close();
     }

@@ -63,6 +63,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     keys,
     blobs: new BlobStore(paths.blobs),
     maxFileBytes: config.files.max_file_bytes,
+    maxFunctionInputBytes: config.files.max_function_input_bytes,
     accessPath: (fileId) => {
       const https = addresses.https;
       if (!https) throw new TesseraError('unavailable', 'file content moves over the HTTPS listener, which is disabled (http.enabled)');

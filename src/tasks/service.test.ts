@@ -28,6 +28,7 @@ function setup(functionTimeoutMs = 1000) {
       keys: new KeyService(store, randomBytes(32)),
       blobs: new BlobStore(join(dir, 'blobs')),
       maxFileBytes: 1 << 20,
+      maxFunctionInputBytes: 1 << 20,
       accessPath: (id) => `https://127.0.0.1/v1/files/${id}/content`,
       logger: pino({ level: 'silent' }),
     }),

@@ -10,7 +10,7 @@ import { WireClient } from '../helpers/wire-client.js';
 
 let node: TestNode;
 before(async () => {
-  node = await startNode({ users: ['alice', 'bob', 'carol'], config: (c) => (c.files = { max_file_bytes: 65536 }) });
+  node = await startNode({ users: ['alice', 'bob', 'carol'], config: (c) => (c.files = { max_file_bytes: 65536, max_function_input_bytes: 1000 }) });
 });
 after(() => node.cleanup());
 
@@ -182,6 +182,15 @@ test('psi input files of the wrong format fail the task with a clear reason and 
   assert.match(r2.run.json().error.message, /file 2 \(the second party’s\) is not sorted/);
   const view = (await https(url(`/v1/tasks/${r2.task_id}`), id('alice'))).json();
   assert.deepEqual(view.user_private_result_file_id, [], 'a failed task leaves no results');
+});
+
+test('a function reading a file over files.max_function_input_bytes fails its task with the limit named', async () => {
+  const big = await upload('alice', Buffer.alloc(1001, 0x61));
+  const c = await https(url('/v1/tasks'), id('alice'), { method: 'POST', json: { function_name: 'echo_file' } });
+  const r = await https(url(`/v1/tasks/${c.json().task_id}/invoke`), id('alice'), { method: 'POST', json: { task_token: c.json().task_token, payload: big } });
+  assert.equal(r.status, 413);
+  assert.match(r.json().error.message, /is 1001 bytes; functions read at most 1000 \(files.max_function_input_bytes\)/);
+  assert.equal((await https(url(`/v1/tasks/${c.json().task_id}`), id('alice'))).json().status, 'Failed');
 });
 
 test('a multi-party task needs a collaborator and a file; an unknown collaborator cannot approve', async () => {

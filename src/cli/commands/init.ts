@@ -30,6 +30,7 @@ Init refuses to touch a directory that is not empty.`,
       console.log(`  configuration   ${report.config}`);
       console.log(`  node CA         ${report.caCert}  (its key beside it, mode 0600)`);
       console.log(`  node identity   ${report.nodeCert}`);
+      console.log(`  sealing key     ${report.sealingKey}  (outside the data directory: back it up separately)`);
       for (const id of report.identities) {
         console.log(`  ${id.role.padEnd(6)} ${id.name.padEnd(8)} ${id.certPath}${id.tokenPath ? `, token in ${id.tokenPath}` : ''}`);
       }
