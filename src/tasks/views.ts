@@ -1,5 +1,8 @@
 import type { TaskRecord } from './types.js';
 
+const collaborators = (t: TaskRecord) => t.collaborator_list.map((c) => ({ user_id: c.user_id, approved: c.approved }));
+const fileRefs = (refs: TaskRecord['input_files']) => refs.map((f) => ({ user_id: f.user_id, file_id: f.file_id }));
+
 // The documented shapes of a task, in MesaTEE's key order, shared by the wire and REST APIs so the
 // two always agree.
 
@@ -12,7 +15,7 @@ export const userTaskView = (t: TaskRecord, user: string) => ({
   ip: t.ip,
   port: t.port,
   task_token: t.task_token,
-  collaborator_list: t.collaborator_list.map((c) => ({ user_id: c.user_id, approved: c.approved })),
+  collaborator_list: collaborators(t),
   task_result_file_id: t.task_result_file_id,
   user_private_result_file_id: t.output_files.filter((f) => f.user_id === user).map((f) => f.file_id),
 });
@@ -20,7 +23,7 @@ export const userTaskView = (t: TaskRecord, user: string) => ({
 /** TMS internal `task_info`, for services. */
 export const serviceTaskView = (t: TaskRecord) => ({
   user_id: t.user_id,
-  collaborator_list: t.collaborator_list.map((c) => ({ user_id: c.user_id, approved: c.approved })),
+  collaborator_list: collaborators(t),
   approved_user_number: t.approved_user_number,
   function_name: t.function_name,
   function_type: t.function_type,
@@ -28,7 +31,7 @@ export const serviceTaskView = (t: TaskRecord) => ({
   ip: t.ip,
   port: t.port,
   task_token: t.task_token,
-  input_files: t.input_files.map((f) => ({ user_id: f.user_id, file_id: f.file_id })),
-  output_files: t.output_files.map((f) => ({ user_id: f.user_id, file_id: f.file_id })),
+  input_files: fileRefs(t.input_files),
+  output_files: fileRefs(t.output_files),
   task_result_file_id: t.task_result_file_id,
 });
