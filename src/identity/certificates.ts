@@ -58,12 +58,16 @@ export interface IssueOptions {
   dnsNames?: string[];
   ipAddresses?: string[];
   validDays?: number;
+  /** Validity in milliseconds; overrides validDays. */
+  validMs?: number;
+  /** Extra non-critical extensions: OID → raw extnValue contents. */
+  extensions?: Record<string, Uint8Array>;
 }
 
 /** Issues a leaf certificate with a fresh ECDSA P-256 key, signed by the CA. */
-export async function issueCertificate(ca: PemPair, opts: IssueOptions): Promise<PemPair> {
+export async function issueCertificate(ca: PemPair, opts: IssueOptions, keyPair?: CryptoKeyPair): Promise<PemPair> {
   const caCert = new x509.X509Certificate(ca.certPem);
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = keyPair ?? ((await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair);
   const now = Date.now();
   const names = [
     ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
@@ -74,7 +78,7 @@ export async function issueCertificate(ca: PemPair, opts: IssueOptions): Promise
     subject: `CN=${opts.name}, OU=${opts.role}, O=Tessera`,
     issuer: caCert.subject,
     notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + (opts.validDays ?? 825) * DAY_MS),
+    notAfter: new Date(now + (opts.validMs ?? (opts.validDays ?? 825) * DAY_MS)),
     signingAlgorithm: ALG,
     publicKey: keys.publicKey,
     signingKey: await importSigningKey(ca.keyPem),
@@ -85,9 +89,16 @@ export async function issueCertificate(ca: PemPair, opts: IssueOptions): Promise
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
       ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : []),
+      ...Object.entries(opts.extensions ?? {}).map(([oid, value]) => new x509.Extension(oid, false, new Uint8Array(value))),
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+}
+
+/** A fresh ECDSA P-256 key pair and its SubjectPublicKeyInfo DER, for a certificate that must commit to its key first. */
+export async function newKeyPair(): Promise<{ keys: CryptoKeyPair; spki: Buffer }> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return { keys, spki: Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)) };
 }
 
 /** A certificate's id, as in CCF: the lowercase hex SHA-256 of its DER. */

@@ -20,3 +20,11 @@ export const mutualTlsServerOptions = (material: TlsMaterial): TlsOptions => ({
   rejectUnauthorized: false,
   minVersion: 'TLSv1.2',
 });
+
+/** The parts of the TLS configuration that change when the certificate is re-issued. */
+export const secureContextOptions = (material: TlsMaterial) => ({
+  cert: material.certPem,
+  key: material.keyPem,
+  ca: [material.caPem],
+  minVersion: 'TLSv1.2' as const,
+});

@@ -177,6 +177,35 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    attestation: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Attested TLS: evidence about the node in its certificate',
+      properties: {
+        provider: {
+          enum: ['software', 'sev-snp', 'tdx'],
+          default: 'software',
+          description: 'software (no hardware guarantee: for development), sev-snp or tdx (through Linux configfs-tsm)',
+        },
+        evidence_max_age_s: {
+          type: 'integer',
+          minimum: 10,
+          default: 86400,
+          description: 'Evidence validity; the certificate carrying it is re-issued at half this',
+        },
+        tsm_dir: {
+          type: 'string',
+          default: '/sys/kernel/config/tsm/report',
+          description: 'Where configfs-tsm is mounted (sev-snp and tdx)',
+        },
+        sev_snp_cert_chain: {
+          type: 'string',
+          default: '',
+          description: 'PEM file with the VCEK, ASK and ARK, when the kernel does not return them (sev-snp)',
+        },
+      },
+    },
     security: {
       type: 'object',
       additionalProperties: false,
@@ -213,5 +242,6 @@ export interface TesseraConfig {
   tasks: { function_timeout_ms: number };
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
+  attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };
 }

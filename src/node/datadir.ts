@@ -7,6 +7,7 @@ export function dataDirPaths(root: string) {
     config: join(root, 'tessera.toml'),
     store: join(root, 'store.sqlite'),
     sealedMasterKey: join(root, 'master.key.sealed'),
+    platformKey: join(root, 'platform.key.pem'),
     blobs: join(root, 'blobs'),
     caCert: join(root, 'ca.pem'),
     caKey: join(root, 'ca.key.pem'),

@@ -22,6 +22,13 @@ import { loadConfig } from './config.js';
 import { type TesseraConfig, WIRE_LISTENERS, type WireListenerName } from './config-schema.js';
 import { dataDirPaths } from './datadir.js';
 import { VERSION } from './version.js';
+import { AttestedIdentity } from '../attestation/attested-identity.js';
+import type { ProviderName } from '../attestation/evidence.js';
+import { type Measurement, measure } from '../attestation/measurement.js';
+import { createProvider } from '../attestation/providers.js';
+import { readCa } from '../identity/provision.js';
+import { secureContextOptions } from '../identity/tls.js';
+import { measuredSettings } from './measured-settings.js';
 
 export interface NodeOptions {
   dataDir: string;
@@ -36,6 +43,8 @@ export interface RunningNode {
   logger: Logger;
   /** Bound addresses, by listener name (`https` and the wire listeners). */
   addresses: Record<string, { host: string; port: number }>;
+  measurement: Measurement;
+  attestation: ProviderName;
   close(): Promise<void>;
 }
 
@@ -49,11 +58,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   if (opts.logLevel) config.log.level = opts.logLevel;
   const logger = pino({ level: config.log.level, base: { node: 'tessera' } }, opts.logDestination ?? process.stdout);
 
-  const tlsMaterial = {
-    certPem: readFileSync(paths.nodeCert, 'utf8'),
-    keyPem: readFileSync(paths.nodeKey, 'utf8'),
-    caPem: readFileSync(paths.caCert, 'utf8'),
-  };
+  // The server certificate is made now, with fresh evidence and a key that never touches disk. The
+  // certificate in DATA/node is the node's client identity towards internal listeners.
+  const measurement = measure(measuredSettings(config));
+  const attested = new AttestedIdentity({
+    ca: readCa(paths),
+    provider: createProvider(config.attestation, paths.platformKey),
+    measurement,
+    maxAgeMs: config.attestation.evidence_max_age_s * 1000,
+    logger,
+  });
+  const serverIdentity = await attested.issue();
+  const tlsMaterial = { certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, caPem: readFileSync(paths.caCert, 'utf8') };
   const store = new SqliteStore(paths.store);
   const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
   const keys = new KeyService(store, unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file)));
@@ -106,6 +122,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     : null;
 
   const close = async () => {
+    attested.stop();
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);
     store.close();
@@ -146,5 +163,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await close();
     throw err;
   }
-  return { config, logger, addresses, close };
+  attested.renewEvery((pair) => {
+    const material = { ...tlsMaterial, certPem: pair.certPem, keyPem: pair.keyPem };
+    for (const l of listeners) l.updateTls(material);
+    http?.server.setSecureContext(secureContextOptions(material));
+  });
+  return { config, logger, addresses, measurement, attestation: serverIdentity.evidence.provider, close };
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
 import { certIdOfDer } from '../identity/certificates.js';
 import type { Principal, PrincipalService } from '../identity/principals.js';
-import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
+import { type TlsMaterial, mutualTlsServerOptions, secureContextOptions } from '../identity/tls.js';
 import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';
 import type { MessageHandler } from './dispatch.js';
 
@@ -57,6 +57,11 @@ export class WireListener {
         resolve(this.server.address() as AddressInfo);
       });
     });
+  }
+
+  /** Swaps in a re-issued certificate; open connections keep the one they started with. */
+  updateTls(material: TlsMaterial) {
+    this.server.setSecureContext(secureContextOptions(material));
   }
 
   get address(): AddressInfo {

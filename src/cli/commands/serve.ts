@@ -4,6 +4,7 @@ import { TesseraError } from '../../errors/index.js';
 import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
 import { initDataDir } from '../../node/init.js';
 import { startNode } from '../../node/node.js';
+import { SOFTWARE_WARNING } from '../../attestation/software.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type Level = (typeof LEVELS)[number];
@@ -33,6 +34,8 @@ async function serve(opts: ServeOptions) {
     .map(([name, a]) => (name === 'https' ? `https=https://${a.host}:${a.port}` : `${name}=${a.host}:${a.port}`))
     .join(' ');
   console.log(`tessera ready ${listing}`);
+  console.error(`measurement ${node.measurement.mr_enclave}; attestation provider ${node.attestation}`);
+  if (node.attestation === 'software') console.error(`warning: ${SOFTWARE_WARNING}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { TesseraError } from '../errors/index.js';
+import type { Measurement } from './measurement.js';
+
+// Attestation evidence travels in the node's TLS certificate, in a non-critical X.509 extension
+// holding canonical JSON. Whatever the provider, the 64 bytes of report data it attests are
+//   SHA-256(the certificate's SubjectPublicKeyInfo DER) ‖
+//   SHA-256("tessera-evidence-v1" NUL mr_enclave NUL mr_signer NUL timestamp)
+// so the evidence is bound to the TLS key (the check MesaTEE v0.1 got wrong), to the measurement,
+// and to the time it was made.
+
+/** Tessera's evidence extension. A private-arc OID, not registered with IANA. */
+export const EVIDENCE_OID = '1.3.6.1.4.1.59999.1.1';
+
+export type ProviderName = 'software' | 'sev-snp' | 'tdx';
+
+export interface Evidence {
+  version: 1;
+  provider: ProviderName;
+  mr_enclave: string;
+  mr_signer: string;
+  /** ISO 8601, UTC. */
+  timestamp: string;
+  /** The provider's report, base64. */
+  report: string;
+  /** What verifies the report (a signature, a certificate chain), base64; provider-specific. */
+  auxiliary: string | null;
+}
+
+export function reportDataFor(spkiDer: Buffer, m: Measurement, timestamp: string): Buffer {
+  return Buffer.concat([
+    createHash('sha256').update(spkiDer).digest(),
+    createHash('sha256').update(`tessera-evidence-v1\0${m.mr_enclave}\0${m.mr_signer}\0${timestamp}`).digest(),
+  ]);
+}
+
+export interface ProviderResult {
+  report: Buffer;
+  auxiliary: Buffer | null;
+}
+
+/** Produces a report over 64 bytes of report data, inside whatever the provider trusts. */
+export interface AttestationProvider {
+  name: ProviderName;
+  attest(reportData: Buffer): Promise<ProviderResult>;
+}
+
+/** Keys and roots a verifier trusts, per provider. */
+export interface TrustAnchors {
+  /** Software platform keys (SPKI PEM) to accept; when empty any platform key is accepted, which proves nothing anyway. */
+  softwarePlatformKeys?: string[];
+  /** AMD root keys (ARK certificates, PEM) that a VCEK chain must end in. */
+  sevSnpRoots?: string[];
+  /** Intel SGX root CA certificates (PEM) that a PCK chain must end in. */
+  tdxRoots?: string[];
+}
+
+export interface ProviderCheck {
+  /** The 64 bytes the report attests. */
+  reportData: Buffer;
+  /** Whether a hardware root of trust stands behind the report. */
+  hardware: boolean;
+  /** What was verified, in words a user can read. */
+  description: string;
+}
+
+export type ProviderVerifier = (evidence: Evidence, trust: TrustAnchors) => ProviderCheck;
+
+export const encodeEvidence = (e: Evidence): Buffer => Buffer.from(JSON.stringify(e));
+
+export function decodeEvidence(bytes: Buffer): Evidence {
+  let e: Evidence;
+  try {
+    e = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new TesseraError('permission_denied', 'attestation check failed: the evidence in the node certificate is not valid JSON');
+  }
+  if (e?.version !== 1 || typeof e.provider !== 'string' || typeof e.report !== 'string' || typeof e.timestamp !== 'string') {
+    throw new TesseraError('permission_denied', 'attestation check failed: the evidence in the node certificate is malformed');
+  }
+  return e;
+}

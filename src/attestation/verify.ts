@@ -1,0 +1,73 @@
+import 'reflect-metadata';
+import { X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { TesseraError } from '../errors/index.js';
+import { EVIDENCE_OID, type Evidence, type ProviderName, type ProviderVerifier, type TrustAnchors, decodeEvidence, reportDataFor } from './evidence.js';
+import type { Measurement } from './measurement.js';
+import { verifySoftware } from './software.js';
+import { verifySevSnp } from './sev-snp.js';
+import { verifyTdx } from './tdx.js';
+
+export const VERIFIERS: Record<ProviderName, ProviderVerifier> = {
+  software: verifySoftware,
+  'sev-snp': verifySevSnp,
+  tdx: verifyTdx,
+};
+
+export interface NodeVerification {
+  measurement: Measurement;
+  provider: ProviderName;
+  hardware: boolean;
+  description: string;
+  timestamp: string;
+}
+
+export interface VerifyOptions {
+  /** The measurements the auditors signed. */
+  allowed: Measurement[];
+  /** The oldest evidence accepted. */
+  maxAgeMs: number;
+  trust?: TrustAnchors;
+  now?: Date;
+}
+
+const CLOCK_SKEW_MS = 5 * 60_000;
+const fail = (why: string) => new TesseraError('permission_denied', `attestation check failed: ${why}`);
+
+export function evidenceOf(certDer: Buffer): Evidence {
+  const ext = new x509.X509Certificate(new Uint8Array(certDer)).getExtension(EVIDENCE_OID);
+  if (!ext) throw fail('the node certificate carries no attestation evidence; is this a Tessera node?');
+  return decodeEvidence(Buffer.from(ext.value));
+}
+
+/**
+ * Everything a client checks about the node it reached: the evidence verifies under its provider's
+ * rules, is bound to this certificate's key, is fresh, and carries a measurement the auditors signed.
+ */
+export function verifyNodeCertificate(certDer: Buffer, opts: VerifyOptions): NodeVerification {
+  const evidence = evidenceOf(certDer);
+  const verifier = VERIFIERS[evidence.provider];
+  if (!verifier) throw fail(`unknown attestation provider '${evidence.provider}'`);
+  const check = verifier(evidence, opts.trust ?? {});
+  const measurement = { mr_enclave: evidence.mr_enclave, mr_signer: evidence.mr_signer };
+  const spki = new X509Certificate(certDer).publicKey.export({ format: 'der', type: 'spki' });
+  const expected = reportDataFor(spki, measurement, evidence.timestamp);
+  if (!check.reportData.subarray(0, 32).equals(expected.subarray(0, 32))) {
+    throw fail('the evidence is for another key: it does not match the TLS key of this connection (a relayed or stolen certificate?)');
+  }
+  if (!check.reportData.subarray(32, 64).equals(expected.subarray(32, 64))) {
+    throw fail('the report does not attest the measurement and time the evidence claims');
+  }
+  const made = Date.parse(evidence.timestamp);
+  const now = (opts.now ?? new Date()).getTime();
+  if (!Number.isFinite(made)) throw fail('the evidence has no valid timestamp');
+  if (made - now > CLOCK_SKEW_MS) throw fail(`the evidence is dated ${evidence.timestamp}, in the future; check the clocks`);
+  if (now - made > opts.maxAgeMs) {
+    throw fail(`stale evidence: made ${evidence.timestamp}, ${Math.round((now - made) / 1000)} s ago; at most ${Math.round(opts.maxAgeMs / 1000)} s is accepted`);
+  }
+  const listed = opts.allowed.some((m) => m.mr_enclave === measurement.mr_enclave && m.mr_signer === measurement.mr_signer);
+  if (!listed) {
+    throw fail(`the node runs measurement ${measurement.mr_enclave}, which is not in the signed enclave_info.toml; the node's code or settings changed since the auditors signed: have them measure and sign again`);
+  }
+  return { measurement, provider: evidence.provider, hardware: check.hardware, description: check.description, timestamp: evidence.timestamp };
+}
