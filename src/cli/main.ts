@@ -4,6 +4,7 @@ import { VERSION } from '../node/version.js';
 import { registerInit } from './commands/init.js';
 import { registerServe } from './commands/serve.js';
 import { registerUser } from './commands/user.js';
+import { registerAudit, registerMeasure } from './commands/audit.js';
 
 const program = new Command('tessera')
   .version(VERSION)
@@ -21,6 +22,8 @@ Getting started:
 registerInit(program);
 registerServe(program);
 registerUser(program);
+registerMeasure(program);
+registerAudit(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -69,8 +69,8 @@ export function useEphemeralPorts(dir: string, extra?: (config: Record<string, a
   });
 }
 
-function spawnServe(dir: string): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
-  const proc = spawn(process.execPath, ['--no-node-snapshot', TESSERA, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
+function spawnServe(dir: string, bin = TESSERA): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
+  const proc = spawn(process.execPath, ['--no-node-snapshot', bin, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffer = '';
@@ -97,12 +97,12 @@ function spawnServe(dir: string): Promise<{ proc: ChildProcess; ports: Record<st
   });
 }
 
-export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void } = {}): Promise<TestNode> {
+export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void; bin?: string } = {}): Promise<TestNode> {
   const dir = join(tempDir(), 'data');
   const init = await tessera(['init', '--data', dir, '--users', (opts.users ?? ['alice', 'bob']).join(','), '--members', (opts.members ?? []).join(',')]);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   useEphemeralPorts(dir, opts.config);
-  let running = await spawnServe(dir);
+  let running = await spawnServe(dir, opts.bin);
   const node: TestNode = {
     dir,
     get proc() {
@@ -130,7 +130,7 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
       }),
     restart: async () => {
       await node.stop();
-      running = await spawnServe(dir);
+      running = await spawnServe(dir, opts.bin);
     },
     cleanup: async () => {
       await node.stop('SIGKILL');
@@ -138,4 +138,27 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
     },
   };
   return node;
+}
+
+/** Measures a data directory and has `auditors` sign the result, with the real CLI. */
+export async function auditedEnclaveInfo(dataDir: string, auditors: string[], opts: { bin?: string; types?: string[] } = {}) {
+  const dir = tempDir('tessera-audit-');
+  const run = async (args: string[]) => {
+    const r = await new Promise<CliResult>((resolve) =>
+      execFile(process.execPath, ['--no-node-snapshot', opts.bin ?? TESSERA, ...args], { cwd: dir, env: TEST_ENV }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    if (r.code !== 0) throw new Error(`tessera ${args.join(' ')} failed: ${r.stderr}`);
+    return r;
+  };
+  await run(['measure', '--data', dataDir, '-o', 'enclave_info.toml']);
+  const out = [];
+  for (const [i, name] of auditors.entries()) {
+    const type = opts.types?.[i] ?? 'ecdsa';
+    await run(['audit', 'keygen', name, '--type', type]);
+    await run(['audit', 'sign', '--key', `${name}.key.pem`, 'enclave_info.toml']);
+    out.push({ name, publicKey: join(dir, `${name}.pub.pem`), privateKey: join(dir, `${name}.key.pem`), signatureFile: join(dir, `${name}.sign.sha256`) });
+  }
+  return { dir, enclaveInfo: join(dir, 'enclave_info.toml'), auditors: out, run };
 }

@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { connect as tlsConnect } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { NodeVerification } from '../attestation/verify.js';
+import { TesseraError } from '../errors/index.js';
+import { type KeyConfigJson, counter, decryptStream, encryptStream } from './file-crypto.js';
+import { Transport } from './transport.js';
+import { NodeVerifier, type VerificationOptions } from './verification.js';
+
+export interface ConnectOptions extends VerificationOptions {
+  /** The node's HTTPS address, e.g. https://127.0.0.1:8000. */
+  url: string;
+  /** The node CA certificate (PEM), which the node's certificate must chain to. */
+  ca: string;
+  /** The user's certificate and key (PEM). */
+  cert: string;
+  key: string;
+  userId: string;
+  token: string;
+  /** Where warnings go (default: console.warn). */
+  warn?: (message: string) => void;
+}
+
+export type TaskStatus = 'Created' | 'Ready' | 'Running' | 'Finished' | 'Failed';
+
+export interface TaskInfo {
+  user_id: string;
+  function_name: string;
+  function_type: 'Single' | 'Multiparty';
+  status: TaskStatus;
+  ip: string;
+  port: number;
+  task_token: string;
+  collaborator_list: Array<{ user_id: string; approved: boolean }>;
+  task_result_file_id: string | null;
+  user_private_result_file_id: string[];
+}
+
+export interface FileInfo {
+  user_id: string;
+  file_name: string;
+  sha256: string;
+  file_size: number;
+  access_path: string;
+  task_id: string | null;
+  collaborator_list: string[];
+  key_config: KeyConfigJson;
+}
+
+export interface Progress {
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A task the SDK created or looked up: MesaTEE's MesateeTask. */
+export class Task {
+  constructor(
+    private readonly client: Tessera,
+    readonly taskId: string,
+    readonly taskToken: string,
+  ) {}
+
+  /** Runs the task (once; any participant may, when it is Ready) and returns its result string. */
+  async invoke(payload?: string): Promise<string> {
+    return this.client.invokeTask(this.taskId, this.taskToken, payload);
+  }
+}
+
+/**
+ * The Tessera SDK: MesaTEE's Mesatee API in TypeScript. `connect` verifies the auditors and the node
+ * before anything is sent, and every later connection to the node is checked the same way.
+ */
+export class Tessera {
+  private constructor(
+    private readonly transport: Transport,
+    readonly userId: string,
+    /** What was verified about the node (null with insecureSkipVerification). */
+    readonly node: NodeVerification | null,
+  ) {}
+
+  static async connect(opts: ConnectOptions): Promise<Tessera> {
+    const verifier = new NodeVerifier(opts);
+    const warn = opts.warn ?? ((m: string) => console.warn(m));
+    if (verifier.skipping) warn('tessera: WARNING: insecureSkipVerification is set: the node is not verified, and nothing it runs or claims is proven');
+    const cn = /CN=([^,\n]+)/.exec(new X509Certificate(opts.cert).subject.replaceAll('\n', ','))?.[1];
+    if (cn !== opts.userId) throw new TesseraError('invalid_input', `the certificate is ${cn ?? 'nobody'}'s, not ${opts.userId}'s: pass the identity that belongs to userId`);
+    const node = await Tessera.handshake(opts, verifier);
+    if (node && !node.hardware) warn(`tessera: ${node.description}`);
+    return new Tessera(new Transport({ ...opts, verifier }), opts.userId, node);
+  }
+
+  /** One TLS handshake, to check the node before any request carries data or credentials. */
+  private static handshake(opts: ConnectOptions, verifier: NodeVerifier): Promise<NodeVerification | null> {
+    const url = new URL(opts.url);
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: url.hostname, port: Number(url.port || 443), ca: opts.ca, cert: opts.cert, key: opts.key, servername: url.hostname === '127.0.0.1' ? 'localhost' : url.hostname }, () => {
+        const cert = socket.getPeerCertificate();
+        socket.end();
+        try {
+          resolve(verifier.check(cert.raw, cert.fingerprint256));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      socket.on('error', (err: Error & { code?: string }) => {
+        if (/CERT|SIGNATURE|ISSUER|self.signed/i.test(err.code ?? err.message)) {
+          reject(new TesseraError('permission_denied', `the node's certificate is not issued by the CA you trust (${err.code ?? err.message}): check the ca you passed, and that this is the right node`));
+        } else reject(new TesseraError('unavailable', `cannot reach the node at ${opts.url}: ${err.message}`));
+      });
+    });
+  }
+
+  close() {
+    this.transport.close();
+  }
+
+  // Tasks
+
+  /** A single-party task with no input files. */
+  createTask(functionName: string): Promise<Task> {
+    return this.createTaskWithCollaborators(functionName, [], []);
+  }
+
+  /** A task over your own files. */
+  createTaskWithFiles(functionName: string, files: string[]): Promise<Task> {
+    return this.createTaskWithCollaborators(functionName, [], files);
+  }
+
+  /** A multi-party task: it waits for each collaborator to approve with their files. */
+  async createTaskWithCollaborators(functionName: string, collaborators: string[], files: string[]): Promise<Task> {
+    const r = await this.transport.json<{ task_id: string; task_token: string }>('POST', '/v1/tasks', { function_name: functionName, collaborator_list: collaborators, files });
+    return new Task(this, r.task_id, r.task_token);
+  }
+
+  getTask(taskId: string): Promise<TaskInfo> {
+    return this.transport.json<TaskInfo>('GET', `/v1/tasks/${encodeURIComponent(taskId)}`);
+  }
+
+  /** A Task handle for a task you take part in, ready to invoke. */
+  async task(taskId: string): Promise<Task> {
+    return new Task(this, taskId, (await this.getTask(taskId)).task_token);
+  }
+
+  /** Your result files: your private ones, then the shared one (MesaTEE's get_task_results). */
+  async getTaskResults(taskId: string): Promise<string[]> {
+    const t = await this.getTask(taskId);
+    return [...t.user_private_result_file_id, ...(t.task_result_file_id ? [t.task_result_file_id] : [])];
+  }
+
+  /** Approve a task as a collaborator, contributing your files. */
+  approveTaskWithFiles(taskId: string, files: string[]): Promise<{ status: TaskStatus; approved_user_number: number }> {
+    return this.transport.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/approve`, { files });
+  }
+
+  async listTasks(): Promise<string[]> {
+    return (await this.transport.json<{ tasks: string[] }>('GET', '/v1/tasks')).tasks;
+  }
+
+  /** @internal Task.invoke */
+  async invokeTask(taskId: string, taskToken: string, payload?: string): Promise<string> {
+    const r = await this.transport.json<{ result: string }>('POST', `/v1/tasks/${encodeURIComponent(taskId)}/invoke`, { task_token: taskToken, payload: payload ?? null });
+    return r.result;
+  }
+
+  // Files
+
+  /**
+   * Encrypts locally and uploads. A path streams (any size, bounded memory, read twice: once to hash,
+   * once to encrypt); a Buffer or a stream is held in memory.
+   */
+  async uploadFile(input: string | Buffer | Readable, opts: Progress & { fileName?: string } = {}): Promise<string> {
+    let size: number;
+    let sha256: string;
+    let source: () => Readable;
+    let fileName = opts.fileName;
+    if (typeof input === 'string') {
+      size = statSync(input).size;
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(input)) hash.update(chunk as Buffer);
+      sha256 = hash.digest('hex');
+      source = () => createReadStream(input);
+      fileName ??= basename(input);
+    } else {
+      const data = Buffer.isBuffer(input) ? input : Buffer.concat(await input.toArray());
+      size = data.length;
+      sha256 = createHash('sha256').update(data).digest('hex');
+      source = () => Readable.from([data]);
+    }
+    const created = await this.transport.json<{ file_id: string; access_path: string; key_config: KeyConfigJson }>('POST', '/v1/files', {
+      file_name: fileName ?? 'upload',
+      sha256,
+      file_size: size,
+    });
+    let sent = 0;
+    const progress = counter((n) => {
+      sent += n;
+      opts.onProgress?.(sent, size);
+    });
+    const body = source().pipe(progress).pipe(encryptStream(created.key_config));
+    await this.transport.upload(created.access_path, body, size + 16);
+    return created.file_id;
+  }
+
+  getFile(fileId: string): Promise<FileInfo> {
+    return this.transport.json<FileInfo>('GET', `/v1/files/${encodeURIComponent(fileId)}`);
+  }
+
+  /** Downloads and decrypts to `path` (through a temporary file: nothing is left at `path` unless the tag verifies). */
+  async downloadFile(fileId: string, path: string, opts: Progress = {}): Promise<string> {
+    const info = await this.getFile(fileId);
+    const res = await this.transport.download(info.access_path);
+    const total = info.file_size + 16;
+    let got = 0;
+    const temp = `${path}.part-${process.pid}`;
+    try {
+      await pipeline(res, counter((n) => opts.onProgress?.((got += n), total)), decryptStream(info.key_config), createWriteStream(temp, { mode: 0o600 }));
+      await rename(temp, path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    return path;
+  }
+
+  /** Downloads and decrypts into memory. */
+  async readFile(fileId: string): Promise<Buffer> {
+    const info = await this.getFile(fileId);
+    const res = await this.transport.download(info.access_path);
+    const chunks: Buffer[] = [];
+    await pipeline(res, decryptStream(info.key_config), async function* (source) {
+      for await (const c of source) chunks.push(c as Buffer);
+    });
+    return Buffer.concat(chunks);
+  }
+
+  async listFiles(): Promise<string[]> {
+    return (await this.transport.json<{ files: string[] }>('GET', '/v1/files')).files;
+  }
+
+  deleteFile(fileId: string): Promise<FileInfo> {
+    return this.transport.json<FileInfo>('DELETE', `/v1/files/${encodeURIComponent(fileId)}`);
+  }
+}

@@ -1,0 +1,8 @@
+// The Tessera SDK, the package's main entry.
+export { Tessera, Task, type ConnectOptions, type TaskInfo, type TaskStatus, type FileInfo, type Progress } from './client.js';
+export { ApiError } from './transport.js';
+export type { AuditorInput, VerificationOptions } from './verification.js';
+export { loadIdentity, type Identity } from './identity.js';
+export { TesseraError } from '../errors/index.js';
+export type { NodeVerification } from '../attestation/verify.js';
+export type { TrustAnchors } from '../attestation/evidence.js';
