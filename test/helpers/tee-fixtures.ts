@@ -1,0 +1,95 @@
+import 'reflect-metadata';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { SNP } from '../../src/attestation/sev-snp.js';
+import { TDX } from '../../src/attestation/tdx.js';
+
+// Hardware reports built by the tests, with test keys standing in for AMD's and Intel's, so the
+// verifiers run on machines without SEV-SNP or TDX.
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export interface TestChain {
+  /** PEM bundle leaf, intermediate, root. */
+  chainPem: string;
+  rootPem: string;
+  leafKey: KeyObject;
+}
+
+async function keyPair(curve: 'P-256' | 'P-384') {
+  const alg = { name: 'ECDSA', namedCurve: curve, hash: curve === 'P-256' ? 'SHA-256' : 'SHA-384' };
+  return { alg, keys: (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair };
+}
+
+/** root → intermediate → leaf, ECDSA on `curve`. */
+export async function testChain(curve: 'P-256' | 'P-384', names: [string, string, string]): Promise<TestChain> {
+  const now = Date.now();
+  const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) };
+  const root = await keyPair(curve);
+  const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01', name: `CN=${names[2]}`, keys: root.keys, signingAlgorithm: root.alg, ...validity,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+  });
+  const mid = await keyPair(curve);
+  const midCert = await x509.X509CertificateGenerator.create({
+    serialNumber: '02', subject: `CN=${names[1]}`, issuer: rootCert.subject, publicKey: mid.keys.publicKey, signingKey: root.keys.privateKey, signingAlgorithm: root.alg, ...validity,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+  });
+  const leaf = await keyPair(curve);
+  const leafCert = await x509.X509CertificateGenerator.create({
+    serialNumber: '03', subject: `CN=${names[0]}`, issuer: midCert.subject, publicKey: leaf.keys.publicKey, signingKey: mid.keys.privateKey, signingAlgorithm: mid.alg, ...validity,
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leaf.keys.privateKey));
+  return {
+    chainPem: [leafCert, midCert, rootCert].map((c) => c.toString('pem')).join('\n'),
+    rootPem: rootCert.toString('pem'),
+    leafKey: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+  };
+}
+
+/** A SEV-SNP ATTESTATION_REPORT over `reportData`, signed by the chain's leaf (the "VCEK"). */
+export function snpReport(reportData: Buffer, vcek: KeyObject): Buffer {
+  const report = Buffer.alloc(SNP.size);
+  report.writeUInt32LE(2, SNP.version);
+  report.writeUInt32LE(1, SNP.signatureAlgo);
+  reportData.copy(report, SNP.reportData);
+  randomBytes(48).copy(report, SNP.measurement);
+  const sig = sign('sha384', report.subarray(0, SNP.signedBytes), { key: vcek, dsaEncoding: 'ieee-p1363' });
+  Buffer.from(sig.subarray(0, 48)).reverse().copy(report, SNP.signatureR);
+  Buffer.from(sig.subarray(48, 96)).reverse().copy(report, SNP.signatureS);
+  return report;
+}
+
+/** A TDX v4 quote over `reportData`: attestation key → QE report signed by the chain's leaf (the "PCK"). */
+export function tdxQuote(reportData: Buffer, pck: TestChain, opts: { breakQeBinding?: boolean } = {}): Buffer {
+  const head = Buffer.alloc(TDX.signedBytes);
+  head.writeUInt16LE(4, 0);
+  head.writeUInt16LE(2, 2);
+  head.writeUInt32LE(TDX.teeType, 4);
+  randomBytes(48).copy(head, TDX.mrtd);
+  reportData.copy(head, TDX.reportData);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+  const attRaw = Buffer.concat([Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+  const quoteSig = sign('sha256', head, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const qeAuth = randomBytes(32);
+  const qeReport = Buffer.alloc(TDX.qeReportBytes);
+  const binding = createHash('sha256').update(Buffer.concat([opts.breakQeBinding ? randomBytes(64) : attRaw, qeAuth])).digest();
+  binding.copy(qeReport, TDX.qeReportDataOffset);
+  const qeSig = sign('sha256', qeReport, { key: pck.leafKey, dsaEncoding: 'ieee-p1363' });
+  const pem = Buffer.from(pck.chainPem);
+  const authLen = Buffer.alloc(2);
+  authLen.writeUInt16LE(qeAuth.length);
+  const inner = Buffer.alloc(6);
+  inner.writeUInt16LE(5, 0);
+  inner.writeUInt32LE(pem.length, 2);
+  const qeData = Buffer.concat([qeReport, qeSig, authLen, qeAuth, inner, pem]);
+  const outer = Buffer.alloc(6);
+  outer.writeUInt16LE(6, 0);
+  outer.writeUInt32LE(qeData.length, 2);
+  const sigData = Buffer.concat([quoteSig, attRaw, outer, qeData]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(sigData.length);
+  return Buffer.concat([head, len, sigData]);
+}
+
