@@ -5,6 +5,8 @@ import { registerInit } from './commands/init.js';
 import { registerServe } from './commands/serve.js';
 import { registerUser } from './commands/user.js';
 import { registerAudit, registerMeasure } from './commands/audit.js';
+import { registerFile } from './commands/file.js';
+import { registerTask } from './commands/task.js';
 
 const program = new Command('tessera')
   .version(VERSION)
@@ -24,12 +26,15 @@ registerServe(program);
 registerUser(program);
 registerMeasure(program);
 registerAudit(program);
+registerFile(program);
+registerTask(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  const message = err instanceof TesseraError ? err.message : (err as Error)?.stack ?? String(err);
+  const known = err instanceof TesseraError || (err as Error)?.name === 'ApiError';
+  const message = known ? (err as Error).message : (err as Error)?.stack ?? String(err);
   console.error(`tessera: ${message}`);
   process.exit(1);
 }
