@@ -8,13 +8,20 @@ import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { NodeVerification } from '../attestation/verify.js';
 import { TesseraError } from '../errors/index.js';
-import { type KeyConfigJson, counter, decryptStream, encryptStream } from './file-crypto.js';
+import type { Backend, FileInfo, TaskInfo, TaskStatus } from './backend.js';
+import { counter, decryptStream, encryptStream } from './file-crypto.js';
+import { RestBackend } from './rest-backend.js';
 import { Transport } from './transport.js';
+import { type WireAddresses, WireBackend } from './wire-backend.js';
+
+export type { FileInfo, TaskInfo, TaskStatus } from './backend.js';
 import { NodeVerifier, type VerificationOptions } from './verification.js';
 
 export interface ConnectOptions extends VerificationOptions {
-  /** The node's HTTPS address, e.g. https://127.0.0.1:8000. */
-  url: string;
+  /** The node's HTTPS address, e.g. https://127.0.0.1:8000. Give this or `wire`. */
+  url?: string;
+  /** MesaTEE's wire listeners instead of REST, e.g. { tms: '127.0.0.1:5554', tdfs: '127.0.0.1:5065' }. */
+  wire?: WireAddresses;
   /** The node CA certificate (PEM), which the node's certificate must chain to. */
   ca: string;
   /** The user's certificate and key (PEM). */
@@ -24,32 +31,6 @@ export interface ConnectOptions extends VerificationOptions {
   token: string;
   /** Where warnings go (default: console.warn). */
   warn?: (message: string) => void;
-}
-
-export type TaskStatus = 'Created' | 'Ready' | 'Running' | 'Finished' | 'Failed';
-
-export interface TaskInfo {
-  user_id: string;
-  function_name: string;
-  function_type: 'Single' | 'Multiparty';
-  status: TaskStatus;
-  ip: string;
-  port: number;
-  task_token: string;
-  collaborator_list: Array<{ user_id: string; approved: boolean }>;
-  task_result_file_id: string | null;
-  user_private_result_file_id: string[];
-}
-
-export interface FileInfo {
-  user_id: string;
-  file_name: string;
-  sha256: string;
-  file_size: number;
-  access_path: string;
-  task_id: string | null;
-  collaborator_list: string[];
-  key_config: KeyConfigJson;
 }
 
 export interface Progress {
@@ -76,7 +57,7 @@ export class Task {
  */
 export class Tessera {
   private constructor(
-    private readonly transport: Transport,
+    private readonly backend: Backend,
     readonly userId: string,
     /** What was verified about the node (null with insecureSkipVerification). */
     readonly node: NodeVerification | null,
@@ -88,14 +69,19 @@ export class Tessera {
     if (verifier.skipping) warn('tessera: WARNING: insecureSkipVerification is set: the node is not verified, and nothing it runs or claims is proven');
     const cn = /CN=([^,\n]+)/.exec(new X509Certificate(opts.cert).subject.replaceAll('\n', ','))?.[1];
     if (cn !== opts.userId) throw new TesseraError('invalid_input', `the certificate is ${cn ?? 'nobody'}'s, not ${opts.userId}'s: pass the identity that belongs to userId`);
-    const node = await Tessera.handshake(opts, verifier);
+    if (!opts.url === !opts.wire) throw new TesseraError('invalid_input', 'give the node as url (REST) or as wire addresses, one of the two');
+    const first = opts.url ? new URL(opts.url) : new URL(`https://${opts.wire!.tms}`);
+    const node = await Tessera.handshake(opts, first, verifier);
     if (node && !node.hardware) warn(`tessera: ${node.description}`);
-    return new Tessera(new Transport({ ...opts, verifier }), opts.userId, node);
+    const content = new Transport({ ...opts, url: first.origin, verifier });
+    const backend = opts.wire
+      ? new WireBackend(opts.wire, { ca: opts.ca, cert: opts.cert, key: opts.key, verifier }, opts, content)
+      : new RestBackend(content);
+    return new Tessera(backend, opts.userId, node);
   }
 
   /** One TLS handshake, to check the node before any request carries data or credentials. */
-  private static handshake(opts: ConnectOptions, verifier: NodeVerifier): Promise<NodeVerification | null> {
-    const url = new URL(opts.url);
+  private static handshake(opts: ConnectOptions, url: URL, verifier: NodeVerifier): Promise<NodeVerification | null> {
     return new Promise((resolve, reject) => {
       const socket = tlsConnect({ host: url.hostname, port: Number(url.port || 443), ca: opts.ca, cert: opts.cert, key: opts.key, servername: url.hostname === '127.0.0.1' ? 'localhost' : url.hostname }, () => {
         const cert = socket.getPeerCertificate();
@@ -109,13 +95,13 @@ export class Tessera {
       socket.on('error', (err: Error & { code?: string }) => {
         if (/CERT|SIGNATURE|ISSUER|self.signed/i.test(err.code ?? err.message)) {
           reject(new TesseraError('permission_denied', `the node's certificate is not issued by the CA you trust (${err.code ?? err.message}): check the ca you passed, and that this is the right node`));
-        } else reject(new TesseraError('unavailable', `cannot reach the node at ${opts.url}: ${err.message}`));
+        } else reject(new TesseraError('unavailable', `cannot reach the node at ${url.host}: ${err.message}`));
       });
     });
   }
 
   close() {
-    this.transport.close();
+    this.backend.close();
   }
 
   // Tasks
@@ -132,12 +118,12 @@ export class Tessera {
 
   /** A multi-party task: it waits for each collaborator to approve with their files. */
   async createTaskWithCollaborators(functionName: string, collaborators: string[], files: string[]): Promise<Task> {
-    const r = await this.transport.json<{ task_id: string; task_token: string }>('POST', '/v1/tasks', { function_name: functionName, collaborator_list: collaborators, files });
+    const r = await this.backend.createTask(functionName, collaborators, files);
     return new Task(this, r.task_id, r.task_token);
   }
 
   getTask(taskId: string): Promise<TaskInfo> {
-    return this.transport.json<TaskInfo>('GET', `/v1/tasks/${encodeURIComponent(taskId)}`);
+    return this.backend.getTask(taskId);
   }
 
   /** A Task handle for a task you take part in, ready to invoke. */
@@ -152,18 +138,17 @@ export class Tessera {
   }
 
   /** Approve a task as a collaborator, contributing your files. */
-  approveTaskWithFiles(taskId: string, files: string[]): Promise<{ status: TaskStatus; approved_user_number: number }> {
-    return this.transport.json('POST', `/v1/tasks/${encodeURIComponent(taskId)}/approve`, { files });
+  approveTaskWithFiles(taskId: string, files: string[]): Promise<{ status: TaskStatus }> {
+    return this.backend.approveTask(taskId, files);
   }
 
-  async listTasks(): Promise<string[]> {
-    return (await this.transport.json<{ tasks: string[] }>('GET', '/v1/tasks')).tasks;
+  listTasks(): Promise<string[]> {
+    return this.backend.listTasks();
   }
 
   /** @internal Task.invoke */
-  async invokeTask(taskId: string, taskToken: string, payload?: string): Promise<string> {
-    const r = await this.transport.json<{ result: string }>('POST', `/v1/tasks/${encodeURIComponent(taskId)}/invoke`, { task_token: taskToken, payload: payload ?? null });
-    return r.result;
+  invokeTask(taskId: string, taskToken: string, payload?: string): Promise<string> {
+    return this.backend.invokeTask(taskId, taskToken, payload ?? null);
   }
 
   // Files
@@ -190,29 +175,25 @@ export class Tessera {
       sha256 = createHash('sha256').update(data).digest('hex');
       source = () => Readable.from([data]);
     }
-    const created = await this.transport.json<{ file_id: string; access_path: string; key_config: KeyConfigJson }>('POST', '/v1/files', {
-      file_name: fileName ?? 'upload',
-      sha256,
-      file_size: size,
-    });
+    const created = await this.backend.createFile(fileName ?? 'upload', sha256, size);
     let sent = 0;
     const progress = counter((n) => {
       sent += n;
       opts.onProgress?.(sent, size);
     });
     const body = source().pipe(progress).pipe(encryptStream(created.key_config));
-    await this.transport.upload(created.access_path, body, size + 16);
+    await this.backend.upload(created.access_path, body, size + 16);
     return created.file_id;
   }
 
   getFile(fileId: string): Promise<FileInfo> {
-    return this.transport.json<FileInfo>('GET', `/v1/files/${encodeURIComponent(fileId)}`);
+    return this.backend.getFile(fileId);
   }
 
   /** Downloads and decrypts to `path` (through a temporary file: nothing is left at `path` unless the tag verifies). */
   async downloadFile(fileId: string, path: string, opts: Progress = {}): Promise<string> {
     const info = await this.getFile(fileId);
-    const res = await this.transport.download(info.access_path);
+    const res = await this.backend.download(info.access_path);
     const total = info.file_size + 16;
     let got = 0;
     const temp = `${path}.part-${process.pid}`;
@@ -229,7 +210,7 @@ export class Tessera {
   /** Downloads and decrypts into memory. */
   async readFile(fileId: string): Promise<Buffer> {
     const info = await this.getFile(fileId);
-    const res = await this.transport.download(info.access_path);
+    const res = await this.backend.download(info.access_path);
     const chunks: Buffer[] = [];
     await pipeline(res, decryptStream(info.key_config), async function* (source) {
       for await (const c of source) chunks.push(c as Buffer);
@@ -237,11 +218,11 @@ export class Tessera {
     return Buffer.concat(chunks);
   }
 
-  async listFiles(): Promise<string[]> {
-    return (await this.transport.json<{ files: string[] }>('GET', '/v1/files')).files;
+  listFiles(): Promise<string[]> {
+    return this.backend.listFiles();
   }
 
   deleteFile(fileId: string): Promise<FileInfo> {
-    return this.transport.json<FileInfo>('DELETE', `/v1/files/${encodeURIComponent(fileId)}`);
+    return this.backend.deleteFile(fileId);
   }
 }

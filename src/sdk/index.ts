@@ -1,6 +1,7 @@
 // The Tessera SDK, the package's main entry.
 export { Tessera, Task, type ConnectOptions, type TaskInfo, type TaskStatus, type FileInfo, type Progress } from './client.js';
 export { ApiError } from './transport.js';
+export type { WireAddresses } from './wire-backend.js';
 export type { AuditorInput, VerificationOptions } from './verification.js';
 export { loadIdentity, type Identity } from './identity.js';
 export { TesseraError } from '../errors/index.js';

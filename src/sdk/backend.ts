@@ -1,0 +1,52 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { KeyConfigJson } from './file-crypto.js';
+
+export type TaskStatus = 'Created' | 'Ready' | 'Running' | 'Finished' | 'Failed';
+
+export interface TaskInfo {
+  user_id: string;
+  function_name: string;
+  function_type: 'Single' | 'Multiparty';
+  status: TaskStatus;
+  ip: string;
+  port: number;
+  task_token: string;
+  collaborator_list: Array<{ user_id: string; approved: boolean }>;
+  task_result_file_id: string | null;
+  user_private_result_file_id: string[];
+}
+
+export interface FileInfo {
+  user_id: string;
+  file_name: string;
+  sha256: string;
+  file_size: number;
+  access_path: string;
+  task_id: string | null;
+  collaborator_list: string[];
+  key_config: KeyConfigJson;
+}
+
+export interface CreatedFile {
+  file_id: string;
+  access_path: string;
+  key_config: KeyConfigJson;
+}
+
+/** How the SDK reaches a node: the REST API, or MesaTEE's wire listeners. Both speak the same documented shapes. */
+export interface Backend {
+  createTask(functionName: string, collaborators: string[], files: string[]): Promise<{ task_id: string; task_token: string }>;
+  getTask(taskId: string): Promise<TaskInfo>;
+  listTasks(): Promise<string[]>;
+  approveTask(taskId: string, files: string[]): Promise<{ status: TaskStatus }>;
+  invokeTask(taskId: string, taskToken: string, payload: string | null): Promise<string>;
+  createFile(fileName: string, sha256: string, fileSize: number): Promise<CreatedFile>;
+  getFile(fileId: string): Promise<FileInfo>;
+  listFiles(): Promise<string[]>;
+  deleteFile(fileId: string): Promise<FileInfo>;
+  /** File content always moves over HTTPS, at the file's access_path. */
+  upload(accessPath: string, body: Readable, length: number): Promise<unknown>;
+  download(accessPath: string): Promise<IncomingMessage>;
+  close(): void;
+}
