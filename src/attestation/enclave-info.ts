@@ -74,6 +74,8 @@ export function verifyEnclaveInfo(bytes: Buffer, auditors: AuditorSignature[]): 
     const id = createHash('sha256').update(a.key.export({ format: 'der', type: 'spki' })).digest('hex');
     if (seen.has(id)) throw new TesseraError('invalid_input', `auditor '${a.name}' uses the same key as another auditor; each auditor must be distinct`);
     seen.add(id);
+  }
+  for (const a of auditors) {
     if (!verifyAuditorSignature(bytes, a.key, a.signature)) {
       throw new TesseraError(
         'permission_denied',
