@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { JsEngine } from './engine.js';
+
+const engine = new JsEngine();
+const run = (source: string, extra: Partial<Parameters<JsEngine['run']>[0]> = {}) =>
+  engine.run({ modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', ...extra });
+
+describe('modules', () => {
+  test('relative imports resolve, and a module reached by two paths is one instance', async () => {
+    const result = await engine.run({
+      modules: {
+        '/main.js': "import { count } from './lib/counter.js'; import { again } from './lib/other.js'; export function main(x) { count(); again(); return { calls: count(), x }; }",
+        '/lib/counter.js': 'let n = 0; export function count() { return ++n; }',
+        '/lib/other.js': "import { count } from '../lib/./counter.js'; export function again() { return count(); }",
+      },
+      entry: 'main.js',
+      exportName: 'main',
+      args: [{ deep: [1, 2] }],
+    });
+    assert.deepEqual(result, { calls: 3, x: { deep: [1, 2] } });
+  });
+
+  test('async exports are awaited', async () => {
+    assert.equal(await run('export async function main() { return await Promise.resolve(42); }'), 42);
+  });
+
+  test('bare imports and missing modules are refused with a clear error', async () => {
+    await assert.rejects(run("import x from 'lodash'; export function main() {}"), /import 'lodash' is not relative: bundle dependencies as files/);
+    await assert.rejects(run("import x from './nope.js'; export function main() {}"), /module '\/nope.js' is not in the bundle/);
+    await assert.rejects(run('export const main = 1;'), /has no exported function 'main'/);
+  });
+
+  test('the code cache is keyed by the source hash: the same code is compiled once', async () => {
+    const source = `export function main() { return 'cached ${Math.random()}'; }`;
+    const before = { ...engine.stats };
+    await run(source);
+    await run(source);
+    await run(source);
+    assert.equal(engine.stats.compiled - before.compiled, 1);
+    assert.equal(engine.stats.codeCacheHits - before.codeCacheHits, 2);
+  });
+});
+
+describe('isolation', () => {
+  test('nothing of Node is reachable, only what the host grants', async () => {
+    const probe = `export function main() {
+      return [typeof process, typeof require, typeof setTimeout, typeof fetch, typeof Buffer, typeof module, typeof granted, granted(2)];
+    }`;
+    assert.deepEqual(await run(probe, { host: { granted: (n: number) => n * 21 } }), ['undefined', 'undefined', 'undefined', 'undefined', 'undefined', 'undefined', 'function', 42]);
+  });
+
+  test('escapes through constructor.constructor and the prototype chain reach only the sandbox', async () => {
+    const attempts = `export function main() {
+      const out = [];
+      const F = (() => {}).constructor.constructor;
+      out.push(F('return typeof process')());
+      out.push(F('try { return typeof this.process } catch (e) { return "threw" }')());
+      out.push(({}).constructor.constructor('return typeof require')());
+      out.push(Object.getPrototypeOf(async function () {}).constructor('return 1') instanceof Function);
+      try { F('return process.mainModule')(); out.push('reached'); } catch (e) { out.push(e.name); }
+      Object.prototype.polluted = 'yes';
+      Array.prototype.map = () => 'hijacked';
+      return out;
+    }`;
+    assert.deepEqual(await run(attempts), ['undefined', 'undefined', 'undefined', true, 'ReferenceError']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'the host prototype was not touched');
+    assert.deepEqual([1, 2].map((x) => x * 2), [2, 4]);
+  });
+
+  test('a host function given hostile arguments fails cleanly', async () => {
+    await assert.rejects(run('export function main() { return granted(() => 1); }', { host: { granted: (x: unknown) => typeof x } }), /could not be cloned|function/i);
+  });
+
+  test('each run gets a fresh context: globals do not leak between runs', async () => {
+    await run('export function main() { globalThis.leak = 1; }');
+    assert.equal(await run("export function main() { return typeof globalThis.leak; }"), 'undefined');
+  });
+});
+
+describe('limits', () => {
+  test('an endless loop is stopped at the time limit, and the engine keeps serving', async () => {
+    const started = Date.now();
+    await assert.rejects(run('export function main() { for (;;) {} }', { limits: { cpuMs: 200 } }), (err: any) => err.code === 'timeout' && /ran past its time limit of 200 ms/.test(err.message));
+    assert.ok(Date.now() - started < 5000);
+    await assert.rejects(run('for (;;) {} export function main() {}', { limits: { cpuMs: 200 } }), /time limit of 200 ms/, 'a loop at module top level too');
+    assert.equal(await run('export function main() { return "alive"; }'), 'alive');
+  });
+
+  test('exhausting memory is stopped at the heap limit', async () => {
+    await assert.rejects(
+      run('export function main() { const a = []; for (;;) a.push(new Array(100000).fill(Math.random())); }', { limits: { heapMiB: 16, cpuMs: 10000 } }),
+      (err: any) => err.code === 'too_large' && /heap limit of 16 MiB/.test(err.message),
+    );
+    assert.equal(await run('export function main() { return "alive"; }'), 'alive');
+  });
+
+  test('a stack overflow is reported as one', async () => {
+    await assert.rejects(run('function f() { return f() + 1; } export function main() { return f(); }'), /overflowed its stack/);
+    assert.equal(await run('export function main() { return "alive"; }'), 'alive');
+  });
+
+  test('an exception names its type and message', async () => {
+    await assert.rejects(run('export function main() { throw new TypeError("nope"); }'), /the code threw TypeError: nope/);
+  });
+});
