@@ -7,6 +7,7 @@ import { registerUser } from './commands/user.js';
 import { registerAudit, registerMeasure } from './commands/audit.js';
 import { registerFile } from './commands/file.js';
 import { registerTask } from './commands/task.js';
+import { registerLedger } from './commands/ledger.js';
 
 const program = new Command('tessera')
   .version(VERSION)
@@ -28,6 +29,7 @@ registerMeasure(program);
 registerAudit(program);
 registerFile(program);
 registerTask(program);
+registerLedger(program);
 
 try {
   await program.parseAsync(process.argv);

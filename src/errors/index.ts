@@ -42,16 +42,19 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
 
 export class TesseraError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** A more specific CCF error code than the code's default, where CCF defines one (e.g. TransactionInvalid). */
+  private readonly ccfOverride?: string;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; ccf?: string }) {
     super(message, options);
     this.name = 'TesseraError';
     this.code = code;
+    this.ccfOverride = options?.ccf;
   }
   get httpStatus(): number {
     return MAPPINGS[this.code].http;
   }
   get ccfCode(): string {
-    return MAPPINGS[this.code].ccf;
+    return this.ccfOverride ?? MAPPINGS[this.code].ccf;
   }
   get mesateeKind(): string {
     return MAPPINGS[this.code].mesatee;

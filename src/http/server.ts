@@ -10,6 +10,8 @@ import type { TaskService } from '../tasks/service.js';
 import { authenticateHttp } from './auth.js';
 import { fileRoutes } from './routes/files.js';
 import { taskRoutes } from './routes/tasks.js';
+import { ledgerRoutes } from './routes/ledger.js';
+import type { Ledger } from '../store/ledger.js';
 
 export interface HttpServerOptions {
   tls: TlsMaterial;
@@ -20,6 +22,7 @@ export interface HttpServerOptions {
   files: FileService;
   tasks: TaskService;
   functions: FunctionRegistry;
+  ledger: Ledger;
 }
 
 /** Routes reachable without credentials: liveness and the API description. */
@@ -87,6 +90,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   app.get('/v1/health', { schema: { hide: true } }, async () => ({ status: 'ok', version: opts.version }));
   fileRoutes(app, opts.files);
   taskRoutes(app, opts.tasks, opts.functions);
+  ledgerRoutes(app, opts.ledger);
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

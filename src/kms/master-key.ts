@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,3 +51,6 @@ export function unsealMasterKey(sealedPath: string, sealingPath: string): Buffer
     throw new TesseraError('permission_denied', `${sealedPath} cannot be unsealed with ${sealingPath}: it was sealed under another sealing key`);
   }
 }
+
+/** A key for one purpose, derived from the master key (HKDF-SHA-256), so the master key itself is used for nothing else. */
+export const deriveKey = (masterKey: Buffer, purpose: string): Buffer => Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `tessera ${purpose}`, 32));

@@ -177,6 +177,20 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    ledger: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The verifiable ledger: a Merkle tree over every committed transaction, its root signed by the node',
+      properties: {
+        signature_interval_ms: {
+          type: 'integer',
+          minimum: 10,
+          default: 1000,
+          description: 'How often the node signs the Merkle root (a transaction has a receipt once a signature covers it)',
+        },
+      },
+    },
     attestation: {
       type: 'object',
       additionalProperties: false,
@@ -242,6 +256,7 @@ export interface TesseraConfig {
   tasks: { function_timeout_ms: number };
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
+  ledger: { signature_interval_ms: number };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };
 }

@@ -5,7 +5,7 @@ import { createCertificateAuthority, issueCertificate } from '../identity/certif
 import { PrincipalService } from '../identity/principals.js';
 import { type ProvisionedIdentity, provisionIdentity, writeSecretFile } from '../identity/provision.js';
 import { SqliteStore } from '../store/sqlite.js';
-import { createMasterKey, sealingKeyPath } from '../kms/master-key.js';
+import { createMasterKey, deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { configTemplate, resolveConfig } from './config.js';
 import { dataDirPaths } from './datadir.js';
 
@@ -66,7 +66,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     writeFileSync(paths.nodeCert, node.certPem, { flag: 'wx' });
     writeSecretFile(paths.nodeKey, node.keyPem);
 
-    const store = new SqliteStore(paths.store);
+    const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(unsealMasterKey(paths.sealedMasterKey, sealingKey), 'ledger private tables') });
     try {
       const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
       principals.add({ name: 'node', role: 'service', certPem: node.certPem, tokenHash: null });

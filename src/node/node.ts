@@ -15,7 +15,8 @@ import { tdfsExternal, tdfsInternal } from '../wire/tdfs.js';
 import { TesseraError } from '../errors/index.js';
 import { BlobStore } from '../files/blobs.js';
 import { FileService } from '../files/service.js';
-import { sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { Ledger } from '../store/ledger.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
@@ -70,9 +71,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const serverIdentity = await attested.issue();
   const tlsMaterial = { certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, caPem: readFileSync(paths.caCert, 'utf8') };
-  const store = new SqliteStore(paths.store);
+  const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
+  const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(masterKey, 'ledger private tables') });
+  const ledger = new Ledger(store, deriveKey(masterKey, 'commit evidence'), {
+    certPem: readFileSync(paths.nodeCert, 'utf8'),
+    keyPem: readFileSync(paths.nodeKey, 'utf8'),
+  });
   const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
-  const keys = new KeyService(store, unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file)));
+  const keys = new KeyService(store, masterKey);
   const addresses: RunningNode['addresses'] = {};
   const files = new FileService({
     store,
@@ -118,13 +124,25 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger })
     : null;
+
+  const signer = setInterval(() => {
+    try {
+      ledger.sign();
+    } catch (err) {
+      logger.error({ err }, 'could not sign the ledger');
+    }
+  }, config.ledger.signature_interval_ms);
+  signer.unref();
 
   const close = async () => {
     attested.stop();
+    clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);
+    // Everything committed leaves with a signature over it.
+    ledger.sign();
     store.close();
     logger.info('stopped');
     logger.flush();

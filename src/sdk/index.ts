@@ -7,3 +7,4 @@ export { loadIdentity, type Identity } from './identity.js';
 export { TesseraError } from '../errors/index.js';
 export type { NodeVerification } from '../attestation/verify.js';
 export type { TrustAnchors } from '../attestation/evidence.js';
+export { verifyReceipt, type Receipt } from '../store/receipt.js';

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { TesseraError } from '../errors/index.js';
+import { seal } from '../crypto/aead.js';
 import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
 
 const SCHEMA = `
@@ -11,7 +12,16 @@ CREATE TABLE IF NOT EXISTS table_versions (tbl TEXT PRIMARY KEY, version INTEGER
 CREATE TABLE IF NOT EXISTS txlog (
   seqno INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL, writes TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger_leaves (
+  seqno INTEGER PRIMARY KEY, write_set_digest TEXT NOT NULL, commit_evidence TEXT NOT NULL, claims_digest TEXT NOT NULL, leaf BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_signatures (
+  seqno INTEGER PRIMARY KEY, root BLOB NOT NULL, signature BLOB NOT NULL, cert TEXT NOT NULL, signed_at INTEGER NOT NULL
+);
 `;
+
+/** Tables named `public:…` are in the clear in the ledger, as in CCF; every other table's writes are sealed there. */
+export const isPublicTable = (table: string) => table.startsWith('public:');
 
 const MAX_RETRIES = 16;
 const rowKey = (table: string, key: string) => `${table}\u0000${key}`;
@@ -23,11 +33,18 @@ class ConflictError extends TesseraError {
 }
 
 /** SQLite in WAL mode with synchronous=FULL: a commit returns only once it is on disk. */
+export interface SqliteStoreOptions {
+  /** Seals private tables' writes in the ledger (txlog). Without it they are stored in the clear: tests only. */
+  ledgerKey?: Buffer;
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly ledgerKey: Buffer | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.ledgerKey = options.ledgerKey;
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -99,6 +116,17 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
+  /** A write as the ledger keeps it: private tables sealed, bound to the table and sequence number. */
+  private forLedger(w: CommittedWrite, seqno: number): CommittedWrite | { table: string; sealed: string } {
+    if (!this.ledgerKey || isPublicTable(w.table)) return w;
+    return { table: w.table, sealed: seal(this.ledgerKey, Buffer.from(JSON.stringify({ key: w.key, value: w.value })), Buffer.from(`${seqno}\0${w.table}`)).toString('base64') };
+  }
+
+  /** @internal The ledger reads and extends its own tables on the same connection. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   /** @internal */
   rawGet(table: string, key: string) {
     return this.stmts.get.get(table, key);
@@ -136,7 +164,7 @@ export class SqliteStore implements Store {
         }
       }
       for (const table of touched) this.stmts.bumpTable.run(table, seqno);
-      this.stmts.append.run(seqno, Date.now(), JSON.stringify([...writes.values()]));
+      this.stmts.append.run(seqno, Date.now(), JSON.stringify([...writes.values()].map((w) => this.forLedger(w, seqno))));
       return seqno;
     });
     return apply.immediate();

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
+import { verifyLedger } from '../../store/ledger-verify.js';
+import { progressBar } from '../client.js';
+
+export function registerLedger(program: Command) {
+  const ledger = program.command('ledger').description('The verifiable ledger');
+  ledger
+    .command('verify [dir]')
+    .description("Verify a data directory's ledger offline: write sets, leaves, signed roots, signatures, node endorsements")
+    .option('--service-cert <file>', 'the service identity certificate (default: DIR/ca.pem)')
+    .addHelpText('after', '\nExample:\n  $ tessera ledger verify ./tessera-data\n\nExits 1 and lists every problem if anything does not verify.')
+    .action((dir: string | undefined, opts: { serviceCert?: string }) => {
+      const paths = dataDirPaths(dir ?? DEFAULT_DATA_DIR);
+      const bar = progressBar('verify');
+      const report = verifyLedger(paths.store, readFileSync(opts.serviceCert ?? paths.caCert, 'utf8'), bar.update);
+      bar.stop();
+      console.log(`${report.transactions} transactions, ${report.signatures} signatures, last signed ${report.lastSigned ?? 'none'}${report.unsigned ? `, ${report.unsigned} not yet signed` : ''}`);
+      if (report.problems.length) {
+        for (const p of report.problems) console.error(`problem: ${p}`);
+        process.exitCode = 1;
+      } else console.log('ledger: ok');
+    });
+}

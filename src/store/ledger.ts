@@ -1,0 +1,113 @@
+import { createHash, createHmac, createPrivateKey, X509Certificate } from 'node:crypto';
+import { TesseraError } from '../errors/index.js';
+import { type LeafComponents, leafOf, merkleProof, merkleRoot } from './merkle.js';
+import { type Receipt, signRoot } from './receipt.js';
+import type { SqliteStore } from './sqlite.js';
+
+// The verifiable ledger over the Store's transaction log. Every committed write transaction is a leaf;
+// the node signs the Merkle root over all leaves so far at an interval; any signed transaction then has
+// a receipt a client can check offline (src/store/receipt.ts). There is one node, so the view is 1.
+
+export const VIEW = 1;
+export const txIdOf = (seqno: number) => `${VIEW}.${seqno}`;
+
+export function parseTxId(id: string): { view: number; seqno: number } | null {
+  const m = /^(\d+)\.(\d+)$/.exec(id);
+  return m ? { view: Number(m[1]), seqno: Number(m[2]) } : null;
+}
+
+export type TxStatus = 'Committed' | 'Pending' | 'Unknown' | 'Invalid';
+
+export interface LedgerSigner {
+  certPem: string;
+  keyPem: string;
+}
+
+const ZERO_CLAIMS = '0'.repeat(64);
+
+export class Ledger {
+  private leaves: Buffer[] = [];
+  private readonly db;
+  private readonly scalar: Buffer;
+  private readonly nodeId: string;
+
+  constructor(
+    store: SqliteStore,
+    /** Secret from which commit evidence is derived. */
+    private readonly secret: Buffer,
+    private readonly signer: LedgerSigner,
+  ) {
+    this.db = store.database;
+    this.scalar = Buffer.from((createPrivateKey(signer.keyPem).export({ format: 'jwk' }) as { d: string }).d, 'base64url');
+    this.nodeId = createHash('sha256').update(new X509Certificate(signer.certPem).publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+    this.leaves = (this.db.prepare('SELECT leaf FROM ledger_leaves ORDER BY seqno').all() as Array<{ leaf: Buffer }>).map((r) => r.leaf);
+  }
+
+  private commitEvidence(seqno: number): string {
+    return `ce:${txIdOf(seqno)}:${createHmac('sha256', this.secret).update(`ce:${txIdOf(seqno)}`).digest('hex')}`;
+  }
+
+  /** Adds a leaf for every committed transaction that has none yet (including ones the CLI committed). */
+  catchUp(): number {
+    const from = this.leaves.length + 1;
+    const rows = this.db.prepare('SELECT seqno, writes FROM txlog WHERE seqno >= ? ORDER BY seqno').all(from) as Array<{ seqno: number; writes: string }>;
+    const insert = this.db.prepare('INSERT INTO ledger_leaves (seqno, write_set_digest, commit_evidence, claims_digest, leaf) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const row of rows) {
+        if (row.seqno !== this.leaves.length + 1) throw new Error(`ledger gap: expected transaction ${this.leaves.length + 1}, found ${row.seqno}`);
+        const c: LeafComponents = { write_set_digest: createHash('sha256').update(row.writes).digest('hex'), commit_evidence: this.commitEvidence(row.seqno), claims_digest: ZERO_CLAIMS };
+        const leaf = leafOf(c);
+        insert.run(row.seqno, c.write_set_digest, c.commit_evidence, c.claims_digest, leaf);
+        this.leaves.push(leaf);
+      }
+    })();
+    return rows.length;
+  }
+
+  /** Signs the root over every leaf so far, if anything is new since the last signature. */
+  sign(): { seqno: number; root: string } | null {
+    this.catchUp();
+    const last = this.lastSigned();
+    const n = this.leaves.length;
+    if (n === 0 || n === last) return null;
+    const root = merkleRoot(this.leaves);
+    this.db.prepare('INSERT INTO ledger_signatures (seqno, root, signature, cert, signed_at) VALUES (?, ?, ?, ?, ?)').run(n, root, signRoot(root, this.scalar), this.signer.certPem, Date.now());
+    return { seqno: n, root: root.toString('hex') };
+  }
+
+  lastSigned(): number {
+    return (this.db.prepare('SELECT max(seqno) AS s FROM ledger_signatures').get() as { s: number | null }).s ?? 0;
+  }
+
+  lastCommitted(): number {
+    return (this.db.prepare('SELECT max(seqno) AS s FROM txlog').get() as { s: number | null }).s ?? 0;
+  }
+
+  status(id: string): TxStatus {
+    const tx = parseTxId(id);
+    if (!tx) throw new TesseraError('invalid_input', `'${id}' is not a transaction id of the form view.seqno`, { ccf: 'InvalidHeaderValue' });
+    if (tx.view !== VIEW || tx.seqno < 1) return tx.seqno <= this.lastCommitted() ? 'Invalid' : 'Unknown';
+    return tx.seqno <= this.lastCommitted() ? 'Committed' : 'Unknown';
+  }
+
+  /** The receipt for a committed transaction, once a signature covers it; null while none does yet. */
+  receipt(id: string): Receipt | null {
+    const tx = parseTxId(id);
+    if (!tx) throw new TesseraError('invalid_input', `'${id}' is not a transaction id of the form view.seqno`);
+    if (tx.view !== VIEW) throw new TesseraError('not_found', `transaction ${id} is invalid: this service has only view ${VIEW}`, { ccf: 'TransactionInvalid' });
+    if (tx.seqno < 1 || tx.seqno > this.lastCommitted()) throw new TesseraError('not_found', `transaction ${id} is pending or unknown`, { ccf: 'TransactionPendingOrUnknown' });
+    this.catchUp();
+    const sig = this.db.prepare('SELECT seqno, signature, cert FROM ledger_signatures WHERE seqno >= ? ORDER BY seqno LIMIT 1').get(tx.seqno) as
+      | { seqno: number; signature: Buffer; cert: string }
+      | undefined;
+    if (!sig) return null;
+    const c = this.db.prepare('SELECT write_set_digest, commit_evidence, claims_digest FROM ledger_leaves WHERE seqno = ?').get(tx.seqno) as LeafComponents;
+    return {
+      signature: sig.signature.toString('base64'),
+      cert: sig.cert,
+      node_id: this.nodeId,
+      proof: merkleProof(this.leaves.slice(0, sig.seqno), tx.seqno - 1),
+      leaf_components: { write_set_digest: c.write_set_digest, commit_evidence: c.commit_evidence, claims_digest: c.claims_digest },
+    };
+  }
+}
