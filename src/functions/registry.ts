@@ -68,6 +68,9 @@ export interface FunctionDefinition {
 export class FunctionRegistry {
   private readonly functions = new Map<string, FunctionDefinition>();
 
+  /** `isEnabled` lets governance switch functions off (set_node_function / remove_node_function). */
+  constructor(private readonly isEnabled: (name: string) => boolean = () => true) {}
+
   register(def: FunctionDefinition): void {
     if (this.functions.has(def.name)) throw new Error(`function '${def.name}' is registered twice`);
     this.functions.set(def.name, def);
@@ -79,6 +82,7 @@ export class FunctionRegistry {
 
   mustGet(name: string): FunctionDefinition {
     const def = this.functions.get(name);
+    if (def && !this.isEnabled(name)) throw new TesseraError('unsupported_function', `function '${name}' is switched off by governance on this node`);
     if (!def) {
       throw new TesseraError(
         'unsupported_function',

@@ -12,6 +12,8 @@ import { fileRoutes } from './routes/files.js';
 import { taskRoutes } from './routes/tasks.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import type { Ledger } from '../store/ledger.js';
+import type { GovernanceService } from '../governance/service.js';
+import { govRoutes } from './routes/gov.js';
 
 export interface HttpServerOptions {
   tls: TlsMaterial;
@@ -23,6 +25,7 @@ export interface HttpServerOptions {
   tasks: TaskService;
   functions: FunctionRegistry;
   ledger: Ledger;
+  governance: GovernanceService;
 }
 
 /** Routes reachable without credentials: liveness and the API description. */
@@ -91,6 +94,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   fileRoutes(app, opts.files);
   taskRoutes(app, opts.tasks, opts.functions);
   ledgerRoutes(app, opts.ledger);
+  govRoutes(app, opts.governance, () => opts.ledger.lastCommitted());
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

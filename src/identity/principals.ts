@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import { DEFAULT_SCRYPT_COST, type ScryptCost, hashSecret, verifySecret } from '../crypto/password-hash.js';
-import type { Store, Tx } from '../store/types.js';
+import type { ReadTx, Store, Tx } from '../store/types.js';
 import { certIdOfPem, type Role } from './certificates.js';
 
 const PRINCIPALS = 'identity.principals';
@@ -54,6 +54,11 @@ export class PrincipalService {
 
   /** Adds a principal; `tokenHash` from hashToken for users. Fails if the name or certificate is taken. */
   add(input: { name: string; role: Role; certPem: string; tokenHash: string | null }): Principal {
+    return this.store.transact((tx) => this.addIn(tx, input)).result;
+  }
+
+  /** add, inside a caller's transaction (governance applies several changes atomically). */
+  addIn(tx: Tx, input: { name: string; role: Role; certPem: string; tokenHash: string | null }): Principal {
     validatePrincipalName(input.name);
     const principal: Principal = {
       name: input.name,
@@ -63,26 +68,35 @@ export class PrincipalService {
       tokenHash: input.tokenHash,
       createdAt: new Date().toISOString(),
     };
-    this.store.transact((tx) => {
-      if (tx.get(PRINCIPALS, principal.name)) {
-        throw new TesseraError('conflict', `'${principal.name}' already exists; remove it first or pick another name`);
-      }
-      if (tx.get(CERTS, principal.certId)) {
-        throw new TesseraError('conflict', `certificate ${principal.certId} already belongs to another identity`);
-      }
-      tx.put(PRINCIPALS, principal.name, principal);
-      tx.put(CERTS, principal.certId, principal.name);
-    });
+    if (tx.get(PRINCIPALS, principal.name)) {
+      throw new TesseraError('conflict', `'${principal.name}' already exists; remove it first or pick another name`);
+    }
+    if (tx.get(CERTS, principal.certId)) {
+      throw new TesseraError('conflict', `certificate ${principal.certId} already belongs to another identity`);
+    }
+    tx.put(PRINCIPALS, principal.name, principal);
+    tx.put(CERTS, principal.certId, principal.name);
     return principal;
   }
 
   remove(name: string): Principal {
-    return this.store.transact((tx) => {
-      const principal = this.mustGet(tx, name);
-      tx.delete(PRINCIPALS, name);
-      tx.delete(CERTS, principal.certId);
-      return principal;
-    }).result;
+    return this.store.transact((tx) => this.removeIn(tx, name)).result;
+  }
+
+  removeIn(tx: Tx, name: string): Principal {
+    const principal = this.mustGet(tx, name);
+    tx.delete(PRINCIPALS, name);
+    tx.delete(CERTS, principal.certId);
+    return principal;
+  }
+
+  byCertIdIn(tx: ReadTx, certId: string): Principal | undefined {
+    const name = tx.get<string>(CERTS, certId);
+    return name === undefined ? undefined : tx.get<Principal>(PRINCIPALS, name);
+  }
+
+  listIn(tx: ReadTx): Principal[] {
+    return tx.list<Principal>(PRINCIPALS).map(([, p]) => p);
   }
 
   list(): PrincipalSummary[] {

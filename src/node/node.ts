@@ -17,6 +17,9 @@ import { BlobStore } from '../files/blobs.js';
 import { FileService } from '../files/service.js';
 import { deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { Ledger } from '../store/ledger.js';
+import { GovernanceService } from '../governance/service.js';
+import { GOV } from '../governance/tables.js';
+import { JsEngine } from '../sandbox/js/engine.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
@@ -95,8 +98,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const swept = files.sweepIncomplete();
   if (swept) logger.warn({ files: swept }, 'uploads cut off by the last shutdown were removed');
-  const functions = new FunctionRegistry();
+  const functions = new FunctionRegistry((name) => store.read((tx) => tx.get<{ enabled: boolean }>(GOV.functions, name))?.enabled !== false);
   registerBuiltins(functions);
+  const engine = new JsEngine();
+  const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger });
 
   const fnsAddress = () => ({
     ip: config.node.advertise_ip,
@@ -124,7 +129,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance })
     : null;
 
   const signer = setInterval(() => {

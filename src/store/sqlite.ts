@@ -215,6 +215,14 @@ class SqliteTx implements PendingTx {
     this.writes.set(rowKey(table, key), { table, key, value: null });
   }
 
+  savepoint(): () => void {
+    const snapshot = new Map(this.writes);
+    return () => {
+      this.writes.clear();
+      for (const [k, v] of snapshot) this.writes.set(k, v);
+    };
+  }
+
   commit(): number | null {
     this.assertOpen();
     this.done = true;

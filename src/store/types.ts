@@ -12,6 +12,8 @@ export interface ReadTx {
 export interface Tx extends ReadTx {
   put<T>(table: string, key: string, value: T): void;
   delete(table: string, key: string): void;
+  /** Marks the write set; the returned function undoes every write made after it. */
+  savepoint(): () => void;
 }
 
 export interface PendingTx extends Tx {

@@ -1,0 +1,205 @@
+import { X509Certificate } from 'node:crypto';
+import { TesseraError } from '../errors/index.js';
+import { type Principal, type PrincipalService, validatePrincipalName } from '../identity/principals.js';
+import { certIdOfPem } from '../identity/certificates.js';
+import type { Tx } from '../store/types.js';
+import { GOV, type MemberInfo } from './tables.js';
+
+// The actions a proposal may carry. Each validates its arguments (the default constitution's validate
+// calls these) and applies them inside the governance transaction (its apply does).
+
+export interface ActionContext {
+  tx: Tx;
+  principals: PrincipalService;
+  proposalId: string;
+  /** Names of built-in functions this node has. */
+  builtins: Set<string>;
+  /** Whether a constitution source compiles and exports validate, resolve and apply (checked beforehand, asynchronously). */
+  constitutionCheck: (source: string) => string | null;
+}
+
+interface Action {
+  validate(args: any, ctx: Omit<ActionContext, 'tx' | 'proposalId'>): string | null;
+  apply(args: any, ctx: ActionContext): void;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown) => typeof v === 'string';
+
+function certProblem(cert: unknown): string | null {
+  if (!str(cert)) return 'cert must be a PEM string';
+  try {
+    new X509Certificate(cert as string);
+    return null;
+  } catch {
+    return 'cert is not a valid X.509 certificate';
+  }
+}
+
+const AUTHN = new Set(['user_cert', 'member_cert', 'any_cert', 'jwt', 'user_cose_sign1', 'no_auth']);
+const MODES = new Set(['readwrite', 'readonly', 'historical']);
+const FORWARDING = new Set(['sometimes', 'always', 'never']);
+const REDIRECTION = new Set(['none', 'to_primary', 'to_backup']);
+
+/** CCF's default-constitution checks for a set_js_app bundle (ccf.md §1.4). */
+function bundleProblem(args: Record<string, unknown>): string | null {
+  const bundle = args.bundle;
+  if (!isObject(bundle) || !isObject(bundle.metadata) || !Array.isArray(bundle.modules)) return 'bundle must be {metadata: {endpoints}, modules: [...]}';
+  const names = new Set<string>();
+  for (const m of bundle.modules as unknown[]) {
+    if (!isObject(m) || !str(m.name) || !str(m.module)) return 'every module needs a string name and a string module';
+    names.add(m.name as string);
+  }
+  const endpoints = (bundle.metadata as Record<string, unknown>).endpoints;
+  if (!isObject(endpoints)) return 'bundle.metadata.endpoints must be an object';
+  for (const [url, methods] of Object.entries(endpoints)) {
+    if (!isObject(methods)) return `endpoint ${url} must map methods to their info`;
+    for (const [method, info] of Object.entries(methods)) {
+      const where = `${method.toUpperCase()} ${url}`;
+      if (!isObject(info)) return `${where}: endpoint info must be an object`;
+      if (!str(info.js_module) || !str(info.js_function)) return `${where}: js_module and js_function must be strings`;
+      if (!MODES.has(info.mode as string)) return `${where}: mode must be readwrite, readonly or historical`;
+      if (!FORWARDING.has(info.forwarding_required as string)) return `${where}: forwarding_required must be sometimes, always or never`;
+      if (info.redirection_strategy !== undefined && !REDIRECTION.has(info.redirection_strategy as string)) return `${where}: redirection_strategy must be none, to_primary or to_backup`;
+      if (info.openapi !== undefined && !isObject(info.openapi)) return `${where}: openapi must be an object`;
+      if (info.openapi_hidden !== undefined && typeof info.openapi_hidden !== 'boolean') return `${where}: openapi_hidden must be a boolean`;
+      const policies = info.authn_policies;
+      const okPolicy = (p: unknown) => (str(p) && AUTHN.has(p as string)) || (isObject(p) && Array.isArray(p.all_of) && p.all_of.every((x) => str(x) && AUTHN.has(x as string)));
+      if (!Array.isArray(policies) || !policies.every(okPolicy)) return `${where}: authn_policies must be an array of policy names or {all_of: [...]}`;
+      if (!names.has(info.js_module as string)) return `module '${info.js_module}' not found in bundle`;
+    }
+  }
+  if (args.disable_bytecode_cache !== undefined && typeof args.disable_bytecode_cache !== 'boolean') return 'disable_bytecode_cache must be a boolean';
+  return null;
+}
+
+function clearTable(tx: Tx, table: string) {
+  for (const [key] of tx.list(table)) tx.delete(table, key);
+}
+
+function principalFor(tx: Tx, principals: PrincipalService, id: string, role: 'user' | 'member'): Principal {
+  const p = principals.byCertIdIn(tx, id);
+  if (!p || p.role !== role) throw new TesseraError('not_found', `no ${role} with id ${id}`);
+  return p;
+}
+
+/** A principal name for a certificate brought by governance: its CN if that is a free valid name, else its id. */
+function nameFor(tx: Tx, principals: PrincipalService, certPem: string): string {
+  const cn = /CN=([^,\n]+)/.exec(new X509Certificate(certPem).subject)?.[1]?.trim();
+  try {
+    if (cn) {
+      validatePrincipalName(cn);
+      if (!principals.listIn(tx).some((p) => p.name === cn)) return cn;
+    }
+  } catch {
+    /* fall back to the id */
+  }
+  return certIdOfPem(certPem);
+}
+
+export const ACTIONS: Record<string, Action> = {
+  set_js_app: {
+    validate: (a) => bundleProblem(a),
+    apply: (a, { tx }) => {
+      clearTable(tx, GOV.modules);
+      clearTable(tx, GOV.endpoints);
+      for (const m of a.bundle.modules) tx.put(GOV.modules, `/${m.name.replace(/^\/+/, '')}`, m.module);
+      for (const [url, methods] of Object.entries(a.bundle.metadata.endpoints as Record<string, Record<string, Record<string, unknown>>>)) {
+        for (const [method, info] of Object.entries(methods)) {
+          tx.put(GOV.endpoints, `${method.toUpperCase()} ${url}`, { ...info, js_module: `/${String(info.js_module).replace(/^\/+/, '')}` });
+        }
+      }
+      tx.put(GOV.interpreterFlush, 'flush', true);
+    },
+  },
+  remove_js_app: {
+    validate: () => null,
+    apply: (_a, { tx }) => {
+      clearTable(tx, GOV.modules);
+      clearTable(tx, GOV.endpoints);
+      tx.put(GOV.interpreterFlush, 'flush', true);
+    },
+  },
+  set_member: {
+    validate: (a) => (!isObject(a) ? 'args must be an object' : certProblem(a.cert)),
+    apply: (a, { tx, principals }) => {
+      const p = principals.addIn(tx, { name: nameFor(tx, principals, a.cert), role: 'member', certPem: a.cert, tokenHash: null });
+      tx.put<MemberInfo>(GOV.membersInfo, p.certId, { status: 'Accepted', ...(a.member_data !== undefined ? { member_data: a.member_data } : {}) });
+    },
+  },
+  remove_member: {
+    validate: (a) => (isObject(a) && str(a.member_id) ? null : 'member_id must be a string'),
+    apply: (a, { tx, principals }) => {
+      const p = principalFor(tx, principals, a.member_id, 'member');
+      const active = principals.listIn(tx).filter((m) => m.role === 'member' && m.certId !== p.certId && tx.get<MemberInfo>(GOV.membersInfo, m.certId)?.status !== 'Accepted');
+      if (active.length === 0) throw new TesseraError('permission_denied', 'removing this member would leave the service with no active member');
+      principals.removeIn(tx, p.name);
+      tx.delete(GOV.membersInfo, p.certId);
+    },
+  },
+  set_user: {
+    validate: (a) => (!isObject(a) ? 'args must be an object' : certProblem(a.cert)),
+    apply: (a, { tx, principals }) => {
+      const p = principals.addIn(tx, { name: nameFor(tx, principals, a.cert), role: 'user', certPem: a.cert, tokenHash: null });
+      tx.put(GOV.usersInfo, p.certId, a.user_data !== undefined ? { user_data: a.user_data } : {});
+    },
+  },
+  remove_user: {
+    validate: (a) => (isObject(a) && str(a.user_id) ? null : 'user_id must be a string'),
+    apply: (a, { tx, principals }) => {
+      const p = principalFor(tx, principals, a.user_id, 'user');
+      principals.removeIn(tx, p.name);
+      tx.delete(GOV.usersInfo, p.certId);
+    },
+  },
+  set_user_data: {
+    validate: (a) => (isObject(a) && str(a.user_id) ? null : 'user_id must be a string'),
+    apply: (a, { tx, principals }) => {
+      principalFor(tx, principals, a.user_id, 'user');
+      tx.put(GOV.usersInfo, a.user_id, { user_data: a.user_data ?? null });
+    },
+  },
+  set_constitution: {
+    validate: (a, ctx) => (isObject(a) && str(a.constitution) ? ctx.constitutionCheck(a.constitution as string) : 'constitution must be a string'),
+    apply: (a, { tx, proposalId }) => {
+      tx.put(GOV.constitution, 'constitution', a.constitution);
+      // Open proposals were made under the old rules: CCF drops them.
+      for (const [id, info] of tx.list<{ state: string }>(GOV.proposalsInfo)) {
+        if (id !== proposalId && info.state === 'Open') tx.put(GOV.proposalsInfo, id, { ...info, state: 'Dropped' });
+      }
+    },
+  },
+  set_jwt_issuer: {
+    validate: (a) => {
+      if (!isObject(a) || !str(a.issuer)) return 'issuer must be a string';
+      if (a.jwks !== undefined && (!isObject(a.jwks) || !Array.isArray(a.jwks.keys))) return 'jwks must be {keys: [...]}';
+      for (const k of (a.jwks as { keys?: unknown[] } | undefined)?.keys ?? []) if (!isObject(k) || !str(k.kty) || !str(k.kid)) return 'every jwks key needs kty and kid';
+      return null;
+    },
+    apply: (a, { tx }) => {
+      tx.put(GOV.jwtIssuers, a.issuer, { auto_refresh: a.auto_refresh ?? false, ca_cert_bundle_name: a.ca_cert_bundle_name ?? null });
+      for (const k of a.jwks?.keys ?? []) tx.put(GOV.jwtKeys, `${a.issuer} ${k.kid}`, k);
+    },
+  },
+  remove_jwt_issuer: {
+    validate: (a) => (isObject(a) && str(a.issuer) ? null : 'issuer must be a string'),
+    apply: (a, { tx }) => {
+      if (!tx.get(GOV.jwtIssuers, a.issuer)) throw new TesseraError('not_found', `no JWT issuer ${a.issuer}`);
+      tx.delete(GOV.jwtIssuers, a.issuer);
+      for (const [key] of tx.list(GOV.jwtKeys, `${a.issuer} `)) tx.delete(GOV.jwtKeys, key);
+    },
+  },
+  set_node_function: {
+    validate: (a, ctx) => {
+      if (!isObject(a) || !str(a.name)) return 'name must be a string';
+      if (a.kind === 'process') return 'process functions need the Fn runtime, which this node does not have yet';
+      if (a.kind !== 'builtin') return 'kind must be "builtin"';
+      return ctx.builtins.has(a.name as string) ? null : `this node has no built-in function '${a.name}'`;
+    },
+    apply: (a, { tx }) => tx.put(GOV.functions, a.name, { kind: a.kind, enabled: true }),
+  },
+  remove_node_function: {
+    validate: (a, ctx) => (isObject(a) && str(a.name) && ctx.builtins.has(a.name as string) ? null : `this node has no built-in function '${String((a as { name?: unknown })?.name)}'`),
+    apply: (a, { tx }) => tx.put(GOV.functions, a.name, { kind: 'builtin', enabled: false }),
+  },
+};
