@@ -191,3 +191,32 @@ describe('proposal states', () => {
     assert.equal((await create()).status, 201);
   });
 });
+
+describe('tessera gov', () => {
+  test('propose, vote, list and show from the command line', async () => {
+    const { tessera, tempDir } = await import('./helpers/cli.js');
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir();
+    const file = join(dir, 'proposal.json');
+    writeFileSync(file, JSON.stringify({ actions: [{ name: 'set_jwt_issuer', args: { issuer: 'https://cli.example' } }] }));
+    const flags = (m: string) => ['-i', join(node.dir, 'identities', m), '--url', `https://127.0.0.1:${node.ports.https}`];
+    const proposed = await tessera(['gov', 'propose', file, ...flags('m0')]);
+    assert.equal(proposed.code, 0, proposed.stderr);
+    const id = proposed.stdout.split(/\s+/)[0];
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const state = proposed.stdout.split(/\s+/)[1];
+    if (state === 'Open') {
+      assert.match((await tessera(['gov', 'vote', id, '--accept', ...flags('m1')])).stdout, /Open|Accepted/);
+      const voted = await tessera(['gov', 'vote', id, '--accept', ...flags('m2')]);
+      assert.match(voted.stdout, new RegExp(`${id}  Accepted  \\(2 ballots\\)  tx 1\\.\\d+`));
+    }
+    assert.match((await tessera(['gov', 'list', ...flags('m0')])).stdout, new RegExp(`${id}  Accepted`));
+    const shown = JSON.parse((await tessera(['gov', 'show', id, ...flags('m0')])).stdout);
+    assert.deepEqual(shown.actions, ['set_jwt_issuer']);
+    const both = await tessera(['gov', 'vote', id, '--accept', '--reject', ...flags('m0')]);
+    assert.match(both.stderr, /choose exactly one of --accept, --reject or --ballot FILE/);
+    const closed = await tessera(['gov', 'vote', id, '--reject', ...flags('m0')]);
+    assert.equal(closed.code, 1);
+    assert.match(closed.stderr, /ProposalNotOpen/);
+  });
+});

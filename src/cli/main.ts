@@ -8,6 +8,7 @@ import { registerAudit, registerMeasure } from './commands/audit.js';
 import { registerFile } from './commands/file.js';
 import { registerTask } from './commands/task.js';
 import { registerLedger } from './commands/ledger.js';
+import { registerGov } from './commands/gov.js';
 
 const program = new Command('tessera')
   .version(VERSION)
@@ -30,6 +31,7 @@ registerAudit(program);
 registerFile(program);
 registerTask(program);
 registerLedger(program);
+registerGov(program);
 
 try {
   await program.parseAsync(process.argv);
