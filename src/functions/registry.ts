@@ -41,6 +41,8 @@ export interface FileSpec {
   optional?: boolean;
   /** For outputs: who receives it (MesaTEE's save_file_for_*). */
   for?: 'creator' | 'file_owner' | 'all_participants';
+  /** For a file_owner output: the input whose owner receives it. */
+  owner_of?: string;
 }
 
 /**
@@ -57,8 +59,10 @@ export interface FunctionInterface {
 
 export interface FunctionDefinition {
   name: string;
-  kind: 'builtin';
+  kind: 'builtin' | 'js' | 'wasm';
   type: FunctionType;
+  /** For registered code: the SHA-256 of the code, which approvals consent to. */
+  codeHash?: string;
   description: string;
   interface: FunctionInterface;
   /** Returns the task's result string (MesaTEE `result`). */
@@ -68,8 +72,14 @@ export interface FunctionDefinition {
 export class FunctionRegistry {
   private readonly functions = new Map<string, FunctionDefinition>();
 
-  /** `isEnabled` lets governance switch functions off (set_node_function / remove_node_function). */
-  constructor(private readonly isEnabled: (name: string) => boolean = () => true) {}
+  /**
+   * `isEnabled` lets governance switch built-ins off (set_node_function / remove_node_function);
+   * `registered` finds functions users registered.
+   */
+  constructor(
+    private readonly isEnabled: (name: string) => boolean = () => true,
+    private readonly registered: (id: string) => FunctionDefinition | undefined = () => undefined,
+  ) {}
 
   register(def: FunctionDefinition): void {
     if (this.functions.has(def.name)) throw new Error(`function '${def.name}' is registered twice`);
@@ -81,7 +91,7 @@ export class FunctionRegistry {
   }
 
   mustGet(name: string): FunctionDefinition {
-    const def = this.functions.get(name);
+    const def = this.functions.get(name) ?? this.registered(name);
     if (def && !this.isEnabled(name)) throw new TesseraError('unsupported_function', `function '${name}' is switched off by governance on this node`);
     if (!def) {
       throw new TesseraError(

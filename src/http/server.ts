@@ -13,6 +13,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import type { Ledger } from '../store/ledger.js';
 import type { GovernanceService } from '../governance/service.js';
+import type { UserFunctions } from '../functions/user.js';
 import { govRoutes } from './routes/gov.js';
 
 export interface HttpServerOptions {
@@ -26,6 +27,7 @@ export interface HttpServerOptions {
   functions: FunctionRegistry;
   ledger: Ledger;
   governance: GovernanceService;
+  registered: UserFunctions;
 }
 
 /** Routes reachable without credentials: liveness and the API description. */
@@ -92,7 +94,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
 
   app.get('/v1/health', { schema: { hide: true } }, async () => ({ status: 'ok', version: opts.version }));
   fileRoutes(app, opts.files);
-  taskRoutes(app, opts.tasks, opts.functions);
+  taskRoutes(app, opts.tasks, opts.functions, opts.registered);
   ledgerRoutes(app, opts.ledger);
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted());
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());

@@ -20,6 +20,8 @@ import { Ledger } from '../store/ledger.js';
 import { GovernanceService } from '../governance/service.js';
 import { GOV } from '../governance/tables.js';
 import { JsEngine } from '../sandbox/js/engine.js';
+import { WasmEngine } from '../sandbox/wasm/engine.js';
+import { UserFunctions } from '../functions/user.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
@@ -98,9 +100,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const swept = files.sweepIncomplete();
   if (swept) logger.warn({ files: swept }, 'uploads cut off by the last shutdown were removed');
-  const functions = new FunctionRegistry((name) => store.read((tx) => tx.get<{ enabled: boolean }>(GOV.functions, name))?.enabled !== false);
-  registerBuiltins(functions);
   const engine = new JsEngine();
+  let registered: UserFunctions | undefined;
+  const functions = new FunctionRegistry(
+    (name) => store.read((tx) => tx.get<{ enabled: boolean }>(GOV.functions, name))?.enabled !== false,
+    (id) => registered?.definition(id),
+  );
+  registerBuiltins(functions);
+  registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)));
   const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger });
 
   const fnsAddress = () => ({
@@ -129,7 +136,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered })
     : null;
 
   const signer = setInterval(() => {

@@ -64,6 +64,7 @@ export class TaskService {
       user_id: input.creator,
       function_name: fn.name,
       function_type: fn.type,
+      function_hash: fn.codeHash ?? null,
       status: fn.type === 'Single' ? 'Ready' : 'Created',
       ip,
       port,
@@ -176,6 +177,9 @@ export class TaskService {
     let timer: NodeJS.Timeout | undefined;
     try {
       const fn = this.opts.functions.mustGet(task.function_name);
+      if ((fn.codeHash ?? null) !== (task.function_hash ?? null)) {
+        throw new TesseraError('permission_denied', `the code of ${task.function_name} is not the code this task was created and approved with`);
+      }
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           controller.abort();

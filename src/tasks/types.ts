@@ -14,6 +14,8 @@ export interface TaskRecord {
   user_id: string;
   function_name: string;
   function_type: FunctionType;
+  /** For a registered function: the SHA-256 of its code, which collaborators approve and which alone may run. */
+  function_hash?: string | null;
   status: TaskStatus;
   ip: string;
   port: number;

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { FunctionRegistry } from '../../functions/registry.js';
+import type { FunctionSpec, UserFunctions } from '../../functions/user.js';
 import type { TaskService } from '../../tasks/service.js';
 import { userTaskView } from '../../tasks/views.js';
 import { userOf } from '../auth.js';
+import { TesseraError } from '../../errors/index.js';
 import { errorSchema } from './schemas.js';
 
 const taskId = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } };
@@ -20,11 +22,12 @@ const taskInfo = {
     collaborator_list: { type: 'array', items: { type: 'object', properties: { user_id: { type: 'string' }, approved: { type: 'boolean' } } } },
     task_result_file_id: { type: ['string', 'null'] },
     user_private_result_file_id: ids,
+    function_hash: { type: ['string', 'null'], description: 'for a registered function, the SHA-256 of the code the task runs (and collaborators approve)' },
   },
 };
 
 /** /v1/tasks and /v1/functions, over the same TaskService as TMS and FNS. */
-export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: FunctionRegistry) {
+export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: FunctionRegistry, registered: UserFunctions) {
   app.post<{ Body: { function_name: string; collaborator_list?: string[]; files?: string[] } }>('/v1/tasks', {
     schema: {
       tags: ['tasks'],
@@ -52,7 +55,8 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
     schema: { tags: ['tasks'], summary: 'A task you take part in', params: taskId, response: { 200: taskInfo, '4xx': errorSchema } },
     handler: async (request) => {
       const user = userOf(request);
-      return userTaskView(tasks.getForUser(request.params.id, user), user);
+      const t = tasks.getForUser(request.params.id, user);
+      return { ...userTaskView(t, user), function_hash: t.function_hash ?? null };
     },
   });
 
@@ -120,6 +124,8 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
                   type: { type: 'string' },
                   description: { type: 'string' },
                   interface: { type: 'object', additionalProperties: true },
+                  owner: { type: 'string' },
+                  code_hash: { type: 'string' },
                 },
               },
             },
@@ -128,7 +134,33 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
       },
     },
     handler: async () => ({
-      functions: functions.list().map((f) => ({ name: f.name, kind: f.kind, type: f.type, description: f.description, interface: f.interface })),
+      functions: [
+        ...functions.list().map((f) => ({ name: f.name, kind: f.kind, type: f.type, description: f.description, interface: f.interface })),
+        ...registered.list().map((f) => ({ name: f.id, kind: f.kind, type: f.type, description: `${f.name}: ${f.description ?? ''}`, interface: f.interface, owner: f.owner, code_hash: f.code_hash })),
+      ],
     }),
+  });
+
+  app.post<{ Body: FunctionSpec }>('/v1/functions', {
+    schema: {
+      tags: ['functions'],
+      summary: 'Register a js or wasm task function; its id is content-addressed (the SHA-256 of the whole registration)',
+      body: { type: 'object' },
+      response: { 201: { type: 'object', properties: { function_id: { type: 'string' }, code_hash: { type: 'string' }, name: { type: 'string' } } }, '4xx': errorSchema },
+    },
+    handler: async (request, reply) => {
+      const f = registered.register(userOf(request), request.body);
+      return reply.status(201).send({ function_id: f.id, code_hash: f.code_hash, name: f.name });
+    },
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/functions/:id', {
+    schema: { tags: ['functions'], summary: 'A registered function, with its code', params: { type: 'object', properties: { id: { type: 'string' } } } },
+    handler: async (request) => {
+      userOf(request);
+      const f = registered.get(request.params.id);
+      if (!f) throw new TesseraError('not_found', `no registered function ${request.params.id}`);
+      return f;
+    },
   });
 }

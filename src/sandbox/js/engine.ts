@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { withDefaults } from '../limits.js';
 import { posix } from 'node:path';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
@@ -38,7 +39,7 @@ export class JsEngine {
 
   /** Runs `entry`'s `exportName` with `args` under `limits`; throws a TesseraError naming the limit it broke. */
   async run(job: JsRun): Promise<unknown> {
-    const limits = { ...DEFAULT_JS_LIMITS, ...job.limits };
+    const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
     const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB) });
     this.stats.runs++;
     try {

@@ -1,4 +1,5 @@
 import ivm from 'isolated-vm';
+import { withDefaults } from '../limits.js';
 import { TesseraError } from '../../errors/index.js';
 import { capMemory } from './limits.js';
 
@@ -30,7 +31,7 @@ export interface WasmRun {
 
 export class WasmEngine {
   async run(job: WasmRun): Promise<unknown> {
-    const limits = { ...DEFAULT_WASM_LIMITS, ...job.limits };
+    const limits = withDefaults(DEFAULT_WASM_LIMITS, job.limits);
     const bytes = capMemory(job.module, limits.memoryPages);
     const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB + Math.ceil((limits.memoryPages * 65536) / 1048576)) });
     try {

@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { Ajv } from 'ajv';
+import { TesseraError } from '../errors/index.js';
+import type { JsEngine } from '../sandbox/js/engine.js';
+import type { WasmEngine } from '../sandbox/wasm/engine.js';
+import type { Store } from '../store/types.js';
+import type { FileSpec, FunctionContext, FunctionDefinition, FunctionInterface, FunctionType } from './registry.js';
+
+const USER_FUNCTIONS = 'functions.registered';
+
+/** What a user registers. The id is the SHA-256 of all of it, so the same id is always the same code. */
+export interface FunctionSpec {
+  name: string;
+  kind: 'js' | 'wasm';
+  type: FunctionType;
+  description?: string;
+  /** JS: ES module source(s) by path; WASM: the module, base64. */
+  modules?: Record<string, string>;
+  wasm?: string;
+  /** JS: the module path and export to call (default /main.js, entrypoint); WASM: the export (default entrypoint). */
+  entry?: { module?: string; export?: string };
+  interface: FunctionInterface;
+  limits?: { cpuMs?: number; heapMiB?: number; memoryPages?: number };
+}
+
+export interface RegisteredFunction extends FunctionSpec {
+  id: string;
+  owner: string;
+  code_hash: string;
+  created_at: string;
+}
+
+const fileSpec = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+    description: { type: 'string' },
+    variadic: { type: 'boolean' },
+    optional: { type: 'boolean' },
+    for: { enum: ['creator', 'file_owner', 'all_participants'] },
+    owner_of: { type: 'string' },
+  },
+};
+
+const SPEC_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'kind', 'type', 'interface'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+    kind: { enum: ['js', 'wasm'] },
+    type: { enum: ['Single', 'Multiparty'] },
+    description: { type: 'string', maxLength: 1000 },
+    modules: { type: 'object', additionalProperties: { type: 'string' } },
+    wasm: { type: 'string' },
+    entry: { type: 'object', additionalProperties: false, properties: { module: { type: 'string' }, export: { type: 'string' } } },
+    interface: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['payload', 'arguments', 'inputs', 'outputs'],
+      properties: {
+        payload: { enum: ['none', 'text', 'json', 'optional-json'] },
+        arguments: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, description: { type: 'string' }, required: { type: 'boolean' } } } },
+        inputs: { type: 'array', items: fileSpec },
+        outputs: { type: 'array', items: fileSpec },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { cpuMs: { type: 'integer', minimum: 10, maximum: 600000 }, heapMiB: { type: 'integer', minimum: 8, maximum: 4096 }, memoryPages: { type: 'integer', minimum: 1, maximum: 65536 } },
+    },
+  },
+};
+const validateSpec = new Ajv({ allErrors: true, strict: false }).compile(SPEC_SCHEMA);
+
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+
+/** JS task functions get `io` built from these host callbacks: inputs pre-read, outputs collected. */
+const JS_PRELUDE = `
+globalThis.__io = {
+  input(name) { return new Uint8Array(__tessera_input(name)); },
+  inputText(name) { return __tessera_input_text(name); },
+  output(name, data) { __tessera_output(name, typeof data === 'string' ? data : Array.from(data)); },
+};`;
+
+/** Teaclave's WAMR executor ABI, in the isolate: fds over inputs read in full beforehand, outputs collected until closed. */
+const TEACLAVE_GLUE = (entry: string, argv: string[]) => `
+const files = [];
+let memory = () => { throw new Error('no memory'); };
+const bytes = () => new Uint8Array(memory().buffer);
+function cstr(ptr) { const m = bytes(); let end = ptr; while (m[end] !== 0) end++; let s = ''; for (let i = ptr; i < end; i++) s += String.fromCharCode(m[i]); return decodeURIComponent(escape(s)); }
+function imports(getMemory) {
+  memory = getMemory;
+  return { env: {
+    teaclave_open_input(namePtr) { const data = __tessera_input_or_null(cstr(namePtr)); if (data === null) return -1; files.push({ data: new Uint8Array(data), pos: 0 }); return files.length - 1; },
+    teaclave_create_output(namePtr) { const name = cstr(namePtr); if (!__tessera_has_output(name)) return -1; files.push({ out: name, chunks: [] }); return files.length - 1; },
+    teaclave_read_file(fd, buf, size) { const f = files[fd]; if (!f || !f.data) return -1; const n = Math.min(size, f.data.length - f.pos); bytes().set(f.data.subarray(f.pos, f.pos + n), buf); f.pos += n; return n; },
+    teaclave_write_file(fd, buf, size) { const f = files[fd]; if (!f || !f.out) return -1; f.chunks.push(Array.from(bytes().subarray(buf, buf + size))); return size; },
+    teaclave_close_file(fd) { const f = files[fd]; if (!f) return -1; if (f.out) { __tessera_output(f.out, [].concat(...f.chunks)); f.chunks = null; f.out = null; } files[fd] = null; return 0; },
+  } };
+}
+function run(instance) {
+  const argv = ${JSON.stringify(argv)};
+  const mem = instance.exports.memory;
+  const start = mem.grow(Math.ceil((argv.reduce((n, a) => n + unescape(encodeURIComponent(a)).length + 1, 0) + 4 * (argv.length + 1)) / 65536) || 1) * 65536;
+  if (start < 0) throw new Error('no memory left for the arguments');
+  const view = new DataView(mem.buffer);
+  let at = start + 4 * (argv.length + 1);
+  argv.forEach((a, i) => { const raw = unescape(encodeURIComponent(a)); view.setUint32(start + 4 * i, at, true); for (let j = 0; j < raw.length; j++) view.setUint8(at++, raw.charCodeAt(j)); view.setUint8(at++, 0); });
+  view.setUint32(start + 4 * argv.length, 0, true);
+  const result = instance.exports[${JSON.stringify(entry)}](argv.length, start);
+  for (const f of files) if (f && f.out) __tessera_output(f.out, [].concat(...f.chunks));
+  return String(result);
+}`;
+
+/**
+ * Functions users register: JS run in the JS engine, WebAssembly in the WASM engine, each bound to its
+ * declared inputs and outputs. Stored content-addressed; a task records the code hash it was approved
+ * with, and runs only that code.
+ */
+export class UserFunctions {
+  constructor(
+    private readonly store: Store,
+    private readonly js: JsEngine,
+    private readonly wasm: WasmEngine,
+    private readonly builtinNames: Set<string>,
+  ) {}
+
+  register(owner: string, spec: FunctionSpec): RegisteredFunction {
+    if (!validateSpec(spec)) {
+      const problems = (validateSpec.errors ?? []).map((e) => `${e.instancePath.slice(1).replaceAll('/', '.') || 'the function'} ${e.message}`).join('; ');
+      throw new TesseraError('invalid_input', `cannot register the function: ${problems}`);
+    }
+    if (this.builtinNames.has(spec.name)) throw new TesseraError('conflict', `'${spec.name}' is a built-in function's name; choose another`);
+    const code = spec.kind === 'js' ? spec.modules : spec.wasm;
+    if (!code || (spec.kind === 'js' && Object.keys(spec.modules ?? {}).length === 0)) {
+      throw new TesseraError('invalid_input', spec.kind === 'js' ? 'a js function needs modules: {"/main.js": "<source>"}' : 'a wasm function needs its module as base64 in wasm');
+    }
+    if (spec.kind === 'wasm') {
+      const bytes = Buffer.from(spec.wasm!, 'base64');
+      if (bytes.length < 8 || bytes.readUInt32LE(0) !== 0x6d736100) throw new TesseraError('invalid_input', 'wasm is not a base64 WebAssembly module');
+    }
+    for (const out of spec.interface.outputs) {
+      if (out.for === 'file_owner' && !spec.interface.inputs.some((i) => i.name === out.owner_of)) {
+        throw new TesseraError('invalid_input', `output '${out.name}' goes to the owner of an input: name it in owner_of`);
+      }
+    }
+    const codeHash = createHash('sha256').update(canonical(code)).digest('hex');
+    const descriptor = { ...spec, description: spec.description ?? '' };
+    const id = createHash('sha256').update(canonical(descriptor)).digest('hex');
+    const record: RegisteredFunction = { ...descriptor, id, owner, code_hash: codeHash, created_at: new Date().toISOString() };
+    this.store.transact((tx) => {
+      if (!tx.get(USER_FUNCTIONS, id)) tx.put(USER_FUNCTIONS, id, record);
+    });
+    return this.store.read((tx) => tx.get<RegisteredFunction>(USER_FUNCTIONS, id))!;
+  }
+
+  get(id: string): RegisteredFunction | undefined {
+    return this.store.read((tx) => tx.get<RegisteredFunction>(USER_FUNCTIONS, id));
+  }
+
+  list(): RegisteredFunction[] {
+    return this.store.read((tx) => tx.list<RegisteredFunction>(USER_FUNCTIONS).map(([, f]) => f));
+  }
+
+  /** The registry's view of a registered function: runnable, with its code hash. */
+  definition(id: string): FunctionDefinition | undefined {
+    const f = this.get(id);
+    if (!f) return undefined;
+    return { name: f.id, kind: f.kind, type: f.type, codeHash: f.code_hash, description: f.description ?? f.name, interface: f.interface, run: (ctx) => this.execute(f, ctx) };
+  }
+
+  private async execute(f: RegisteredFunction, ctx: FunctionContext): Promise<string> {
+    const inputs = new Map<string, Buffer>();
+    for (const [i, spec] of f.interface.inputs.entries()) {
+      const ref = ctx.inputFiles[i];
+      if (ref && !spec.variadic) inputs.set(spec.name, await ctx.readFile(ref.file_id));
+    }
+    const outputs = new Map<string, Buffer>();
+    const declaredOutputs = new Set(f.interface.outputs.map((o) => o.name));
+    const host = {
+      __tessera_input: (name: string) => {
+        const data = inputs.get(name);
+        if (!data) throw new Error(`no input named '${name}'`);
+        return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+      },
+      __tessera_input_or_null: (name: string) => {
+        const data = inputs.get(name);
+        return data ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : null;
+      },
+      __tessera_input_text: (name: string) => {
+        const data = inputs.get(name);
+        if (!data) throw new Error(`no input named '${name}'`);
+        return data.toString('utf8');
+      },
+      __tessera_has_output: (name: string) => declaredOutputs.has(name),
+      __tessera_output: (name: string, data: string | number[]) => {
+        if (!declaredOutputs.has(name)) throw new Error(`no output named '${name}'`);
+        outputs.set(name, typeof data === 'string' ? Buffer.from(data) : Buffer.from(data));
+      },
+    };
+    const args = this.arguments(f, ctx.payload);
+    let result: unknown;
+    if (f.kind === 'js') {
+      const entryModule = f.entry?.module ?? '/main.js';
+      const exportName = f.entry?.export ?? 'entrypoint';
+      result = await this.js.run({
+        modules: { ...f.modules, '/__tessera_run.js': `import * as m from ${JSON.stringify('.' + (entryModule.startsWith('/') ? entryModule : '/' + entryModule))}; export function run(args) { return m[${JSON.stringify(exportName)}](args, globalThis.__io); }` },
+        entry: '/__tessera_run.js',
+        exportName: 'run',
+        args: [args],
+        prelude: JS_PRELUDE,
+        host,
+        limits: { heapMiB: f.limits?.heapMiB, cpuMs: f.limits?.cpuMs },
+      });
+    } else {
+      const argv = args && typeof args === 'object' ? Object.entries(args as Record<string, unknown>).flatMap(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]) : [];
+      result = await this.wasm.run({
+        module: Buffer.from(f.wasm!, 'base64'),
+        glue: TEACLAVE_GLUE(f.entry?.export ?? 'entrypoint', argv),
+        host,
+        limits: { memoryPages: f.limits?.memoryPages, cpuMs: f.limits?.cpuMs, heapMiB: f.limits?.heapMiB },
+      });
+    }
+    if (typeof result !== 'string') throw new TesseraError('function_failed', `${f.name} must return a string, not ${result === null ? 'null' : typeof result}`);
+    for (const spec of f.interface.outputs) {
+      const data = outputs.get(spec.name);
+      if (!data) continue;
+      await this.save(spec, data, f, ctx);
+    }
+    return result;
+  }
+
+  private arguments(f: RegisteredFunction, payload: string | null): unknown {
+    const mode = f.interface.payload;
+    if (mode === 'none') return {};
+    if (mode === 'text') return payload;
+    if (payload === null) {
+      if (mode === 'json') throw new TesseraError('missing_value', `${f.name} needs its arguments as a JSON object in the payload`);
+      return {};
+    }
+    try {
+      return JSON.parse(payload);
+    } catch {
+      throw new TesseraError('invalid_input', `${f.name}: the payload must be JSON`);
+    }
+  }
+
+  private async save(spec: FileSpec, data: Buffer, f: RegisteredFunction, ctx: FunctionContext) {
+    if (spec.for === 'all_participants') return void (await ctx.saveForAllParticipants(data));
+    if (spec.for === 'file_owner') {
+      const index = f.interface.inputs.findIndex((i) => i.name === spec.owner_of);
+      return void (await ctx.saveForFileOwner(data, ctx.inputFiles[index].file_id));
+    }
+    await ctx.saveForCreator(data);
+  }
+}
