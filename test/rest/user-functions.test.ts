@@ -100,6 +100,25 @@ describe('JS task functions', () => {
     assert.equal((await https(url('/v1/health'), { ca: node.ca })).status, 200);
   });
 
+  test('exhausting memory and escaping the sandbox fail the task, and the node keeps serving', async () => {
+    const run = async (source: string, limits: Record<string, number> = {}) => {
+      const spec = { name: `probe${Math.random().toString(36).slice(2, 8)}`, kind: 'js', type: 'Single', modules: { '/main.js': source }, interface: { payload: 'none', arguments: [], inputs: [], outputs: [] }, limits };
+      const { function_id } = (await post('alice', '/v1/functions', spec)).json();
+      const task = (await post('alice', '/v1/tasks', { function_name: function_id })).json();
+      return post('alice', `/v1/tasks/${task.task_id}/invoke`, { task_token: task.task_token });
+    };
+    const hog = await run('export function entrypoint() { const a = []; for (;;) a.push(new Array(1e5).fill(1)); }', { heapMiB: 16, cpuMs: 20000 });
+    assert.equal(hog.status, 413);
+    assert.match(hog.json().error.message, /heap limit of 16 MiB/);
+    const escape = await run("export function entrypoint() { return (() => {}).constructor.constructor('return process.env.HOME')(); }");
+    assert.match(escape.json().error.message, /ReferenceError: process is not defined/);
+    const proto = await run("export function entrypoint() { return String(typeof ({}).__proto__.constructor.constructor('return typeof require')()); }");
+    assert.equal(proto.json().result, 'undefined');
+    const deep = await run('function f() { return f(); } export function entrypoint() { return f(); }');
+    assert.match(deep.json().error.message, /overflowed its stack/);
+    assert.equal((await https(url('/v1/health'), { ca: node.ca })).status, 200);
+  });
+
   test('bad registrations are refused with the reason', async () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ ...upper, modules: {} }, /a js function needs modules/],
