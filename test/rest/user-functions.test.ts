@@ -112,7 +112,7 @@ describe('JS task functions', () => {
     assert.match(hog.json().error.message, /heap limit of 16 MiB/);
     const escape = await run("export function entrypoint() { return (() => {}).constructor.constructor('return process.env.HOME')(); }");
     assert.match(escape.json().error.message, /ReferenceError: process is not defined/);
-    const proto = await run("export function entrypoint() { return String(typeof ({}).__proto__.constructor.constructor('return typeof require')()); }");
+    const proto = await run("export function entrypoint() { return String(({}).__proto__.constructor.constructor('return typeof require')()); }");
     assert.equal(proto.json().result, 'undefined');
     const deep = await run('function f() { return f(); } export function entrypoint() { return f(); }');
     assert.match(deep.json().error.message, /overflowed its stack/);
