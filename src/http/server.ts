@@ -14,6 +14,8 @@ import { ledgerRoutes } from './routes/ledger.js';
 import type { Ledger } from '../store/ledger.js';
 import type { GovernanceService } from '../governance/service.js';
 import type { UserFunctions } from '../functions/user.js';
+import type { AppService } from '../apps/service.js';
+import { appRoutes } from './routes/app.js';
 import { govRoutes } from './routes/gov.js';
 
 export interface HttpServerOptions {
@@ -28,10 +30,11 @@ export interface HttpServerOptions {
   ledger: Ledger;
   governance: GovernanceService;
   registered: UserFunctions;
+  apps: AppService;
 }
 
-/** Routes reachable without credentials: liveness and the API description. */
-const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api']);
+/** Routes reachable without a node identity: liveness, the API descriptions, and the app (which applies its own policies). */
+const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api', '/app/api', '/app/*']);
 
 /**
  * The HTTPS API. Client certificates are requested on every connection; the caller is authenticated
@@ -97,6 +100,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   taskRoutes(app, opts.tasks, opts.functions, opts.registered);
   ledgerRoutes(app, opts.ledger);
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted());
+  await appRoutes(app, opts.apps);
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

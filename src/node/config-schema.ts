@@ -177,6 +177,17 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    app: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The CCF JavaScript app runtime (/app)',
+      properties: {
+        max_execution_time_ms: { type: 'integer', minimum: 10, default: 5000, description: "A handler running longer gets CCF's 500 'Operation took too long to complete.'" },
+        max_heap_mib: { type: 'integer', minimum: 8, default: 100, description: 'Heap limit of a handler, MiB' },
+        return_exception_details: { type: 'boolean', default: false, description: 'Include the exception and its trace in error replies (CCF return_exception_details)' },
+      },
+    },
     ledger: {
       type: 'object',
       additionalProperties: false,
@@ -257,6 +268,7 @@ export interface TesseraConfig {
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };
+  app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };
 }

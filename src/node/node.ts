@@ -22,6 +22,7 @@ import { GOV } from '../governance/tables.js';
 import { JsEngine } from '../sandbox/js/engine.js';
 import { WasmEngine } from '../sandbox/wasm/engine.js';
 import { UserFunctions } from '../functions/user.js';
+import { AppService, DEFAULT_APP_RUNTIME } from '../apps/service.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
@@ -108,6 +109,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   );
   registerBuiltins(functions);
   registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)));
+  const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib } });
   const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger });
 
   const fnsAddress = () => ({
@@ -136,7 +138,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps })
     : null;
 
   const signer = setInterval(() => {

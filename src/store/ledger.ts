@@ -50,12 +50,12 @@ export class Ledger {
   /** Adds a leaf for every committed transaction that has none yet (including ones the CLI committed). */
   catchUp(): number {
     const from = this.leaves.length + 1;
-    const rows = this.db.prepare('SELECT seqno, writes FROM txlog WHERE seqno >= ? ORDER BY seqno').all(from) as Array<{ seqno: number; writes: string }>;
+    const rows = this.db.prepare('SELECT seqno, writes, claims FROM txlog WHERE seqno >= ? ORDER BY seqno').all(from) as Array<{ seqno: number; writes: string; claims: string | null }>;
     const insert = this.db.prepare('INSERT INTO ledger_leaves (seqno, write_set_digest, commit_evidence, claims_digest, leaf) VALUES (?, ?, ?, ?, ?)');
     this.db.transaction(() => {
       for (const row of rows) {
         if (row.seqno !== this.leaves.length + 1) throw new Error(`ledger gap: expected transaction ${this.leaves.length + 1}, found ${row.seqno}`);
-        const c: LeafComponents = { write_set_digest: createHash('sha256').update(row.writes).digest('hex'), commit_evidence: this.commitEvidence(row.seqno), claims_digest: ZERO_CLAIMS };
+        const c: LeafComponents = { write_set_digest: createHash('sha256').update(row.writes).digest('hex'), commit_evidence: this.commitEvidence(row.seqno), claims_digest: row.claims ?? ZERO_CLAIMS };
         const leaf = leafOf(c);
         insert.run(row.seqno, c.write_set_digest, c.commit_evidence, c.claims_digest, leaf);
         this.leaves.push(leaf);

@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS kv (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS table_versions (tbl TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS txlog (
-  seqno INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL, writes TEXT NOT NULL
+  seqno INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL, writes TEXT NOT NULL, claims TEXT
 );
 CREATE TABLE IF NOT EXISTS ledger_leaves (
   seqno INTEGER PRIMARY KEY, write_set_digest TEXT NOT NULL, commit_evidence TEXT NOT NULL, claims_digest TEXT NOT NULL, leaf BLOB NOT NULL
@@ -71,7 +71,7 @@ export class SqliteStore implements Store {
       ),
       remove: this.db.prepare('DELETE FROM kv WHERE tbl = ? AND key = ?'),
       maxSeqno: this.db.prepare<[], { s: number | null }>('SELECT max(seqno) AS s FROM txlog'),
-      append: this.db.prepare('INSERT INTO txlog (seqno, committed_at, writes) VALUES (?, ?, ?)'),
+      append: this.db.prepare('INSERT INTO txlog (seqno, committed_at, writes, claims) VALUES (?, ?, ?, ?)'),
       entries: this.db.prepare<[number, number], { seqno: number; committed_at: number; writes: string }>(
         'SELECT seqno, committed_at, writes FROM txlog WHERE seqno >= ? ORDER BY seqno LIMIT ?',
       ),
@@ -143,7 +143,7 @@ export class SqliteStore implements Store {
   }
 
   /** @internal Validates the read set and applies the write set in one IMMEDIATE SQLite transaction. */
-  commitTx(reads: Map<string, number>, tableReads: Map<string, number>, writes: Map<string, CommittedWrite>): number {
+  commitTx(reads: Map<string, number>, tableReads: Map<string, number>, writes: Map<string, CommittedWrite>, claims: string | null = null): number {
     const apply = this.db.transaction(() => {
       for (const [rk, seen] of reads) {
         const [table, key] = rk.split('\u0000');
@@ -164,7 +164,7 @@ export class SqliteStore implements Store {
         }
       }
       for (const table of touched) this.stmts.bumpTable.run(table, seqno);
-      this.stmts.append.run(seqno, Date.now(), JSON.stringify([...writes.values()].map((w) => this.forLedger(w, seqno))));
+      this.stmts.append.run(seqno, Date.now(), JSON.stringify([...writes.values()].map((w) => this.forLedger(w, seqno))), claims);
       return seqno;
     });
     return apply.immediate();
@@ -176,8 +176,14 @@ class SqliteTx implements PendingTx {
   private readonly tableReads = new Map<string, number>();
   private readonly writes = new Map<string, CommittedWrite>();
   private done = false;
+  private claims: string | null = null;
 
   constructor(private readonly store: SqliteStore) {}
+
+  setClaimsDigest(hex: string): void {
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new TypeError('a claims digest is 32 bytes');
+    this.claims = hex;
+  }
 
   get<T>(table: string, key: string): T | undefined {
     const rk = rowKey(table, key);
@@ -186,6 +192,13 @@ class SqliteTx implements PendingTx {
     const row = this.store.rawGet(table, key);
     if (!this.reads.has(rk)) this.reads.set(rk, row?.version ?? 0);
     return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  versionOf(table: string, key: string): number | undefined {
+    const row = this.store.rawGet(table, key);
+    const rk = rowKey(table, key);
+    if (!this.reads.has(rk)) this.reads.set(rk, row?.version ?? 0);
+    return row?.version;
   }
 
   list<T>(table: string, prefix?: string): Array<[string, T]> {
@@ -227,7 +240,7 @@ class SqliteTx implements PendingTx {
     this.assertOpen();
     this.done = true;
     if (this.writes.size === 0) return null;
-    return this.store.commitTx(this.reads, this.tableReads, this.writes);
+    return this.store.commitTx(this.reads, this.tableReads, this.writes, this.claims);
   }
 
   private assertOpen() {

@@ -5,6 +5,8 @@
 
 export interface ReadTx {
   get<T>(table: string, key: string): T | undefined;
+  /** The sequence number of the last committed write to this key, if any. */
+  versionOf(table: string, key: string): number | undefined;
   /** Rows whose key starts with `prefix`, in key order. */
   list<T>(table: string, prefix?: string): Array<[string, T]>;
 }
@@ -17,6 +19,8 @@ export interface Tx extends ReadTx {
 }
 
 export interface PendingTx extends Tx {
+  /** The claims digest (32 bytes, hex) the ledger leaf of this transaction commits to (ccf.rpc.setClaimsDigest). */
+  setClaimsDigest(hex: string): void;
   /** Applies the write set if the read set is unchanged; returns the sequence number, or null for a read-only tx. */
   commit(): number | null;
 }

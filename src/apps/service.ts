@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { TesseraError } from '../errors/index.js';
+import { GOV } from '../governance/tables.js';
+import { certIdOfPem } from '../identity/certificates.js';
+import type { PrincipalService } from '../identity/principals.js';
+import type { JsEngine } from '../sandbox/js/engine.js';
+import { type Ledger, txIdOf, VIEW } from '../store/ledger.js';
+import type { PendingTx, Store } from '../store/types.js';
+import { AppAuth, type AuthInput } from './auth.js';
+import { CCF_CRYPTO } from './crypto.js';
+import { type EndpointInfo, loadEndpoints, match, openApiDocument } from './endpoints.js';
+import { kvHost } from './kv.js';
+import { CCF_PRELUDE, dispatchModule } from './prelude.js';
+
+export interface AppRequest extends AuthInput {
+  method: string;
+  /** The path without /app, e.g. /compute2/mul/5/7. */
+  path: string;
+  query: string;
+  hostname: string | null;
+}
+
+export interface AppResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | null;
+}
+
+export interface AppRuntimeOptions {
+  /** CCF's max_execution_time_ms (default 5000). */
+  maxExecutionMs: number;
+  /** CCF's max_heap_bytes, in MiB (default 100). */
+  maxHeapMiB: number;
+  /** CCF's return_exception_details. */
+  returnExceptionDetails: boolean;
+  /** How often a conflicting transaction is re-executed before 503. */
+  maxAttempts: number;
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): AppResponse => ({
+  status,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: Buffer.from(JSON.stringify(body)),
+});
+const ccfError = (status: number, code: string, message: string, details?: unknown[], headers?: Record<string, string>) =>
+  json(status, { error: { code, message, ...(details ? { details } : {}) } }, headers);
+
+interface DispatchResult {
+  failure?: 'no_export' | 'exception' | 'not_object' | 'status_type' | 'json';
+  message?: string;
+  trace?: string;
+  statusCode?: number;
+  body?: ArrayBuffer | null;
+  contentType?: string | null;
+  headers?: Record<string, string>;
+}
+
+/** Runs the deployed CCF app: one sandboxed handler call per request, inside one Store transaction. */
+export class AppService {
+  private readonly auth: AppAuth;
+
+  constructor(
+    private readonly opts: { store: Store; principals: PrincipalService; engine: JsEngine; ledger: Ledger; logger: Logger; version: string; runtime: AppRuntimeOptions },
+  ) {
+    this.auth = new AppAuth(opts.principals);
+  }
+
+  private endpoints() {
+    return loadEndpoints(this.opts.store.read((tx) => tx.list<EndpointInfo>(GOV.endpoints)));
+  }
+
+  openApi() {
+    return openApiDocument(this.endpoints(), this.opts.version);
+  }
+
+  async handle(req: AppRequest): Promise<AppResponse> {
+    const found = match(this.endpoints(), req.method, req.path);
+    if (!('endpoint' in found)) {
+      const allow: Record<string, string> = found.allow ? { allow: found.allow.join(', ') } : {};
+      if (found.status === 204) return { status: 204, headers: allow, body: null };
+      return ccfError(found.status, found.code, found.message, undefined, allow);
+    }
+    const { endpoint, params } = found;
+    const started = performance.now();
+    const auth = await this.auth.authenticate(endpoint.info.authn_policies, req, this.opts.store.begin());
+    if ('failures' in auth) {
+      return ccfError(401, 'InvalidAuthenticationInfo', 'Invalid authentication credentials.', auth.failures, { 'www-authenticate': 'Bearer realm="JWT bearer token access", error="invalid_token"' });
+    }
+    const route = `/app${endpoint.url}`;
+    const request = {
+      headers: req.headers,
+      query: req.query,
+      path: `/app${req.path}`,
+      method: req.method,
+      hostname: req.hostname,
+      route,
+      url: `/app${req.path}${req.query ? `?${req.query}` : ''}`,
+      params,
+      caller: auth.caller,
+    };
+    const mode = endpoint.info.mode === 'readwrite' ? 'readwrite' : 'readonly';
+    for (let attempt = 1; ; attempt++) {
+      const tx = this.opts.store.begin();
+      const state = { applyWrites: null as boolean | null, claims: null as ArrayBuffer | null, metrics: true };
+      let result: DispatchResult;
+      try {
+        result = (await this.opts.engine.run({
+          modules: { ...this.modules(), '/__ccf_dispatch.js': dispatchModule(endpoint.info.js_module, endpoint.info.js_function) },
+          entry: '/__ccf_dispatch.js',
+          exportName: '__dispatch',
+          args: [request, req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.byteLength)],
+          prelude: CCF_PRELUDE,
+          host: this.host(tx, mode, state),
+          limits: { cpuMs: this.opts.runtime.maxExecutionMs, heapMiB: this.opts.runtime.maxHeapMiB },
+        })) as DispatchResult;
+      } catch (err) {
+        return this.engineFailure(err as TesseraError);
+      }
+      if (result.failure) return this.handlerFailure(result, endpoint.info);
+      const status = result.statusCode!;
+      const apply = state.applyWrites ?? (status >= 200 && status < 300);
+      let seqno: number | null = null;
+      if (apply) {
+        if (state.claims) tx.setClaimsDigest(Buffer.from(state.claims).toString('hex'));
+        try {
+          seqno = tx.commit();
+        } catch (err) {
+          if ((err as TesseraError).code !== 'conflict') throw err;
+          if (attempt >= this.opts.runtime.maxAttempts) {
+            return ccfError(503, 'TransactionCommitAttemptsExceedLimit', `Transaction continued to conflict after ${this.opts.runtime.maxAttempts} attempts. Retry later.`, undefined, { 'retry-after': '3' });
+          }
+          continue;
+        }
+      }
+      if (state.metrics) {
+        this.opts.logger.info({ tag: 'js' }, `JS execution complete: Method=${req.method}, Path=${route}, Status=${status}, ExecMilliseconds=${Math.round(performance.now() - started)}`);
+      }
+      const headers: Record<string, string> = { 'x-ms-ccf-transaction-id': txIdOf(seqno ?? this.opts.ledger.lastCommitted()) };
+      if (result.contentType) headers['content-type'] = result.contentType;
+      Object.assign(headers, result.headers);
+      return { status, headers, body: result.body ? Buffer.from(result.body) : null };
+    }
+  }
+
+  private modules(): Record<string, string> {
+    return Object.fromEntries(this.opts.store.read((tx) => tx.list<string>(GOV.modules)));
+  }
+
+  private host(tx: PendingTx, mode: 'readwrite' | 'readonly', state: { applyWrites: boolean | null; claims: ArrayBuffer | null; metrics: boolean }) {
+    const ledger = this.opts.ledger;
+    const decoder = new TextDecoder('utf-8', { fatal: false });
+    return {
+      __h_now: () => Date.now(),
+      __h_random: () => randomBytes(7).readUIntBE(0, 7) / 2 ** 56,
+      __h_log: (level: string, message: string) => this.opts.logger[level === 'fatal' ? 'error' : level === 'fail' ? 'warn' : level === 'debug' ? 'debug' : 'info']({ tag: 'js' }, message),
+      __h_strToBuf: (s: string) => {
+        const b = Buffer.from(s, 'utf8');
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+      },
+      __h_bufToStr: (b: ArrayBuffer) => decoder.decode(b),
+      __h_pemToId: (pem: string) => certIdOfPem(pem),
+      __h_kv: kvHost(tx, mode),
+      __h_rpc: (kind: string, value: unknown) => {
+        if (kind === 'applyWrites') state.applyWrites = value as boolean;
+        else if (kind === 'claims') state.claims = value as ArrayBuffer;
+        else if (kind === 'metrics') state.metrics = value as boolean;
+      },
+      __h_crypto: (name: string, ...args: unknown[]) => {
+        const fn = CCF_CRYPTO[name];
+        if (!fn) throw new TypeError(`ccf.crypto.${name} is not a function`);
+        return fn(...args);
+      },
+      __h_consensus: (kind: string, a?: number, b?: number) => {
+        const last = ledger.lastCommitted();
+        if (kind === 'last') return { view: VIEW, seqno: last };
+        if (kind === 'view') return a !== undefined && a >= 1 && a <= last ? VIEW : null;
+        return ledger.status(`${a}.${b}`);
+      },
+    };
+  }
+
+  private details(message: string, trace = '') {
+    return this.opts.runtime.returnExceptionDetails ? [{ code: 'JSException', message, trace }] : undefined;
+  }
+
+  /** A limit or a failure outside the handler's own try (module load, the engine). */
+  private engineFailure(err: TesseraError): AppResponse {
+    if (!(err instanceof TesseraError)) throw err;
+    if (err.code === 'timeout') return ccfError(500, 'InternalError', 'Operation took too long to complete.', this.details(err.message));
+    if (err.code === 'too_large') return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: out of memory'));
+    if (/overflowed its stack/.test(err.message)) return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: stack overflow'));
+    if (err.code === 'not_found') return ccfError(500, 'InternalError', err.message);
+    return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details(err.message));
+  }
+
+  private handlerFailure(r: DispatchResult, info: EndpointInfo): AppResponse {
+    switch (r.failure) {
+      case 'no_export':
+        return ccfError(500, 'InternalError', `Failed to find export '${info.js_function}' in module '${info.js_module}'`);
+      case 'exception':
+        this.opts.logger.info({ tag: 'js', err: r.message }, 'JS exception');
+        return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details(r.message!, r.trace));
+      case 'not_object':
+        return ccfError(500, 'InternalError', 'Invalid endpoint function return value (not an object).');
+      case 'status_type':
+        return ccfError(500, 'InternalError', 'Invalid endpoint function return value (status code type).');
+      default:
+        return ccfError(500, 'InternalError', 'Invalid endpoint function return value (error during JSON conversion of body).');
+    }
+  }
+}
+
+export const DEFAULT_APP_RUNTIME: AppRuntimeOptions = { maxExecutionMs: 5000, maxHeapMiB: 100, returnExceptionDetails: false, maxAttempts: 30 };
+export { TesseraError };
