@@ -96,7 +96,13 @@ test('an upload cut off halfway leaves no file and no key behind', async () => {
       headers: { ...octets, 'content-length': blob.length, authorization: `Bearer ${alice.token}` },
     });
     req.on('error', () => resolve());
-    req.write(blob.subarray(0, 20000), () => setTimeout(() => { req.destroy(); resolve(); }, 200));
+    req.write(blob.subarray(0, 20000), async () => {
+      // Cut only once the node is verifiably mid-upload: its temporary file exists.
+      const incoming = join(node.dir, 'blobs', '.incoming');
+      for (let i = 0; i < 200 && readdirSync(incoming).length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      req.destroy();
+      resolve();
+    });
   });
   // The node notices the cut and cleans up; give it a moment.
   for (let i = 0; i < 50 && (await https(url(`/v1/files/${f.file_id}`), id('alice'))).status !== 404; i++) await new Promise((r) => setTimeout(r, 100));
