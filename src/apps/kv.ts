@@ -70,3 +70,37 @@ export function kvHost(tx: Tx, context: KvContext) {
     }
   };
 }
+
+/** ccf.historicalState.kv: read-only, over the state as of one past transaction. */
+export function historicalKvHost(stateAt: (table: string) => Map<string, unknown>) {
+  const cache = new Map<string, Array<[string, string]>>();
+  const rows = (table: string) => {
+    let r = cache.get(table);
+    if (!r) cache.set(table, (r = [...(stateAt(table) as Map<string, string>)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+    return r;
+  };
+  return (name: string, method: string, a?: ArrayBuffer | null, b?: ArrayBuffer | null): unknown => {
+    const { table, access } = resolveTable(name, 'historical');
+    if (access === 'none' || WRITES.has(method)) throw denied(method, name, access === 'none' ? 'none' : 'RO', 'historical');
+    const all = rows(table);
+    switch (method) {
+      case 'has':
+        return all.some(([k]) => k === hex(a!));
+      case 'get': {
+        const v = all.find(([k]) => k === hex(a!));
+        return v ? unhex(v[1]) : undefined;
+      }
+      case 'version':
+        return undefined;
+      case 'size':
+        return all.length;
+      case 'entries': {
+        const from = a ? hex(a) : null;
+        const to = b ? hex(b) : null;
+        return all.filter(([k]) => (from === null || k >= from) && (to === null || k < to)).map(([k, v]) => [unhex(k), unhex(v)]);
+      }
+      default:
+        throw new TesseraError('internal', `unknown kv method ${method}`);
+    }
+  };
+}

@@ -27,24 +27,28 @@ export const CCF_PRELUDE = String.raw`
   const strToBuf = (...a) => { argc(a, 1); if (typeof a[0] !== 'string') throw new TypeError('Argument must be a string'); return H.strToBuf(a[0]); };
   const bufToStr = (...a) => { argc(a, 1); if (!isBuf(a[0])) throw new TypeError('Argument must be an ArrayBuffer'); return H.bufToStr(a[0]); };
 
-  const kvMethod = (table, method, args, n) => {
-    argc(args, n, method);
-    for (const x of args) if (!isBuf(x)) throw new TypeError(method === 'set' ? 'Arguments must be ArrayBuffers' : 'Argument must be an ArrayBuffer');
-    return H.kv(table, method, ...args);
+  // Handles hold only the table name; each call goes to whatever transaction the host has bound now.
+  const makeKv = (call) => {
+    const kvMethod = (table, method, args, n) => {
+      argc(args, n, method);
+      for (const x of args) if (!isBuf(x)) throw new TypeError(method === 'set' ? 'Arguments must be ArrayBuffers' : 'Argument must be an ArrayBuffer');
+      return call(table, method, ...args);
+    };
+    const mapFor = (table) => ({
+      has: (...a) => kvMethod(table, 'has', a, 1),
+      get: (...a) => kvMethod(table, 'get', a, 1),
+      getVersionOfPreviousWrite: (...a) => kvMethod(table, 'version', a, 1),
+      set(...a) { kvMethod(table, 'set', a, 2); return this; },
+      delete: (...a) => { kvMethod(table, 'delete', a, 1); },
+      clear: (...a) => { argc(a, 0); call(table, 'clear'); },
+      forEach(cb) { const entries = call(table, 'entries'); for (const [k, v] of entries) cb(v, k, this); },
+      get size() { return call(table, 'size'); },
+      /** Tessera extension: entries in key order, optionally from (inclusive) and to (exclusive), as ArrayBuffer keys. */
+      tesseraRange(from, to) { return call(table, 'entries', from ?? null, to ?? null); },
+    });
+    return new Proxy({}, { get: (_t, name) => (typeof name === 'string' ? mapFor(name) : undefined) });
   };
-  const mapFor = (table) => ({
-    has: (...a) => kvMethod(table, 'has', a, 1),
-    get: (...a) => kvMethod(table, 'get', a, 1),
-    getVersionOfPreviousWrite: (...a) => kvMethod(table, 'version', a, 1),
-    set(...a) { kvMethod(table, 'set', a, 2); return this; },
-    delete: (...a) => { kvMethod(table, 'delete', a, 1); },
-    clear: (...a) => { argc(a, 0); H.kv(table, 'clear'); },
-    forEach(cb) { const entries = H.kv(table, 'entries'); for (const [k, v] of entries) cb(v, k, this); },
-    get size() { return H.kv(table, 'size'); },
-    /** Tessera extension: entries in key order, optionally from/to (ArrayBuffer keys, inclusive/exclusive). */
-    tesseraRange(from, to) { return H.kv(table, 'entries', from ?? null, to ?? null); },
-  });
-  const kv = new Proxy({}, { get: (_t, name) => (typeof name === 'string' ? mapFor(name) : undefined) });
+  const kv = makeKv(H.kv);
 
   const rpc = {
     setApplyWrites: (...a) => { argc(a, 1); if (typeof a[0] !== 'boolean') throw new TypeError('Argument must be a boolean'); H.rpc('applyWrites', a[0]); },
@@ -79,6 +83,8 @@ export const CCF_PRELUDE = String.raw`
     },
     gov: { validateConstitution: () => { throw new Error('ccf.gov.validateConstitution is available in governance only'); } },
   };
+  const historical = H.historical ? H.historical() : null;
+  if (historical) globalThis.ccf.historicalState = { transactionId: historical.transactionId, receipt: historical.receipt, kv: makeKv(H.hkv) };
   for (const k of ['generateAesKey', 'generateRsaKeyPair', 'generateEcdsaKeyPair', 'wrapKey', 'digest', 'isValidX509CertBundle', 'isValidX509CertChain']) globalThis.ccf[k] = crypto[k];
 
   // Tessera extensions (not in CCF): TextEncoder and TextDecoder for UTF-8.

@@ -5,12 +5,12 @@ import { GOV } from '../governance/tables.js';
 import { certIdOfPem } from '../identity/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
 import type { JsEngine } from '../sandbox/js/engine.js';
-import { type Ledger, txIdOf, VIEW } from '../store/ledger.js';
+import { type Ledger, parseTxId, txIdOf, VIEW } from '../store/ledger.js';
 import type { PendingTx, Store } from '../store/types.js';
 import { AppAuth, type AuthInput } from './auth.js';
 import { CCF_CRYPTO } from './crypto.js';
 import { type EndpointInfo, loadEndpoints, match, openApiDocument } from './endpoints.js';
-import { kvHost } from './kv.js';
+import { historicalKvHost, kvHost } from './kv.js';
 import { CCF_PRELUDE, dispatchModule } from './prelude.js';
 
 export interface AppRequest extends AuthInput {
@@ -61,7 +61,17 @@ export class AppService {
   private readonly auth: AppAuth;
 
   constructor(
-    private readonly opts: { store: Store; principals: PrincipalService; engine: JsEngine; ledger: Ledger; logger: Logger; version: string; runtime: AppRuntimeOptions },
+    private readonly opts: {
+      store: Store;
+      principals: PrincipalService;
+      engine: JsEngine;
+      ledger: Ledger;
+      logger: Logger;
+      version: string;
+      runtime: AppRuntimeOptions;
+      /** A table's contents as of a past transaction (historical endpoints). */
+      history: (table: string, seqno: number) => Map<string, unknown>;
+    },
   ) {
     this.auth = new AppAuth(opts.principals);
   }
@@ -83,6 +93,19 @@ export class AppService {
     }
     const { endpoint, params } = found;
     const started = performance.now();
+    let historical: { transactionId: string; receipt: unknown; seqno: number } | null = null;
+    if (endpoint.info.mode === 'historical') {
+      const header = req.headers['x-ms-ccf-transaction-id'];
+      if (!header) return ccfError(400, 'MissingRequiredHeader', 'Missing required header x-ms-ccf-transaction-id.');
+      const tx = parseTxId(header);
+      if (!tx) return ccfError(400, 'InvalidHeaderValue', `Unable to parse '${header}' as a transaction id (view.seqno).`);
+      const status = this.opts.ledger.status(header);
+      if (status === 'Invalid') return ccfError(404, 'TransactionInvalid', `Transaction ${header} is invalid.`);
+      if (status !== 'Committed') return ccfError(404, 'TransactionPendingOrUnknown', `Transaction ${header} is pending or unknown.`, undefined, { 'cache-control': 'no-cache' });
+      const receipt = this.opts.ledger.receipt(header);
+      if (!receipt) return { status: 202, headers: { 'retry-after': '3', 'content-type': 'text/plain' }, body: Buffer.from(`Historical transaction ${header} is not currently available.`) };
+      historical = { transactionId: header, receipt: { ...receipt, is_signature_transaction: false }, seqno: tx.seqno };
+    }
     const auth = await this.auth.authenticate(endpoint.info.authn_policies, req, this.opts.store.begin());
     if ('failures' in auth) {
       return ccfError(401, 'InvalidAuthenticationInfo', 'Invalid authentication credentials.', auth.failures, { 'www-authenticate': 'Bearer realm="JWT bearer token access", error="invalid_token"' });
@@ -111,7 +134,15 @@ export class AppService {
           exportName: '__dispatch',
           args: [request, req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.byteLength)],
           prelude: CCF_PRELUDE,
-          host: this.host(tx, mode, state),
+          host: {
+            ...this.host(tx, mode, state),
+            ...(historical
+              ? {
+                  __h_historical: () => ({ transactionId: historical!.transactionId, receipt: historical!.receipt }),
+                  __h_hkv: historicalKvHost((table) => this.opts.history(table, historical!.seqno)),
+                }
+              : {}),
+          },
           limits: { cpuMs: this.opts.runtime.maxExecutionMs, heapMiB: this.opts.runtime.maxHeapMiB },
         })) as DispatchResult;
       } catch (err) {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { TesseraError } from '../errors/index.js';
-import { seal } from '../crypto/aead.js';
+import { seal, unseal } from '../crypto/aead.js';
 import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
 
 const SCHEMA = `
@@ -120,6 +120,28 @@ export class SqliteStore implements Store {
   private forLedger(w: CommittedWrite, seqno: number): CommittedWrite | { table: string; sealed: string } {
     if (!this.ledgerKey || isPublicTable(w.table)) return w;
     return { table: w.table, sealed: seal(this.ledgerKey, Buffer.from(JSON.stringify({ key: w.key, value: w.value })), Buffer.from(`${seqno}\0${w.table}`)).toString('base64') };
+  }
+
+  /**
+   * The contents of `table` as of transaction `seqno`, rebuilt from the transaction log (private tables
+   * unsealed). Linear in the log's length: historical reads are rare and the log is the source of truth.
+   */
+  stateAt(table: string, seqno: number): Map<string, unknown> {
+    const state = new Map<string, unknown>();
+    const rows = this.db.prepare('SELECT seqno, writes FROM txlog WHERE seqno <= ? ORDER BY seqno').iterate(seqno) as Iterable<{ seqno: number; writes: string }>;
+    for (const row of rows) {
+      for (const w of JSON.parse(row.writes) as Array<CommittedWrite | { table: string; sealed: string }>) {
+        if (w.table !== table) continue;
+        let write: { key: string; value: unknown };
+        if ('sealed' in w) {
+          if (!this.ledgerKey) throw new TesseraError('internal', 'the ledger key is needed to read private tables historically');
+          write = JSON.parse(unseal(this.ledgerKey, Buffer.from(w.sealed, 'base64'), Buffer.from(`${row.seqno}\0${w.table}`)).toString('utf8'));
+        } else write = w;
+        if (write.value === null) state.delete(write.key);
+        else state.set(write.key, write.value);
+      }
+    }
+    return state;
   }
 
   /** @internal The ledger reads and extends its own tables on the same connection. */
