@@ -1,0 +1,106 @@
+// The app KV benchmark: a readonly KV-read endpoint and a readwrite KV-write endpoint of a deployed CCF
+// app, each against a plain Node HTTPS server doing the same SQLite work (bench/baseline-kv-server.ts),
+// in the same run, alternating rounds.
+import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ACCEPT_BALLOT } from '../src/governance/default-constitution.js';
+import { type TestNode, startNode, tempDir } from '../test/helpers/cli.js';
+import { member } from '../test/helpers/gov.js';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const APP = `
+export function read(request) {
+  const v = ccf.kv['bench'].get(ccf.strToBuf(request.params.key));
+  return v === undefined ? { statusCode: 404, body: { error: 'missing' } } : { body: { value: ccf.bufToStr(v) } };
+}
+export function write(request) {
+  ccf.kv['bench'].set(ccf.strToBuf(request.params.key), request.body.arrayBuffer());
+  return { statusCode: 204 };
+}`;
+
+const endpoint = (fn: string, mode: string) => ({ js_module: 'bench.js', js_function: fn, forwarding_required: 'never', authn_policies: ['user_cert'], mode });
+
+async function deploy(node: TestNode) {
+  const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
+  const bundle = { metadata: { endpoints: { '/kv/{key}': { get: endpoint('read', 'readonly'), put: endpoint('write', 'readwrite') } } }, modules: [{ name: 'bench.js', module: APP }] };
+  const p = (await m0.propose({ actions: [{ name: 'set_js_app', args: { bundle } }] })).json();
+  await m0.vote(p.proposalId, ACCEPT_BALLOT);
+  await m1.vote(p.proposalId, ACCEPT_BALLOT);
+}
+
+interface Target {
+  port: number;
+  path: (key: string) => string;
+}
+
+async function measure(target: Target, method: 'GET' | 'PUT', agent: Agent): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < REQUESTS) {
+        const i = next++;
+        const key = `k${i % 50}`;
+        await new Promise<void>((resolve, reject) => {
+          const body = method === 'PUT' ? Buffer.from(`value ${i}`) : undefined;
+          const req = request({ host: '127.0.0.1', port: target.port, path: target.path(key), method, agent, servername: 'localhost', headers: body ? { 'content-length': body.length } : {} }, (res) => {
+            res.resume();
+            res.on('end', () => (res.statusCode! < 300 ? resolve() : reject(new Error(`${method} ${target.path(key)}: ${res.statusCode}`))));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      }
+    }),
+  );
+  return REQUESTS / ((performance.now() - started) / 1000);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  const node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => (c.log.level = 'warn') });
+  await deploy(node);
+  const script = fileURLToPath(new URL('./baseline-kv-server.js', import.meta.url));
+  const baseline = spawn(process.execPath, [script, node.dir, join(tempDir(), 'baseline.sqlite')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const baselinePort = await new Promise<number>((resolve) => baseline.stdout!.on('data', (d: Buffer) => {
+    const m = /baseline ready (\d+)/.exec(d.toString());
+    if (m) resolve(Number(m[1]));
+  }));
+  try {
+    const alice = node.identity('alice');
+    const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS, cert: alice.cert, key: alice.key, ca: node.ca });
+    const baseAgent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS, cert: node.service.cert, key: node.service.key, ca: node.ca });
+    const tessera: Target = { port: node.ports.https, path: (k) => `/app/kv/${k}` };
+    const plain: Target = { port: baselinePort, path: (k) => `/kv/${k}` };
+    await measure(tessera, 'PUT', agent); // warm-up, and the keys exist for reads
+    await measure(plain, 'PUT', baseAgent);
+    const results: Record<string, { tessera: number[]; baseline: number[] }> = { read: { tessera: [], baseline: [] }, write: { tessera: [], baseline: [] } };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [kind, method] of [['read', 'GET'], ['write', 'PUT']] as const) {
+        results[kind].baseline.push(await measure(plain, method, baseAgent));
+        results[kind].tessera.push(await measure(tessera, method, agent));
+      }
+      process.stderr.write(`  round ${r + 1}/${ROUNDS}\n`);
+    }
+    const summary = Object.fromEntries(
+      Object.entries(results).map(([kind, v]) => [
+        kind,
+        { tessera_req_per_s: Math.round(median(v.tessera)), baseline_req_per_s: Math.round(median(v.baseline)), ratio_vs_baseline: Number((median(v.tessera) / median(v.baseline)).toFixed(3)) },
+      ]),
+    );
+    console.log(JSON.stringify({ benchmark: 'CCF app KV endpoints vs plain Node HTTPS + SQLite', connections: CONNECTIONS, requests_per_round: REQUESTS, rounds: ROUNDS, ...summary }, null, 2));
+    agent.destroy();
+    baseAgent.destroy();
+  } finally {
+    baseline.kill('SIGTERM');
+    await node.cleanup();
+  }
+}
+
+await main();
