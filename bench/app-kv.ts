@@ -23,11 +23,26 @@ export function write(request) {
   return { statusCode: 204 };
 }`;
 
-const endpoint = (fn: string, mode: string) => ({ js_module: 'bench.js', js_function: fn, forwarding_required: 'never', authn_policies: ['user_cert'], mode });
+const endpoint = (fn: string, mode: string, reuse = false) => ({
+  js_module: 'bench.js',
+  js_function: fn,
+  forwarding_required: 'never',
+  authn_policies: ['user_cert'],
+  mode,
+  ...(reuse ? { interpreter_reuse: { key: `bench-${fn}` } } : {}),
+});
 
 async function deploy(node: TestNode) {
   const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
-  const bundle = { metadata: { endpoints: { '/kv/{key}': { get: endpoint('read', 'readonly'), put: endpoint('write', 'readwrite') } } }, modules: [{ name: 'bench.js', module: APP }] };
+  const bundle = {
+    metadata: {
+      endpoints: {
+        '/kv/{key}': { get: endpoint('read', 'readonly'), put: endpoint('write', 'readwrite') },
+        '/kvr/{key}': { get: endpoint('read', 'readonly', true), put: endpoint('write', 'readwrite', true) },
+      },
+    },
+    modules: [{ name: 'bench.js', module: APP }],
+  };
   const p = (await m0.propose({ actions: [{ name: 'set_js_app', args: { bundle } }] })).json();
   await m0.vote(p.proposalId, ACCEPT_BALLOT);
   await m1.vote(p.proposalId, ACCEPT_BALLOT);
@@ -76,15 +91,18 @@ async function main() {
     const alice = node.identity('alice');
     const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS, cert: alice.cert, key: alice.key, ca: node.ca });
     const baseAgent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS, cert: node.service.cert, key: node.service.key, ca: node.ca });
-    const tessera: Target = { port: node.ports.https, path: (k) => `/app/kv/${k}` };
+    const fresh: Target = { port: node.ports.https, path: (k) => `/app/kv/${k}` };
+    const reused: Target = { port: node.ports.https, path: (k) => `/app/kvr/${k}` };
     const plain: Target = { port: baselinePort, path: (k) => `/kv/${k}` };
-    await measure(tessera, 'PUT', agent); // warm-up, and the keys exist for reads
+    await measure(fresh, 'PUT', agent); // warm-up, and the keys exist for reads
+    await measure(reused, 'PUT', agent);
     await measure(plain, 'PUT', baseAgent);
-    const results: Record<string, { tessera: number[]; baseline: number[] }> = { read: { tessera: [], baseline: [] }, write: { tessera: [], baseline: [] } };
+    const results: Record<string, { tessera: number[]; baseline: number[] }> = {};
     for (let r = 0; r < ROUNDS; r++) {
-      for (const [kind, method] of [['read', 'GET'], ['write', 'PUT']] as const) {
+      for (const [kind, method, target] of [['read', 'GET', fresh], ['write', 'PUT', fresh], ['read_interpreter_reuse', 'GET', reused], ['write_interpreter_reuse', 'PUT', reused]] as const) {
+        results[kind] ??= { tessera: [], baseline: [] };
         results[kind].baseline.push(await measure(plain, method, baseAgent));
-        results[kind].tessera.push(await measure(tessera, method, agent));
+        results[kind].tessera.push(await measure(target, method, agent));
       }
       process.stderr.write(`  round ${r + 1}/${ROUNDS}\n`);
     }

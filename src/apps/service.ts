@@ -4,7 +4,7 @@ import { TesseraError } from '../errors/index.js';
 import { GOV } from '../governance/tables.js';
 import { certIdOfPem } from '../identity/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
-import type { JsEngine } from '../sandbox/js/engine.js';
+import { InterpreterCache, type JsEngine } from '../sandbox/js/engine.js';
 import { type Ledger, parseTxId, txIdOf, VIEW } from '../store/ledger.js';
 import type { PendingTx, Store } from '../store/types.js';
 import { AppAuth, type AuthInput } from './auth.js';
@@ -59,6 +59,8 @@ interface DispatchResult {
 /** Runs the deployed CCF app: one sandboxed handler call per request, inside one Store transaction. */
 export class AppService {
   private readonly auth: AppAuth;
+  private readonly interpreters = new InterpreterCache(10);
+  private deployment: number | undefined = -1;
 
   constructor(
     private readonly opts: {
@@ -84,7 +86,22 @@ export class AppService {
     return openApiDocument(this.endpoints(), this.opts.version);
   }
 
+  /** A deployment (or bytecode refresh) evicts kept interpreters and compiled code, as CCF does. */
+  private deploymentSettings(): { codeCache: boolean } {
+    const { version, flush } = this.opts.store.read((tx) => ({
+      version: tx.versionOf(GOV.interpreterFlush, 'flush'),
+      flush: tx.get<{ disable_bytecode_cache?: boolean }>(GOV.interpreterFlush, 'flush'),
+    }));
+    if (version !== this.deployment) {
+      this.interpreters.clear();
+      this.opts.engine.clearCodeCache();
+      this.deployment = version;
+    }
+    return { codeCache: flush?.disable_bytecode_cache !== true };
+  }
+
   async handle(req: AppRequest): Promise<AppResponse> {
+    const { codeCache } = this.deploymentSettings();
     const found = match(this.endpoints(), req.method, req.path);
     if (!('endpoint' in found)) {
       const allow: Record<string, string> = found.allow ? { allow: found.allow.join(', ') } : {};
@@ -127,8 +144,10 @@ export class AppService {
       const tx = this.opts.store.begin();
       const state = { applyWrites: null as boolean | null, claims: null as ArrayBuffer | null, metrics: true };
       let result: DispatchResult;
+      const reuse = endpoint.info.interpreter_reuse?.key && !historical ? `${endpoint.info.interpreter_reuse.key}\0${endpoint.info.js_module}\0${endpoint.info.js_function}` : null;
       try {
-        result = (await this.opts.engine.run({
+        const job = {
+          codeCache,
           modules: { ...this.modules(), '/__ccf_dispatch.js': dispatchModule(endpoint.info.js_module, endpoint.info.js_function) },
           entry: '/__ccf_dispatch.js',
           exportName: '__dispatch',
@@ -144,7 +163,8 @@ export class AppService {
               : {}),
           },
           limits: { cpuMs: this.opts.runtime.maxExecutionMs, heapMiB: this.opts.runtime.maxHeapMiB },
-        })) as DispatchResult;
+        };
+        result = (await (reuse ? this.opts.engine.runReused(this.interpreters, reuse, job) : this.opts.engine.run(job))) as DispatchResult;
       } catch (err) {
         return this.engineFailure(err as TesseraError);
       }

@@ -100,7 +100,7 @@ function nameFor(tx: Tx, principals: PrincipalService, certPem: string): string 
 export const ACTIONS: Record<string, Action> = {
   set_js_app: {
     validate: (a) => bundleProblem(a),
-    apply: (a, { tx }) => {
+    apply: (a, { tx, proposalId }) => {
       clearTable(tx, GOV.modules);
       clearTable(tx, GOV.endpoints);
       for (const m of a.bundle.modules) tx.put(GOV.modules, `/${m.name.replace(/^\/+/, '')}`, m.module);
@@ -109,15 +109,30 @@ export const ACTIONS: Record<string, Action> = {
           tx.put(GOV.endpoints, `${method.toUpperCase()} ${url}`, { ...info, js_module: `/${String(info.js_module).replace(/^\/+/, '')}` });
         }
       }
-      tx.put(GOV.interpreterFlush, 'flush', true);
+      tx.put(GOV.interpreterFlush, 'flush', { disable_bytecode_cache: a.disable_bytecode_cache === true, by: proposalId });
     },
   },
   remove_js_app: {
     validate: () => null,
-    apply: (_a, { tx }) => {
+    apply: (_a, { tx, proposalId }) => {
       clearTable(tx, GOV.modules);
       clearTable(tx, GOV.endpoints);
-      tx.put(GOV.interpreterFlush, 'flush', true);
+      tx.put(GOV.interpreterFlush, 'flush', { disable_bytecode_cache: false, by: proposalId });
+    },
+  },
+  refresh_js_app_bytecode_cache: {
+    validate: () => null,
+    apply: (_a, { tx, proposalId }) => {
+      const current = tx.get<{ disable_bytecode_cache: boolean }>(GOV.interpreterFlush, 'flush');
+      tx.put(GOV.interpreterFlush, 'flush', { disable_bytecode_cache: current?.disable_bytecode_cache ?? false, by: proposalId });
+    },
+  },
+  set_jwt_public_signing_keys: {
+    validate: (a) => ACTIONS.set_jwt_issuer.validate(a, undefined as never),
+    apply: (a, { tx }) => {
+      if (!tx.get(GOV.jwtIssuers, a.issuer)) throw new TesseraError('not_found', `no JWT issuer ${a.issuer}; add it with set_jwt_issuer`);
+      for (const [key] of tx.list(GOV.jwtKeys, `${a.issuer} `)) tx.delete(GOV.jwtKeys, key);
+      for (const k of a.jwks?.keys ?? []) tx.put(GOV.jwtKeys, `${a.issuer} ${k.kid}`, k);
     },
   },
   set_member: {

@@ -29,6 +29,54 @@ export interface JsRun {
   /** A script run before the modules, e.g. to build a richer global from the host functions. */
   prelude?: string;
   limits?: Partial<JsLimits>;
+  /** Use and fill the V8 code cache (default true). */
+  codeCache?: boolean;
+}
+
+export interface Interpreter {
+  isolate: ivm.Isolate;
+  fn: ivm.Reference<unknown>;
+  binding: { current: Record<string, (...args: any[]) => unknown> };
+  limits: JsLimits;
+  dispose(): void;
+}
+
+/** Kept interpreters, least recently used evicted first (CCF's max_cached_interpreters). */
+export class InterpreterCache {
+  private readonly entries = new Map<string, Interpreter>();
+  constructor(private readonly max = 10) {}
+
+  get(key: string): Interpreter | undefined {
+    const found = this.entries.get(key);
+    if (found) {
+      this.entries.delete(key);
+      this.entries.set(key, found);
+    }
+    return found;
+  }
+
+  set(key: string, interpreter: Interpreter) {
+    this.entries.set(key, interpreter);
+    while (this.entries.size > this.max) {
+      const [oldest, old] = this.entries.entries().next().value as [string, Interpreter];
+      old.dispose();
+      this.entries.delete(oldest);
+    }
+  }
+
+  delete(key: string) {
+    this.entries.get(key)?.dispose();
+    this.entries.delete(key);
+  }
+
+  clear() {
+    for (const i of this.entries.values()) i.dispose();
+    this.entries.clear();
+  }
+
+  get size() {
+    return this.entries.size;
+  }
 }
 
 const normalise = (name: string) => posix.normalize('/' + name.replace(/^\/+/, ''));
@@ -37,19 +85,49 @@ export class JsEngine {
   private readonly codeCache = new Map<string, Buffer>();
   readonly stats = { runs: 0, compiled: 0, codeCacheHits: 0 };
 
-  /** Runs `entry`'s `exportName` with `args` under `limits`; throws a TesseraError naming the limit it broke. */
+  /** Runs `entry`'s `exportName` with `args` under `limits`, in a fresh isolate; throws a TesseraError naming the limit it broke. */
   async run(job: JsRun): Promise<unknown> {
+    const interpreter = await this.prepare(job);
+    try {
+      return await this.call(interpreter, job.args ?? []);
+    } finally {
+      interpreter.dispose();
+    }
+  }
+
+  /**
+   * Runs in a kept interpreter (CCF's interpreter_reuse): created, with its prelude and modules evaluated,
+   * on first use; later calls rebind the host functions to the new caller and only call the export.
+   */
+  async runReused(cache: InterpreterCache, key: string, job: JsRun): Promise<unknown> {
+    let interpreter = cache.get(key);
+    if (!interpreter) {
+      interpreter = await this.prepare(job);
+      cache.set(key, interpreter);
+    }
+    interpreter.binding.current = job.host ?? {};
+    try {
+      return await this.call(interpreter, job.args ?? []);
+    } catch (err) {
+      if (interpreter.isolate.isDisposed) cache.delete(key);
+      throw err;
+    }
+  }
+
+  private async prepare(job: JsRun): Promise<Interpreter> {
     const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
     const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB) });
+    const binding = { current: job.host ?? {} };
     this.stats.runs++;
     try {
       const context = await isolate.createContext();
       const global = context.global;
       await global.set('globalThis', global.derefInto());
-      for (const [name, fn] of Object.entries(job.host ?? {})) {
-        await global.set(name, new ivm.Callback(fn));
+      // Host functions reach the current caller's binding, so a kept interpreter serves each request with its own.
+      for (const name of Object.keys(job.host ?? {})) {
+        await global.set(name, new ivm.Callback((...args: unknown[]) => binding.current[name](...args)));
       }
-      if (job.prelude) await (await isolate.compileScript(job.prelude, { filename: 'prelude.js' })).run(context, { timeout: limits.cpuMs });
+      if (job.prelude) await (await this.compileScript(isolate, job.prelude)).run(context, { timeout: limits.cpuMs });
 
       const sources = new Map(Object.entries(job.modules).map(([name, src]) => [normalise(name), src]));
       const compiled = new Map<string, ivm.Module>();
@@ -59,7 +137,7 @@ export class JsEngine {
         if (existing) return existing;
         const source = sources.get(name);
         if (source === undefined) throw new TesseraError('not_found', `module '${name}' is not in the bundle`);
-        const module = await this.compile(isolate, name, source);
+        const module = await this.compile(isolate, name, source, job.codeCache !== false);
         compiled.set(name, module);
         names.set(module, name);
         return module;
@@ -74,16 +152,45 @@ export class JsEngine {
       await entry.evaluate({ timeout: limits.cpuMs });
       const fn = await entry.namespace.get(job.exportName, { reference: true });
       if (fn.typeof !== 'function') throw new TesseraError('not_found', `module '${normalise(job.entry)}' has no exported function '${job.exportName}'`);
-      return await fn.apply(undefined, job.args ?? [], { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: limits.cpuMs });
+      return { isolate, fn, binding, limits, dispose: () => !isolate.isDisposed && isolate.dispose() };
     } catch (err) {
-      throw classify(err, limits, isolate);
-    } finally {
+      const e = classify(err, limits, isolate);
       if (!isolate.isDisposed) isolate.dispose();
+      throw e;
     }
   }
 
+  private async call(interpreter: Interpreter, args: unknown[]): Promise<unknown> {
+    try {
+      return await interpreter.fn.apply(undefined, args, { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: interpreter.limits.cpuMs });
+    } catch (err) {
+      throw classify(err, interpreter.limits, interpreter.isolate);
+    }
+  }
+
+  private async compileScript(isolate: ivm.Isolate, source: string): Promise<ivm.Script> {
+    const key = createHash('sha256').update('script\0' + source).digest('hex');
+    const cached = this.codeCache.get(key);
+    const script = await isolate.compileScript(source, {
+      filename: 'prelude.js',
+      ...(cached ? { cachedData: new ivm.ExternalCopy(cached.buffer.slice(cached.byteOffset, cached.byteOffset + cached.byteLength) as ArrayBuffer) } : { produceCachedData: true }),
+    });
+    const result = script as unknown as ivm.CachedDataResult;
+    if (!cached && result.cachedData) this.codeCache.set(key, Buffer.from(result.cachedData.copy()));
+    return script;
+  }
+
+  /** Drops compiled code (refresh_js_app_bytecode_cache, disable_bytecode_cache). */
+  clearCodeCache(): void {
+    this.codeCache.clear();
+  }
+
   /** Compiles with V8's code cache, keyed by the SHA-256 of the source. */
-  private async compile(isolate: ivm.Isolate, name: string, source: string): Promise<ivm.Module> {
+  private async compile(isolate: ivm.Isolate, name: string, source: string, useCache = true): Promise<ivm.Module> {
+    if (!useCache) {
+      this.stats.compiled++;
+      return isolate.compileModule(source, { filename: `file://${name}` });
+    }
     const key = createHash('sha256').update(source).digest('hex');
     const cached = this.codeCache.get(key);
     const module = await isolate.compileModule(source, {
