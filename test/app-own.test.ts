@@ -196,6 +196,23 @@ describe('transactions', () => {
     assert.deepEqual([invalid.status, invalid.json().error.code], [404, 'TransactionInvalid']);
   });
 
+  test('getStateRange gives each transaction’s state in a range, each with a receipt that verifies', async () => {
+    const a = Number(String((await call('/records/r', { method: 'PUT', json: { value: 'A' } })).headers['x-ms-ccf-transaction-id']).split('.')[1]);
+    const b = Number(String((await call('/records/r', { method: 'PUT', json: { value: 'B' } })).headers['x-ms-ccf-transaction-id']).split('.')[1]);
+    let r;
+    for (let i = 0; i < 100; i++) {
+      r = await call(`/history/range?from=${a - 1}&to=${b}&key=r`);
+      if (r.status !== 202) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(r!.status, 200, r!.body.toString());
+    const states = r!.json();
+    assert.deepEqual(states.map((s: any) => s.value), [null, 'A', 'B']);
+    assert.deepEqual(states.map((s: any) => s.transactionId), [`1.${a - 1}`, `1.${a}`, `1.${b}`]);
+    for (const s of states) verifyReceipt(s.receipt, node.ca);
+    assert.equal((await call('/history/range?from=5&to=2&key=r')).status, 400);
+  });
+
   test('Date.now() is 0 unless enableUntrustedDateTime(true), as in CCF 6.x', async () => {
     const r = (await call('/time', { as: 'anonymous' })).json();
     assert.equal(r.before, 0);

@@ -78,8 +78,15 @@ export const CCF_PRELUDE = String.raw`
       getViewForSeqno: (seqno) => H.consensus('view', seqno),
     },
     historical: {
-      getStateRange: () => { throw new Error('historical.getStateRange is not available on this node yet'); },
-      dropCachedStates: () => false,
+      getStateRange: (...a) => {
+        argc(a, 4);
+        const [handle, start, end, seconds] = a;
+        if (typeof handle !== 'number' || !Number.isInteger(start) || !Number.isInteger(end) || typeof seconds !== 'number') throw new TypeError('getStateRange(handle: number, startSeqno: number, endSeqno: number, secondsUntilExpiry: number)');
+        const states = H.range(handle, start, end);
+        if (states === null) return null;
+        return states.map((st) => ({ transactionId: st.transactionId, receipt: st.receipt, kv: makeKv((table, method, ...args) => H.rangeKv(st.seqno, table, method, ...args)) }));
+      },
+      dropCachedStates: (...a) => { argc(a, 1); return H.range(a[0], 0, -1) !== false; },
     },
     gov: { validateConstitution: () => { throw new Error('ccf.gov.validateConstitution is available in governance only'); } },
   };

@@ -222,6 +222,25 @@ export class AppService {
         if (!fn) throw new TypeError(`ccf.crypto.${name} is not a function`);
         return fn(...args);
       },
+      // ccf.historical.getStateRange: every state in [start, end], or null while a signature does not yet cover them all.
+      __h_range: (_handle: number, start: number, end: number) => {
+        if (end < start) return [];
+        if (start < 1) throw new RangeError(`seqno ${start} is before the first transaction`);
+        if (end - start + 1 > MAX_RANGE) throw new RangeError(`a range holds at most ${MAX_RANGE} transactions`);
+        if (end > ledger.lastSigned()) return null;
+        return Array.from({ length: end - start + 1 }, (_, i) => {
+          const id = txIdOf(start + i);
+          return { seqno: start + i, transactionId: id, receipt: { ...ledger.receipt(id), is_signature_transaction: false } };
+        });
+      },
+      __h_rangeKv: (() => {
+        const hosts = new Map<number, ReturnType<typeof historicalKvHost>>();
+        return (seqno: number, table: string, method: string, a?: ArrayBuffer | null, b?: ArrayBuffer | null) => {
+          let host = hosts.get(seqno);
+          if (!host) hosts.set(seqno, (host = historicalKvHost((t) => this.opts.history(t, seqno))));
+          return host(table, method, a, b);
+        };
+      })(),
       __h_consensus: (kind: string, a?: number, b?: number) => {
         const last = ledger.lastCommitted();
         if (kind === 'last') return { view: VIEW, seqno: last };
@@ -261,6 +280,9 @@ export class AppService {
     }
   }
 }
+
+/** The most transactions one getStateRange call returns (CCF pages its logging sample at 2000 too). */
+const MAX_RANGE = 2000;
 
 export const DEFAULT_APP_RUNTIME: AppRuntimeOptions = { maxExecutionMs: 5000, maxHeapMiB: 100, returnExceptionDetails: false, maxAttempts: 30 };
 export { TesseraError };

@@ -33,6 +33,19 @@ export function historicalRecord(request: ccfapp.Request): ccfapp.Response {
   return { body: { transactionId: state.transactionId, record: then.get(request.params.key) ?? null, receipt: state.receipt } };
 }
 
+export function historyRange(request: ccfapp.Request): ccfapp.Response {
+  const q = Object.fromEntries(request.query.split('&').map((kv) => kv.split('=')));
+  const from = Number(q.from);
+  const to = Number(q.to);
+  if (!(from <= to)) return { statusCode: 400, body: { error: { code: 'InvalidInput', message: 'from must not be after to' } } };
+  const states = ccf.historical.getStateRange(1, from, to, 60);
+  if (states === null) return { statusCode: 202, headers: { 'retry-after': '1' }, body: 'not yet available' };
+  ccf.historical.dropCachedStates(1);
+  return {
+    body: states.map((s) => ({ transactionId: s.transactionId, value: ccfapp.typedKv(s.kv['records'], ccfapp.string, ccfapp.json<Record>()).get(q.key)?.value ?? null, receipt: s.receipt })),
+  };
+}
+
 export function converters(request: ccfapp.Request): ccfapp.Response {
   const round = <T>(c: ccfapp.DataConverter<T>, v: T) => c.decode(c.encode(v));
   const cert = (request.caller as { cert: string }).cert;
