@@ -285,4 +285,3 @@ export class AppService {
 const MAX_RANGE = 2000;
 
 export const DEFAULT_APP_RUNTIME: AppRuntimeOptions = { maxExecutionMs: 5000, maxHeapMiB: 100, returnExceptionDetails: false, maxAttempts: 30 };
-export { TesseraError };

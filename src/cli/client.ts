@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Tessera } from '../sdk/client.js';
 import { loadIdentity } from '../sdk/identity.js';
 import { TesseraError } from '../errors/index.js';
+import { splitAuditorPair } from './commands/audit.js';
 
 // What every command that talks to a node shares: who you are, which node, and what you trust.
 
@@ -39,9 +40,8 @@ export async function connectFromFlags(flags: ClientFlags): Promise<Tessera> {
   if (!ca) throw new TesseraError('invalid_input', 'no node CA: pass --ca FILE (the ca.pem of the node) or set TESSERA_CA');
   const auditorPairs = flags.auditor.length ? flags.auditor : (process.env.TESSERA_AUDITORS ?? '').split(',').filter(Boolean);
   const auditors = auditorPairs.map((pair) => {
-    const [publicKey, signatureFile] = pair.split(':');
-    if (!publicKey || !signatureFile) throw new TesseraError('invalid_input', `--auditor takes PUBLIC_KEY:SIGNATURE, not '${pair}'`);
-    return { name: publicKey.split('/').pop(), publicKey, signatureFile };
+    const { keyPath, signaturePath } = splitAuditorPair(pair);
+    return { name: keyPath.split('/').pop(), publicKey: keyPath, signatureFile: signaturePath };
   });
   return Tessera.connect({
     url: flags.url,

@@ -85,7 +85,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
       raw instanceof TesseraError
         ? raw
         : raw.statusCode && raw.statusCode < 500
-          ? new TesseraError(raw.statusCode === 413 ? 'too_large' : raw.statusCode === 415 ? 'invalid_input' : 'invalid_input', raw.message)
+          ? new TesseraError(raw.statusCode === 413 ? 'too_large' : 'invalid_input', raw.message)
           : asTesseraError(raw);
     if (e.code === 'internal') request.log.error({ err: e.cause ?? err }, 'request failed');
     void reply.status(e.httpStatus).send({ error: { code: e.ccfCode, message: e.message } });

@@ -10,12 +10,17 @@ import { loadConfig, resolveConfig } from '../../node/config.js';
 import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
 import { measuredSettings } from '../../node/measured-settings.js';
 
-/** `<key>:<signature>` pairs, as the audit and client commands take them. */
-export function parseAuditorPairs(pairs: string[]) {
+/** One `--auditor PUBLIC_KEY:SIGNATURE` value, as the audit and client commands take it. */
+export function splitAuditorPair(pair: string): { keyPath: string; signaturePath: string; name: string } {
+  const [keyPath, signaturePath] = pair.split(':');
+  if (!keyPath || !signaturePath) throw new TesseraError('invalid_input', `--auditor takes PUBLIC_KEY:SIGNATURE, not '${pair}'`);
+  return { keyPath, signaturePath, name: basename(keyPath).replace(/\.(pub\.)?(pem|der)$/, '') };
+}
+
+function parseAuditorPairs(pairs: string[]) {
   return pairs.map((pair) => {
-    const [keyPath, sigPath] = pair.split(':');
-    if (!keyPath || !sigPath) throw new TesseraError('invalid_input', `--auditor takes PUBLIC_KEY:SIGNATURE, not '${pair}'`);
-    return { name: basename(keyPath).replace(/\.(pub\.)?(pem|der)$/, ''), key: loadAuditorKey(readFileSync(keyPath)), signature: readFileSync(sigPath) };
+    const { keyPath, signaturePath, name } = splitAuditorPair(pair);
+    return { name, key: loadAuditorKey(readFileSync(keyPath)), signature: readFileSync(signaturePath) };
   });
 }
 
