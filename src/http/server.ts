@@ -16,6 +16,8 @@ import type { GovernanceService } from '../governance/service.js';
 import type { UserFunctions } from '../functions/user.js';
 import type { AppService } from '../apps/service.js';
 import { appRoutes } from './routes/app.js';
+import type { WorkflowService } from '../workflows/service.js';
+import { workflowRoutes } from './routes/workflows.js';
 import { govRoutes } from './routes/gov.js';
 
 export interface HttpServerOptions {
@@ -31,6 +33,7 @@ export interface HttpServerOptions {
   governance: GovernanceService;
   registered: UserFunctions;
   apps: AppService;
+  workflows: WorkflowService;
 }
 
 /** Routes reachable without a node identity: liveness, the API descriptions, and the app (which applies its own policies). */
@@ -101,6 +104,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   ledgerRoutes(app, opts.ledger);
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted());
   await appRoutes(app, opts.apps);
+  await workflowRoutes(app, opts.workflows);
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

@@ -188,6 +188,19 @@ export const CONFIG_SCHEMA = {
         return_exception_details: { type: 'boolean', default: false, description: 'Include the exception and its trace in error replies (CCF return_exception_details)' },
       },
     },
+    workflows: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'EDGELESS-style stateful functions and workflows',
+      properties: {
+        event_timeout_ms: { type: 'integer', minimum: 10, default: 10000, description: 'Time one event may take in an instance, including the calls it makes' },
+        call_timeout_ms: { type: 'integer', minimum: 10, default: 5000, description: 'A call not answered in this time returns Err to the caller (EDGELESS has no timeout)' },
+        heap_mib: { type: 'integer', minimum: 8, default: 64, description: 'Heap limit of each instance, MiB' },
+        max_restarts_per_minute: { type: 'integer', minimum: 0, default: 5, description: 'Restarts after traps allowed per instance per minute; beyond it the instance is stopped' },
+        egress_hosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts (host or host:port) that http-egress may reach' },
+      },
+    },
     ledger: {
       type: 'object',
       additionalProperties: false,
@@ -268,6 +281,7 @@ export interface TesseraConfig {
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };
+  workflows: { event_timeout_ms: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[] };
   app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };

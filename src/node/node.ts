@@ -23,6 +23,8 @@ import { JsEngine } from '../sandbox/js/engine.js';
 import { WasmEngine } from '../sandbox/wasm/engine.js';
 import { UserFunctions } from '../functions/user.js';
 import { AppService, DEFAULT_APP_RUNTIME } from '../apps/service.js';
+import { WorkflowRuntime } from '../workflows/runtime.js';
+import { WorkflowService } from '../workflows/service.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
@@ -110,6 +112,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   registerBuiltins(functions);
   registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)));
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib } });
+  const runtime = new WorkflowRuntime({
+    store,
+    logger,
+    limits: { heapMiB: config.workflows.heap_mib, eventMs: config.workflows.event_timeout_ms },
+    callTimeoutMs: config.workflows.call_timeout_ms,
+    maxRestartsPerMinute: config.workflows.max_restarts_per_minute,
+  });
+  const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts });
+  const restored = workflows.restoreAll();
+  if (restored) logger.info({ workflows: restored }, 'workflows restored with their synced state');
   const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger });
 
   const fnsAddress = () => ({
@@ -138,7 +150,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows })
     : null;
 
   const signer = setInterval(() => {
