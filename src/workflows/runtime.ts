@@ -256,13 +256,13 @@ export class WorkflowRuntime {
       uuidBytes: (id: string) => ab(uuidBytes(id)),
       cast: (aliasB: ArrayBuffer, payloadB: ArrayBuffer) => {
         const alias = text(aliasB, 'the alias');
+        text(payloadB, 'the payload');
         const target = this.resolve(r, alias);
         if (target === undefined) {
           this.stats.dropped++;
           this.log(r, 4, 'tessera', `cast to unmapped alias '${alias}' dropped`);
           return;
         }
-        text(payloadB, 'the payload');
         if (typeof target === 'string') this.enqueue(target, src(), Buffer.from(payloadB));
         else target.cast(text(payloadB, 'the payload'));
       },
