@@ -9,6 +9,7 @@ import { registerFile } from './commands/file.js';
 import { registerTask } from './commands/task.js';
 import { registerLedger } from './commands/ledger.js';
 import { registerGov } from './commands/gov.js';
+import { registerWorkflow } from './commands/workflow.js';
 
 const program = new Command('tessera')
   .version(VERSION)
@@ -32,6 +33,7 @@ registerFile(program);
 registerTask(program);
 registerLedger(program);
 registerGov(program);
+registerWorkflow(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -48,5 +48,7 @@ export interface Backend {
   /** File content always moves over HTTPS, at the file's access_path. */
   upload(accessPath: string, body: Readable, length: number): Promise<unknown>;
   download(accessPath: string): Promise<IncomingMessage>;
+  /** Other REST resources (workflows); only over REST. */
+  rest<T>(method: string, path: string, body?: unknown): Promise<T>;
   close(): void;
 }

@@ -225,4 +225,22 @@ export class Tessera {
   deleteFile(fileId: string): Promise<FileInfo> {
     return this.backend.deleteFile(fileId);
   }
+
+  // Workflows (EDGELESS JSON; code inline as base64 in class_specification.binary)
+
+  startWorkflow(spec: unknown, name?: string): Promise<{ workflow_id: string; name: string }> {
+    return this.backend.rest('POST', '/v1/workflows', { spec, ...(name ? { name } : {}) });
+  }
+
+  stopWorkflow(id: string): Promise<{ workflow_id: string; name: string; stopped: boolean }> {
+    return this.backend.rest('DELETE', `/v1/workflows/${encodeURIComponent(id)}`);
+  }
+
+  async listWorkflows(): Promise<Array<{ workflow_id: string; name: string; owner: string; started_at: string }>> {
+    return (await this.backend.rest<{ workflows: Array<{ workflow_id: string; name: string; owner: string; started_at: string }> }>('GET', '/v1/workflows')).workflows;
+  }
+
+  inspectWorkflow(id: string): Promise<unknown> {
+    return this.backend.rest('GET', `/v1/workflows/${encodeURIComponent(id)}`);
+  }
 }

@@ -41,6 +41,9 @@ export class RestBackend implements Backend {
   download(accessPath: string) {
     return this.http.download(accessPath);
   }
+  rest<T>(method: string, path: string, body?: unknown) {
+    return this.http.json<T>(method, path, body);
+  }
   close() {
     this.http.close();
   }

@@ -152,6 +152,9 @@ export class WireBackend implements Backend {
   download(accessPath: string) {
     return this.content.download(accessPath);
   }
+  rest<T>(): Promise<T> {
+    return Promise.reject(new TesseraError('invalid_input', 'workflows are managed over REST: connect with url, not wire addresses'));
+  }
   close() {
     this.tms.close();
     this.tdfs.close();

@@ -115,3 +115,26 @@ describe('bad workflows are refused, and others keep running', () => {
     assert.deepEqual((await wf.list()).json().workflows.filter((w: any) => w.name !== 'counter').map((w: any) => w.name), [], 'nothing half-started');
   });
 });
+
+describe('tessera workflow', () => {
+  test('start (inlining code files), list, inspect and stop from the command line', async () => {
+    const { tessera, tempDir } = await import('../helpers/cli.js');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'echo.js'), 'export function handle_call(src, msg) { return msg; }');
+    writeFileSync(join(dir, 'flow.json'), JSON.stringify({ functions: [{ name: 'echo', class_specification: { id: 'echo', function_type: 'JS', version: '1', code: 'echo.js', outputs: [] }, output_mapping: {}, annotations: {} }], resources: [] }));
+    const flags = ['-i', join(node.dir, 'identities', 'alice'), '--url', `https://127.0.0.1:${node.ports.https}`, '--insecure-skip-verification'];
+    const started = await tessera(['workflow', 'start', join(dir, 'flow.json'), ...flags]);
+    assert.equal(started.code, 0, started.stderr);
+    const id = started.stdout.trim();
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.match((await tessera(['workflow', 'list', ...flags])).stdout, new RegExp(`${id}  flow  alice`));
+    assert.equal(JSON.parse((await tessera(['workflow', 'inspect', id, ...flags])).stdout).functions[0].name, 'echo');
+    assert.match((await tessera(['workflow', 'stop', id, ...flags])).stdout, /stopped flow/);
+    writeFileSync(join(dir, 'broken.json'), JSON.stringify({ functions: [{ name: 'x', class_specification: { id: 'x', function_type: 'JS', version: '1', code: 'missing.js' } }] }));
+    const broken = await tessera(['workflow', 'start', join(dir, 'broken.json'), ...flags]);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /function 'x': code file .*missing.js does not exist/);
+  });
+});
