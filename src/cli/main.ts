@@ -10,6 +10,7 @@ import { registerTask } from './commands/task.js';
 import { registerLedger } from './commands/ledger.js';
 import { registerGov } from './commands/gov.js';
 import { registerWorkflow } from './commands/workflow.js';
+import { registerFn } from './commands/fn.js';
 
 const program = new Command('tessera')
   .version(VERSION)
@@ -34,6 +35,7 @@ registerTask(program);
 registerLedger(program);
 registerGov(program);
 registerWorkflow(program);
+registerFn(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -16,6 +16,8 @@ export interface ActionContext {
   builtins: Set<string>;
   /** Whether a constitution source compiles and exports validate, resolve and apply (checked beforehand, asynchronously). */
   constitutionCheck: (source: string) => string | null;
+  /** Process functions (Fn): check a directory, or register it in the transaction. */
+  processes?: { check(dir: string): string | null; deployIn(tx: Tx, dir: string, app: string): unknown };
 }
 
 interface Action {
@@ -207,11 +209,17 @@ export const ACTIONS: Record<string, Action> = {
   set_node_function: {
     validate: (a, ctx) => {
       if (!isObject(a) || !str(a.name)) return 'name must be a string';
-      if (a.kind === 'process') return 'process functions need the Fn runtime, which this node does not have yet';
-      if (a.kind !== 'builtin') return 'kind must be "builtin"';
+      if (a.kind === 'process') {
+        if (!str(a.dir)) return 'a process function needs dir: the function directory with its func.yaml, on the node';
+        return ctx.processes ? ctx.processes.check(a.dir as string) : 'this node runs no process functions';
+      }
+      if (a.kind !== 'builtin') return 'kind must be "builtin" or "process"';
       return ctx.builtins.has(a.name as string) ? null : `this node has no built-in function '${a.name}'`;
     },
-    apply: (a, { tx }) => tx.put(GOV.functions, a.name, { kind: a.kind, enabled: true }),
+    apply: (a, { tx, processes }) => {
+      if (a.kind === 'process') return void processes!.deployIn(tx, a.dir, a.app ?? 'default');
+      tx.put(GOV.functions, a.name, { kind: a.kind, enabled: true });
+    },
   },
   remove_node_function: {
     validate: (a, ctx) => (isObject(a) && str(a.name) && ctx.builtins.has(a.name as string) ? null : `this node has no built-in function '${String((a as { name?: unknown })?.name)}'`),

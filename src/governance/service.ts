@@ -37,6 +37,7 @@ export interface GovernanceOptions {
   engine: JsEngine;
   builtins: Set<string>;
   logger: Logger;
+  processes?: ActionContext['processes'];
   limits?: Partial<JsLimits>;
   /** How many recent envelopes are kept for replay detection. */
   replayWindow?: number;
@@ -123,7 +124,7 @@ export class GovernanceService {
     for (const a of parsed?.actions ?? []) {
       if (a?.name === 'set_constitution' && typeof a.args?.constitution === 'string') checked.set(a.args.constitution, await this.checkConstitution(a.args.constitution));
     }
-    const ctx = { principals: this.opts.principals, builtins: this.opts.builtins, constitutionCheck: (s: string) => (checked.has(s) ? checked.get(s)! : 'the constitution was not checked') };
+    const ctx = { principals: this.opts.principals, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: (s: string) => (checked.has(s) ? checked.get(s)! : 'the constitution was not checked') };
     const result = (await this.runConstitution(tx, 'validate', [proposal], {
       tessera_validate_action: (name: string, argsJson: string) => {
         const action = ACTIONS[name];
@@ -168,7 +169,7 @@ export class GovernanceService {
       });
       const rollback = tx.savepoint();
       try {
-        const ctx: ActionContext = { tx, principals: this.opts.principals, proposalId, builtins: this.opts.builtins, constitutionCheck: () => null };
+        const ctx: ActionContext = { tx, principals: this.opts.principals, proposalId, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: () => null };
         for (const a of queued) {
           const action = ACTIONS[a.name];
           if (!action) throw new TesseraError('invalid_input', `${a.name}: no such action`);

@@ -18,6 +18,8 @@ import type { AppService } from '../apps/service.js';
 import { appRoutes } from './routes/app.js';
 import type { WorkflowService } from '../workflows/service.js';
 import { workflowRoutes } from './routes/workflows.js';
+import type { FnService } from '../sandbox/process/service.js';
+import { fnRoutes } from './routes/fn.js';
 import { govRoutes } from './routes/gov.js';
 
 export interface HttpServerOptions {
@@ -34,6 +36,8 @@ export interface HttpServerOptions {
   registered: UserFunctions;
   apps: AppService;
   workflows: WorkflowService;
+  fns: FnService;
+  allowDirectFnDeploy: boolean;
 }
 
 /** Routes reachable without a node identity: liveness, the API descriptions, and the app (which applies its own policies). */
@@ -105,6 +109,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted());
   await appRoutes(app, opts.apps);
   await workflowRoutes(app, opts.workflows);
+  await fnRoutes(app, opts.fns, opts.allowDirectFnDeploy);
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

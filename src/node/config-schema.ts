@@ -201,6 +201,19 @@ export const CONFIG_SCHEMA = {
         egress_hosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts (host or host:port) that http-egress may reach' },
       },
     },
+    fn: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Functions in any language as hot processes over the Fn http-stream protocol',
+      properties: {
+        allow_direct_deploy: { type: 'boolean', default: false, description: "Let users register process functions with 'tessera fn deploy' directly; otherwise only a governance proposal (set_node_function kind process) can" },
+        max_processes_per_function: { type: 'integer', minimum: 1, default: 4, description: 'Hot processes per function under load' },
+        start_timeout_ms: { type: 'integer', minimum: 100, default: 5000, description: "A process must announce its socket within this (Fn's FN_HOT_START_TIMEOUT_MSECS)" },
+        max_response_bytes: { type: 'integer', minimum: 1024, default: 10485760, description: 'Largest function response; larger is 502' },
+        open_files: { type: 'integer', minimum: 16, default: 1024, description: 'Open-file limit of each process' },
+      },
+    },
     ledger: {
       type: 'object',
       additionalProperties: false,
@@ -281,6 +294,7 @@ export interface TesseraConfig {
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };
+  fn: { allow_direct_deploy: boolean; max_processes_per_function: number; start_timeout_ms: number; max_response_bytes: number; open_files: number };
   workflows: { event_timeout_ms: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[] };
   app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };

@@ -25,6 +25,7 @@ import { UserFunctions } from '../functions/user.js';
 import { AppService, DEFAULT_APP_RUNTIME } from '../apps/service.js';
 import { WorkflowRuntime } from '../workflows/runtime.js';
 import { WorkflowService } from '../workflows/service.js';
+import { FnService } from '../sandbox/process/service.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
@@ -122,7 +123,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts });
   const restored = workflows.restoreAll();
   if (restored) logger.info({ workflows: restored }, 'workflows restored with their synced state');
-  const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger });
+  const processFunctions = new FnService({
+    store,
+    logger,
+    settings: { maxProcessesPerFunction: config.fn.max_processes_per_function, startTimeoutMs: config.fn.start_timeout_ms, maxResponseBytes: config.fn.max_response_bytes, openFiles: config.fn.open_files },
+  });
+  const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger, processes: processFunctions });
 
   const fnsAddress = () => ({
     ip: config.node.advertise_ip,
@@ -150,7 +156,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, allowDirectFnDeploy: config.fn.allow_direct_deploy })
     : null;
 
   const signer = setInterval(() => {
@@ -164,6 +170,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   const close = async () => {
     attested.stop();
+    processFunctions.close();
     clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);

@@ -226,6 +226,16 @@ export class Tessera {
     return this.backend.deleteFile(fileId);
   }
 
+  // Process functions (Fn)
+
+  deployFunction(dir: string, app: string): Promise<{ id: string; app: string; name: string }> {
+    return this.backend.rest('POST', '/v1/fns', { dir, app });
+  }
+
+  async listFunctions(): Promise<Array<{ id: string; app: string; name: string; runtime: string | null; triggers: Array<{ source: string }> }>> {
+    return (await this.backend.rest<{ fns: Array<{ id: string; app: string; name: string; runtime: string | null; triggers: Array<{ source: string }> }> }>('GET', '/v1/fns')).fns;
+  }
+
   // Workflows (EDGELESS JSON; code inline as base64 in class_specification.binary)
 
   startWorkflow(spec: unknown, name?: string): Promise<{ workflow_id: string; name: string }> {

@@ -1,0 +1,178 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+
+// One hot function process speaking Fn's http-stream format (fn.md §2): it listens on a unix socket it
+// announces with the symlink handshake, and takes one POST /call at a time.
+
+export interface FnCall {
+  callId: string;
+  contentType?: string;
+  body: Buffer;
+  deadline: Date;
+  /** Headers to send: already shaped for /invoke (pass-through) or a trigger (Fn-Http-H-*). */
+  headers: Record<string, string>;
+}
+
+export interface FnResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface ProcessSpec {
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+  startTimeoutMs: number;
+  maxResponseBytes: number;
+  openFiles: number;
+  memoryMb: number;
+  runtime: string;
+}
+
+const HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+const fnError = (status: number, message: string): FnResponse => ({ status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ message })) });
+
+export class FnCallError extends Error {
+  constructor(
+    readonly response: FnResponse,
+    /** Whether the process must be replaced. */
+    readonly kill: boolean,
+  ) {
+    super(JSON.parse(response.body.toString()).message);
+  }
+}
+
+export class HotProcess {
+  private readonly dir: string;
+  private readonly socket: string;
+  private child!: ChildProcess;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  exited = false;
+  /** The call being handled, or the last one: a process's output can arrive just after its response. */
+  currentCall: string | null = null;
+  lastUsed = Date.now();
+
+  constructor(
+    private readonly spec: ProcessSpec,
+    private readonly logger: Logger,
+  ) {
+    // Short on purpose: a unix socket path holds at most 107 bytes.
+    this.dir = mkdtempSync(join(tmpdir(), 'fn-'));
+    this.socket = join(this.dir, 'lsnr.sock');
+  }
+
+  /** Starts the process and waits for the handshake: 504 on time-out, 502 for a bad socket or an early exit. */
+  async start(): Promise<void> {
+    const limits = `ulimit -n ${this.spec.openFiles}${this.spec.runtime === 'node' ? '' : `; ulimit -v ${this.spec.memoryMb * 1024 * 4}`}`;
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...this.spec.env,
+      FN_LISTENER: `unix:${this.socket}`,
+      FN_FORMAT: 'http-stream',
+      ...(this.spec.runtime === 'node' ? { NODE_OPTIONS: `--max-old-space-size=${this.spec.memoryMb}` } : {}),
+    };
+    this.child = spawn('/bin/sh', ['-c', `${limits}; exec "$@"`, 'fn', ...this.spec.command], { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.on('exit', () => (this.exited = true));
+    this.child.on('error', () => (this.exited = true));
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => this.logger.info({ call_id: this.currentCall ?? undefined, fn_output: true }, line));
+    }
+    const started = Date.now();
+    for (;;) {
+      if (this.exited) throw new FnCallError(fnError(502, 'Container failed to initialize, please ensure you are using the latest fdk and check the logs'), true);
+      try {
+        const link = lstatSync(this.socket);
+        if (link.isSymbolicLink() && readlinkSync(this.socket).includes('/')) throw new Error('symlink target is not a bare name');
+        if (!statSync(this.socket).isSocket()) throw new Error('not a socket');
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') {
+          this.kill();
+          throw new FnCallError(fnError(502, `Container failed to initialize: ${(err as Error).message}`), true);
+        }
+      }
+      if (Date.now() - started > this.spec.startTimeoutMs) {
+        this.kill();
+        throw new FnCallError(fnError(504, 'Container initialization timed out, please ensure you are using the latest fdk and check the logs'), true);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** One call. Throws FnCallError with Fn's status and whether the process must go. */
+  async call(call: FnCall): Promise<FnResponse> {
+    this.currentCall = call.callId;
+    try {
+      return await this.send(call, true);
+    } finally {
+      this.lastUsed = Date.now();
+    }
+  }
+
+  private send(call: FnCall, mayRetry: boolean): Promise<FnResponse> {
+    const remaining = call.deadline.getTime() - Date.now();
+    if (remaining <= 0) return Promise.reject(new FnCallError(fnError(504, 'Timed out'), true));
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const done = (fn: () => void) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          fn();
+        }
+      };
+      const req = request(
+        { socketPath: this.socket, path: '/call', method: 'POST', agent: this.agent, headers: { ...call.headers, host: 'localhost', 'content-length': call.body.length, 'Fn-Call-Id': call.callId, 'Fn-Deadline': call.deadline.toISOString().replace(/\.\d+Z$/, 'Z') } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > this.spec.maxResponseBytes) {
+              res.destroy();
+              done(() => reject(new FnCallError(fnError(502, 'function response body too large'), true)));
+            } else chunks.push(c);
+          });
+          res.on('error', () => done(() => reject(new FnCallError(fnError(502, 'error receiving function response'), true))));
+          res.on('end', () =>
+            done(() => {
+              const status = res.statusCode ?? 0;
+              const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !HOP.has(k)).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
+              if (status === 200) return resolve({ status, headers, body: Buffer.concat(chunks) });
+              if (status === 502) return reject(new FnCallError(fnError(502, 'function failed'), false));
+              if (status === 504) return reject(new FnCallError(fnError(504, 'Timed out'), false));
+              reject(new FnCallError(fnError(502, 'invalid function response'), true));
+            }),
+          );
+        },
+      );
+      const timer = setTimeout(() => {
+        req.destroy();
+        done(() => reject(new FnCallError(fnError(504, 'Timed out'), true)));
+      }, remaining);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the process closed just as we reused it: the request never reached the
+        // function, so one retry on a fresh connection is safe (the source of Fn's sporadic 502s, fn#1470).
+        if (mayRetry && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          done(() => this.send(call, false).then(resolve, reject));
+          return;
+        }
+        done(() => reject(new FnCallError(fnError(502, 'error receiving function response'), true)));
+      });
+      req.end(call.body);
+    });
+  }
+
+  kill() {
+    this.agent.destroy();
+    if (!this.exited) this.child?.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

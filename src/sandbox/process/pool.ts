@@ -1,0 +1,118 @@
+import type { Logger } from 'pino';
+import { type FnCall, FnCallError, type FnResponse, HotProcess, type ProcessSpec } from './hot-process.js';
+
+export interface PoolOptions {
+  spec: ProcessSpec;
+  maxProcesses: number;
+  idleTimeoutMs: number;
+  logger: Logger;
+}
+
+/**
+ * The hot processes of one function: one call at a time per process, from zero up to `maxProcesses`
+ * under load, idle ones stopped after `idleTimeoutMs`, broken ones replaced by the next call.
+ */
+export class ProcessPool {
+  private readonly idle: HotProcess[] = [];
+  private readonly busy = new Set<HotProcess>();
+  private starting = 0;
+  private readonly waiters: Array<(p: HotProcess | null) => void> = [];
+  private readonly sweeper: NodeJS.Timeout;
+  readonly stats = { started: 0, replaced: 0, calls: 0 };
+
+  constructor(private readonly opts: PoolOptions) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, opts.idleTimeoutMs));
+    this.sweeper.unref();
+  }
+
+  get size() {
+    return this.idle.length + this.busy.size + this.starting;
+  }
+
+  private async acquire(deadline: Date): Promise<HotProcess> {
+    for (;;) {
+      const p = this.idle.pop();
+      if (p && !p.exited) {
+        this.busy.add(p);
+        return p;
+      }
+      if (p) p.kill();
+      if (this.size < this.opts.maxProcesses) {
+        this.starting++;
+        const fresh = new HotProcess(this.opts.spec, this.opts.logger);
+        try {
+          await fresh.start();
+          this.stats.started++;
+          this.busy.add(fresh);
+          return fresh;
+        } finally {
+          this.starting--;
+        }
+      }
+      const got = await new Promise<HotProcess | null>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(() => {
+          const i = this.waiters.indexOf(resolve);
+          if (i >= 0) {
+            this.waiters.splice(i, 1);
+            resolve(null);
+          }
+        }, Math.max(0, deadline.getTime() - Date.now())).unref();
+      });
+      if (got) {
+        this.busy.add(got);
+        return got;
+      }
+      throw new FnCallError({ status: 503, headers: { 'content-type': 'application/json', 'retry-after': '15' }, body: Buffer.from(JSON.stringify({ message: 'Timed out - server too busy' })) }, false);
+    }
+  }
+
+  private release(p: HotProcess, broken: boolean) {
+    this.busy.delete(p);
+    if (broken || p.exited) {
+      p.kill();
+      this.stats.replaced++;
+      const waiter = this.waiters.shift();
+      if (waiter) void this.acquireFor(waiter);
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(p);
+    else this.idle.push(p);
+  }
+
+  private async acquireFor(waiter: (p: HotProcess | null) => void) {
+    try {
+      waiter(await this.acquire(new Date(Date.now() + this.opts.spec.startTimeoutMs)));
+    } catch {
+      waiter(null);
+    }
+  }
+
+  async call(call: FnCall): Promise<FnResponse> {
+    const p = await this.acquire(call.deadline);
+    this.stats.calls++;
+    try {
+      const response = await p.call(call);
+      this.release(p, false);
+      return response;
+    } catch (err) {
+      this.release(p, !(err instanceof FnCallError) || err.kill);
+      throw err;
+    }
+  }
+
+  private sweep() {
+    const now = Date.now();
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      if (now - this.idle[i].lastUsed > this.opts.idleTimeoutMs || this.idle[i].exited) this.idle.splice(i, 1)[0].kill();
+    }
+  }
+
+  close() {
+    clearInterval(this.sweeper);
+    for (const p of [...this.idle, ...this.busy]) p.kill();
+    this.idle.length = 0;
+    this.busy.clear();
+  }
+}

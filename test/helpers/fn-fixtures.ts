@@ -1,0 +1,53 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO, tempDir } from './cli.js';
+
+/** A function directory with a func.yaml and its source; node functions see the repo's node_modules (for @fnproject/fdk). */
+export function fnDir(name: string, funcYaml: string, files: Record<string, string>): string {
+  const dir = join(tempDir('tessera-fn-'), name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'func.yaml'), funcYaml);
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+export const nodeYaml = (name: string, extra = '') => `schema_version: 20180708\nname: ${name}\nversion: 0.0.1\nruntime: node\nentrypoint: node func.js\n${extra}`;
+
+/** http-stream in Python with only the standard library: a unix-socket HTTP/1.1 server and the symlink handshake. */
+export const PYTHON_FN = String.raw`
+import http.server, json, os, socketserver, sys
+
+listener = os.environ["FN_LISTENER"]
+assert listener.startswith("unix:")
+path = listener[len("unix:"):]
+tmp = path + ".tmp"
+idle = float(os.environ.get("IDLE_CLOSE_SECONDS", "0"))
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    if idle:
+        timeout = idle  # closes idle keep-alive connections: a hostile peer for the client's reuse logic
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        out = json.dumps({"python": body.decode(), "call_id": self.headers.get("Fn-Call-Id"), "deadline": self.headers.get("Fn-Deadline")}).encode()
+        print("handled", self.headers.get("Fn-Call-Id"), file=sys.stderr, flush=True)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *args):
+        pass
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+for stale in (tmp, path):
+    if os.path.lexists(stale):
+        os.unlink(stale)
+server = Server(tmp, Handler)
+os.chmod(tmp, 0o666)
+os.symlink(os.path.basename(tmp), path)
+server.serve_forever()
+`;
