@@ -50,7 +50,8 @@ export class FnCallError extends Error {
 
 export class HotProcess {
   private readonly dir: string;
-  private readonly socket: string;
+  /** The unix socket the process listens on (for benchmarks that bypass the protocol layer). */
+  readonly socket: string;
   private child!: ChildProcess;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
   exited = false;
