@@ -59,7 +59,7 @@ export interface FunctionInterface {
 
 export interface FunctionDefinition {
   name: string;
-  kind: 'builtin' | 'js' | 'wasm';
+  kind: 'builtin' | 'js' | 'wasm' | 'process';
   type: FunctionType;
   /** For registered code: the SHA-256 of the code, which approvals consent to. */
   codeHash?: string;

@@ -108,7 +108,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let registered: UserFunctions | undefined;
   const functions = new FunctionRegistry(
     (name) => store.read((tx) => tx.get<{ enabled: boolean }>(GOV.functions, name))?.enabled !== false,
-    (id) => registered?.definition(id),
+    (id) => (id.startsWith('fn:') ? processFunctions.taskDefinition(id.slice(3)) : registered?.definition(id)),
   );
   registerBuiltins(functions);
   registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)));

@@ -152,3 +152,51 @@ describe('registration through governance', () => {
     assert.match(refused.error.message, /no function directory \/nonexistent/);
   });
 });
+
+describe('the legacy formats, as adapters', () => {
+  const JSON_FN = `let buf = '';
+process.stdin.setEncoding('utf8').on('data', (c) => {
+  buf += c;
+  let end;
+  while ((end = complete(buf)) > 0) {
+    const text = buf.slice(0, end); buf = buf.slice(end);
+    const req = JSON.parse(text);
+    const reply = process.env.FN_FORMAT === 'json'
+      ? { body: 'json saw ' + req.body, content_type: 'text/plain', protocol: { status_code: 200, headers: { 'X-Format': ['json'] } } }
+      : { data: { saw: req.data, id: req.eventID }, contentType: 'application/json', extensions: { protocol: { status_code: 201, headers: {} } } };
+    process.stdout.write(JSON.stringify(reply));
+  }
+});
+function complete(s) { let d = 0, q = false, e = false; for (let i = 0; i < s.length; i++) { const c = s[i]; if (q) { if (e) e = false; else if (c === '\\\\') e = true; else if (c === '"') q = false; continue; } if (c === '"') q = true; else if (c === '{') d++; else if (c === '}' && --d === 0) return i + 1; } return -1; }`;
+
+  test('json and cloudevent envelopes over stdin/stdout, hot', async () => {
+    const json = await deploy(fnDir('jsonfmt', 'name: jsonfmt\nruntime: node\nentrypoint: node func.js\nformat: json\n', { 'func.js': JSON_FN }), 'fmt');
+    const r = await invoke(json, 'hello');
+    assert.deepEqual([r.status, r.body.toString(), r.headers['x-format'], r.headers['content-type']], [200, 'json saw hello', 'json', 'text/plain']);
+    assert.equal((await invoke(json, 'again')).body.toString(), 'json saw again', 'the same hot process answers the next call');
+    const ce = await deploy(fnDir('cefmt', 'name: cefmt\nruntime: node\nentrypoint: node func.js\nformat: cloudevent\n', { 'func.js': JSON_FN }), 'fmt');
+    const c = await invoke(ce, JSON.stringify({ x: 1 }));
+    assert.equal(c.status, 201);
+    assert.deepEqual(c.json().saw, { x: 1 });
+    assert.equal(c.json().id, c.headers['fn-call-id']);
+  });
+
+  test('default: one cold process per call, body on stdin, FN_* in the environment', async () => {
+    const cold = await deploy(fnDir('cold', 'name: cold\nruntime: binary\nentrypoint: sh cold.sh\nformat: default\n', { 'cold.sh': 'printf "%s|%s|" "$FN_METHOD" "$FN_CALL_ID"\ntr a-z A-Z\n' }), 'fmt');
+    const r = await invoke(cold, 'shout');
+    assert.equal(r.status, 200, r.body.toString());
+    const [method, callId, body] = r.body.toString().split('|');
+    assert.deepEqual([method, callId, body], ['POST', r.headers['fn-call-id'], 'SHOUT']);
+  });
+});
+
+describe('process functions as task functions', () => {
+  test('a task names fn:<id> and gets the function’s answer as its result', async () => {
+    const id = await deploy(fnDir('taskfn', nodeYaml('taskfn'), { 'func.js': "require('@fnproject/fdk').handle((input) => 'task says ' + input, { inputMode: 'string' });" }), 'tasks');
+    const create = await https(url('/v1/tasks'), alice(), { method: 'POST', json: { function_name: `fn:${id}` } });
+    assert.equal(create.status, 201, create.body.toString());
+    const { task_id, task_token } = create.json();
+    const run = await https(url(`/v1/tasks/${task_id}/invoke`), alice(), { method: 'POST', json: { task_token, payload: 'hi' } });
+    assert.deepEqual([run.status, run.json().result], [200, '"task says hi"']);
+  });
+});

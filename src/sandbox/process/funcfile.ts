@@ -48,7 +48,7 @@ const SCHEMA = {
       type: 'array',
       items: { type: 'object', additionalProperties: false, required: ['name', 'type', 'source'], properties: { name: { type: 'string' }, type: { const: 'http' }, source: { type: 'string', pattern: '^/' } } },
     },
-    format: { enum: ['http-stream'] },
+    format: { enum: ['http-stream', 'json', 'cloudevent', 'default'] },
   },
 };
 const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);

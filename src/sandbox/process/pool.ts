@@ -1,7 +1,20 @@
 import type { Logger } from 'pino';
 import { type FnCall, FnCallError, type FnResponse, HotProcess, type ProcessSpec } from './hot-process.js';
+import { StdioProcess, coldCall } from './stdio-process.js';
+
+/** What the pool needs of a hot process, whatever its format. */
+interface FnProcess {
+  exited: boolean;
+  lastUsed: number;
+  start(): Promise<void>;
+  call(call: FnCall): Promise<FnResponse>;
+  kill(): void;
+}
+
+export type FnFormat = 'http-stream' | 'json' | 'cloudevent' | 'default';
 
 export interface PoolOptions {
+  format?: FnFormat;
   spec: ProcessSpec;
   maxProcesses: number;
   idleTimeoutMs: number;
@@ -13,10 +26,10 @@ export interface PoolOptions {
  * under load, idle ones stopped after `idleTimeoutMs`, broken ones replaced by the next call.
  */
 export class ProcessPool {
-  private readonly idle: HotProcess[] = [];
-  private readonly busy = new Set<HotProcess>();
+  private readonly idle: FnProcess[] = [];
+  private readonly busy = new Set<FnProcess>();
   private starting = 0;
-  private readonly waiters: Array<(p: HotProcess | null) => void> = [];
+  private readonly waiters: Array<(p: FnProcess | null) => void> = [];
   private readonly sweeper: NodeJS.Timeout;
   readonly stats = { started: 0, replaced: 0, calls: 0 };
 
@@ -29,7 +42,7 @@ export class ProcessPool {
     return this.idle.length + this.busy.size + this.starting;
   }
 
-  private async acquire(deadline: Date): Promise<HotProcess> {
+  private async acquire(deadline: Date): Promise<FnProcess> {
     for (;;) {
       const p = this.idle.pop();
       if (p && !p.exited) {
@@ -39,7 +52,7 @@ export class ProcessPool {
       if (p) p.kill();
       if (this.size < this.opts.maxProcesses) {
         this.starting++;
-        const fresh = new HotProcess(this.opts.spec, this.opts.logger);
+        const fresh: FnProcess = this.opts.format === 'json' || this.opts.format === 'cloudevent' ? new StdioProcess(this.opts.format, this.opts.spec, this.opts.logger) : new HotProcess(this.opts.spec, this.opts.logger);
         try {
           await fresh.start();
           this.stats.started++;
@@ -49,7 +62,7 @@ export class ProcessPool {
           this.starting--;
         }
       }
-      const got = await new Promise<HotProcess | null>((resolve) => {
+      const got = await new Promise<FnProcess | null>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(() => {
           const i = this.waiters.indexOf(resolve);
@@ -67,7 +80,7 @@ export class ProcessPool {
     }
   }
 
-  private release(p: HotProcess, broken: boolean) {
+  private release(p: FnProcess, broken: boolean) {
     this.busy.delete(p);
     if (broken || p.exited) {
       p.kill();
@@ -81,7 +94,7 @@ export class ProcessPool {
     else this.idle.push(p);
   }
 
-  private async acquireFor(waiter: (p: HotProcess | null) => void) {
+  private async acquireFor(waiter: (p: FnProcess | null) => void) {
     try {
       waiter(await this.acquire(new Date(Date.now() + this.opts.spec.startTimeoutMs)));
     } catch {
@@ -90,6 +103,10 @@ export class ProcessPool {
   }
 
   async call(call: FnCall): Promise<FnResponse> {
+    if (this.opts.format === 'default') {
+      this.stats.calls++;
+      return coldCall(this.opts.spec, call, this.opts.logger);
+    }
     const p = await this.acquire(call.deadline);
     this.stats.calls++;
     try {

@@ -4,9 +4,10 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { TesseraError } from '../../errors/index.js';
 import type { Store, Tx } from '../../store/types.js';
+import type { FunctionDefinition } from '../../functions/registry.js';
 import { commandOf, type FuncFile, readFuncFile } from './funcfile.js';
 import { type FnResponse, FnCallError } from './hot-process.js';
-import { ProcessPool } from './pool.js';
+import { type FnFormat, ProcessPool } from './pool.js';
 
 const FNS = 'fn.functions';
 
@@ -94,6 +95,7 @@ export class FnService {
     let pool = this.pools.get(f.id);
     if (!pool) {
       pool = new ProcessPool({
+        format: (f.func.format as FnFormat | undefined) ?? 'http-stream',
         spec: {
           command: commandOf(f.func),
           cwd: f.dir,
@@ -158,6 +160,27 @@ export class FnService {
     }
     const status = Number(r.headers['fn-http-status'] ?? 200);
     return { status: Number.isInteger(status) && status >= 100 ? status : 200, headers: out, body: r.body };
+  }
+
+  /**
+   * A process function as a task's function (`fn:<id>`): the payload is the call body, the 200 body the
+   * task's result. Lets tasks run code in any language, under the same registration rules.
+   */
+  taskDefinition(id: string): FunctionDefinition | undefined {
+    const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
+    if (!f) return undefined;
+    return {
+      name: `fn:${f.id}`,
+      kind: 'process',
+      type: 'Single',
+      description: `process function ${f.app}/${f.name}`,
+      interface: { payload: 'text', arguments: [], inputs: [], outputs: [] },
+      run: async (ctx) => {
+        const r = await this.run(f, { 'content-type': 'text/plain' }, Buffer.from(ctx.payload ?? ''), false);
+        if (r.status !== 200) throw new TesseraError('function_failed', `process function ${f.name} answered ${r.status}: ${r.body.toString('utf8')}`);
+        return r.body.toString('utf8');
+      },
+    };
   }
 
   close() {
