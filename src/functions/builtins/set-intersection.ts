@@ -1,17 +1,7 @@
 import { TesseraError } from '../../errors/index.js';
 import type { FunctionDefinition } from '../registry.js';
 import { jsonArguments, lines } from './common.js';
-
-const RECORD = 32;
-
-function records(fn: string, data: Buffer, which: string): Buffer[] {
-  if (data.length % RECORD !== 0) {
-    throw new TesseraError('invalid_input', `${fn}: ${which} is ${data.length} bytes, not a whole number of ${RECORD}-byte records`);
-  }
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += RECORD) out.push(data.subarray(i, i + RECORD));
-  return out;
-}
+import { assertRecordsSorted, intersectRecords, recordCount } from './record-set.js';
 
 function assertSorted<T>(fn: string, items: T[], which: string, cmp: (a: T, b: T) => number) {
   for (let i = 1; i < items.length; i++) {
@@ -19,17 +9,14 @@ function assertSorted<T>(fn: string, items: T[], which: string, cmp: (a: T, b: T
   }
 }
 
-function contains(sorted: Buffer[], record: Buffer): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = Buffer.compare(sorted[mid], record);
-    if (c === 0) return true;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+/** Same as /^[0-9a-f]+$/, without a regex call per line (a third of the time at 2^20 lines). */
+function isHex(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
   }
-  return false;
+  return true;
 }
 
 /** MesaTEE v0.1 psi: 32-byte records; the second file sorted ascending; one 0/1 byte per own record to each owner. */
@@ -52,12 +39,14 @@ export const psi: FunctionDefinition = {
   },
   run: async (ctx) => {
     const [f1, f2] = ctx.inputFiles;
-    const r1 = records('psi', await ctx.readFile(f1.file_id), 'file 1');
-    const r2 = records('psi', await ctx.readFile(f2.file_id), 'file 2');
-    assertSorted('psi', r2, 'file 2 (the second party’s)', Buffer.compare);
-    const sorted1 = [...r1].sort(Buffer.compare);
-    await ctx.saveForFileOwner(Buffer.from(r1.map((r) => (contains(r2, r) ? 1 : 0))), f1.file_id);
-    await ctx.saveForFileOwner(Buffer.from(r2.map((r) => (contains(sorted1, r) ? 1 : 0))), f2.file_id);
+    const d1 = await ctx.readFile(f1.file_id);
+    const d2 = await ctx.readFile(f2.file_id);
+    recordCount('psi', d1, 'file 1');
+    recordCount('psi', d2, 'file 2');
+    assertRecordsSorted('psi', d2, 'file 2 (the second party’s)');
+    const { inB, inA } = intersectRecords(d1, d2);
+    await ctx.saveForFileOwner(Buffer.from(inB.buffer, inB.byteOffset, inB.length), f1.file_id);
+    await ctx.saveForFileOwner(Buffer.from(inA.buffer, inA.byteOffset, inA.length), f2.file_id);
     return 'Finished';
   },
 };
@@ -90,21 +79,30 @@ export const orderedSetIntersect: FunctionDefinition = {
     const parse = async (fileId: string, which: string) => {
       const items = lines((await ctx.readFile(fileId)).toString('utf8')).map((l) => l.trim().toLowerCase());
       items.forEach((h, i) => {
-        if (!/^[0-9a-f]+$/.test(h)) throw new TesseraError('invalid_input', `ordered_set_intersect: line ${i + 1} of ${which} is not hex`);
+        if (!isHex(h)) throw new TesseraError('invalid_input', `ordered_set_intersect: line ${i + 1} of ${which} is not hex`);
       });
-      const cmp = order === 'ascending' ? (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0) : (a: string, b: string) => (a > b ? -1 : a < b ? 1 : 0);
       assertSorted('ordered_set_intersect', items, which, cmp);
       return items;
     };
+    const cmp = order === 'ascending' ? (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0) : (x: string, y: string) => (x > y ? -1 : x < y ? 1 : 0);
     const [f1, f2] = ctx.inputFiles;
     const a = await parse(f1.file_id, 'input_data1');
     const b = await parse(f2.file_id, 'input_data2');
-    const inB = new Set(b);
-    const inA = new Set(a);
-    const r1 = a.map((h) => (inB.has(h) ? '1' : '0')).join('');
-    const r2 = b.map((h) => (inA.has(h) ? '1' : '0')).join('');
-    await ctx.saveForFileOwner(Buffer.from(r1), f1.file_id);
-    await ctx.saveForFileOwner(Buffer.from(r2), f2.file_id);
-    return `${[...r1].filter((c) => c === '1').length} common items`;
+    // Both lists are sorted the same way, so one merge marks the common lines on both sides.
+    const m1 = Buffer.alloc(a.length, '0');
+    const m2 = Buffer.alloc(b.length, '0');
+    for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+      const c = cmp(a[i], b[j]);
+      if (c < 0) i++;
+      else if (c > 0) j++;
+      else {
+        const v = a[i];
+        while (i < a.length && a[i] === v) m1[i++] = 0x31;
+        while (j < b.length && b[j] === v) m2[j++] = 0x31;
+      }
+    }
+    await ctx.saveForFileOwner(m1, f1.file_id);
+    await ctx.saveForFileOwner(m2, f2.file_id);
+    return `${m1.reduce((n, c) => n + (c === 0x31 ? 1 : 0), 0)} common items`;
   },
 };
