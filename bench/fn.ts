@@ -64,8 +64,10 @@ console.log(
       benchmark: 'Fn http-stream process (@fnproject/fdk, node)',
       hot_call: {
         calls: CALLS,
+        tessera_p50_ms: Number(median(lat.tessera).toFixed(3)),
         tessera_mean_ms: Number(mean(lat.tessera).toFixed(3)),
         tessera_p99_ms: Number(pct(lat.tessera, 99).toFixed(3)),
+        direct_socket_p50_ms: Number(median(lat.direct).toFixed(3)),
         direct_socket_mean_ms: Number(mean(lat.direct).toFixed(3)),
         direct_socket_p99_ms: Number(pct(lat.direct, 99).toFixed(3)),
         tessera_calls_per_s: Math.round(CALLS / (started.tessera / 1000)),

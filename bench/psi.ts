@@ -56,7 +56,7 @@ for (const log2 of SIZES) {
   const psiTimes: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const results: Buffer[] = [];
-    psiTimes.push(await time(() => psi.run(context({ f1: a, f2: b }, results))));
+    psiTimes.push(await time(async () => psi.run(context({ f1: a, f2: b }, results))));
     const common = results[0].reduce((s, x) => s + x, 0);
     if (common !== n / 2) throw new Error(`psi found ${common} common records, expected ${n / 2}`);
     process.stderr.write(`  psi 2^${log2} round ${r + 1}/${ROUNDS}: ${psiTimes[r].toFixed(2)} s\n`);
@@ -68,7 +68,7 @@ for (const log2 of SIZES) {
     const ha = hex(a);
     const hb = hex(b);
     const osiTimes: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) osiTimes.push(await time(() => orderedSetIntersect.run(context({ f1: ha, f2: hb }, []))));
+    for (let r = 0; r < ROUNDS; r++) osiTimes.push(await time(async () => orderedSetIntersect.run(context({ f1: ha, f2: hb }, []))));
     row.ordered_set_intersect_s = { median: median(osiTimes), min: Math.min(...osiTimes), max: Math.max(...osiTimes) };
   }
   report.push(row);

@@ -80,8 +80,11 @@ console.log(
       benchmark: 'EDGELESS workflows on Tessera',
       call_chain_5_functions: {
         calls: CALLS,
+        tessera_p50_ms: Number(percentile(c.tessera, 50).toFixed(3)),
         tessera_mean_ms: Number(mean(c.tessera).toFixed(3)),
         tessera_p99_ms: Number(percentile(c.tessera, 99).toFixed(3)),
+        plain_js_p50_ms: Number(percentile(c.plain, 50).toFixed(4)),
+        plain_js_p99_ms: Number(percentile(c.plain, 99).toFixed(4)),
         plain_js_mean_ms: Number(mean(c.plain).toFixed(4)),
         edgeless_published_mean_ms: '15.2-19.9 (vector-mul-chain, 5 functions, edgeless_inabox)',
       },

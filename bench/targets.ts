@@ -1,0 +1,113 @@
+// The suite's benchmarks and issue 9's targets: which script measures what, and how its JSON output
+// becomes rows of the report. Ratios are Tessera / baseline from the same run.
+export interface Row {
+  measure: string;
+  tessera: string;
+  baseline: string;
+  ratio: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+export interface LatencyBar {
+  label: string;
+  p50: number;
+  p99: number;
+}
+
+export interface Benchmark {
+  name: string;
+  script: string;
+  about: string;
+  rows(r: any): Row[];
+  latencies?(r: any): LatencyBar[];
+}
+
+const n = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const atLeast = (measure: string, tessera: number, baseline: number, target: number, unit: string): Row => {
+  const ratio = tessera / baseline;
+  return { measure, tessera: `${n(tessera)} ${unit}`, baseline: `${n(baseline)} ${unit}`, ratio: Number(ratio.toFixed(3)), target: `ratio ≥ ${target}`, met: ratio >= target };
+};
+const under = (measure: string, value: number, limit: number, unit: string, baseline = '—', digits = 2): Row => ({
+  measure,
+  tessera: `${n(value, digits)} ${unit}`,
+  baseline,
+  ratio: null,
+  target: `< ${limit} ${unit}`,
+  met: value < limit,
+});
+
+export const BENCHMARKS: Benchmark[] = [
+  {
+    name: 'echo-task',
+    script: 'echo-task.js',
+    about: 'single-party echo task (TMS Create + FNS Invoke) over the MesaTEE wire protocol, 8 connections; baseline: a TLS server with the same framing that echoes',
+    rows: (r) => [atLeast('echo task, round-trips/s (2 per task)', r.tessera.tasks_per_s * 2, r.baseline.pairs_per_s * 2, 0.5, 'rt/s')],
+    latencies: (r) => [
+      { label: 'echo task', p50: r.tessera.p50_ms, p99: r.tessera.p99_ms },
+      { label: 'framing baseline', p50: r.baseline.p50_ms, p99: r.baseline.p99_ms },
+    ],
+  },
+  {
+    name: 'app-kv',
+    script: 'app-kv.js',
+    about: 'CCF app KV endpoints over HTTPS; baseline: a plain Node HTTPS server doing the same SQLite work',
+    rows: (r) => [
+      atLeast('CCF app readonly KV read', r.read.tessera_req_per_s, r.read.baseline_req_per_s, 0.6, 'req/s'),
+      atLeast('CCF app readwrite KV write', r.write.tessera_req_per_s, r.write.baseline_req_per_s, 0.5, 'req/s'),
+      atLeast('fresh interpreter vs interpreter_reuse (read)', r.read.tessera_req_per_s, r.read_interpreter_reuse.tessera_req_per_s, 0.5, 'req/s'),
+      { measure: 'CCF app read p99 at 64 connections', tessera: 'not measured', baseline: '—', ratio: null, target: '< 5 ms', met: null },
+    ],
+  },
+  {
+    name: 'files',
+    script: 'files.js',
+    about: '256 MiB upload and download through the node; baseline: raw node:crypto AES-256-GCM over the same bytes',
+    rows: (r) => [
+      atLeast('file upload, 256 MiB', r.upload_mib_s.median, r.raw_aes_gcm_encrypt_mib_s.median, 0.5, 'MiB/s'),
+      atLeast('file download, 256 MiB', r.download_mib_s.median, r.raw_aes_gcm_decrypt_mib_s.median, 0.5, 'MiB/s'),
+    ],
+  },
+  {
+    name: 'psi',
+    script: 'psi.js',
+    about: 'psi and ordered_set_intersect built-ins, compute from plaintext in memory to both results',
+    rows: (r) =>
+      r.results.flatMap((x: any) => [
+        under(`psi, ${x.records_per_side} × ${x.records_per_side}`, x.psi_s.median, x.records_per_side === '2^24' ? 60 : 2, 's', x.records_per_side === '2^24' ? 'MesaTEE ~105 s' : '—'),
+        ...(x.ordered_set_intersect_s ? [under(`ordered_set_intersect, ${x.records_per_side} × ${x.records_per_side}`, x.ordered_set_intersect_s.median, 2, 's')] : []),
+      ]),
+  },
+  {
+    name: 'workflows',
+    script: 'workflows.js',
+    about: 'EDGELESS workflows in process; baseline: the same logic as plain JavaScript functions',
+    rows: (r) => [under('workflow 5-function call chain, median', r.call_chain_5_functions.tessera_p50_ms, 0.5, 'ms', 'EDGELESS 15–20 ms', 3)],
+    latencies: (r) => [
+      { label: 'workflow 5-call chain', p50: r.call_chain_5_functions.tessera_p50_ms, p99: r.call_chain_5_functions.tessera_p99_ms },
+      { label: 'plain JS chain', p50: r.call_chain_5_functions.plain_js_p50_ms, p99: r.call_chain_5_functions.plain_js_p99_ms },
+    ],
+  },
+  {
+    name: 'fn',
+    script: 'fn.js',
+    about: 'Fn http-stream hot process (@fnproject/fdk); baseline: HTTP straight to the same process’s unix socket',
+    rows: (r) => [
+      atLeast('Fn hot call', r.hot_call.tessera_calls_per_s, r.hot_call.direct_calls_per_s, 0.6, 'calls/s'),
+      under('Fn cold start (fdk-node), median', r.cold_start_ms.median, 150, 'ms', 'Fn ~300 ms', 0),
+    ],
+    latencies: (r) => [
+      { label: 'Fn hot call', p50: r.hot_call.tessera_p50_ms, p99: r.hot_call.tessera_p99_ms },
+      { label: 'direct socket', p50: r.hot_call.direct_socket_p50_ms, p99: r.hot_call.direct_socket_p99_ms },
+    ],
+  },
+  {
+    name: 'idle',
+    script: 'idle.js',
+    about: 'RSS of an idle node; memory added by 1,000 idle JS workflow instances',
+    rows: (r) => [
+      under('idle node RSS', r.idle_node.rss_mib, 200, 'MiB', '—', 1),
+      under(`${n(r.idle_workflow_instances.instances)} idle workflow instances`, r.idle_workflow_instances.added_rss_mib, 1024, 'MiB', '—', 1),
+    ],
+  },
+];
