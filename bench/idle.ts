@@ -34,6 +34,7 @@ async function idleInstances() {
   await settle(500);
   const before = process.memoryUsage().rss;
   const started = performance.now();
+  runtime.reserve('idle', INSTANCES);
   for (let i = 0; i < INSTANCES; i++) {
     const id = runtime.spawn({ workflowId: 'idle', name: `f${i}`, kind: 'js', initPayload: null, stateKey: null, code: Buffer.from('let n = 0; export function handle_cast(src, msg) { n++; }') });
     runtime.init(id);

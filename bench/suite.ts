@@ -78,14 +78,24 @@ function run(b: Benchmark): Promise<Ran> {
 }
 
 const ran: Ran[] = [];
+const failed: string[] = [];
 const suiteStarted = performance.now();
 for (const [i, b] of selected.entries()) {
   process.stderr.write(`[${i + 1}/${selected.length}] ${b.name}: ${b.about}\n`);
-  const r = await run(b);
-  process.stderr.write(`[${i + 1}/${selected.length}] ${b.name} done in ${r.seconds.toFixed(0)} s\n`);
-  ran.push(r);
+  try {
+    const r = await run(b);
+    process.stderr.write(`[${i + 1}/${selected.length}] ${b.name} done in ${r.seconds.toFixed(0)} s\n`);
+    ran.push(r);
+  } catch (err) {
+    process.stderr.write(`[${i + 1}/${selected.length}] ${b.name} FAILED: ${(err as Error).message}\n`);
+    failed.push(b.name);
+  }
 }
 process.stdout.write(`\n${table(ran)}\n\nsuite: ${((performance.now() - suiteStarted) / 1000).toFixed(0)} s\n`);
+if (failed.length) {
+  process.stderr.write(`failed: ${failed.join(', ')}; docs/BENCHMARKS.md was left as it was\n`);
+  process.exit(1);
+}
 
 if (!positionals.length || values.write) {
   const findingsFile = `${REPO}/bench/FINDINGS.md`;

@@ -196,7 +196,7 @@ export const CONFIG_SCHEMA = {
       properties: {
         event_timeout_ms: { type: 'integer', minimum: 10, default: 10000, description: 'Time one event may take in an instance, including the calls it makes' },
         call_timeout_ms: { type: 'integer', minimum: 10, default: 5000, description: 'A call not answered in this time returns Err to the caller (EDGELESS has no timeout)' },
-        heap_mib: { type: 'integer', minimum: 8, default: 64, description: 'Heap limit of each instance, MiB' },
+        heap_mib: { type: 'integer', minimum: 8, default: 64, description: 'Heap allowance of each instance, MiB; a workflow’s instances share one isolate limited to the sum of theirs' },
         max_restarts_per_minute: { type: 'integer', minimum: 0, default: 5, description: 'Restarts after traps allowed per instance per minute; beyond it the instance is stopped' },
         egress_hosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts (host or host:port) that http-egress may reach' },
       },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
 import type { Store } from '../store/types.js';
-import { type CallRet, FunctionInstance, type InstanceLimits } from './instance.js';
+import { type CallRet, FunctionInstance, type InstanceLimits, WorkflowIsolate } from './instance.js';
 
 const STATE = 'workflows.state';
 const strict = new TextDecoder('utf-8', { fatal: true });
@@ -68,6 +68,7 @@ export class WorkflowRuntime {
   private readonly instances = new Map<string, Running>();
   /** workflow id → logical name → instance id or resource */
   private readonly names = new Map<string, Map<string, string | ResourceTarget>>();
+  private readonly isolates = new Map<string, WorkflowIsolate>();
   private draining = false;
   readonly stats = { casts: 0, calls: 0, dropped: 0, restarts: 0 };
 
@@ -77,12 +78,20 @@ export class WorkflowRuntime {
   spawn(spec: InstanceSpec): string {
     const id = randomUUID();
     const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], busy: false, restarts: [], failed: false, timers: new Set(), events: 0 };
-    running.instance = new FunctionInstance(spec.kind, spec.code, this.hostFor(running), this.opts.limits);
+    const shared = this.isolates.get(spec.workflowId) ?? this.reserve(spec.workflowId, 1);
+    running.instance = new FunctionInstance(spec.kind, spec.code, this.hostFor(running), this.opts.limits, shared);
     this.instances.set(id, running);
     let names = this.names.get(spec.workflowId);
     if (!names) this.names.set(spec.workflowId, (names = new Map()));
     names.set(spec.name, id);
     return id;
+  }
+
+  /** Sizes a workflow's shared isolate before its instances spawn: heap_mib for each of them. */
+  reserve(workflowId: string, instances: number): WorkflowIsolate {
+    const shared = new WorkflowIsolate(this.opts.limits.heapMiB * Math.max(1, instances));
+    this.isolates.set(workflowId, shared);
+    return shared;
   }
 
   addResource(workflowId: string, name: string, target: ResourceTarget) {
@@ -116,6 +125,8 @@ export class WorkflowRuntime {
       this.instances.delete(id);
     }
     this.names.delete(workflowId);
+    this.isolates.get(workflowId)?.dispose();
+    this.isolates.delete(workflowId);
   }
 
   inspect(workflowId: string) {

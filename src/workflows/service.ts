@@ -57,6 +57,7 @@ export class WorkflowService {
     const { runtime } = this.opts;
     const ids = new Map<string, string>();
     try {
+      runtime.reserve(record.id, record.spec.functions.length);
       for (const f of record.spec.functions) {
         const cls = f.class_specification;
         const code = cls.function_type === 'BUILTIN' ? Buffer.from(BUILTIN_FUNCTIONS[cls.id]) : Buffer.from(cls.binary!, 'base64');

@@ -97,6 +97,25 @@ export function handle_call(src, msg) { if (msg.includes('crash')) throw new Err
   });
 });
 
+describe('instances of one workflow share an isolate, not their globals', () => {
+  test('globals, prototypes and module state written by one instance are invisible to another', async () => {
+    const WRITER = `export function handle_call(src, msg) { globalThis.secret = msg; Object.prototype.leak = msg; Array.prototype.push = () => 0; return 'written'; }`;
+    const READER = `let seen = 0; export function handle_call(src, msg) { seen++; return JSON.stringify({ secret: typeof globalThis.secret, leak: ({}).leak ?? null, push: [1].push(2), seen }); }`;
+    const FRONT = `${HTTP_REPLY}
+export function handle_call(src, msg) {
+  const w = edgeless.call('writer', 'hunter2');
+  const r = edgeless.call('reader', '');
+  return reply(200, w.data + ' ' + r.data);
+}`;
+    const spec = { functions: [jsFunction('front', FRONT, { writer: 'writer', reader: 'reader' }), jsFunction('writer', WRITER), jsFunction('reader', READER)], resources: [ingress('front', { host: '127.0.0.1', method: 'GET' })] };
+    const started = await wf.start(spec, 'separation');
+    assert.equal(started.status, 201, started.body.toString());
+    const r = await wf.ingress('/x');
+    assert.equal(r.body.toString(), 'written {"secret":"undefined","leak":null,"push":2,"seen":1}');
+    assert.equal((await wf.stop(started.json().workflow_id)).status, 200);
+  });
+});
+
 describe('bad workflows are refused, and others keep running', () => {
   test('missing fields, unknown types, dangling aliases, bad code', async () => {
     const cases: Array<[unknown, RegExp]> = [
