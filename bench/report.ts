@@ -57,13 +57,14 @@ export function latencySvg(bars: LatencyBar[]): string {
   const rowH = 34;
   const left = 190;
   const width = 760;
-  const plotW = width - left - 20;
+  const plotW = width - left - 120; // room for the value labels right of the longest bar
   const height = 60 + bars.length * rowH;
   const values = bars.flatMap((b) => [b.p50, b.p99]).filter((v) => v > 0);
   const lo = Math.floor(Math.log10(Math.min(...values, 1)));
   const hi = Math.ceil(Math.log10(Math.max(...values, 1)));
   const x = (v: number) => left + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * plotW;
   const ticks = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  const sig = (v: number) => Number(v.toPrecision(3)).toString();
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
@@ -75,7 +76,7 @@ ${bars
     return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>
 <rect x="${left}" y="${y + 2}" width="${Math.max(1, x(b.p99) - left)}" height="20" fill="#9ecae1"/>
 <rect x="${left}" y="${y + 2}" width="${Math.max(1, x(b.p50) - left)}" height="20" fill="#3182bd"/>
-<text x="${x(b.p99) + 4}" y="${y + 16}">${b.p50} / ${b.p99}</text>`;
+<text x="${x(b.p99) + 4}" y="${y + 16}">${sig(b.p50)} / ${sig(b.p99)} ms</text>`;
   })
   .join('\n')}
 </svg>
