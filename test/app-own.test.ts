@@ -104,6 +104,20 @@ describe('tables', () => {
 });
 
 describe('authentication policies', () => {
+  test('a certificate that expires is refused from then on, although it was accepted (and cached) before', async () => {
+    const { issueCertificate } = await import('../src/identity/certificates.js');
+    const ca = { certPem: node.ca, keyPem: readFileSync(join(node.dir, 'ca.key.pem'), 'utf8') };
+    const shortLived = await issueCertificate(ca, { name: 'brief', role: 'user', validMs: 2500 });
+    const as = { cert: shortLived.certPem, key: shortLived.keyPem, ca: node.ca };
+    const before = await https(`https://127.0.0.1:${node.ports.https}/app/whoami/any`, as);
+    assert.equal(before.status, 200, before.body.toString());
+    assert.equal(certIdOfPem(before.json().cert), certIdOfPem(shortLived.certPem));
+    await new Promise((r) => setTimeout(r, 3000));
+    const afterwards = await https(`https://127.0.0.1:${node.ports.https}/app/whoami/any`, as);
+    assert.equal(afterwards.status, 401, afterwards.body.toString());
+    assert.deepEqual(afterwards.json().error.details, [{ auth_policy: 'any_cert', code: 'InvalidAuthenticationInfo', message: 'Certificate has expired' }]);
+  });
+
   test('each policy gives its caller shape', async () => {
     const aliceId = certIdOfPem(alice().cert);
     const user = (await call('/whoami/user')).json();

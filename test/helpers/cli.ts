@@ -70,7 +70,9 @@ export function useEphemeralPorts(dir: string, extra?: (config: Record<string, a
 }
 
 function spawnServe(dir: string, bin = TESSERA): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
-  const proc = spawn(process.execPath, ['--no-node-snapshot', bin, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
+  // TESSERA_NODE_ARGS adds Node flags to the node only (e.g. --cpu-prof), which NODE_OPTIONS cannot carry.
+  const extra = (process.env.TESSERA_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, ['--no-node-snapshot', ...extra, bin, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffer = '';
