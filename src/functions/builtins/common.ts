@@ -6,6 +6,13 @@ import { TesseraError } from '../../errors/index.js';
 const decoder = new TextDecoder('utf-8', { fatal: false });
 export const lossyUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
 
+/** Refuses a list out of order; `compareAt(i)` compares entry i - 1 with entry i. */
+export function assertOrdered(fn: string, which: string, count: number, compareAt: (i: number) => number): void {
+  for (let i = 1; i < count; i++) {
+    if (compareAt(i) > 0) throw new TesseraError('invalid_input', `${fn}: ${which} is not sorted (entry ${i + 1} comes before entry ${i})`);
+  }
+}
+
 export const requirePayload = (payload: string | null, fn: string): string => {
   if (payload === null) throw new TesseraError('missing_value', `${fn} needs a payload; invoke it with a non-null "payload"`);
   return payload;

@@ -3,6 +3,7 @@
 // comparator sort of 16M of them takes minutes, so instead the record order is an index array
 // sorted by radix on the first 4 bytes, with ties settled by a full compare.
 import { TesseraError } from '../../errors/index.js';
+import { assertOrdered } from './common.js';
 
 export const RECORD = 32;
 
@@ -24,7 +25,7 @@ function cmp(a: Buffer, i: number, b: Buffer, j: number): number {
 }
 
 /** Each record's first 4 bytes as a number, so most comparisons never leave JavaScript. */
-function prefixes(data: Buffer): Uint32Array {
+export function prefixes(data: Buffer): Uint32Array {
   const n = data.length / RECORD;
   const keys = new Uint32Array(n);
   for (let i = 0; i < n; i++) keys[i] = data.readUInt32BE(i * RECORD);
@@ -34,12 +35,8 @@ function prefixes(data: Buffer): Uint32Array {
 const keyedCmp = (ka: Uint32Array, a: Buffer, i: number, kb: Uint32Array, b: Buffer, j: number) =>
   ka[i] !== kb[j] ? (ka[i] < kb[j] ? -1 : 1) : cmp(a, i, b, j);
 
-export function assertRecordsSorted(fn: string, data: Buffer, which: string): void {
-  const n = data.length / RECORD;
-  const keys = prefixes(data);
-  for (let i = 1; i < n; i++) {
-    if (keyedCmp(keys, data, i - 1, keys, data, i) > 0) throw new TesseraError('invalid_input', `${fn}: ${which} is not sorted (entry ${i + 1} comes before entry ${i})`);
-  }
+export function assertRecordsSorted(fn: string, data: Buffer, which: string, keys = prefixes(data)): void {
+  assertOrdered(fn, which, data.length / RECORD, (i) => keyedCmp(keys, data, i - 1, keys, data, i));
 }
 
 /** Indices of the records in ascending bytewise order. */
@@ -73,9 +70,8 @@ export function sortedOrder(data: Buffer, keys = prefixes(data)): Uint32Array {
  * Membership both ways between `a` (any order) and `b` (sorted): inA[j] is 1 when b's record j is
  * somewhere in a, inB[i] is 1 when a's record i is somewhere in b. One linear merge after the sort.
  */
-export function intersectRecords(a: Buffer, b: Buffer): { inB: Uint8Array; inA: Uint8Array } {
+export function intersectRecords(a: Buffer, b: Buffer, kb = prefixes(b)): { inB: Uint8Array; inA: Uint8Array } {
   const ka = prefixes(a);
-  const kb = prefixes(b);
   const order = sortedOrder(a, ka);
   const na = order.length;
   const nb = b.length / RECORD;
