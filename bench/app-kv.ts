@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ACCEPT_BALLOT } from '../src/governance/default-constitution.js';
 import { type TestNode, startNode, tempDir } from '../test/helpers/cli.js';
 import { member } from '../test/helpers/gov.js';
+import { median, percentile } from './stats.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
@@ -61,7 +62,6 @@ interface Sample {
   p99: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 async function measure(target: Target, method: 'GET' | 'PUT', agent: Agent, connections = CONNECTIONS, requests = REQUESTS): Promise<Sample> {
   let next = 0;
@@ -86,11 +86,8 @@ async function measure(target: Target, method: 'GET' | 'PUT', agent: Agent, conn
       }
     }),
   );
-  latencies.sort((a, b) => a - b);
-  return { perSecond: requests / ((performance.now() - started) / 1000), p50: pct(latencies, 50), p99: pct(latencies, 99) };
+  return { perSecond: requests / ((performance.now() - started) / 1000), p50: median(latencies), p99: percentile(latencies, 99) };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => (c.log.level = 'warn') });

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type TestNode, startNode } from '../test/helpers/cli.js';
 import { WireClient } from '../test/helpers/wire-client.js';
+import { median, percentile } from './stats.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const TASKS_PER_CONNECTION = Number(process.env.BENCH_TASKS ?? 150);
@@ -16,8 +17,6 @@ interface Sample {
   p99: number;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Each connection pair runs Create then Invoke, TASKS_PER_CONNECTION times, all connections at once. */
 async function measure(open: () => Promise<{ tms: WireClient; fns: WireClient }>, creds: Record<string, string>): Promise<Sample> {
@@ -40,7 +39,6 @@ async function measure(open: () => Promise<{ tms: WireClient; fns: WireClient }>
     tms.close();
     fns.close();
   }
-  latencies.sort((a, b) => a - b);
   return { tasksPerSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 

@@ -3,13 +3,14 @@
 // encrypting then decrypting the same bytes in this process, alternating rounds.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { startNode } from '../test/helpers/cli.js';
-import { content, peakRss, roundTrip } from '../test/helpers/large-file.js';
+import { content, roundTrip } from '../test/helpers/large-file.js';
+import { peakRss } from '../test/helpers/proc.js';
+import { median } from './stats.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_FILE_MIB ?? 256) * MiB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const chunks = content(SIZE);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function rawAes(): { encrypt: number; decrypt: number } {
   const key = randomBytes(32);

@@ -5,6 +5,7 @@ import { Agent, request } from 'node:http';
 import { pino } from 'pino';
 import { HotProcess, type ProcessSpec } from '../src/sandbox/process/hot-process.js';
 import { fnDir, nodeYaml } from '../test/helpers/fn-fixtures.js';
+import { mean, median, percentile } from './stats.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1000);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
@@ -13,9 +14,6 @@ const dir = fnDir('bench', nodeYaml('bench'), { 'func.js': "require('@fnproject/
 const spec: ProcessSpec = { command: ['node', 'func.js'], cwd: dir, env: { FN_MEMORY: '128', FN_TYPE: 'sync', FN_FN_ID: 'bench', FN_APP_ID: 'bench' }, startTimeoutMs: 10000, maxResponseBytes: 1 << 20, openFiles: 1024, memoryMb: 128, runtime: 'node' };
 const logger = pino({ level: 'silent' });
 const body = Buffer.from('{"n":1}');
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const median = (xs: number[]) => pct(xs, 50);
 
 const cold: number[] = [];
 for (let i = 0; i < COLD; i++) {
@@ -66,10 +64,10 @@ console.log(
         calls: CALLS,
         tessera_p50_ms: Number(median(lat.tessera).toFixed(3)),
         tessera_mean_ms: Number(mean(lat.tessera).toFixed(3)),
-        tessera_p99_ms: Number(pct(lat.tessera, 99).toFixed(3)),
+        tessera_p99_ms: Number(percentile(lat.tessera, 99).toFixed(3)),
         direct_socket_p50_ms: Number(median(lat.direct).toFixed(3)),
         direct_socket_mean_ms: Number(mean(lat.direct).toFixed(3)),
-        direct_socket_p99_ms: Number(pct(lat.direct, 99).toFixed(3)),
+        direct_socket_p99_ms: Number(percentile(lat.direct, 99).toFixed(3)),
         tessera_calls_per_s: Math.round(CALLS / (started.tessera / 1000)),
         direct_calls_per_s: Math.round(CALLS / (started.direct / 1000)),
         throughput_ratio_vs_direct: Number((started.direct / started.tessera).toFixed(3)),

@@ -1,15 +1,15 @@
 // Idle memory: the RSS of a started node doing nothing, and what 1,000 idle JS workflow instances
 // add to a process, against the same process before it spawned them.
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { WorkflowRuntime } from '../src/workflows/runtime.js';
 import { startNode, tempDir } from '../test/helpers/cli.js';
+import { procStatusBytes } from '../test/helpers/proc.js';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 1000);
 const MiB = 1024 * 1024;
-const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function idleNode() {
@@ -18,7 +18,7 @@ async function idleNode() {
     const samples: number[] = [];
     for (let i = 0; i < 5; i++) {
       await settle(1000);
-      samples.push(rssOf(node.proc.pid!));
+      samples.push(procStatusBytes(node.proc.pid!, 'VmRSS'));
     }
     return { rss_mib: Number((Math.max(...samples) / MiB).toFixed(1)), samples_mib: samples.map((s) => Number((s / MiB).toFixed(1))) };
   } finally {

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FunctionContext } from '../src/functions/registry.js';
 import { sortedOrder } from '../src/functions/builtins/record-set.js';
 import { orderedSetIntersect, psi } from '../src/functions/builtins/set-intersection.js';
+import { median } from './stats.js';
 
 const SIZES = (process.env.BENCH_PSI_LOG2 ?? '20,24').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -47,7 +48,6 @@ async function time(run: () => Promise<unknown>) {
   return (performance.now() - t) / 1000;
 }
 
-const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
 const report: Record<string, unknown>[] = [];
 for (const log2 of SIZES) {
   const n = 2 ** log2;

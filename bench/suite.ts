@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { peakRss } from '../test/helpers/proc.js';
 import { latencySvg, markdown, type Ran, table } from './report.js';
 import { BENCHMARKS, type Benchmark } from './targets.js';
 
@@ -47,7 +48,7 @@ const selected = positionals.length ? BENCHMARKS.filter((b) => positionals.inclu
 
 const hwm = (pid: number) => {
   try {
-    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    return peakRss(pid) / 1024 / 1024;
   } catch {
     return 0;
   }

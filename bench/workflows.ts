@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { WorkflowRuntime } from '../src/workflows/runtime.js';
 import { tempDir } from '../test/helpers/cli.js';
+import { mean, percentile } from './stats.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20000);
@@ -16,8 +17,6 @@ const store = new SqliteStore(join(dir, 'store.sqlite'));
 const runtime = new WorkflowRuntime({ store, logger: pino({ level: 'silent' }), limits: { heapMiB: 64, eventMs: 10000 }, callTimeoutMs: 5000, maxRestartsPerMinute: 5 });
 
 const js = (source: string) => Buffer.from(source);
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function chain() {
   const wf = 'chain';

@@ -1,7 +1,6 @@
 // Streams a large file through a node's TDFS the way a client does (encrypt while uploading, decrypt
 // while downloading) without ever holding it; shared by the large-file test and the files benchmark.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,8 +19,6 @@ export function content(size: number, base = randomBytes(CHUNK)): () => Generato
     }
   };
 }
-
-export const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 export interface Transfer {
   uploadStatus: number;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type TestNode, startNode } from '../helpers/cli.js';
-import { content, peakRss, roundTrip } from '../helpers/large-file.js';
+import { content, roundTrip } from '../helpers/large-file.js';
+import { peakRss } from '../helpers/proc.js';
 
 const SIZE = 1024 * 1024 * 1024;
 const RSS_LIMIT = 200 * 1024 * 1024;
