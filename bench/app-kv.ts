@@ -76,8 +76,9 @@ async function measure(target: Target, method: 'GET' | 'PUT', agent: Agent, conn
         await new Promise<void>((resolve, reject) => {
           const body = method === 'PUT' ? Buffer.from(`value ${i}`) : undefined;
           const req = request({ host: '127.0.0.1', port: target.port, path: target.path(key), method, agent, servername: 'localhost', headers: body ? { 'content-length': body.length } : {} }, (res) => {
-            res.resume();
-            res.on('end', () => (res.statusCode! < 300 ? resolve() : reject(new Error(`${method} ${target.path(key)}: ${res.statusCode}`))));
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => (res.statusCode! < 300 ? resolve() : reject(new Error(`${method} ${target.path(key)}: ${res.statusCode} ${Buffer.concat(chunks).toString()}`))));
           });
           req.on('error', reject);
           req.end(body);
@@ -90,7 +91,7 @@ async function measure(target: Target, method: 'GET' | 'PUT', agent: Agent, conn
 }
 
 async function main() {
-  const node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => (c.log.level = 'warn') });
+  const node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => { c.log.level = 'warn'; c.app.return_exception_details = true; } });
   await deploy(node);
   const script = fileURLToPath(new URL('./baseline-kv-server.js', import.meta.url));
   const baseline = spawn(process.execPath, [script, node.dir, join(tempDir(), 'baseline.sqlite')], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -4,7 +4,7 @@ import { TesseraError } from '../errors/index.js';
 import { GOV } from '../governance/tables.js';
 import { certIdOfPem } from '../identity/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
-import { InterpreterCache, type JsEngine } from '../sandbox/js/engine.js';
+import { FreshPools, InterpreterCache, type JsEngine } from '../sandbox/js/engine.js';
 import { type Ledger, parseTxId, txIdOf, VIEW } from '../store/ledger.js';
 import type { PendingTx, Store } from '../store/types.js';
 import { AppAuth, type AuthInput } from './auth.js';
@@ -60,7 +60,9 @@ interface DispatchResult {
 export class AppService {
   private readonly auth: AppAuth;
   private readonly interpreters = new InterpreterCache(10);
-  private deployment: number | undefined = -1;
+  private readonly fresh = new FreshPools(10);
+  /** The deployed app as of the last deployment seen: re-read only when a deployment changes the flush record. */
+  private deployment: { version: number | undefined; codeCache: boolean; endpoints: ReturnType<typeof loadEndpoints>; modules: Record<string, string> } | null = null;
 
   constructor(
     private readonly opts: {
@@ -78,31 +80,33 @@ export class AppService {
     this.auth = new AppAuth(opts.principals);
   }
 
-  private endpoints() {
-    return loadEndpoints(this.opts.store.read((tx) => tx.list<EndpointInfo>(GOV.endpoints)));
-  }
-
   openApi() {
-    return openApiDocument(this.endpoints(), this.opts.version);
+    return openApiDocument(this.deployed().endpoints, this.opts.version);
   }
 
-  /** A deployment (or bytecode refresh) evicts kept interpreters and compiled code, as CCF does. */
-  private deploymentSettings(): { codeCache: boolean } {
-    const { version, flush } = this.opts.store.read((tx) => ({
-      version: tx.versionOf(GOV.interpreterFlush, 'flush'),
-      flush: tx.get<{ disable_bytecode_cache?: boolean }>(GOV.interpreterFlush, 'flush'),
+  /**
+   * Every deployment, removal or bytecode refresh rewrites the flush record, so its version says when the
+   * endpoints and modules must be read again; the change also evicts kept interpreters, fresh-context pools
+   * and compiled code, as CCF does.
+   */
+  private deployed() {
+    const version = this.opts.store.read((tx) => tx.versionOf(GOV.interpreterFlush, 'flush'));
+    if (this.deployment && this.deployment.version === version) return this.deployment;
+    this.interpreters.clear();
+    this.fresh.clear();
+    this.opts.engine.clearCodeCache();
+    this.deployment = this.opts.store.read((tx) => ({
+      version,
+      codeCache: tx.get<{ disable_bytecode_cache?: boolean }>(GOV.interpreterFlush, 'flush')?.disable_bytecode_cache !== true,
+      endpoints: loadEndpoints(tx.list<EndpointInfo>(GOV.endpoints)),
+      modules: Object.fromEntries(tx.list<string>(GOV.modules)),
     }));
-    if (version !== this.deployment) {
-      this.interpreters.clear();
-      this.opts.engine.clearCodeCache();
-      this.deployment = version;
-    }
-    return { codeCache: flush?.disable_bytecode_cache !== true };
+    return this.deployment;
   }
 
   async handle(req: AppRequest): Promise<AppResponse> {
-    const { codeCache } = this.deploymentSettings();
-    const found = match(this.endpoints(), req.method, req.path);
+    const { codeCache, endpoints, modules } = this.deployed();
+    const found = match(endpoints, req.method, req.path);
     if (!('endpoint' in found)) {
       const allow: Record<string, string> = found.allow ? { allow: found.allow.join(', ') } : {};
       if (found.status === 204) return { status: 204, headers: allow, body: null };
@@ -148,7 +152,7 @@ export class AppService {
       try {
         const job = {
           codeCache,
-          modules: { ...this.modules(), '/__ccf_dispatch.js': dispatchModule(endpoint.info.js_module, endpoint.info.js_function) },
+          modules: { ...modules, '/__ccf_dispatch.js': dispatchModule(endpoint.info.js_module, endpoint.info.js_function) },
           entry: '/__ccf_dispatch.js',
           exportName: '__dispatch',
           args: [request, req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.byteLength)],
@@ -164,7 +168,8 @@ export class AppService {
           },
           limits: { cpuMs: this.opts.runtime.maxExecutionMs, heapMiB: this.opts.runtime.maxHeapMiB },
         };
-        result = (await (reuse ? this.opts.engine.runReused(this.interpreters, reuse, job) : this.opts.engine.run(job))) as DispatchResult;
+        const fresh = `${historical ? 'historical' : 'current'}\0${endpoint.info.js_module}\0${endpoint.info.js_function}`;
+        result = (await (reuse ? this.opts.engine.runReused(this.interpreters, reuse, job) : this.opts.engine.runFresh(this.fresh, fresh, job))) as DispatchResult;
       } catch (err) {
         return this.engineFailure(err as TesseraError);
       }
@@ -192,10 +197,6 @@ export class AppService {
       Object.assign(headers, result.headers);
       return { status, headers, body: result.body ? Buffer.from(result.body) : null };
     }
-  }
-
-  private modules(): Record<string, string> {
-    return Object.fromEntries(this.opts.store.read((tx) => tx.list<string>(GOV.modules)));
   }
 
   private host(tx: PendingTx, mode: 'readwrite' | 'readonly', state: { applyWrites: boolean | null; claims: ArrayBuffer | null; metrics: boolean }) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { JsEngine } from './engine.js';
+import { FreshPools, JsEngine } from './engine.js';
 
 const engine = new JsEngine();
 const run = (source: string, extra: Partial<Parameters<JsEngine['run']>[0]> = {}) =>
@@ -102,5 +102,39 @@ describe('limits', () => {
 
   test('an exception names its type and message', async () => {
     await assert.rejects(run('export function main() { throw new TypeError("nope"); }'), /the code threw TypeError: nope/);
+  });
+});
+
+describe('fresh contexts made ahead (runFresh)', () => {
+  const fresh = (pools: FreshPools, source: string, extra: Partial<Parameters<JsEngine['run']>[0]> = {}) =>
+    engine.runFresh(pools, 'k', { modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', ...extra });
+
+  test('every call sees a context nothing ran in before, across many isolates’ worth of calls', async () => {
+    const pools = new FreshPools();
+    const source = 'let calls = 0; export function main(x) { globalThis.seen = (globalThis.seen ?? 0) + 1; Object.prototype.polluted = x; return [++calls, globalThis.seen, x]; }';
+    const results = [];
+    for (let i = 0; i < 150; i++) results.push(await fresh(pools, source, { args: [i] }));
+    assert.deepEqual(results, Array.from({ length: 150 }, (_, i) => [1, 1, i]));
+    pools.clear();
+  });
+
+  test('module code that reaches the host while loading gets the calling request’s host', async () => {
+    const pools = new FreshPools();
+    const source = 'const who = whoami(); export function main() { return [who, whoami()]; }';
+    for (const name of ['ann', 'bob', 'cyd']) assert.deepEqual(await fresh(pools, source, { host: { whoami: () => name } }), [name, name]);
+    pools.clear();
+  });
+
+  test('a call that breaks the heap limit fails alone; the next call gets a new isolate', async () => {
+    const pools = new FreshPools();
+    const source = 'export function main(blow) { if (!blow) return "alive"; const a = []; for (;;) a.push(new Array(100000).fill(Math.random())); }';
+    const limits = { heapMiB: 16, cpuMs: 10000 };
+    const calls = [fresh(pools, source, { args: [false], limits }), fresh(pools, source, { args: [true], limits }), fresh(pools, source, { args: [false], limits })];
+    const [before, blown, after] = await Promise.allSettled(calls);
+    assert.deepEqual(before, { status: 'fulfilled', value: 'alive' });
+    assert.equal(blown.status, 'rejected');
+    assert.match((blown as PromiseRejectedResult).reason.message, /heap limit of 16 MiB/);
+    assert.deepEqual(after, { status: 'fulfilled', value: 'alive' });
+    pools.clear();
   });
 });

@@ -3,6 +3,9 @@ import { withDefaults } from '../limits.js';
 import { posix } from 'node:path';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
+import { FreshContextPool, type FreshPools } from './fresh-pool.js';
+
+export { FreshPools } from './fresh-pool.js';
 
 // Untrusted JavaScript runs here, never in the node's own V8 context: each run gets its own V8 isolate
 // (its own heap, with a hard limit) and a fresh context that holds nothing but the language and the host
@@ -33,13 +36,28 @@ export interface JsRun {
   codeCache?: boolean;
 }
 
-export interface Interpreter {
+/** A context ready to call: the export, and the binding its host functions reach. */
+export interface Prepared {
   isolate: ivm.Isolate;
-  fn: ivm.Reference<unknown>;
+  /** Evaluates the entry module on first use, then gives its export. */
+  exported(): Promise<ivm.Reference<unknown>>;
   binding: { current: Record<string, (...args: any[]) => unknown> };
   limits: JsLimits;
+  /** Lets the context go (the isolate lives on). */
+  release(): void;
+}
+
+export interface Interpreter extends Prepared {
   dispose(): void;
 }
+
+/** Defines each host function as a global that forwards to the one host callback, which it then hides. */
+const hostShim = (names: string[]) => `(() => {
+  const host = globalThis.__tessera_host;
+  delete globalThis.__tessera_host;
+  for (const name of ${JSON.stringify(names)}) globalThis[name] = (...args) => host(name, ...args);
+})();
+`;
 
 /** Kept interpreters, least recently used evicted first (CCF's max_cached_interpreters). */
 export class InterpreterCache {
@@ -79,10 +97,14 @@ export class InterpreterCache {
   }
 }
 
+/** The code called the host while loading, so it cannot be loaded ahead of the call that binds the host. */
+class NeedsHostWhileLoading extends Error {}
+
 const normalise = (name: string) => posix.normalize('/' + name.replace(/^\/+/, ''));
 
 export class JsEngine {
   private readonly codeCache = new Map<string, Buffer>();
+  private readonly scripts = new WeakMap<ivm.Isolate, Map<string, Promise<ivm.Script>>>();
   readonly stats = { runs: 0, compiled: 0, codeCacheHits: 0 };
 
   /** Runs `entry`'s `exportName` with `args` under `limits`, in a fresh isolate; throws a TesseraError naming the limit it broke. */
@@ -114,24 +136,83 @@ export class JsEngine {
     }
   }
 
+  /**
+   * Runs in a fresh context of a shared isolate (`pools` keeps one per key), made ahead of need on the
+   * isolate's own thread. The context has never run anything before, so no state passes between calls,
+   * as with a fresh isolate; the isolate's creation (~1 ms) leaves the request's path.
+   */
+  async runFresh(pools: FreshPools, key: string, job: JsRun): Promise<unknown> {
+    const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
+    const pool = pools.get(key, () => new FreshContextPool(limits.heapMiB, (isolate) => this.prepareAhead(isolate, job, limits)));
+    if (!pool.evaluateAhead) return this.run(job);
+    try {
+      return await pool.use(job.host ?? {}, (interpreter) => this.call(interpreter, job.args ?? []));
+    } catch (err) {
+      if (!(err instanceof NeedsHostWhileLoading)) throw err;
+      pool.evaluateAhead = false;
+      return this.run(job);
+    }
+  }
+
+  /**
+   * A pooled context with its prelude run and modules evaluated, so that the call is the request's only hop
+   * into the isolate. Code that reaches for the host while loading must see the request's own host: such a
+   * context is refused, and its pool sends calls to fresh isolates from then on.
+   */
+  private async prepareAhead(isolate: ivm.Isolate, job: JsRun, limits: JsLimits): Promise<Prepared> {
+    let touched = false;
+    const untouchable = new Proxy({} as Record<string, (...args: unknown[]) => unknown>, {
+      get: () => () => {
+        touched = true;
+        throw new Error('the host is not bound while code loads ahead of its call');
+      },
+    });
+    let prepared: Prepared | undefined;
+    try {
+      prepared = await this.prepareIn(isolate, job, limits, untouchable);
+      await prepared.exported();
+      if (!touched) return prepared;
+    } catch (err) {
+      if (!touched) {
+        prepared?.release();
+        throw err;
+      }
+    }
+    prepared?.release();
+    throw new NeedsHostWhileLoading();
+  }
+
   private async prepare(job: JsRun): Promise<Interpreter> {
     const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
     const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB) });
-    const binding = { current: job.host ?? {} };
-    this.stats.runs++;
     try {
-      const context = await isolate.createContext();
+      const prepared = await this.prepareIn(isolate, job, limits);
+      await prepared.exported();
+      return { ...prepared, dispose: () => !isolate.isDisposed && isolate.dispose() };
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw err;
+    }
+  }
+
+  /** A new context in `isolate` with the host bound, the prelude run and the entry module evaluated. */
+  private async prepareIn(isolate: ivm.Isolate, job: JsRun, limits: JsLimits, loadHost = job.host ?? {}): Promise<Prepared> {
+    const binding = { current: loadHost };
+    this.stats.runs++;
+    let context: ivm.Context | undefined;
+    try {
+      context = await isolate.createContext();
       const global = context.global;
-      await global.set('globalThis', global.derefInto());
-      // Host functions reach the current caller's binding, so a kept interpreter serves each request with its own.
-      for (const name of Object.keys(job.host ?? {})) {
-        await global.set(name, new ivm.Callback((...args: unknown[]) => binding.current[name](...args)));
-      }
-      if (job.prelude) await (await this.compileScript(isolate, job.prelude)).run(context, { timeout: limits.cpuMs });
+      // One callback serves every host function (one hop to set up instead of one per name); it reaches
+      // the current caller's binding, so a kept interpreter serves each request with its own.
+      const names = Object.keys(job.host ?? {});
+      if (names.length > 0) await global.set('__tessera_host', new ivm.Callback((name: string, ...args: unknown[]) => binding.current[name](...args)));
+      const setup = (names.length > 0 ? hostShim(names) : '') + (job.prelude ?? '');
+      if (setup) await (await this.scriptIn(isolate, setup)).run(context, { timeout: limits.cpuMs });
 
       const sources = new Map(Object.entries(job.modules).map(([name, src]) => [normalise(name), src]));
       const compiled = new Map<string, ivm.Module>();
-      const names = new Map<ivm.Module, string>();
+      const moduleNames = new Map<ivm.Module, string>();
       const load = async (name: string): Promise<ivm.Module> => {
         const existing = compiled.get(name);
         if (existing) return existing;
@@ -139,7 +220,7 @@ export class JsEngine {
         if (source === undefined) throw new TesseraError('not_found', `module '${name}' is not in the bundle`);
         const module = await this.compile(isolate, name, source, job.codeCache !== false);
         compiled.set(name, module);
-        names.set(module, name);
+        moduleNames.set(module, name);
         return module;
       };
       const entry = await load(normalise(job.entry));
@@ -147,32 +228,60 @@ export class JsEngine {
         if (!specifier.startsWith('./') && !specifier.startsWith('../') && !specifier.startsWith('/')) {
           throw new TesseraError('invalid_input', `import '${specifier}' is not relative: bundle dependencies as files and import them by path`);
         }
-        return load(posix.resolve(posix.dirname(names.get(referrer) ?? '/'), specifier));
+        return load(posix.resolve(posix.dirname(moduleNames.get(referrer) ?? '/'), specifier));
       });
-      await entry.evaluate({ timeout: limits.cpuMs });
-      const fn = await entry.namespace.get(job.exportName, { reference: true });
-      if (fn.typeof !== 'function') throw new TesseraError('not_found', `module '${normalise(job.entry)}' has no exported function '${job.exportName}'`);
-      return { isolate, fn, binding, limits, dispose: () => !isolate.isDisposed && isolate.dispose() };
+      const ctx = context;
+      let fn: ivm.Reference<unknown> | undefined;
+      return {
+        isolate,
+        binding,
+        limits,
+        // Evaluation waits for the first call, so that module code runs with that call's host bound.
+        exported: async () => {
+          if (fn) return fn;
+          try {
+            await entry.evaluate({ timeout: limits.cpuMs });
+            const found = await entry.namespace.get(job.exportName, { reference: true });
+            if (found.typeof !== 'function') throw new TesseraError('not_found', `module '${normalise(job.entry)}' has no exported function '${job.exportName}'`);
+            return (fn = found);
+          } catch (err) {
+            throw classify(err, limits, isolate);
+          }
+        },
+        release: () => {
+          fn?.release();
+          ctx.release();
+        },
+      };
     } catch (err) {
-      const e = classify(err, limits, isolate);
-      if (!isolate.isDisposed) isolate.dispose();
-      throw e;
+      context?.release();
+      throw classify(err, limits, isolate);
     }
   }
 
-  private async call(interpreter: Interpreter, args: unknown[]): Promise<unknown> {
+  private async call(interpreter: Prepared, args: unknown[]): Promise<unknown> {
+    const fn = await interpreter.exported();
     try {
-      return await interpreter.fn.apply(undefined, args, { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: interpreter.limits.cpuMs });
+      return await fn.apply(undefined, args, { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: interpreter.limits.cpuMs });
     } catch (err) {
       throw classify(err, interpreter.limits, interpreter.isolate);
     }
   }
 
-  private async compileScript(isolate: ivm.Isolate, source: string): Promise<ivm.Script> {
+  /** A script compiled once per isolate: a compiled script runs in any context of its isolate. */
+  private async scriptIn(isolate: ivm.Isolate, source: string): Promise<ivm.Script> {
+    let scripts = this.scripts.get(isolate);
+    if (!scripts) this.scripts.set(isolate, (scripts = new Map()));
+    let script = scripts.get(source);
+    if (!script) scripts.set(source, (script = this.compileScript(isolate, source, 'prelude.js')));
+    return script;
+  }
+
+  private async compileScript(isolate: ivm.Isolate, source: string, filename: string): Promise<ivm.Script> {
     const key = createHash('sha256').update('script\0' + source).digest('hex');
     const cached = this.codeCache.get(key);
     const script = await isolate.compileScript(source, {
-      filename: 'prelude.js',
+      filename,
       ...(cached ? { cachedData: new ivm.ExternalCopy(cached.buffer.slice(cached.byteOffset, cached.byteOffset + cached.byteLength) as ArrayBuffer) } : { produceCachedData: true }),
     });
     const result = script as unknown as ivm.CachedDataResult;
