@@ -91,7 +91,7 @@ async function measure(target: Target, method: 'GET' | 'PUT', agent: Agent, conn
 }
 
 async function main() {
-  const node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => { c.log.level = 'warn'; c.app.return_exception_details = true; } });
+  const node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => (c.log.level = 'warn') });
   await deploy(node);
   const script = fileURLToPath(new URL('./baseline-kv-server.js', import.meta.url));
   const baseline = spawn(process.execPath, [script, node.dir, join(tempDir(), 'baseline.sqlite')], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -85,6 +85,7 @@ async function main() {
     console.log(JSON.stringify({ ...summary, throughput_ratio_vs_baseline: Number(ratio.toFixed(3)) }, null, 2));
   } finally {
     baseline.stop();
+    await node.stop(); // gracefully, so that TESSERA_NODE_ARGS=--cpu-prof can write its profile
     await node.cleanup();
   }
 }

@@ -38,6 +38,8 @@ export interface HttpServerOptions {
   workflows: WorkflowService;
   fns: FnService;
   allowDirectFnDeploy: boolean;
+  /** Resolves once every commit so far is on disk (Store.durable). */
+  durable: () => Promise<void>;
 }
 
 /** Routes reachable without a node identity: liveness, the API descriptions, and the app (which applies its own policies). */
@@ -71,6 +73,12 @@ export async function createHttpServer(opts: HttpServerOptions) {
   app.addHook('onRequest', async (request) => {
     if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
     request.principal = await authenticateHttp(request, opts.principals);
+  });
+
+  // Nothing is acknowledged before it is on disk: a reply waits for the fsync that covers every commit
+  // made so far (its own, and any it may have read), shared with whatever else is in flight.
+  app.addHook('onSend', async () => {
+    await opts.durable();
   });
 
   app.addHook('onResponse', async (request, reply) => {

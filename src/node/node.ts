@@ -156,7 +156,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const listeners: WireListener[] = [];
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, allowDirectFnDeploy: config.fn.allow_direct_deploy })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, allowDirectFnDeploy: config.fn.allow_direct_deploy, durable: () => store.durable() })
     : null;
 
   const signer = setInterval(() => {
@@ -200,6 +200,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         principals,
         handler,
         logger,
+        durable: () => store.durable(),
       });
       const address = await listener.listen();
       listeners.push(listener);

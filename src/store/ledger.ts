@@ -28,6 +28,7 @@ const ZERO_CLAIMS = '0'.repeat(64);
 export class Ledger {
   private leaves: Buffer[] = [];
   private readonly db;
+  private readonly store: SqliteStore;
   private readonly scalar: Buffer;
   private readonly nodeId: string;
 
@@ -38,6 +39,7 @@ export class Ledger {
     private readonly signer: LedgerSigner,
   ) {
     this.db = store.database;
+    this.store = store;
     this.scalar = Buffer.from((createPrivateKey(signer.keyPem).export({ format: 'jwk' }) as { d: string }).d, 'base64url');
     this.nodeId = createHash('sha256').update(new X509Certificate(signer.certPem).publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
     this.leaves = (this.db.prepare('SELECT leaf FROM ledger_leaves ORDER BY seqno').all() as Array<{ leaf: Buffer }>).map((r) => r.leaf);
@@ -72,6 +74,7 @@ export class Ledger {
     if (n === 0 || n === last) return null;
     const root = merkleRoot(this.leaves);
     this.db.prepare('INSERT INTO ledger_signatures (seqno, root, signature, cert, signed_at) VALUES (?, ?, ?, ?, ?)').run(n, root, signRoot(root, this.scalar), this.signer.certPem, Date.now());
+    this.store.wrote();
     return { seqno: n, root: root.toString('hex') };
   }
 

@@ -127,8 +127,23 @@ test('two handles on one file (node and CLI) see each other\'s commits', () => {
   }
 });
 
-test('WAL with synchronous=FULL: a commit is on disk before it returns', () => {
+test('group commit: WAL with synchronous=NORMAL, and durable() fsyncs once for every commit made before it began', async () => {
   const db = (store as unknown as { db: { pragma(s: string, o: object): unknown } }).db;
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(db.pragma('synchronous', { simple: true }), 2);
+  assert.equal(db.pragma('synchronous', { simple: true }), 1);
+  await store.durable();
+  const before = store.stats.fsyncs;
+  await store.durable();
+  assert.equal(store.stats.fsyncs, before, 'nothing new committed: no fsync');
+
+  for (let i = 0; i < 20; i++) store.transact((tx) => tx.put('group', `k${i}`, i));
+  await Promise.all(Array.from({ length: 20 }, () => store.durable()));
+  assert.equal(store.stats.fsyncs, before + 1, 'twenty waiting callers shared one fsync');
+
+  store.transact((tx) => tx.put('group', 'a', 1));
+  const first = store.durable();
+  store.transact((tx) => tx.put('group', 'b', 2)); // committed while the first fsync is under way
+  const second = store.durable();
+  await Promise.all([first, second]);
+  assert.equal(store.stats.fsyncs, before + 3, 'a commit made during an fsync waits for the next one');
 });

@@ -47,5 +47,10 @@ export interface Store {
   read<T>(fn: (tx: ReadTx) => T): T;
   lastSeqno(): number;
   entries(fromSeqno: number, limit: number): LedgerEntry[];
+  /**
+   * Resolves once every transaction committed so far is on disk. Commits return before their fsync;
+   * whatever acknowledges a write to a caller awaits this first, and concurrent callers share one fsync.
+   */
+  durable(): Promise<void>;
   close(): void;
 }

@@ -21,6 +21,8 @@ export interface WireListenerOptions {
   principals: PrincipalService;
   handler: MessageHandler;
   logger: Logger;
+  /** Resolves once every commit so far is on disk (Store.durable): replies wait for it. */
+  durable: () => Promise<void>;
 }
 
 export const errorReply = (err: TesseraError) => ({ type: 'Error', kind: err.mesateeKind, message: err.message });
@@ -80,7 +82,8 @@ export class WireListener {
     clearTimeout(deadline);
   }
 
-  private authenticate(socket: tls.TLSSocket): Principal {
+  /** The connection's certificate id: fixed for the connection's life, so worked out once. */
+  private certificateOf(socket: tls.TLSSocket): string {
     if (!socket.authorized) {
       const why = socket.authorizationError ? ` (${socket.authorizationError})` : '';
       throw new TesseraError(
@@ -88,7 +91,10 @@ export class WireListener {
         `a client certificate issued by this node's CA is required${why}; use the cert.pem and key.pem from 'tessera user add'`,
       );
     }
-    const certId = certIdOfDer(socket.getPeerCertificate().raw);
+    return certIdOfDer(socket.getPeerCertificate().raw);
+  }
+
+  private authenticate(certId: string): Principal {
     const principal = this.opts.principals.byCertId(certId);
     if (!principal) {
       throw new TesseraError('unauthenticated', `client certificate ${certId} belongs to no current identity (it may have been removed)`);
@@ -110,14 +116,15 @@ export class WireListener {
     socket.once('close', () => this.connections.delete(socket));
     const reader = new FrameReader(socket, this.opts.limits);
     try {
-      let caller = this.authenticate(socket);
+      const certId = this.certificateOf(socket);
+      let caller = this.authenticate(certId);
       for (;;) {
         if (this.closing) break;
         const frame = await reader.next();
         if (frame === null) break;
         state.busy = true;
         // Re-checked per request: an identity removed while connected is cut off here.
-        caller = this.authenticate(socket);
+        caller = this.authenticate(certId);
         const started = process.hrtime.bigint();
         let type: unknown;
         let reply: unknown;
@@ -130,6 +137,7 @@ export class WireListener {
           }
           type = (message as { type?: unknown } | null)?.type;
           reply = await this.opts.handler(message, caller);
+          await this.opts.durable();
           this.log(started, { type, caller: caller.name });
         } catch (err) {
           const e = asTesseraError(err);
