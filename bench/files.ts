@@ -65,5 +65,6 @@ try {
     ),
   );
 } finally {
+  await node.stop(); // gracefully, so that TESSERA_NODE_ARGS=--cpu-prof can write its profile
   await node.cleanup();
 }

@@ -4,6 +4,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { request } from 'node:https';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { TrailingTag } from '../../src/crypto/trailing-tag.js';
 import type { TestNode } from './cli.js';
 import { https } from './https-client.js';
 
@@ -66,7 +67,7 @@ export async function roundTrip(node: TestNode, user: string, size: number, chun
   const decipher = createDecipheriv('aes-256-gcm', key, nonce);
   decipher.setAAD(ad);
   const check = createHash('sha256');
-  let tail = Buffer.alloc(0);
+  const split = new TrailingTag((body) => check.update(decipher.update(body)));
   let received = 0;
   await new Promise<void>((resolve, reject) => {
     const req = request({ ...options, method: 'GET', headers: { authorization: `Bearer ${id.token}` } }, (res) => {
@@ -76,10 +77,7 @@ export async function roundTrip(node: TestNode, user: string, size: number, chun
         new Writable({
           write(chunk: Buffer, _e, done) {
             received += chunk.length;
-            const joined = Buffer.concat([tail, chunk]);
-            const body = Math.max(0, joined.length - 16);
-            check.update(decipher.update(joined.subarray(0, body)));
-            tail = Buffer.from(joined.subarray(body));
+            split.push(chunk);
             done();
           },
         }),
@@ -88,7 +86,7 @@ export async function roundTrip(node: TestNode, user: string, size: number, chun
     req.on('error', reject);
     req.end();
   });
-  decipher.setAuthTag(tail);
+  decipher.setAuthTag(split.tag);
   check.update(decipher.final());
   return { uploadStatus, uploadSeconds, downloadSeconds: (performance.now() - downloadStarted) / 1000, received, matches: check.digest('hex') === sha256 };
 }
