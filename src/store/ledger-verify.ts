@@ -1,6 +1,6 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { type LeafComponents, leafOf, merkleRoot } from './merkle.js';
+import { type LeafComponents, MerkleTree, leafOf } from './merkle.js';
 import { verifyRootSignature } from './receipt.js';
 import { txIdOf } from './ledger.js';
 
@@ -25,7 +25,7 @@ export function verifyLedger(storePath: string, serviceCertPem: string, onProgre
     const service = new X509Certificate(serviceCertPem);
     const txs = db.prepare('SELECT seqno, writes FROM txlog ORDER BY seqno').all() as Array<{ seqno: number; writes: string }>;
     const leafRows = new Map((db.prepare('SELECT * FROM ledger_leaves').all() as Array<LeafComponents & { seqno: number; leaf: Buffer }>).map((r) => [r.seqno, r]));
-    const leaves: Buffer[] = [];
+    const tree = new MerkleTree();
     txs.forEach((tx, i) => {
       onProgress?.(i + 1, txs.length);
       if (tx.seqno !== i + 1) problems.push(`transaction ${txIdOf(i + 1)} is missing (found ${txIdOf(tx.seqno)})`);
@@ -35,16 +35,16 @@ export function verifyLedger(storePath: string, serviceCertPem: string, onProgre
       if (digest !== row.write_set_digest) problems.push(`transaction ${txIdOf(tx.seqno)}: its write set does not match its digest (altered after commit)`);
       const leaf = leafOf(row);
       if (!leaf.equals(row.leaf)) problems.push(`transaction ${txIdOf(tx.seqno)}: its leaf does not match its components`);
-      leaves.push(leaf);
+      tree.append(leaf);
     });
     const sigs = db.prepare('SELECT seqno, root, signature, cert FROM ledger_signatures ORDER BY seqno').all() as Array<{ seqno: number; root: Buffer; signature: Buffer; cert: string }>;
     for (const sig of sigs) {
       const id = txIdOf(sig.seqno);
-      if (sig.seqno > leaves.length) {
+      if (sig.seqno > tree.size) {
         problems.push(`signature at ${id} covers transactions that have no leaf`);
         continue;
       }
-      if (!merkleRoot(leaves.slice(0, sig.seqno)).equals(sig.root)) problems.push(`signature at ${id}: the leaves do not give the signed root`);
+      if (!tree.root(sig.seqno).equals(sig.root)) problems.push(`signature at ${id}: the leaves do not give the signed root`);
       const cert = new X509Certificate(sig.cert);
       if (!verifyRootSignature(sig.root, sig.signature, cert)) problems.push(`signature at ${id} does not verify under its node certificate`);
       if (!cert.verify(service.publicKey)) problems.push(`signature at ${id}: the signing node is not endorsed by the service identity`);

@@ -1,6 +1,6 @@
 import { createHash, createHmac, createPrivateKey, X509Certificate } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
-import { type LeafComponents, leafOf, merkleProof, merkleRoot } from './merkle.js';
+import { type LeafComponents, MerkleTree, leafOf } from './merkle.js';
 import { type Receipt, signRoot } from './receipt.js';
 import type { SqliteStore } from './sqlite.js';
 
@@ -26,7 +26,7 @@ export interface LedgerSigner {
 const ZERO_CLAIMS = '0'.repeat(64);
 
 export class Ledger {
-  private leaves: Buffer[] = [];
+  private readonly tree = new MerkleTree();
   private readonly db;
   private readonly store: SqliteStore;
   private readonly scalar: Buffer;
@@ -42,7 +42,7 @@ export class Ledger {
     this.store = store;
     this.scalar = Buffer.from((createPrivateKey(signer.keyPem).export({ format: 'jwk' }) as { d: string }).d, 'base64url');
     this.nodeId = createHash('sha256').update(new X509Certificate(signer.certPem).publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
-    this.leaves = (this.db.prepare('SELECT leaf FROM ledger_leaves ORDER BY seqno').all() as Array<{ leaf: Buffer }>).map((r) => r.leaf);
+    for (const row of this.db.prepare('SELECT leaf FROM ledger_leaves ORDER BY seqno').iterate() as Iterable<{ leaf: Buffer }>) this.tree.append(row.leaf);
   }
 
   private commitEvidence(seqno: number): string {
@@ -51,16 +51,16 @@ export class Ledger {
 
   /** Adds a leaf for every committed transaction that has none yet (including ones the CLI committed). */
   catchUp(): number {
-    const from = this.leaves.length + 1;
+    const from = this.tree.size + 1;
     const rows = this.db.prepare('SELECT seqno, writes, claims FROM txlog WHERE seqno >= ? ORDER BY seqno').all(from) as Array<{ seqno: number; writes: string; claims: string | null }>;
     const insert = this.db.prepare('INSERT INTO ledger_leaves (seqno, write_set_digest, commit_evidence, claims_digest, leaf) VALUES (?, ?, ?, ?, ?)');
     this.db.transaction(() => {
       for (const row of rows) {
-        if (row.seqno !== this.leaves.length + 1) throw new Error(`ledger gap: expected transaction ${this.leaves.length + 1}, found ${row.seqno}`);
+        if (row.seqno !== this.tree.size + 1) throw new Error(`ledger gap: expected transaction ${this.tree.size + 1}, found ${row.seqno}`);
         const c: LeafComponents = { write_set_digest: createHash('sha256').update(row.writes).digest('hex'), commit_evidence: this.commitEvidence(row.seqno), claims_digest: row.claims ?? ZERO_CLAIMS };
         const leaf = leafOf(c);
         insert.run(row.seqno, c.write_set_digest, c.commit_evidence, c.claims_digest, leaf);
-        this.leaves.push(leaf);
+        this.tree.append(leaf);
       }
     })();
     return rows.length;
@@ -70,9 +70,9 @@ export class Ledger {
   sign(): { seqno: number; root: string } | null {
     this.catchUp();
     const last = this.lastSigned();
-    const n = this.leaves.length;
+    const n = this.tree.size;
     if (n === 0 || n === last) return null;
-    const root = merkleRoot(this.leaves);
+    const root = this.tree.root();
     this.db.prepare('INSERT INTO ledger_signatures (seqno, root, signature, cert, signed_at) VALUES (?, ?, ?, ?, ?)').run(n, root, signRoot(root, this.scalar), this.signer.certPem, Date.now());
     this.store.wrote();
     return { seqno: n, root: root.toString('hex') };
@@ -109,7 +109,7 @@ export class Ledger {
       signature: sig.signature.toString('base64'),
       cert: sig.cert,
       node_id: this.nodeId,
-      proof: merkleProof(this.leaves.slice(0, sig.seqno), tx.seqno - 1),
+      proof: this.tree.proof(tx.seqno - 1, sig.seqno),
       leaf_components: { write_set_digest: c.write_set_digest, commit_evidence: c.commit_evidence, claims_digest: c.claims_digest },
     };
   }
