@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { TesseraError } from '../errors/index.js';
 import { certIdOfDer } from '../identity/certificates.js';
 import type { Principal, PrincipalService } from '../identity/principals.js';
+import { peerCertificateDer } from '../identity/tls.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,7 +20,9 @@ export async function authenticateHttp(request: FastifyRequest, principals: Prin
   if (!socket.authorized) {
     throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
   }
-  const certId = certIdOfDer(socket.getPeerCertificate().raw);
+  const der = peerCertificateDer(socket);
+  if (!der) throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
+  const certId = certIdOfDer(der);
   const principal = principals.byCertId(certId);
   if (!principal) throw new TesseraError('unauthenticated', `client certificate ${certId} belongs to no current identity`);
   if (principal.role === 'user') {

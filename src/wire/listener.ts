@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
 import { certIdOfDer } from '../identity/certificates.js';
 import type { Principal, PrincipalService } from '../identity/principals.js';
-import { type TlsMaterial, mutualTlsServerOptions, secureContextOptions } from '../identity/tls.js';
+import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer, secureContextOptions } from '../identity/tls.js';
 import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';
 import type { MessageHandler } from './dispatch.js';
 
@@ -91,7 +91,9 @@ export class WireListener {
         `a client certificate issued by this node's CA is required${why}; use the cert.pem and key.pem from 'tessera user add'`,
       );
     }
-    return certIdOfDer(socket.getPeerCertificate().raw);
+    const der = peerCertificateDer(socket);
+    if (!der) throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required; use the cert.pem and key.pem from 'tessera user add'");
+    return certIdOfDer(der);
   }
 
   private authenticate(certId: string): Principal {

@@ -210,3 +210,23 @@ describe('authentication and authorization', () => {
 
   test('after every refused request, the node still serves', assertStillServing);
 });
+
+describe('TLS renegotiation', () => {
+  for (const [name, port] of [['wire (tms_external)', () => node.ports.tms_external], ['https', () => node.ports.https]] as const) {
+    test(`${name}: a TLS 1.2 client cannot renegotiate, so a connection keeps the certificate it opened with`, async () => {
+      const { connect } = await import('node:tls');
+      const id = alice();
+      const socket = connect({ host: '127.0.0.1', port: port(), cert: id.cert, key: id.key, ca: node.ca, servername: 'localhost', maxVersion: 'TLSv1.2' });
+      await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (err) => resolve(`error: ${err.message}`));
+        socket.once('close', () => resolve('closed'));
+        const started = socket.renegotiate({ rejectUnauthorized: true }, (err) => resolve(err ? `error: ${err.message}` : 'renegotiated'));
+        if (!started) resolve('refused locally');
+      });
+      socket.destroy();
+      assert.notEqual(outcome, 'renegotiated');
+      await assertStillServing();
+    });
+  }
+});

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TLSSocket } from 'node:tls';
 import type { AppService } from '../../apps/service.js';
+import { peerCertificateDer } from '../../identity/tls.js';
 
 /**
  * The deployed CCF app under /app. Authentication here is the endpoint's own policies (which may be
@@ -16,7 +17,6 @@ export async function appRoutes(app: FastifyInstance, apps: AppService) {
     scope.all('/app/*', { schema: { hide: true } }, async (request, reply) => {
       const url = new URL(request.url, 'https://node');
       const socket = request.raw.socket as TLSSocket;
-      const peer = socket.getPeerCertificate?.();
       const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')]));
       const result = await apps.handle({
         method: request.method,
@@ -25,7 +25,7 @@ export async function appRoutes(app: FastifyInstance, apps: AppService) {
         hostname: request.headers.host ?? null,
         headers,
         body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
-        peerCert: peer && peer.raw ? peer.raw : null,
+        peerCert: peerCertificateDer(socket),
       });
       reply.status(result.status).headers(result.headers);
       return reply.send(result.body ?? undefined);
