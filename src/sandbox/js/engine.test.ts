@@ -125,6 +125,19 @@ describe('fresh contexts made ahead (runFresh)', () => {
     pools.clear();
   });
 
+  test('a pool lets its isolates go when idle, and makes new ones on the next call', async () => {
+    const pools = new FreshPools(10, 100);
+    const source = 'export function main() { return "made"; }';
+    assert.equal(await fresh(pools, source), 'made');
+    const pool = pools.get('k', 64, () => Promise.reject(new Error('not made here')));
+    assert.equal(pool.isolates, 2, 'one batch serving, the next being made');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(pool.isolates, 0);
+    assert.equal(await fresh(pools, source), 'made');
+    assert.equal(pool.isolates, 2);
+    pools.clear();
+  });
+
   test('a call that breaks the heap limit fails alone; the next call gets a new isolate', async () => {
     const pools = new FreshPools();
     const source = 'export function main(blow) { if (!blow) return "alive"; const a = []; for (;;) a.push(new Array(100000).fill(Math.random())); }';

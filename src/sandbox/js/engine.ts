@@ -3,7 +3,7 @@ import { withDefaults } from '../limits.js';
 import { posix } from 'node:path';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
-import { FreshContextPool, type FreshPools } from './fresh-pool.js';
+import type { FreshPools } from './fresh-pool.js';
 
 export { FreshPools } from './fresh-pool.js';
 
@@ -143,7 +143,7 @@ export class JsEngine {
    */
   async runFresh(pools: FreshPools, key: string, job: JsRun): Promise<unknown> {
     const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
-    const pool = pools.get(key, () => new FreshContextPool(limits.heapMiB, (isolate) => this.prepareAhead(isolate, job, limits)));
+    const pool = pools.get(key, limits.heapMiB, (isolate) => this.prepareAhead(isolate, job, limits));
     if (!pool.evaluateAhead) return this.run(job);
     try {
       return await pool.use(job.host ?? {}, (interpreter) => this.call(interpreter, job.args ?? []));

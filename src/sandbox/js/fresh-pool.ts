@@ -1,62 +1,84 @@
 import ivm from 'isolated-vm';
 import type { Prepared } from './engine.js';
 
-/** How many fresh contexts are kept made ahead of need in each pool. */
-const AHEAD = 2;
 /**
- * How many contexts one isolate makes before the pool moves to a new one. isolated-vm keeps each
- * instantiated module's record until its isolate goes (laverdet/isolated-vm#247), about 40 KiB per
- * context here, so an isolate that made contexts forever would reach its heap limit; 64 keeps that
- * residue under 3 MiB of the handler's heap and pays for a new isolate (~1 ms) once per 64 calls.
+ * How many contexts one isolate makes: a batch, made ahead, then served, then the isolate goes.
+ * Replacing isolates also bounds what isolated-vm keeps of each instantiated module until its isolate
+ * goes (laverdet/isolated-vm#247, about 40 KiB per context here): 32 keeps that residue near 1 MiB of
+ * the handler's heap, and a new isolate (~1 ms) is paid once per 32 calls.
  */
-const CONTEXTS_PER_ISOLATE = 64;
+const BATCH = 16;
 
-/** One isolate of the pool, disposed once retired and all its contexts are done with. */
-class PoolIsolate {
+/** A pool unused this long lets its isolates go (two batches of contexts are ~10 MiB). */
+const IDLE_MS = 30_000;
+
+/** One isolate and the contexts made in it, disposed once all are taken and done with. */
+class Batch {
   readonly isolate: ivm.Isolate;
-  made = 0;
-  outstanding = 0;
-  retired = false;
-  constructor(heapMiB: number) {
+  readonly ready: Array<Promise<Prepared>> = [];
+  private outstanding = 0;
+
+  constructor(heapMiB: number, prepare: (isolate: ivm.Isolate) => Promise<Prepared>) {
     this.isolate = new ivm.Isolate({ memoryLimit: Math.max(8, heapMiB) });
+    for (let i = 0; i < BATCH; i++) {
+      const made = prepare(this.isolate);
+      made.catch(() => undefined); // the call that takes this context gets the failure
+      this.ready.push(made);
+    }
+    this.outstanding = BATCH;
   }
+
+  get broken(): boolean {
+    return this.isolate.isDisposed;
+  }
+
   done(): void {
-    this.outstanding--;
-    if (this.retired && this.outstanding === 0) this.dispose();
+    if (--this.outstanding === 0) this.dispose();
   }
+
   dispose(): void {
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 }
 
 /**
- * Fresh contexts for one kind of call (one app endpoint), made ahead of need in one shared isolate.
- * Each context serves exactly one call and is then let go, so nothing passes between calls; making the
- * next one happens on the isolate's thread while the node serves other requests.
+ * Fresh contexts for one kind of call (one app endpoint). Each context serves exactly one call and is
+ * then let go, so nothing passes between calls. Contexts are made in batches, each in its own isolate:
+ * while calls run in one batch's isolate, the next batch is being made in another, on that isolate's
+ * own thread, so calls never queue behind the making of contexts.
  */
 export class FreshContextPool {
-  private current: PoolIsolate | null = null;
-  private ready: Array<{ owner: PoolIsolate; made: Promise<Prepared> }> = [];
+  private serving: Batch | null = null;
+  private next: Batch | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private inFlight = 0;
+  private idle: NodeJS.Timeout | null = null;
   /** False once the code proved it needs the host while loading: calls then go to fresh isolates (see JsEngine.prepareAhead). */
   evaluateAhead = true;
 
   constructor(
     private readonly heapMiB: number,
     private readonly prepare: (isolate: ivm.Isolate) => Promise<Prepared>,
+    private readonly idleMs = IDLE_MS,
   ) {}
+
+  /** Isolates alive in this pool (0 after it idled, at most 2). */
+  get isolates(): number {
+    return [this.serving, this.next].filter((b) => b && !b.broken).length;
+  }
 
   /**
    * Runs `body` with a fresh context bound to `host`. Calls run one after another, as they would in the
    * isolate anyway: when one breaks the heap limit and takes the isolate down, no other call was inside it.
    */
   use<T>(host: Prepared['binding']['current'], body: (prepared: Prepared) => Promise<T>): Promise<T> {
+    this.inFlight++;
+    if (this.idle) this.idle.refresh();
+    else this.idle = setTimeout(() => this.idleFor(), this.idleMs).unref();
     const turn = this.queue.then(async () => {
-      this.fill();
-      const { owner, made } = this.ready.shift()!;
-      this.fill();
+      const batch = this.take();
       try {
-        const prepared = await made;
+        const prepared = await batch.ready.shift()!;
         prepared.binding.current = host;
         try {
           return await body(prepared);
@@ -64,53 +86,59 @@ export class FreshContextPool {
           if (!prepared.isolate.isDisposed) prepared.release();
         }
       } finally {
-        owner.done();
+        batch.done();
       }
     });
-    this.queue = turn.catch(() => undefined);
+    this.queue = turn.catch(() => undefined).finally(() => this.inFlight--);
     return turn;
   }
 
-  dispose(): void {
-    for (const { owner } of this.ready) owner.dispose();
-    this.current?.dispose();
-    this.current = null;
-    this.ready = [];
+  private idleFor(): void {
+    if (this.inFlight > 0) {
+      this.idle?.refresh();
+      return;
+    }
+    this.idle = null;
+    this.serving?.dispose();
+    this.next?.dispose();
+    this.serving = this.next = null;
   }
 
-  private fill(): void {
-    if (this.current?.isolate.isDisposed) {
-      // A call broke the heap limit: every context made in that isolate went with it.
-      this.ready = this.ready.filter(({ owner }) => owner !== this.current);
-      this.current = null;
+  dispose(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+    this.serving?.dispose();
+    this.next?.dispose();
+    this.serving = this.next = null;
+  }
+
+  /** The batch to take the next context from; starts making the one after it. */
+  private take(): Batch {
+    // A call that broke the heap limit took its batch's isolate, and every context in it, down.
+    if (this.serving?.broken) this.serving = null;
+    if (this.next?.broken) this.next = null;
+    if (!this.serving || this.serving.ready.length === 0) {
+      this.serving = this.next ?? new Batch(this.heapMiB, this.prepare);
+      this.next = null;
     }
-    while (this.ready.length < AHEAD) {
-      if (!this.current || this.current.made >= CONTEXTS_PER_ISOLATE) {
-        if (this.current) {
-          this.current.retired = true;
-          if (this.current.outstanding === 0) this.current.dispose();
-        }
-        this.current = new PoolIsolate(this.heapMiB);
-      }
-      const owner = this.current;
-      owner.made++;
-      owner.outstanding++;
-      const made = this.prepare(owner.isolate);
-      made.catch(() => undefined); // the call that takes this context gets the failure
-      this.ready.push({ owner, made });
-    }
+    this.next ??= new Batch(this.heapMiB, this.prepare);
+    return this.serving;
   }
 }
 
 /** Pools by key, least recently used disposed first. */
 export class FreshPools {
   private readonly pools = new Map<string, FreshContextPool>();
-  constructor(private readonly max = 10) {}
+  constructor(
+    private readonly max = 10,
+    private readonly idleMs = IDLE_MS,
+  ) {}
 
-  get(key: string, create: () => FreshContextPool): FreshContextPool {
+  /** The pool for `key`, made with `heapMiB` and `prepare` if there is none. */
+  get(key: string, heapMiB: number, prepare: (isolate: ivm.Isolate) => Promise<Prepared>): FreshContextPool {
     let pool = this.pools.get(key);
     if (pool) this.pools.delete(key);
-    else pool = create();
+    else pool = new FreshContextPool(heapMiB, prepare, this.idleMs);
     this.pools.set(key, pool);
     while (this.pools.size > this.max) {
       const [oldest, old] = this.pools.entries().next().value as [string, FreshContextPool];
