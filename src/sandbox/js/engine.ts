@@ -103,7 +103,10 @@ class NeedsHostWhileLoading extends Error {}
 const normalise = (name: string) => posix.normalize('/' + name.replace(/^\/+/, ''));
 
 export class JsEngine {
-  private readonly codeCache = new Map<string, Buffer>();
+  /** V8 code cache by source digest, kept as isolated-vm copies so that each compile reuses one without copying it. */
+  private readonly codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
+  /** Source digests, by the source string itself (V8 keeps a string's hash, so a repeat lookup is cheap). */
+  private readonly digests = new Map<string, string>();
   private readonly scripts = new WeakMap<ivm.Isolate, Map<string, Promise<ivm.Script>>>();
   readonly stats = { runs: 0, compiled: 0, codeCacheHits: 0 };
 
@@ -278,20 +281,29 @@ export class JsEngine {
   }
 
   private async compileScript(isolate: ivm.Isolate, source: string, filename: string): Promise<ivm.Script> {
-    const key = createHash('sha256').update('script\0' + source).digest('hex');
+    const key = `script:${this.keyOf(source)}`;
     const cached = this.codeCache.get(key);
-    const script = await isolate.compileScript(source, {
-      filename,
-      ...(cached ? { cachedData: new ivm.ExternalCopy(cached.buffer.slice(cached.byteOffset, cached.byteOffset + cached.byteLength) as ArrayBuffer) } : { produceCachedData: true }),
-    });
+    const script = await isolate.compileScript(source, { filename, ...(cached ? { cachedData: cached } : { produceCachedData: true }) });
     const result = script as unknown as ivm.CachedDataResult;
-    if (!cached && result.cachedData) this.codeCache.set(key, Buffer.from(result.cachedData.copy()));
+    if (!cached && result.cachedData) this.codeCache.set(key, result.cachedData);
     return script;
   }
 
   /** Drops compiled code (refresh_js_app_bytecode_cache, disable_bytecode_cache). */
   clearCodeCache(): void {
-    this.codeCache.clear();
+    this.codeCache.clear(); // not released: a compile under way may still be reading one
+
+    this.digests.clear();
+  }
+
+  private keyOf(source: string): string {
+    let key = this.digests.get(source);
+    if (!key) {
+      key = createHash('sha256').update(source).digest('hex');
+      if (this.digests.size >= 1000) this.digests.clear();
+      this.digests.set(source, key);
+    }
+    return key;
   }
 
   /** Compiles with V8's code cache, keyed by the SHA-256 of the source. */
@@ -300,16 +312,13 @@ export class JsEngine {
       this.stats.compiled++;
       return isolate.compileModule(source, { filename: `file://${name}` });
     }
-    const key = createHash('sha256').update(source).digest('hex');
+    const key = this.keyOf(source);
     const cached = this.codeCache.get(key);
-    const module = await isolate.compileModule(source, {
-      filename: `file://${name}`,
-      ...(cached ? { cachedData: new ivm.ExternalCopy(cached.buffer.slice(cached.byteOffset, cached.byteOffset + cached.byteLength) as ArrayBuffer) } : { produceCachedData: true }),
-    });
+    const module = await isolate.compileModule(source, { filename: `file://${name}`, ...(cached ? { cachedData: cached } : { produceCachedData: true }) });
     const result = module as unknown as ivm.CachedDataResult & { cachedDataRejected?: boolean };
     if (cached && !result.cachedDataRejected) this.stats.codeCacheHits++;
     else this.stats.compiled++;
-    if (!cached && result.cachedData) this.codeCache.set(key, Buffer.from(result.cachedData.copy()));
+    if (!cached && result.cachedData) this.codeCache.set(key, result.cachedData);
     return module;
   }
 }
