@@ -47,7 +47,8 @@ export interface TestNode {
   logs(): string;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  restart(): Promise<void>;
+  /** Stops the node with `signal` (SIGTERM: gracefully; SIGKILL: a crash) and starts it again on the same data. */
+  restart(signal?: NodeJS.Signals): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -126,12 +127,13 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
     logs: () => running.output.join(''),
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
-        if (running.proc.exitCode !== null) return resolve(running.proc.exitCode);
+        // A process killed by a signal has signalCode set and exitCode null.
+        if (running.proc.exitCode !== null || running.proc.signalCode !== null) return resolve(running.proc.exitCode);
         running.proc.once('exit', (code) => resolve(code));
         running.proc.kill(signal);
       }),
-    restart: async () => {
-      await node.stop();
+    restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      await node.stop(signal);
       running = await spawnServe(dir, opts.bin);
     },
     cleanup: async () => {
