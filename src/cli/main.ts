@@ -12,6 +12,10 @@ import { registerGov } from './commands/gov.js';
 import { registerWorkflow } from './commands/workflow.js';
 import { registerFn } from './commands/fn.js';
 
+// Everything Tessera writes (the data directory, its database, WAL, blobs, keys, downloads) is for its
+// owner alone: files 0600, directories 0700, whatever the caller's umask.
+process.umask(0o077);
+
 const program = new Command('tessera')
   .version(VERSION)
   .description('Tessera: a confidential function platform (MesaTEE, EDGELESS, Fn and CCF compatible)')

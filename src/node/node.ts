@@ -141,6 +141,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     fnsAddress,
     functionTimeoutMs: config.tasks.function_timeout_ms,
     logger,
+    tokenKey: deriveKey(masterKey, 'task tokens'),
   });
   const recovered = tasks.recoverInterrupted();
   if (recovered) logger.warn({ tasks: recovered }, 'tasks interrupted by the last shutdown were marked Failed');

@@ -33,6 +33,7 @@ function setup(functionTimeoutMs = 1000) {
       logger: pino({ level: 'silent' }),
     }),
     fnsAddress: () => ({ ip: '127.0.0.1', port: 3444 }),
+    tokenKey: randomBytes(32),
     functionTimeoutMs,
     logger: pino({ level: 'silent' }),
   });

@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
-import { newUuid, randomHex } from '../crypto/random.js';
+import { newUuid } from '../crypto/random.js';
 import { type FunctionContext, FunctionRegistry, type TaskFileRef } from '../functions/registry.js';
-import type { Store, Tx } from '../store/types.js';
+import type { ReadTx, Store, Tx } from '../store/types.js';
 import type { TaskFiles, TaskRecord, TaskStatus } from './types.js';
 
 const TASKS = 'tasks.records';
@@ -18,6 +18,11 @@ export interface TaskServiceOptions {
   fnsAddress: () => { ip: string; port: number };
   functionTimeoutMs: number;
   logger: Logger;
+  /**
+   * Key of the task tokens: a task's token is HMAC-SHA-256(key, task id), worked out when needed and
+   * never stored, so the store holds no credential that opens a task.
+   */
+  tokenKey: Buffer;
 }
 
 export interface InternalUpdate {
@@ -68,7 +73,7 @@ export class TaskService {
       status: fn.type === 'Single' ? 'Ready' : 'Created',
       ip,
       port,
-      task_token: randomHex(16),
+      task_token: '',
       collaborator_list: collaborators.map((user_id) => ({ user_id, approved: false })),
       approved_user_number: 0,
       input_files: input.files.map((file_id) => ({ user_id: input.creator, file_id })),
@@ -79,7 +84,7 @@ export class TaskService {
       failure_reason: null,
     };
     this.opts.store.transact((tx) => {
-      tx.put(TASKS, task.task_id, task);
+      this.save(tx, task);
       for (const user of participants(task)) tx.put(BY_PARTICIPANT, `${user}\u0000${task.task_id}`, true);
     });
     return task;
@@ -87,7 +92,7 @@ export class TaskService {
 
   /** The task, if `user` is its creator or a collaborator. */
   getForUser(taskId: string, user: string): TaskRecord {
-    const task = this.opts.store.read((tx) => tx.get<TaskRecord>(TASKS, taskId));
+    const task = this.opts.store.read((tx) => this.load(tx, taskId));
     if (!task) throw new TesseraError('not_found', `no task ${taskId}`);
     if (!participants(task).includes(user)) {
       throw new TesseraError('permission_denied', `task ${taskId} is not yours: '${user}' is neither its creator nor a collaborator`);
@@ -98,7 +103,7 @@ export class TaskService {
   /** Ids of the tasks `user` created or collaborates on, oldest first. */
   listForUser(user: string): string[] {
     const tasks = this.opts.store.read((tx) =>
-      tx.list<boolean>(BY_PARTICIPANT, `${user}\u0000`).map(([key]) => tx.get<TaskRecord>(TASKS, key.split('\u0000')[1])!),
+      tx.list<boolean>(BY_PARTICIPANT, `${user}\u0000`).map(([key]) => this.load(tx, key.split('\u0000')[1])!),
     );
     return tasks.sort((a, b) => a.created_at.localeCompare(b.created_at)).map((t) => t.task_id);
   }
@@ -107,7 +112,7 @@ export class TaskService {
   approve(input: { task_id: string; files: string[]; user: string }): TaskRecord {
     if (input.files.length === 0) throw new TesseraError('missing_value', 'approving a task needs at least one of your files');
     return this.opts.store.transact((tx) => {
-      const task = tx.get<TaskRecord>(TASKS, input.task_id);
+      const task = this.load(tx, input.task_id);
       if (!task) throw new TesseraError('permission_denied', `no task ${input.task_id} that you can approve`);
       if (task.function_type !== 'Multiparty') {
         throw new TesseraError('permission_denied', `task ${input.task_id} runs ${task.function_name}, a single-party function: there is nothing to approve`);
@@ -129,7 +134,7 @@ export class TaskService {
 
   /** TMS internal Get: the whole record, for services. */
   getInternal(taskId: string): TaskRecord {
-    const task = this.opts.store.read((tx) => tx.get<TaskRecord>(TASKS, taskId));
+    const task = this.opts.store.read((tx) => this.load(tx, taskId));
     if (!task) throw new TesseraError('not_found', `no task ${taskId}`);
     return task;
   }
@@ -137,7 +142,7 @@ export class TaskService {
   /** TMS internal Update: MesaTEE semantics (non-null fields overwrite, output_files append); false for an unknown task. */
   updateInternal(update: InternalUpdate): boolean {
     return this.opts.store.transact((tx) => {
-      const task = tx.get<TaskRecord>(TASKS, update.task_id);
+      const task = this.load(tx, update.task_id);
       if (!task) return false;
       if (update.task_result_file_id !== null) task.task_result_file_id = update.task_result_file_id;
       task.output_files.push(...update.output_files);
@@ -153,7 +158,7 @@ export class TaskService {
    */
   async invoke(input: { task_id: string; function_name: string; task_token: string; payload: string | null; user: string }): Promise<string> {
     const task = this.opts.store.transact((tx) => {
-      const t = tx.get<TaskRecord>(TASKS, input.task_id);
+      const t = this.load(tx, input.task_id);
       // One answer for "no such task" and "wrong token", so task ids cannot be probed.
       if (!t || !tokensEqual(t.task_token, input.task_token)) {
         throw new TesseraError('permission_denied', `no task ${input.task_id} with that task_token`);
@@ -251,7 +256,8 @@ export class TaskService {
   recoverInterrupted(): number {
     return this.opts.store.transact((tx) => {
       let n = 0;
-      for (const [, task] of tx.list<TaskRecord>(TASKS)) {
+      for (const [, stored] of tx.list<TaskRecord>(TASKS)) {
+        const task = this.withToken(stored);
         if (task.status !== 'Running') continue;
         task.status = 'Failed';
         task.failure_reason = 'the node stopped while this task was running';
@@ -266,7 +272,7 @@ export class TaskService {
   private finish(taskId: string, status: 'Finished' | 'Failed', reason: string | null, outputs: Outputs | null) {
     try {
       this.opts.store.transact((tx) => {
-        const task = tx.get<TaskRecord>(TASKS, taskId)!;
+        const task = this.load(tx, taskId)!;
         task.status = status;
         task.failure_reason = reason;
         if (outputs) {
@@ -290,7 +296,19 @@ export class TaskService {
 
   private save(tx: Tx, task: TaskRecord): TaskRecord {
     task.updated_at = new Date().toISOString();
-    tx.put(TASKS, task.task_id, task);
+    const { task_token: _token, ...stored } = task;
+    tx.put(TASKS, task.task_id, stored);
+    return this.withToken(task);
+  }
+
+  private load(tx: ReadTx, taskId: string): TaskRecord | undefined {
+    const stored = tx.get<TaskRecord>(TASKS, taskId);
+    return stored && this.withToken(stored);
+  }
+
+  /** The record with its token, worked out from its id (see TaskServiceOptions.tokenKey). */
+  private withToken(task: TaskRecord): TaskRecord {
+    task.task_token = createHmac('sha256', this.opts.tokenKey).update(`task token\0${task.task_id}`).digest('hex').slice(0, 32);
     return task;
   }
 }
