@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'function_failed'
   | 'timeout'
   | 'unavailable'
+  | 'rate_limited'
   | 'internal';
 
 interface Mapping {
@@ -37,6 +38,7 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   function_failed: { http: 422, ccf: 'InternalError', mesatee: 'OutputGenerationError' },
   timeout: { http: 408, ccf: 'RequestTimeout', mesatee: 'IoError' },
   unavailable: { http: 503, ccf: 'ServiceUnavailable', mesatee: 'ConnectionRefused' },
+  rate_limited: { http: 429, ccf: 'TooManyRequests', mesatee: 'ConnectionRefused' },
   internal: { http: 500, ccf: 'InternalError', mesatee: 'InternalRPCError' },
 };
 
@@ -44,11 +46,14 @@ export class TesseraError extends Error {
   readonly code: ErrorCode;
   /** A more specific CCF error code than the code's default, where CCF defines one (e.g. TransactionInvalid). */
   private readonly ccfOverride?: string;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; ccf?: string }) {
+  /** For `unavailable` and `rate_limited`: when to try again, sent as HTTP's retry-after. */
+  readonly retryAfterSeconds?: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; ccf?: string; retryAfterSeconds?: number }) {
     super(message, options);
     this.name = 'TesseraError';
     this.code = code;
     this.ccfOverride = options?.ccf;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
   get httpStatus(): number {
     return MAPPINGS[this.code].http;

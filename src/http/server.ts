@@ -5,7 +5,11 @@ import { TesseraError, asTesseraError } from '../errors/index.js';
 import type { FileService } from '../files/service.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import type { PrincipalService } from '../identity/principals.js';
-import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
+import type { TLSSocket } from 'node:tls';
+import type { InFlightLimit } from '../admission/in-flight.js';
+import type { RateLimiter } from '../admission/rate-limit.js';
+import { certIdOfDer } from '../identity/certificates.js';
+import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer } from '../identity/tls.js';
 import type { TaskService } from '../tasks/service.js';
 import { authenticateHttp } from './auth.js';
 import { fileRoutes } from './routes/files.js';
@@ -25,6 +29,11 @@ import { govRoutes } from './routes/gov.js';
 export interface HttpServerOptions {
   tls: TlsMaterial;
   maxBodyBytes: number;
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  maxConnections: number;
+  inFlight: InFlightLimit;
+  rateLimiter: RateLimiter;
   logger: Logger;
   version: string;
   principals: PrincipalService;
@@ -53,7 +62,13 @@ export async function createHttpServer(opts: HttpServerOptions) {
   const app = Fastify({
     loggerInstance: opts.logger.child({ listener: 'https' }) as FastifyBaseLogger,
     bodyLimit: opts.maxBodyBytes,
-    https: mutualTlsServerOptions(opts.tls),
+    https: {
+      ...mutualTlsServerOptions(opts.tls),
+      handshakeTimeout: opts.handshakeTimeoutMs,
+      headersTimeout: opts.headersTimeoutMs,
+      // Node checks the headers timeout on this interval (30 s by default), so it bounds slowloris too.
+      connectionsCheckingInterval: Math.min(1000, opts.headersTimeoutMs),
+    } as object,
     // One line per request, with outcome and duration, comes from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
@@ -69,10 +84,27 @@ export async function createHttpServer(opts: HttpServerOptions) {
     },
   });
 
+  app.server.headersTimeout = opts.headersTimeoutMs;
+  app.server.maxConnections = opts.maxConnections;
+
+  // Admission comes first and costs nothing: past the in-flight bound a request is refused before its
+  // caller is even looked up. Then who the caller is, then whether they are over their rate.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.raw.once('close', opts.inFlight.enter());
+  });
+
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
-    if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
+    if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) {
+      // CCF apps authenticate per endpoint, later; a caller with a known certificate is still rate-limited.
+      if (!opts.rateLimiter.enabled) return;
+      const der = peerCertificateDer(request.raw.socket as TLSSocket);
+      const known = der && opts.principals.byCertId(certIdOfDer(der));
+      if (known) opts.rateLimiter.take(known.name);
+      return;
+    }
     request.principal = await authenticateHttp(request, opts.principals);
+    opts.rateLimiter.take(request.principal.name);
   });
 
   // Nothing is acknowledged before it is on disk: a reply waits for the fsync that covers every commit
@@ -103,6 +135,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
           ? new TesseraError(raw.statusCode === 413 ? 'too_large' : 'invalid_input', raw.message)
           : asTesseraError(raw);
     if (e.code === 'internal') request.log.error({ err: e.cause ?? err }, 'request failed');
+    if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
     void reply.status(e.httpStatus).send({ error: { code: e.ccfCode, message: e.message } });
   });
 

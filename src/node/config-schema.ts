@@ -90,6 +90,24 @@ export const CONFIG_SCHEMA = {
           default: 4194304,
           description: 'Largest JSON request body accepted, in bytes',
         },
+        handshake_timeout_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 10000,
+          description: 'A connection must finish its TLS handshake within this time (against slow or silent clients)',
+        },
+        headers_timeout_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 10000,
+          description: "A request's headers must arrive whole within this time (against slowloris)",
+        },
+        max_connections: {
+          type: 'integer',
+          minimum: 1,
+          default: 16384,
+          description: 'Open connections allowed; more are refused at accept',
+        },
       },
     },
     wire: {
@@ -123,9 +141,41 @@ export const CONFIG_SCHEMA = {
           default: 1024,
           description: 'Open connections allowed per listener',
         },
+        handshake_timeout_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 10000,
+          description: 'A connection must finish its TLS handshake within this time',
+        },
         ...Object.fromEntries(
           Object.entries(WIRE_LISTENERS).map(([key, l]) => [key, wireListener(l.title, l.port, `callers are ${l.audience}s`)]),
         ),
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Admission: how much the listeners take on before refusing, and how often one caller may ask',
+      properties: {
+        max_requests_in_flight: {
+          type: 'integer',
+          minimum: 1,
+          default: 512,
+          description: 'HTTPS requests handled at once; past it a request gets 503 with retry-after instead of waiting in a queue',
+        },
+        user_requests_per_second: {
+          type: 'number',
+          minimum: 0,
+          default: 0,
+          description: 'Requests a second each identity may make, over HTTPS and the wire listeners; past it, 429 (or a wire Error) with retry-after. 0: no limit',
+        },
+        user_burst: {
+          type: 'integer',
+          minimum: 1,
+          default: 50,
+          description: 'Requests an identity may make at once before user_requests_per_second applies',
+        },
       },
     },
     tasks: {
@@ -283,13 +333,15 @@ export interface WireListenerConfig {
 export interface TesseraConfig {
   node: { advertise_ip: string; advertise_fns_port: number; shutdown_grace_ms: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  http: { enabled: boolean; host: string; port: number; max_body_bytes: number };
+  http: { enabled: boolean; host: string; port: number; max_body_bytes: number; handshake_timeout_ms: number; headers_timeout_ms: number; max_connections: number };
   wire: {
     max_frame_bytes: number;
     frame_timeout_ms: number;
     idle_timeout_ms: number;
     max_connections: number;
+    handshake_timeout_ms: number;
   } & Record<WireListenerName, WireListenerConfig>;
+  limits: { max_requests_in_flight: number; user_requests_per_second: number; user_burst: number };
   tasks: { function_timeout_ms: number };
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };

@@ -4,6 +4,8 @@ import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
 import { createHttpServer } from '../http/server.js';
+import { InFlightLimit } from '../admission/in-flight.js';
+import { RateLimiter } from '../admission/rate-limit.js';
 import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { TaskService } from '../tasks/service.js';
@@ -156,8 +158,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     tdfs_internal: tdfsInternal(files),
   };
   const listeners: WireListener[] = [];
+  // One limiter for both kinds of listener: an identity's rate is the same whichever protocol it uses.
+  const rateLimiter = new RateLimiter(config.limits.user_requests_per_second, config.limits.user_burst);
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, allowDirectFnDeploy: config.fn.allow_direct_deploy, durable: () => store.durable() })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, handshakeTimeoutMs: config.http.handshake_timeout_ms, headersTimeoutMs: config.http.headers_timeout_ms, maxConnections: config.http.max_connections, inFlight: new InFlightLimit(config.limits.max_requests_in_flight), rateLimiter, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, allowDirectFnDeploy: config.fn.allow_direct_deploy, durable: () => store.durable() })
     : null;
 
   const signer = setInterval(() => {
@@ -202,6 +206,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         handler,
         logger,
         durable: () => store.durable(),
+        rateLimiter,
+        handshakeTimeoutMs: config.wire.handshake_timeout_ms,
       });
       const address = await listener.listen();
       listeners.push(listener);

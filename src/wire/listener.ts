@@ -7,6 +7,7 @@ import type { Principal, PrincipalService } from '../identity/principals.js';
 import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer, secureContextOptions } from '../identity/tls.js';
 import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';
 import type { MessageHandler } from './dispatch.js';
+import type { RateLimiter } from '../admission/rate-limit.js';
 
 export type Audience = 'user' | 'service';
 
@@ -23,6 +24,9 @@ export interface WireListenerOptions {
   logger: Logger;
   /** Resolves once every commit so far is on disk (Store.durable): replies wait for it. */
   durable: () => Promise<void>;
+  /** Per-identity request rate, shared with the HTTPS listener. */
+  rateLimiter: RateLimiter;
+  handshakeTimeoutMs: number;
 }
 
 export const errorReply = (err: TesseraError) => ({ type: 'Error', kind: err.mesateeKind, message: err.message });
@@ -44,11 +48,16 @@ export class WireListener {
   constructor(private readonly opts: WireListenerOptions) {
     this.server = tls.createServer(
       // Half-open: a client that ends its side mid-frame still hears why its request was refused.
-      { ...mutualTlsServerOptions(opts.tls), allowHalfOpen: true },
+      { ...mutualTlsServerOptions(opts.tls), allowHalfOpen: true, handshakeTimeout: opts.handshakeTimeoutMs },
       (socket) => void this.serve(socket),
     );
     this.server.maxConnections = opts.maxConnections;
-    this.server.on('tlsClientError', (err) => opts.logger.debug({ listener: opts.name, err: err.message }, 'TLS handshake failed'));
+    // A failed or timed-out handshake only reports here; without the destroy, a client that never
+    // speaks would hold its connection (and a slot of max_connections) for ever.
+    this.server.on('tlsClientError', (err, socket) => {
+      opts.logger.debug({ listener: opts.name, err: err.message }, 'TLS handshake failed');
+      socket.destroy();
+    });
   }
 
   listen(): Promise<AddressInfo> {
@@ -138,6 +147,7 @@ export class WireListener {
             throw new TesseraError('parse_error', `the frame is not valid JSON: ${(err as Error).message}`);
           }
           type = (message as { type?: unknown } | null)?.type;
+          this.opts.rateLimiter.take(caller.name);
           reply = await this.opts.handler(message, caller);
           await this.opts.durable();
           this.log(started, { type, caller: caller.name });
