@@ -97,6 +97,19 @@ export class InterpreterCache {
   }
 }
 
+/**
+ * Arguments reach the host as copies, except SharedArrayBuffers, which a structured copy shares: the
+ * sandbox, on its own thread, could change such bytes while host code reads them. They are refused.
+ */
+function refuseSharedMemory(value: unknown, depth = 0): void {
+  if (value === null || typeof value !== 'object' || depth > 64) return;
+  if (value instanceof SharedArrayBuffer || (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer)) {
+    throw new TypeError('shared memory (SharedArrayBuffer) cannot be passed to the host; pass an ArrayBuffer');
+  }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return;
+  for (const v of value instanceof Map ? value.values() : value instanceof Set ? value.values() : Object.values(value)) refuseSharedMemory(v, depth + 1);
+}
+
 /** The code called the host while loading, so it cannot be loaded ahead of the call that binds the host. */
 class NeedsHostWhileLoading extends Error {}
 
@@ -209,7 +222,12 @@ export class JsEngine {
       // One callback serves every host function (one hop to set up instead of one per name); it reaches
       // the current caller's binding, so a kept interpreter serves each request with its own.
       const names = Object.keys(job.host ?? {});
-      if (names.length > 0) await global.set('__tessera_host', new ivm.Callback((name: string, ...args: unknown[]) => binding.current[name](...args)));
+      if (names.length > 0) {
+        await global.set('__tessera_host', new ivm.Callback((name: string, ...args: unknown[]) => {
+          refuseSharedMemory(args);
+          return binding.current[name](...args);
+        }));
+      }
       const setup = (names.length > 0 ? hostShim(names) : '') + (job.prelude ?? '');
       if (setup) await (await this.scriptIn(isolate, setup)).run(context, { timeout: limits.cpuMs });
 
