@@ -118,8 +118,10 @@ export class WorkflowService {
     return record;
   }
 
-  inspect(id: string) {
+  /** A workflow's instances and resources, for its owner: another tenant's workflow is not theirs to see. */
+  inspect(id: string, user: string) {
     const record = this.get(id);
+    if (record.owner !== user) throw new TesseraError('permission_denied', `workflow ${id} belongs to ${record.owner}`);
     return { id: record.id, name: record.name, owner: record.owner, started_at: record.started_at, functions: this.opts.runtime.inspect(id), resources: record.spec.resources.map((r) => ({ name: r.name, class_type: r.class_type })) };
   }
 

@@ -15,14 +15,13 @@ export async function workflowRoutes(app: FastifyInstance, workflows: WorkflowSe
       return reply.status(201).send({ workflow_id: record.id, name: record.name });
     },
   });
-  app.get('/v1/workflows', { schema: { tags: ['workflows'], summary: 'Running workflows' } }, async (request) => {
-    userOf(request);
-    return { workflows: workflows.list().map((w) => ({ workflow_id: w.id, name: w.name, owner: w.owner, started_at: w.started_at })) };
+  app.get('/v1/workflows', { schema: { tags: ['workflows'], summary: 'Your running workflows' } }, async (request) => {
+    const user = userOf(request);
+    return { workflows: workflows.list().filter((w) => w.owner === user).map((w) => ({ workflow_id: w.id, name: w.name, owner: w.owner, started_at: w.started_at })) };
   });
-  app.get<{ Params: { id: string } }>('/v1/workflows/:id', { schema: { tags: ['workflows'], summary: 'A workflow’s instances and resources' } }, async (request) => {
-    userOf(request);
-    return workflows.inspect(request.params.id);
-  });
+  app.get<{ Params: { id: string } }>('/v1/workflows/:id', { schema: { tags: ['workflows'], summary: 'A workflow’s instances and resources (yours only)' } }, async (request) =>
+    workflows.inspect(request.params.id, userOf(request)),
+  );
   app.delete<{ Params: { id: string } }>('/v1/workflows/:id', { schema: { tags: ['workflows'], summary: 'Stop a workflow you started (its synced state is kept)' } }, async (request) => {
     const record = workflows.stop(request.params.id, userOf(request));
     return { workflow_id: record.id, name: record.name, stopped: true };

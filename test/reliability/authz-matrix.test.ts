@@ -1,0 +1,177 @@
+// The authorization matrix: every REST route, wire listener and governance action against every kind of
+// caller, each pair with the outcome it must get. A route in src/http/routes that is not in the table
+// fails the test, so a new route cannot ship without deciding who may call it.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createCertificateAuthority, issueCertificate } from '../../src/identity/certificates.js';
+import { signCoseSign1 } from '../../src/governance/cose.js';
+import { certIdOfPem } from '../../src/identity/certificates.js';
+import { createPrivateKey } from 'node:crypto';
+import { REPO, type TestNode, startNode, tessera } from '../helpers/cli.js';
+import { encryptForUpload, letterRecords, sha256 } from '../helpers/files.js';
+import { type HttpsIdentity, https } from '../helpers/https-client.js';
+import { WireClient } from '../helpers/wire-client.js';
+import { HTTP_REPLY, jsFunction } from '../helpers/workflows.js';
+
+const CALLERS = ['anonymous', 'otherCa', 'revoked', 'wrongToken', 'anotherUser', 'collabBefore', 'collabAfter', 'creator', 'member', 'service'] as const;
+type Caller = (typeof CALLERS)[number];
+type Expected = number | 'ok';
+
+let node: TestNode;
+const who = {} as Record<Caller, HttpsIdentity & { key?: string; cert?: string }>;
+/** Two psi tasks by alice with bob as collaborator: one he has not approved yet, one he has. */
+const fixtures = { aliceFile: '', bobFile: '', pending: { id: '', token: '' }, approved: { id: '', token: '' }, workflow: '' };
+const url = (path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
+const ident = (name: string) => ({ ...node.identity(name), ca: node.ca });
+
+async function upload(user: string, data: Buffer) {
+  const created = (await https(url('/v1/files'), ident(user), { method: 'POST', json: { file_name: 'f', sha256: sha256(data), file_size: data.length } })).json();
+  assert.equal((await https(created.access_path, ident(user), { method: 'PUT', body: encryptForUpload(created.key_config, data), headers: { 'content-type': 'application/octet-stream' } })).status, 200);
+  return created.file_id as string;
+}
+async function psiTask(approve: boolean) {
+  const t = (await https(url('/v1/tasks'), ident('alice'), { method: 'POST', json: { function_name: 'psi', collaborator_list: ['bob'], files: [fixtures.aliceFile] } })).json();
+  if (approve) assert.equal((await https(url(`/v1/tasks/${t.task_id}/approve`), ident('bob'), { method: 'POST', json: { files: [fixtures.bobFile] } })).status, 200);
+  return { id: t.task_id as string, token: t.task_token as string };
+}
+const spec = { functions: [jsFunction('f', `${HTTP_REPLY} export function handle_call() { return reply(200, 'x'); }`)], resources: [] };
+
+before(async () => {
+  node = await startNode({ users: ['alice', 'bob', 'carol', 'dave'], members: ['m0'], config: (c) => (c.log.level = 'warn') });
+  const mallory = await issueCertificate(await createCertificateAuthority('Mallory CA'), { name: 'alice', role: 'user' });
+  const m0 = join(node.dir, 'identities', 'm0');
+  Object.assign(who, {
+    anonymous: { ca: node.ca },
+    otherCa: { cert: mallory.certPem, key: mallory.keyPem, token: node.identity('alice').token, ca: node.ca },
+    revoked: ident('dave'),
+    wrongToken: { ...ident('alice'), token: 'f'.repeat(64) },
+    anotherUser: ident('carol'),
+    collabBefore: ident('bob'),
+    collabAfter: ident('bob'),
+    creator: ident('alice'),
+    member: { cert: readFileSync(join(m0, 'cert.pem'), 'utf8'), key: readFileSync(join(m0, 'key.pem'), 'utf8'), ca: node.ca },
+    service: { ...node.service, ca: node.ca },
+  });
+  assert.equal((await tessera(['user', 'remove', 'dave', '--data', node.dir])).code, 0);
+  fixtures.aliceFile = await upload('alice', letterRecords('abc'));
+  fixtures.bobFile = await upload('bob', letterRecords('bcd'));
+  fixtures.pending = await psiTask(false);
+  fixtures.approved = await psiTask(true);
+  fixtures.workflow = (await https(url('/v1/workflows'), ident('alice'), { method: 'POST', json: { spec, name: 'w' } })).json().workflow_id;
+});
+after(() => node?.cleanup());
+
+/** The task a caller acts on: bob's cells use the task in the state their name says; others the approved one. */
+const taskFor = (c: Caller) => (c === 'collabBefore' ? fixtures.pending : fixtures.approved);
+
+// Outcomes shared by most routes.
+const UNAUTHENTICATED = { anonymous: 401, otherCa: 401, revoked: 401, wrongToken: 401 } as const;
+const EVERYONE = (e: Expected) => Object.fromEntries(CALLERS.map((c) => [c, e])) as Record<Caller, Expected>;
+const ANY_IDENTITY = (e: Expected) => ({ ...EVERYONE(e), ...UNAUTHENTICATED });
+const USERS_ONLY = (e: Expected) => ({ ...ANY_IDENTITY(e), member: 403, service: 403 });
+
+interface Row {
+  route: string;
+  /** The request for a caller (a fresh resource where the call would change the shared ones). */
+  call: (c: Caller) => Promise<{ method?: string; path: string; json?: unknown; body?: Buffer; headers?: Record<string, string> }>;
+  expect: Record<Caller, Expected>;
+}
+
+const ROWS: Row[] = [
+  { route: 'GET /v1/health', call: async () => ({ path: '/v1/health' }), expect: EVERYONE('ok') },
+  { route: 'GET /v1/api', call: async () => ({ path: '/v1/api' }), expect: EVERYONE('ok') },
+  { route: 'GET /app/api', call: async () => ({ path: '/app/api' }), expect: EVERYONE('ok') },
+  { route: 'ALL /app/*', call: async () => ({ path: '/app/nothing-deployed' }), expect: EVERYONE(404) },
+  { route: 'GET /app/commit', call: async () => ({ path: '/app/commit' }), expect: ANY_IDENTITY('ok') },
+  { route: 'GET /app/tx', call: async () => ({ path: '/app/tx?transaction_id=2.1' }), expect: ANY_IDENTITY('ok') },
+  { route: 'GET /app/receipt', call: async () => ({ path: '/app/receipt?transaction_id=2.999999' }), expect: ANY_IDENTITY(404) },
+  { route: 'GET /v1/files', call: async () => ({ path: '/v1/files' }), expect: USERS_ONLY('ok') },
+  { route: 'POST /v1/files', call: async () => ({ method: 'POST', path: '/v1/files', json: { file_name: 'n', sha256: 'a'.repeat(64), file_size: 1 } }), expect: USERS_ONLY('ok') },
+  { route: 'GET /v1/files/:id', call: async () => ({ path: `/v1/files/${fixtures.aliceFile}` }), expect: { ...USERS_ONLY(403), creator: 'ok' } },
+  // The node's own service identity reads ciphertext (never keys) to run tasks.
+  { route: 'GET /v1/files/:id/content', call: async () => ({ path: `/v1/files/${fixtures.aliceFile}/content` }), expect: { ...USERS_ONLY(403), creator: 'ok', service: 'ok' } },
+  { route: 'PUT /v1/files/:id/content', call: async () => ({ method: 'PUT', path: `/v1/files/${fixtures.aliceFile}/content`, body: Buffer.alloc(64), headers: { 'content-type': 'application/octet-stream' } }), expect: { ...USERS_ONLY(403), creator: 409 } },
+  { route: 'DELETE /v1/files/:id', call: async () => ({ method: 'DELETE', path: `/v1/files/${await upload('alice', Buffer.from('x'))}` }), expect: { ...USERS_ONLY(403), creator: 'ok' } },
+  { route: 'GET /v1/tasks', call: async () => ({ path: '/v1/tasks' }), expect: USERS_ONLY('ok') },
+  { route: 'POST /v1/tasks', call: async () => ({ method: 'POST', path: '/v1/tasks', json: { function_name: 'echo' } }), expect: USERS_ONLY('ok') },
+  { route: 'GET /v1/tasks/:id', call: async (c) => ({ path: `/v1/tasks/${taskFor(c).id}` }), expect: { ...USERS_ONLY('ok'), anotherUser: 403 } },
+  {
+    route: 'POST /v1/tasks/:id/approve',
+    call: async (c) => ({ method: 'POST', path: `/v1/tasks/${(await psiTask(c === 'collabAfter')).id}/approve`, json: { files: [fixtures.bobFile] } }),
+    expect: { ...USERS_ONLY(403), collabBefore: 'ok' },
+  },
+  {
+    route: 'POST /v1/tasks/:id/invoke',
+    call: async (c) => {
+      const t = await psiTask(c !== 'collabBefore');
+      return { method: 'POST', path: `/v1/tasks/${t.id}/invoke`, json: { task_token: t.token } };
+    },
+    expect: { ...USERS_ONLY(403), collabAfter: 'ok', creator: 'ok' },
+  },
+  { route: 'GET /v1/functions', call: async () => ({ path: '/v1/functions' }), expect: ANY_IDENTITY('ok') },
+  // Registered functions' code is for every user to review before approving a task; none is registered here.
+  { route: 'GET /v1/functions/:id', call: async () => ({ path: '/v1/functions/none' }), expect: USERS_ONLY(404) },
+  { route: 'POST /v1/functions', call: async () => ({ method: 'POST', path: '/v1/functions', json: {} }), expect: USERS_ONLY(400) },
+  { route: 'GET /v1/workflows', call: async () => ({ path: '/v1/workflows' }), expect: USERS_ONLY('ok') },
+  { route: 'POST /v1/workflows', call: async () => ({ method: 'POST', path: '/v1/workflows', json: { spec } }), expect: USERS_ONLY('ok') },
+  { route: 'GET /v1/workflows/:id', call: async () => ({ path: `/v1/workflows/${fixtures.workflow}` }), expect: { ...USERS_ONLY(403), creator: 'ok' } },
+  {
+    route: 'DELETE /v1/workflows/:id',
+    call: async () => ({ method: 'DELETE', path: `/v1/workflows/${(await https(url('/v1/workflows'), ident('alice'), { method: 'POST', json: { spec } })).json().workflow_id}` }),
+    expect: { ...USERS_ONLY(403), creator: 'ok' },
+  },
+  { route: 'ALL /ingress/*', call: async () => ({ path: '/ingress/nothing' }), expect: ANY_IDENTITY(404) },
+  { route: 'GET /v1/fns', call: async () => ({ path: '/v1/fns' }), expect: USERS_ONLY('ok') },
+  { route: 'POST /v1/fns', call: async () => ({ method: 'POST', path: '/v1/fns', json: { dir: '/tmp/nothing' } }), expect: USERS_ONLY(403) },
+  { route: 'POST /invoke/:id', call: async () => ({ method: 'POST', path: '/invoke/01ABCDEFGHJKMNPQRSTVWXYZ00' }), expect: USERS_ONLY(404) },
+  { route: 'ALL /t/:app/*', call: async () => ({ path: '/t/noapp/route' }), expect: USERS_ONLY(404) },
+  { route: 'GET /gov/members/proposals', call: async () => ({ path: '/gov/members/proposals?api-version=2024-07-01' }), expect: ANY_IDENTITY('ok') },
+  { route: 'GET /gov/members/proposals/:id', call: async () => ({ path: '/gov/members/proposals/00?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
+  { route: 'GET /gov/members/proposals/:id/actions', call: async () => ({ path: '/gov/members/proposals/00/actions?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
+  { route: 'GET /gov/members/proposals/:id/ballots/:member', call: async () => ({ path: '/gov/members/proposals/00/ballots/00?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
+  { route: 'GET /gov/service/javascript-app', call: async () => ({ path: '/gov/service/javascript-app?api-version=2024-07-01' }), expect: ANY_IDENTITY('ok') },
+  { route: 'GET /gov/service/javascript-modules', call: async () => ({ path: '/gov/service/javascript-modules?api-version=2024-07-01' }), expect: ANY_IDENTITY('ok') },
+  { route: 'GET /gov/service/javascript-modules/:name', call: async () => ({ path: '/gov/service/javascript-modules/none.js?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
+  {
+    route: 'POST /gov/members/*',
+    // A proposal signed with the caller's own key: only a member's signature counts.
+    call: async (c) => ({ method: 'POST', path: '/gov/members/proposals:create?api-version=2024-07-01', body: signedBy(c, { actions: [{ name: 'set_constitution', args: { constitution: 'x' } }] }), headers: { 'content-type': 'application/cose' } }),
+    expect: { ...ANY_IDENTITY(401), member: 400 },
+  },
+];
+
+function signedBy(c: Caller, proposal: unknown): Buffer {
+  const id = who[c];
+  if (!id.key || !id.cert) return Buffer.from('not signed');
+  return signCoseSign1({ key: createPrivateKey(id.key), kid: certIdOfPem(id.cert), type: 'proposal', payload: Buffer.from(JSON.stringify(proposal)) });
+}
+
+const outcome = (status: number): Expected => (status >= 200 && status < 300 ? 'ok' : status);
+
+test('every route in src/http/routes is in the table, and every row is a route', () => {
+  const dir = join(REPO, 'src', 'http', 'routes');
+  const found = new Set<string>();
+  const sources = [...readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)), join(REPO, 'src', 'http', 'server.ts')];
+  for (const file of sources) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:app|scope)\.(get|post|put|delete|patch|all)(?:<[^(]*>)?\('([^']+)'/g)) found.add(`${m[1].toUpperCase()} ${m[2]}`);
+  }
+  const tabled = new Set(ROWS.map((r) => r.route));
+  assert.deepEqual([...found].filter((r) => !tabled.has(r)).sort(), [], 'routes with no row in the authorization matrix');
+  assert.deepEqual([...tabled].filter((r) => !found.has(r)).sort(), [], 'rows for routes that do not exist');
+});
+
+describe('REST routes × callers', () => {
+  for (const row of ROWS) {
+    test(row.route, async () => {
+      const got: Record<string, Expected> = {};
+      for (const c of CALLERS) {
+        const req = await row.call(c);
+        const res = await https(url(req.path), who[c], { method: req.method ?? (row.route.startsWith('ALL') ? 'GET' : 'GET'), json: req.json, body: req.body, headers: req.headers });
+        got[c] = outcome(res.status);
+      }
+      assert.deepEqual(got, row.expect);
+    });
+  }
+});
