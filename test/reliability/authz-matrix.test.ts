@@ -17,7 +17,7 @@ import { HTTP_REPLY, jsFunction } from '../helpers/workflows.js';
 
 const CALLERS = ['anonymous', 'otherCa', 'revoked', 'wrongToken', 'anotherUser', 'collabBefore', 'collabAfter', 'creator', 'member', 'service'] as const;
 type Caller = (typeof CALLERS)[number];
-type Expected = number | 'ok';
+type Expected = number | 'ok' | 'processed';
 
 let node: TestNode;
 const who = {} as Record<Caller, HttpsIdentity & { key?: string; cert?: string }>;
@@ -174,4 +174,132 @@ describe('REST routes × callers', () => {
       assert.deepEqual(got, row.expect);
     });
   }
+});
+
+/** The user credentials a caller puts in wire messages: its own, or alice's where it holds no token. */
+const credsOf = (c: Caller) => {
+  const name = { anotherUser: 'carol', collabBefore: 'bob', collabAfter: 'bob', revoked: 'dave' }[c as string] ?? 'alice';
+  return { user_id: name, user_token: who[c].token ?? who.creator.token! };
+};
+
+interface WireRow {
+  listener: string;
+  message: string;
+  build: (c: Caller) => Promise<Record<string, unknown>>;
+  expect: Record<Caller, Expected | string>;
+}
+
+// Wire outcomes: 'ok' for a reply of the asked-for kind, else the MesaTEE error kind.
+const REFUSED = 'PermissionDenied';
+const WIRE_UNAUTHENTICATED = { anonymous: REFUSED, otherCa: REFUSED, revoked: REFUSED, wrongToken: REFUSED, member: REFUSED } as const;
+const USER_LISTENER = (e: Expected | string) => ({ ...Object.fromEntries(CALLERS.map((c) => [c, e])), ...WIRE_UNAUTHENTICATED }) as Record<Caller, Expected | string>;
+const SERVICE_LISTENER = { ...(Object.fromEntries(CALLERS.map((c) => [c, REFUSED])) as Record<Caller, string>), service: 'ok' };
+
+const WIRE_ROWS: WireRow[] = [
+  { listener: 'tms_external', message: 'List', build: async (c) => ({ type: 'List', ...credsOf(c) }), expect: USER_LISTENER('ok') },
+  { listener: 'tms_external', message: 'Create', build: async (c) => ({ type: 'Create', function_name: 'echo', collaborator_list: [], files: [], ...credsOf(c) }), expect: USER_LISTENER('ok') },
+  { listener: 'tms_external', message: 'Get', build: async (c) => ({ type: 'Get', task_id: taskFor(c).id, ...credsOf(c) }), expect: { ...USER_LISTENER('ok'), anotherUser: REFUSED } },
+  {
+    listener: 'tms_external',
+    message: 'Update (approve)',
+    build: async (c) => ({ type: 'Update', task_id: (await psiTask(c === 'collabAfter')).id, files: [fixtures.bobFile], ...credsOf(c) }),
+    expect: { ...USER_LISTENER(REFUSED), collabBefore: 'ok' },
+  },
+  {
+    listener: 'fns',
+    message: 'Invoke',
+    build: async (c) => {
+      const t = await psiTask(c !== 'collabBefore');
+      return { task_id: t.id, function_name: 'psi', task_token: t.token, payload: null };
+    },
+    // The task token is the credential here (FNS messages carry no user token); only participants invoke.
+    expect: { ...USER_LISTENER('ok'), collabBefore: REFUSED, anotherUser: REFUSED, wrongToken: 'ok', service: REFUSED },
+  },
+  { listener: 'tdfs_external', message: 'List', build: async (c) => ({ type: 'List', ...credsOf(c) }), expect: USER_LISTENER('ok') },
+  { listener: 'tdfs_external', message: 'Get', build: async (c) => ({ type: 'Get', file_id: fixtures.aliceFile, ...credsOf(c) }), expect: { ...USER_LISTENER(REFUSED), creator: 'ok', service: 'ok' } },
+  { listener: 'tdfs_external', message: 'Create', build: async (c) => ({ type: 'Create', file_name: 'w', sha256: 'a'.repeat(64), file_size: 1, ...credsOf(c) }), expect: USER_LISTENER('ok') },
+  {
+    listener: 'tdfs_external',
+    message: 'Delete',
+    build: async (c) => ({ type: 'Delete', file_id: await upload('alice', Buffer.from('d')), ...credsOf(c) }),
+    expect: { ...USER_LISTENER(REFUSED), creator: 'ok', service: 'ok' },
+  },
+  { listener: 'tms_internal', message: 'Get', build: async () => ({ type: 'Get', task_id: fixtures.approved.id }), expect: SERVICE_LISTENER },
+  { listener: 'tms_internal', message: 'Update', build: async () => ({ type: 'Update', task_id: fixtures.pending.id, task_result_file_id: null, output_files: [], status: null }), expect: SERVICE_LISTENER },
+  { listener: 'kms', message: 'Get', build: async () => ({ type: 'Get', key_id: await serviceKey() }), expect: SERVICE_LISTENER },
+  { listener: 'kms', message: 'Delete', build: async () => ({ type: 'Delete', key_id: await serviceKey() }), expect: SERVICE_LISTENER },
+  { listener: 'tdfs_internal', message: 'Create', build: async () => ({ type: 'Create', sha256: 'a'.repeat(64), file_size: 1, user_id: 'alice', task_id: fixtures.approved.id, collaborator_list: [], allow_policy: 0 }), expect: SERVICE_LISTENER },
+  { listener: 'kms', message: 'Create', build: async () => ({ type: 'Create' }), expect: SERVICE_LISTENER },
+  { listener: 'tdfs_internal', message: 'Get', build: async () => ({ type: 'Get', file_id: fixtures.aliceFile }), expect: SERVICE_LISTENER },
+];
+
+/** A fresh key made through KMS by the node's service identity. */
+async function serviceKey(): Promise<string> {
+  const kms = await WireClient.connect(node.ports.kms, { cert: node.service.cert, key: node.service.key, ca: node.ca });
+  const created = await kms.request({ type: 'Create' });
+  kms.close();
+  return created.key_id;
+}
+
+test('every wire message type is in the table', () => {
+  const types = (file: string, service: string) => {
+    const src = readFileSync(join(REPO, 'src', 'wire', file), 'utf8');
+    const start = src.indexOf(`tagged('${service}'`);
+    const body = src.slice(start, src.indexOf('\n  });', start));
+    return [...body.matchAll(/^    ([A-Z][A-Za-z]+): \{$/gm)].map((m) => m[1]);
+  };
+  const found = [
+    ...types('tms.ts', 'TMS').map((t) => `tms_external ${t}`),
+    ...types('tms.ts', 'TMS internal').map((t) => `tms_internal ${t}`),
+    ...types('kms.ts', 'KMS').map((t) => `kms ${t}`),
+    ...types('tdfs.ts', 'TDFS').map((t) => `tdfs_external ${t}`),
+    ...types('tdfs.ts', 'TDFS internal').map((t) => `tdfs_internal ${t}`),
+    'fns Invoke',
+  ].sort();
+  assert.ok(found.length >= 15, found.join(', '));
+  assert.deepEqual([...new Set(WIRE_ROWS.map((r) => `${r.listener} ${r.message.split(' ')[0]}`))].sort(), found);
+});
+
+describe('wire messages × callers', () => {
+  for (const row of WIRE_ROWS) {
+    test(`${row.listener} ${row.message}`, async () => {
+      const got: Record<string, Expected | string> = {};
+      for (const c of CALLERS) {
+        const message = await row.build(c);
+        const id = who[c];
+        let reply: any;
+        try {
+          const client = await WireClient.connect(node.ports[row.listener], { cert: id.cert as string, key: id.key as string, ca: node.ca });
+          reply = await client.request(message);
+          client.close();
+        } catch (err) {
+          reply = { type: 'Error', kind: `connection failed: ${(err as Error).message}` };
+        }
+        got[c] = reply?.type === 'Error' ? reply.kind : reply === null ? 'closed' : 'ok';
+      }
+      assert.deepEqual(got, row.expect);
+    });
+  }
+});
+
+const ACTIONS = [...readFileSync(join(REPO, 'src', 'governance', 'actions.ts'), 'utf8').matchAll(/^  ([a-z_]+): \{$/gm)].map((m) => m[1]);
+
+describe('governance actions × callers', () => {
+  test('only a member’s signature proposes any action; every other caller is refused before the action is looked at', async () => {
+    assert.ok(ACTIONS.length >= 10, `actions found: ${ACTIONS.join(', ')}`);
+    const got: Record<string, Record<string, Expected>> = {};
+    const want: Record<string, Record<string, Expected>> = {};
+    for (const action of ACTIONS) {
+      got[action] = {};
+      want[action] = {};
+      for (const c of CALLERS) {
+        const res = await https(url('/gov/members/proposals:create?api-version=2024-07-01'), who[c], { method: 'POST', body: signedBy(c, { actions: [{ name: action, args: {} }] }), headers: { 'content-type': 'application/cose' } });
+        // A member's proposal is judged on its arguments (here empty): accepted or refused as malformed, never as unauthorized.
+        got[action][c] = c === 'member' ? (res.status === 401 || res.status === 403 ? res.status : 'processed') : outcome(res.status);
+        want[action][c] = c === 'member' ? 'processed' : 401;
+      }
+    }
+    assert.deepEqual(got, want);
+    process.stdout.write(`# authorization pairs checked: ${ROWS.length * CALLERS.length} REST, ${WIRE_ROWS.length * CALLERS.length} wire, ${ACTIONS.length * CALLERS.length} governance\n`);
+  });
 });
