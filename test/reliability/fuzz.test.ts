@@ -1,16 +1,18 @@
 // Property-based fuzzing of every input a node parses: wire framing and every wire message type, every
-// REST body the OpenAPI document lists, COSE envelopes, workflow specs, WASM modules and uploaded
+// REST body the OpenAPI document lists, COSE envelopes, app bundles, func.yaml, workflow specs, WASM modules and uploaded
 // ciphertext. Each input must get a clear error (4xx with a message, or a wire Error), the node must
 // stay up, and an input that is refused must change nothing (the last committed transaction stays).
 // TESSERA_FUZZ_RUNS sets inputs per target (100 here, more in `npm run test:long`);
 // TESSERA_FUZZ_REPORT=FILE writes the counts.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { encode } from 'cbor-x';
 import fc from 'fast-check';
+import { stringify } from 'yaml';
 import { type TestNode, startNode } from '../helpers/cli.js';
 import { member } from '../helpers/gov.js';
 import { jsFunction } from '../helpers/workflows.js';
@@ -152,6 +154,21 @@ test('app bundles and their app.json, in signed set_js_app proposals', async () 
   const modules = fc.oneof(json, fc.array(fc.record({ name: fc.oneof(fc.constant('app.js'), fc.string(), json), module: fc.oneof(fc.constant('export function f() {}'), fc.string(), json) }, { requiredKeys: [] }), { maxLength: 3 }));
   const bundle = fc.oneof(json, fc.record({ metadata, modules }, { requiredKeys: [] }));
   await fuzz('app bundles (set_js_app)', bundle, async (b) => restOutcome(await m0.propose({ actions: [{ name: 'set_js_app', args: { bundle: b } }] })));
+});
+
+test('func.yaml: random YAML and near-miss function definitions, registered directly', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-fuzz-fn-'));
+  const field = fc.oneof(json, fc.string({ maxLength: 40 }), fc.constantFrom('node', 'binary', 'http-stream', '/hello', 0, -1, 1e9));
+  const nearMiss = fc.dictionary(fc.constantFrom('schema_version', 'name', 'version', 'runtime', 'entrypoint', 'format', 'memory', 'timeout', 'idle_timeout', 'config', 'triggers', 'expects', 'annotations', 'bogus'), field);
+  const text = fc.oneof(fc.string({ maxLength: 200 }), json.map((v) => stringify(v)), nearMiss.map((v) => stringify(v)));
+  try {
+    await fuzz('func.yaml', text, async (yaml) => {
+      writeFileSync(join(dir, 'func.yaml'), yaml);
+      return restOutcome(await https(url('/v1/fns'), id('alice'), { method: 'POST', json: { dir } }));
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('workflow specs and WASM modules', async () => {
