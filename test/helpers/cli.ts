@@ -70,10 +70,10 @@ export function useEphemeralPorts(dir: string, extra?: (config: Record<string, a
   });
 }
 
-function spawnServe(dir: string, bin = TESSERA): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
+function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
   // TESSERA_NODE_ARGS adds Node flags to the node only (e.g. --cpu-prof), which NODE_OPTIONS cannot carry.
   const extra = (process.env.TESSERA_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, ['--no-node-snapshot', ...extra, bin, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
+  const proc = spawn(process.execPath, ['--no-node-snapshot', ...extra, bin, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...TEST_ENV, ...env } });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffer = '';
@@ -100,12 +100,13 @@ function spawnServe(dir: string, bin = TESSERA): Promise<{ proc: ChildProcess; p
   });
 }
 
-export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void; bin?: string } = {}): Promise<TestNode> {
+/** `env` adds to the node's environment (e.g. its TMPDIR). */
+export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void; bin?: string; env?: Record<string, string> } = {}): Promise<TestNode> {
   const dir = join(tempDir(), 'data');
   const init = await tessera(['init', '--data', dir, '--users', (opts.users ?? ['alice', 'bob']).join(','), '--members', (opts.members ?? []).join(',')]);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   useEphemeralPorts(dir, opts.config);
-  let running = await spawnServe(dir, opts.bin);
+  let running = await spawnServe(dir, opts.bin, opts.env);
   const node: TestNode = {
     dir,
     get proc() {
@@ -134,7 +135,7 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
       }),
     restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
       await node.stop(signal);
-      running = await spawnServe(dir, opts.bin);
+      running = await spawnServe(dir, opts.bin, opts.env);
     },
     cleanup: async () => {
       await node.stop('SIGKILL');

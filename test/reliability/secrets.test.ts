@@ -3,7 +3,8 @@
 // every file there is 0600 and every directory 0700, and the master key exists on disk only sealed.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { unsealMasterKey } from '../../src/kms/master-key.js';
@@ -12,6 +13,8 @@ import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
 
 let node: TestNode;
+/** The node's own TMPDIR, so that whatever it (or a process it starts) puts in temporary files is searched too. */
+const nodeTmp = mkdtempSync(join(tmpdir(), 'tessera-node-tmp-'));
 /** Plaintext records no one could find by chance: 32-byte psi records made of a random marker. */
 const marker = randomBytes(12).toString('hex');
 const records = (tags: string[]) => Buffer.from(tags.map((t) => `${marker}${t}`.padEnd(32, '#').slice(0, 32)).join(''));
@@ -21,7 +24,7 @@ const bobRecords = records(['b2', 'c3', 'd4']);
 const secrets: Array<{ what: string; bytes: Buffer; home?: string }> = [];
 
 before(async () => {
-  node = await startNode({ users: ['alice', 'bob'], config: (c) => (c.log.level = 'debug') });
+  node = await startNode({ users: ['alice', 'bob'], config: (c) => (c.log.level = 'debug'), env: { TMPDIR: nodeTmp } });
   const api = (user: string) => {
     const id = { ...node.identity(user), ca: node.ca };
     return (path: string, opts: Parameters<typeof https>[2] = {}) => https(path.startsWith('https:') ? path : `https://127.0.0.1:${node.ports.https}${path}`, id, opts);
@@ -64,7 +67,10 @@ before(async () => {
   secrets.push({ what: 'the master key', bytes: master });
   await node.stop(); // a clean stop checkpoints the WAL, so its pages are in the database file too
 });
-after(() => node.cleanup());
+after(async () => {
+  await node.cleanup();
+  rmSync(nodeTmp, { recursive: true, force: true });
+});
 
 /** Every encoding a secret is likely to be written in. */
 const encodings = (b: Buffer) => [b, Buffer.from(b.toString('hex')), Buffer.from(b.toString('base64')), Buffer.from(b.toString('base64url'))];
@@ -85,8 +91,8 @@ test('no token, key or plaintext is in the logs, at debug level', () => {
   assert.equal(logs.indexOf(Buffer.from(marker)), -1, 'plaintext records are in the logs');
 });
 
-test('no plaintext, key or token is anywhere in the data directory: blobs, database, WAL, temporary files', () => {
-  const files = walk(node.dir).filter((e) => !e.dir);
+test('no plaintext, key or token is anywhere in the data directory or the node\'s TMPDIR: blobs, database, WAL, temporary files', () => {
+  const files = [...walk(node.dir), ...walk(nodeTmp)].filter((e) => !e.dir);
   assert.ok(files.some((f) => f.path.endsWith('store.sqlite')) && files.some((f) => f.path.includes('blobs')));
   for (const f of files) {
     const content = readFileSync(f.path);
