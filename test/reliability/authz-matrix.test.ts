@@ -142,10 +142,10 @@ const ROWS: Row[] = [
   },
 ];
 
-function signedBy(c: Caller, proposal: unknown): Buffer {
+function signedBy(c: Caller, payload: unknown, type: 'proposal' | 'ballot' | 'withdrawal' = 'proposal', proposalId?: string): Buffer {
   const id = who[c];
   if (!id.key || !id.cert) return Buffer.from('not signed');
-  return signCoseSign1({ key: createPrivateKey(id.key), kid: certIdOfPem(id.cert), type: 'proposal', payload: Buffer.from(JSON.stringify(proposal)) });
+  return signCoseSign1({ key: createPrivateKey(id.key), kid: certIdOfPem(id.cert), type, proposalId, payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)) });
 }
 
 const outcome = (status: number): Expected => (status >= 200 && status < 300 ? 'ok' : status);
@@ -300,6 +300,27 @@ describe('governance actions × callers', () => {
       }
     }
     assert.deepEqual(got, want);
-    process.stdout.write(`# authorization pairs checked: ${ROWS.length * CALLERS.length} REST, ${WIRE_ROWS.length * CALLERS.length} wire, ${ACTIONS.length * CALLERS.length} governance\n`);
+  });
+
+  test('only the member whose signature it is may vote on or withdraw a proposal', async () => {
+    const memberId = certIdOfPem(who.member.cert!);
+    const open = async () => {
+      const res = await https(url('/gov/members/proposals:create?api-version=2024-07-01'), who.member, { method: 'POST', body: signedBy('member', { actions: [{ name: 'remove_jwt_issuer', args: { issuer: 'nobody' } }] }), headers: { 'content-type': 'application/cose' } });
+      assert.equal(res.status, 200, res.body.toString());
+      return res.json().proposalId as string;
+    };
+    const got: Record<string, Record<string, Expected>> = { ballot: {}, withdrawal: {} };
+    for (const c of CALLERS) {
+      const signer = who[c].cert ? certIdOfPem(who[c].cert!) : memberId;
+      let p = await open();
+      const ballot = await https(url(`/gov/members/proposals/${p}/ballots/${signer}:submit?api-version=2024-07-01`), who[c], { method: 'POST', body: signedBy(c, { ballot: 'export function vote() { return false; }' }, 'ballot', p), headers: { 'content-type': 'application/cose' } });
+      got.ballot[c] = outcome(ballot.status);
+      p = await open();
+      const withdrawal = await https(url(`/gov/members/proposals/${p}:withdraw?api-version=2024-07-01`), who[c], { method: 'POST', body: signedBy(c, '', 'withdrawal', p), headers: { 'content-type': 'application/cose' } });
+      got.withdrawal[c] = outcome(withdrawal.status);
+    }
+    const want = { ...ANY_IDENTITY(401), member: 'ok' as Expected };
+    assert.deepEqual(got, { ballot: want, withdrawal: want });
+    process.stdout.write(`# authorization pairs checked: ${ROWS.length * CALLERS.length} REST, ${WIRE_ROWS.length * CALLERS.length} wire, ${(ACTIONS.length + 2) * CALLERS.length} governance\n`);
   });
 });
