@@ -171,6 +171,25 @@ test('func.yaml: random YAML and near-miss function definitions, registered dire
   }
 });
 
+test('raw bodies passed through to app handlers and workflow ingress, with any content type', async () => {
+  const m0 = member(node, 'm0');
+  const APP = 'export function echo(request) { const b = request.body.arrayBuffer(); let j = null; try { j = request.body.json(); } catch (e) {} return { body: { bytes: b.byteLength, json: j === null ? null : typeof j } }; }';
+  const endpoint = { js_module: 'echo.js', js_function: 'echo', forwarding_required: 'never', authn_policies: ['user_cert'], mode: 'readonly' };
+  const p = (await m0.propose({ actions: [{ name: 'set_js_app', args: { bundle: { metadata: { endpoints: { '/echo': { post: endpoint } } }, modules: [{ name: 'echo.js', module: APP }] } } }] })).json();
+  assert.equal((await m0.vote(p.proposalId, 'export function vote() { return true; }')).status, 200);
+  const wf = { functions: [jsFunction('in', 'export function handle_call(src, msg) { return JSON.stringify({ status: 200, headers: {}, body: [msg.length % 256] }); }')], resources: [{ name: 'ingress', class_type: 'http-ingress', output_mapping: { new_request: 'in' }, configurations: { host: '127.0.0.1', method: 'POST' } }] };
+  assert.equal((await https(url('/v1/workflows'), id('alice'), { method: 'POST', json: { spec: wf, name: 'fuzz-ingress' } })).status, 201);
+  const raw = fc.record({ body: fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b)), type: fc.constantFrom('application/json', 'text/plain', 'application/octet-stream', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/cose', '*/*', ';;;') });
+  for (const path of ['/app/echo', '/ingress/fuzz']) {
+    await fuzz(`raw bodies to ${path}`, raw, async ({ body, type }) => {
+      const r = await https(url(path), id('alice'), { method: 'POST', body, headers: { 'content-type': type } });
+      // These reach code that parses its own input: the node's part is to pass them through and stay up.
+      assert.ok(r.status < 500, `${path} answered ${r.status}: ${r.body.toString().slice(0, 200)}`);
+      return { refused: r.status >= 400, status: r.status, message: restOutcome(r).message };
+    }, { consumes: true });
+  }
+});
+
 test('workflow specs and WASM modules', async () => {
   await fuzz('workflow JSON', fc.oneof(json, fc.record({ functions: fc.array(json, { maxLength: 3 }), resources: fc.array(json, { maxLength: 2 }) })), async (spec) =>
     restOutcome(await https(url('/v1/workflows'), id('alice'), { method: 'POST', json: { spec } })),
