@@ -105,7 +105,7 @@ export class AppService {
   }
 
   async handle(req: AppRequest): Promise<AppResponse> {
-    const { codeCache, endpoints, modules } = this.deployed();
+    const { version: deploymentVersion, codeCache, endpoints, modules } = this.deployed();
     const found = match(endpoints, req.method, req.path);
     if (!('endpoint' in found)) {
       const allow: Record<string, string> = found.allow ? { allow: found.allow.join(', ') } : {};
@@ -148,7 +148,7 @@ export class AppService {
       const tx = this.opts.store.begin();
       const state = { applyWrites: null as boolean | null, claims: null as ArrayBuffer | null, metrics: true };
       let result: DispatchResult;
-      const reuse = endpoint.info.interpreter_reuse?.key && !historical ? `${endpoint.info.interpreter_reuse.key}\0${endpoint.info.js_module}\0${endpoint.info.js_function}` : null;
+      const reuse = endpoint.info.interpreter_reuse?.key && !historical ? `${deploymentVersion}\0${endpoint.info.interpreter_reuse.key}\0${endpoint.info.js_module}\0${endpoint.info.js_function}` : null;
       try {
         const job = {
           codeCache,
@@ -168,7 +168,8 @@ export class AppService {
           },
           limits: { cpuMs: this.opts.runtime.maxExecutionMs, heapMiB: this.opts.runtime.maxHeapMiB },
         };
-        const fresh = `${historical ? 'historical' : 'current'}\0${endpoint.info.js_module}\0${endpoint.info.js_function}`;
+        // The deployment is in the key, so a request that read an older deployment never refills a pool with its code.
+        const fresh = `${deploymentVersion}\0${historical ? 'historical' : 'current'}\0${endpoint.info.js_module}\0${endpoint.info.js_function}`;
         result = (await (reuse ? this.opts.engine.runReused(this.interpreters, reuse, job) : this.opts.engine.runFresh(this.fresh, fresh, job))) as DispatchResult;
       } catch (err) {
         return this.engineFailure(err as TesseraError);

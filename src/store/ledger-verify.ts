@@ -40,6 +40,10 @@ export function verifyLedger(storePath: string, serviceCertPem: string, onProgre
     const sigs = db.prepare('SELECT seqno, root, signature, cert FROM ledger_signatures ORDER BY seqno').all() as Array<{ seqno: number; root: Buffer; signature: Buffer; cert: string }>;
     for (const sig of sigs) {
       const id = txIdOf(sig.seqno);
+      if (!Number.isInteger(sig.seqno) || sig.seqno < 1) {
+        problems.push(`signature at ${id} names an impossible transaction ${sig.seqno}`);
+        continue;
+      }
       if (sig.seqno > tree.size) {
         problems.push(`signature at ${id} covers transactions that have no leaf`);
         continue;

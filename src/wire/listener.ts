@@ -140,6 +140,8 @@ export class WireListener {
         let type: unknown;
         let reply: unknown;
         try {
+          // A caller over its rate is refused before its frame is even parsed.
+          this.opts.rateLimiter.take(caller.name);
           let message: unknown;
           try {
             message = JSON.parse(frame.toString('utf8'));
@@ -147,7 +149,6 @@ export class WireListener {
             throw new TesseraError('parse_error', `the frame is not valid JSON: ${(err as Error).message}`);
           }
           type = (message as { type?: unknown } | null)?.type;
-          this.opts.rateLimiter.take(caller.name);
           reply = await this.opts.handler(message, caller);
           await this.opts.durable();
           this.log(started, { type, caller: caller.name });

@@ -100,8 +100,7 @@ export class WorkflowService {
   }
 
   stop(id: string, user: string): WorkflowRecord {
-    const record = this.get(id);
-    if (record.owner !== user) throw new TesseraError('permission_denied', `workflow ${id} belongs to ${record.owner}`);
+    const record = this.getOwn(id, user);
     this.opts.runtime.stopWorkflow(id);
     this.ingress.delete(id);
     this.opts.store.transact((tx) => tx.delete(RUNNING, id));
@@ -112,6 +111,13 @@ export class WorkflowService {
     return this.opts.store.read((tx) => tx.list<WorkflowRecord>(RUNNING).map(([, r]) => r));
   }
 
+  /** The workflow if `user` started it; another tenant's looks exactly like one that does not exist. */
+  private getOwn(id: string, user: string): WorkflowRecord {
+    const record = this.opts.store.read((tx) => tx.get<WorkflowRecord>(RUNNING, id));
+    if (!record || record.owner !== user) throw new TesseraError('not_found', `no running workflow ${id} of yours`);
+    return record;
+  }
+
   get(id: string): WorkflowRecord {
     const record = this.opts.store.read((tx) => tx.get<WorkflowRecord>(RUNNING, id));
     if (!record) throw new TesseraError('not_found', `no running workflow ${id}`);
@@ -120,8 +126,7 @@ export class WorkflowService {
 
   /** A workflow's instances and resources, for its owner: another tenant's workflow is not theirs to see. */
   inspect(id: string, user: string) {
-    const record = this.get(id);
-    if (record.owner !== user) throw new TesseraError('permission_denied', `workflow ${id} belongs to ${record.owner}`);
+    const record = this.getOwn(id, user);
     return { id: record.id, name: record.name, owner: record.owner, started_at: record.started_at, functions: this.opts.runtime.inspect(id), resources: record.spec.resources.map((r) => ({ name: r.name, class_type: r.class_type })) };
   }
 

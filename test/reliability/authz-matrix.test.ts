@@ -116,11 +116,11 @@ const ROWS: Row[] = [
   { route: 'POST /v1/functions', call: async () => ({ method: 'POST', path: '/v1/functions', json: {} }), expect: USERS_ONLY(400) },
   { route: 'GET /v1/workflows', call: async () => ({ path: '/v1/workflows' }), expect: USERS_ONLY('ok') },
   { route: 'POST /v1/workflows', call: async () => ({ method: 'POST', path: '/v1/workflows', json: { spec } }), expect: USERS_ONLY('ok') },
-  { route: 'GET /v1/workflows/:id', call: async () => ({ path: `/v1/workflows/${fixtures.workflow}` }), expect: { ...USERS_ONLY(403), creator: 'ok' } },
+  { route: 'GET /v1/workflows/:id', call: async () => ({ path: `/v1/workflows/${fixtures.workflow}` }), expect: { ...USERS_ONLY(404), creator: 'ok' } },
   {
     route: 'DELETE /v1/workflows/:id',
     call: async () => ({ method: 'DELETE', path: `/v1/workflows/${(await https(url('/v1/workflows'), ident('alice'), { method: 'POST', json: { spec } })).json().workflow_id}` }),
-    expect: { ...USERS_ONLY(403), creator: 'ok' },
+    expect: { ...USERS_ONLY(404), creator: 'ok' },
   },
   { route: 'ALL /ingress/*', call: async () => ({ path: '/ingress/nothing' }), expect: ANY_IDENTITY(404) },
   { route: 'GET /v1/fns', call: async () => ({ path: '/v1/fns' }), expect: USERS_ONLY('ok') },

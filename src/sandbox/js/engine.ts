@@ -3,7 +3,7 @@ import { withDefaults } from '../limits.js';
 import { posix } from 'node:path';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
-import type { FreshPools } from './fresh-pool.js';
+import { type FreshPools, PoolDisposed } from './fresh-pool.js';
 
 export { FreshPools } from './fresh-pool.js';
 
@@ -99,15 +99,20 @@ export class InterpreterCache {
 
 /**
  * Arguments reach the host as copies, except SharedArrayBuffers, which a structured copy shares: the
- * sandbox, on its own thread, could change such bytes while host code reads them. They are refused.
+ * sandbox, on its own thread, could change such bytes while host code reads them. They are refused. The
+ * walk runs on the node's thread, outside the sandbox's time limit, so it visits each object once and
+ * refuses what is too deep to check rather than letting it through.
  */
-function refuseSharedMemory(value: unknown, depth = 0): void {
-  if (value === null || typeof value !== 'object' || depth > 64) return;
+function refuseSharedMemory(value: unknown, depth = 0, seen = new Set<object>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  if (depth > 64) throw new TypeError('arguments to the host may nest at most 64 levels deep');
+  seen.add(value);
   if (value instanceof SharedArrayBuffer || (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer)) {
     throw new TypeError('shared memory (SharedArrayBuffer) cannot be passed to the host; pass an ArrayBuffer');
   }
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return;
-  for (const v of value instanceof Map ? value.values() : value instanceof Set ? value.values() : Object.values(value)) refuseSharedMemory(v, depth + 1);
+  if (value instanceof Map) for (const k of value.keys()) refuseSharedMemory(k, depth + 1, seen);
+  for (const v of value instanceof Map ? value.values() : value instanceof Set ? value.values() : Object.values(value)) refuseSharedMemory(v, depth + 1, seen);
 }
 
 /** The code called the host while loading, so it cannot be loaded ahead of the call that binds the host. */
@@ -164,6 +169,7 @@ export class JsEngine {
     try {
       return await pool.use(job.host ?? {}, (interpreter) => this.call(interpreter, job.args ?? []));
     } catch (err) {
+      if (err instanceof PoolDisposed) return this.run(job);
       if (!(err instanceof NeedsHostWhileLoading)) throw err;
       pool.evaluateAhead = false;
       return this.run(job);

@@ -1,4 +1,5 @@
 import ivm from 'isolated-vm';
+import { TesseraError } from '../../errors/index.js';
 import type { Prepared } from './engine.js';
 
 /**
@@ -9,35 +10,71 @@ import type { Prepared } from './engine.js';
  */
 const BATCH = 16;
 
+/** Calls that may wait for one pool's isolate before more are refused. */
+const MAX_WAITING = 256;
+
 /** A pool unused this long lets its isolates go (two batches of contexts are ~10 MiB). */
 const IDLE_MS = 30_000;
 
-/** One isolate and the contexts made in it, disposed once all are taken and done with. */
+/**
+ * One isolate and the contexts made in it. The isolate goes once every context is used, or once the
+ * batch is retired, but never while a context is still being made in it or a call runs in it: disposing
+ * an isolate under isolated-vm work in flight can take the whole process down.
+ */
 class Batch {
   readonly isolate: ivm.Isolate;
-  readonly ready: Array<Promise<Prepared>> = [];
-  private outstanding = 0;
+  private readonly ready: Array<Promise<Prepared>> = [];
+  private preparing = 0;
+  private inUse = 0;
+  private used = 0;
+  private retired = false;
 
   constructor(heapMiB: number, prepare: (isolate: ivm.Isolate) => Promise<Prepared>) {
     this.isolate = new ivm.Isolate({ memoryLimit: Math.max(8, heapMiB) });
     for (let i = 0; i < BATCH; i++) {
+      this.preparing++;
       const made = prepare(this.isolate);
-      made.catch(() => undefined); // the call that takes this context gets the failure
+      // The call that takes this context gets any failure; here it only counts as settled.
+      made.then(
+        () => this.settled(),
+        () => this.settled(),
+      );
       this.ready.push(made);
     }
-    this.outstanding = BATCH;
   }
 
   get broken(): boolean {
     return this.isolate.isDisposed;
   }
 
-  done(): void {
-    if (--this.outstanding === 0) this.dispose();
+  get empty(): boolean {
+    return this.ready.length === 0;
   }
 
-  dispose(): void {
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+  take(): Promise<Prepared> {
+    this.inUse++;
+    this.used++;
+    return this.ready.shift()!;
+  }
+
+  done(): void {
+    this.inUse--;
+    this.disposeIfIdle();
+  }
+
+  /** No more calls will come: the isolate goes as soon as nothing runs in it. */
+  retire(): void {
+    this.retired = true;
+    this.disposeIfIdle();
+  }
+
+  private settled(): void {
+    this.preparing--;
+    this.disposeIfIdle();
+  }
+
+  private disposeIfIdle(): void {
+    if ((this.retired || this.used === BATCH) && this.inUse === 0 && this.preparing === 0 && !this.isolate.isDisposed) this.isolate.dispose();
   }
 }
 
@@ -52,6 +89,7 @@ export class FreshContextPool {
   private next: Batch | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private inFlight = 0;
+  private disposed = false;
   private idle: NodeJS.Timeout | null = null;
   /** False once the code proved it needs the host while loading: calls then go to fresh isolates (see JsEngine.prepareAhead). */
   evaluateAhead = true;
@@ -72,13 +110,18 @@ export class FreshContextPool {
    * isolate anyway: when one breaks the heap limit and takes the isolate down, no other call was inside it.
    */
   use<T>(host: Prepared['binding']['current'], body: (prepared: Prepared) => Promise<T>): Promise<T> {
+    // Calls wait their turn here; past a bound they are refused at once, so that requests whose clients
+    // have gone cannot pile up without end behind a slow handler.
+    if (this.inFlight >= MAX_WAITING) {
+      return Promise.reject(new TesseraError('unavailable', `this endpoint has ${MAX_WAITING} calls waiting; retry after 1 s`, { retryAfterSeconds: 1 }));
+    }
     this.inFlight++;
     if (this.idle) this.idle.refresh();
     else this.idle = setTimeout(() => this.idleFor(), this.idleMs).unref();
     const turn = this.queue.then(async () => {
       const batch = this.take();
       try {
-        const prepared = await batch.ready.shift()!;
+        const prepared = await batch.take();
         prepared.binding.current = host;
         try {
           return await body(prepared);
@@ -99,16 +142,16 @@ export class FreshContextPool {
       return;
     }
     this.idle = null;
-    this.serving?.dispose();
-    this.next?.dispose();
+    this.serving?.retire();
+    this.next?.retire();
     this.serving = this.next = null;
   }
 
   dispose(): void {
     if (this.idle) clearTimeout(this.idle);
     this.idle = null;
-    this.serving?.dispose();
-    this.next?.dispose();
+    this.serving?.retire();
+    this.next?.retire();
     this.serving = this.next = null;
   }
 
@@ -117,7 +160,9 @@ export class FreshContextPool {
     // A call that broke the heap limit took its batch's isolate, and every context in it, down.
     if (this.serving?.broken) this.serving = null;
     if (this.next?.broken) this.next = null;
-    if (!this.serving || this.serving.ready.length === 0) {
+    if (this.disposed) throw new PoolDisposed();
+    if (!this.serving || this.serving.empty) {
+      this.serving?.retire();
       this.serving = this.next ?? new Batch(this.heapMiB, this.prepare);
       this.next = null;
     }
@@ -125,6 +170,9 @@ export class FreshContextPool {
     return this.serving;
   }
 }
+
+/** A call that reached a pool after it was disposed (a deployment, or eviction): it runs elsewhere. */
+export class PoolDisposed extends Error {}
 
 /** Pools by key, least recently used disposed first. */
 export class FreshPools {
