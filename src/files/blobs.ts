@@ -93,10 +93,13 @@ export class BlobStore {
   /** Streams `source` into the blob for `fileId`, verifying it; on any failure nothing is left behind. */
   async writeVerified(fileId: string, source: Readable, expected: Expected): Promise<void> {
     const temp = join(this.incoming, `${fileId}.${newUuid()}`);
+    const sink = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: STREAM_BUFFER });
     try {
-      await pipeline(source, new CiphertextVerifier(expected), createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: STREAM_BUFFER }));
+      await pipeline(source, new CiphertextVerifier(expected), sink);
       await this.commit(temp, fileId);
     } catch (err) {
+      // The sink opens its file asynchronously: removing it before the sink has closed could leave it behind.
+      if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
       await rm(temp, { force: true });
       if (err instanceof TesseraError) throw err;
       throw new TesseraError('invalid_input', `the upload was cut off before it completed (${(err as Error).message}); nothing was stored`);

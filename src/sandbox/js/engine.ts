@@ -350,7 +350,8 @@ export class JsEngine {
 function classify(err: unknown, limits: JsLimits, isolate: ivm.Isolate): TesseraError {
   if (err instanceof TesseraError) return err;
   const message = (err as Error)?.message ?? String(err);
-  if (/memory limit/i.test(message) || isolate.isDisposed) {
+  // An isolate goes mid-call only at its heap limit; isDisposed can lag behind the message that says so.
+  if (/memory limit|isolate (is|was) disposed/i.test(message) || isolate.isDisposed) {
     return new TesseraError('too_large', `the code exceeded its heap limit of ${limits.heapMiB} MiB and was stopped`);
   }
   if (/timed out/i.test(message)) return new TesseraError('timeout', `the code ran past its time limit of ${limits.cpuMs} ms and was stopped`);
