@@ -15,7 +15,7 @@ export async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPath
   }
   const config = loadConfig(paths.config);
   const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
-  const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(masterKey, 'ledger private tables') });
+  const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(masterKey, 'ledger private tables'), commit: 'each' });
   try {
     return await fn({ paths, principals: new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 }) });
   } finally {

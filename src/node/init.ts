@@ -66,7 +66,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     writeFileSync(paths.nodeCert, node.certPem, { flag: 'wx' });
     writeSecretFile(paths.nodeKey, node.keyPem);
 
-    const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(unsealMasterKey(paths.sealedMasterKey, sealingKey), 'ledger private tables') });
+    const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(unsealMasterKey(paths.sealedMasterKey, sealingKey), 'ledger private tables'), commit: 'each' });
     try {
       const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
       principals.add({ name: 'node', role: 'service', certPem: node.certPem, tokenHash: null });

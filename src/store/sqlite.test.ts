@@ -127,6 +127,16 @@ test('two handles on one file (node and CLI) see each other\'s commits', () => {
   }
 });
 
+test("commit: 'each' (the CLI's writes, which get no reply to wait on) makes every commit wait for its own fsync", () => {
+  const other = new SqliteStore(join(dir, 'store.sqlite'), { commit: 'each' });
+  try {
+    const db = (other as unknown as { db: { pragma(s: string, o: object): unknown } }).db;
+    assert.equal(db.pragma('synchronous', { simple: true }), 2);
+  } finally {
+    other.close();
+  }
+});
+
 test('group commit: WAL with synchronous=NORMAL, and durable() fsyncs once for every commit made before it began', async () => {
   const db = (store as unknown as { db: { pragma(s: string, o: object): unknown } }).db;
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');

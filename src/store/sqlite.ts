@@ -56,6 +56,11 @@ class ConflictError extends TesseraError {
 export interface SqliteStoreOptions {
   /** Seals private tables' writes in the ledger (txlog). Without it they are stored in the clear: tests only. */
   ledgerKey?: Buffer;
+  /**
+   * 'group' (the node): commits return at once and `durable()` fsyncs for all of them. 'each': every commit
+   * waits for its own fsync (synchronous=FULL), for the CLI, which writes once and exits without replies.
+   */
+  commit?: 'group' | 'each';
 }
 
 export class SqliteStore implements Store {
@@ -79,7 +84,7 @@ export class SqliteStore implements Store {
     this.walPath = `${path}-wal`;
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(options.commit === 'each' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
