@@ -22,7 +22,7 @@ export interface Expected {
  * Bytes buffered between the socket, the verifier and the file. Node's 16 KiB default made every TLS
  * record wait for its own write on the thread pool, which left both ends of an upload mostly idle.
  */
-const STREAM_BUFFER = 4 * 1024 * 1024;
+const STREAM_BUFFER = 1024 * 1024;
 
 /**
  * Checks a ciphertext as it streams past without keeping it: the length, the GCM tag over the whole
