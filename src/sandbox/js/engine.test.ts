@@ -138,6 +138,16 @@ describe('fresh contexts made ahead (runFresh)', () => {
     pools.clear();
   });
 
+  test('calls still waiting when their pool is disposed run in fresh isolates, and the pool makes nothing new', async () => {
+    const pools = new FreshPools();
+    const source = 'export function main(x) { return x * 2; }';
+    const calls = Array.from({ length: 5 }, (_, i) => fresh(pools, source, { args: [i] }));
+    const pool = pools.get('k', 64, () => Promise.reject(new Error('not made here')));
+    pools.clear();
+    assert.deepEqual(await Promise.all(calls), [0, 2, 4, 6, 8]);
+    assert.equal(pool.isolates, 0, 'no batch was made after the pool went');
+  });
+
   test('a call that breaks the heap limit fails alone; the next call gets a new isolate', async () => {
     const pools = new FreshPools();
     const source = 'export function main(blow) { if (!blow) return "alive"; const a = []; for (;;) a.push(new Array(100000).fill(Math.random())); }';

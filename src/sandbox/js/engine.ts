@@ -316,7 +316,6 @@ export class JsEngine {
   /** Drops compiled code (refresh_js_app_bytecode_cache, disable_bytecode_cache). */
   clearCodeCache(): void {
     this.codeCache.clear(); // not released: a compile under way may still be reading one
-
     this.digests.clear();
   }
 

@@ -142,14 +142,18 @@ export class FreshContextPool {
       return;
     }
     this.idle = null;
-    this.serving?.retire();
-    this.next?.retire();
-    this.serving = this.next = null;
+    this.retireBatches();
   }
 
+  /** No more calls: a call still waiting for its turn runs elsewhere (PoolDisposed), never in a new batch here. */
   dispose(): void {
     if (this.idle) clearTimeout(this.idle);
     this.idle = null;
+    this.disposed = true;
+    this.retireBatches();
+  }
+
+  private retireBatches(): void {
     this.serving?.retire();
     this.next?.retire();
     this.serving = this.next = null;
