@@ -1,9 +1,11 @@
-// The `ccf` global, built inside the isolate over host callbacks (`__h_*`), which are bound to the
-// request's transaction and permissions on the host side. Everything here runs in the sandbox.
+// The `ccf` global, built inside the isolate over host callbacks (`__h_*`, handed to this prelude as `H`
+// by the sandbox boundary, never globals), which are bound to the request's transaction and permissions
+// on the host side. Everything here runs in the sandbox.
 export const CCF_PRELUDE = String.raw`
+const hostFns = H;
 (() => {
   const H = {};
-  for (const k of Object.getOwnPropertyNames(globalThis)) if (k.startsWith('__h_')) { H[k.slice(4)] = globalThis[k]; delete globalThis[k]; }
+  for (const k of Object.keys(hostFns)) if (k.startsWith('__h_')) H[k.slice(4)] = hostFns[k];
   const argc = (args, n, name) => { if (args.length !== n) throw new TypeError('Passed ' + args.length + ' arguments, but expected ' + n); };
   const isBuf = (b) => b instanceof ArrayBuffer;
 

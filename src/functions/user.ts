@@ -84,7 +84,7 @@ const JS_PRELUDE = `
 globalThis.__io = {
   input(name) { return new Uint8Array(__tessera_input(name)); },
   inputText(name) { return __tessera_input_text(name); },
-  output(name, data) { __tessera_output(name, typeof data === 'string' ? data : Array.from(data)); },
+  output(name, data) { __tessera_output(name, data); },
 };`;
 
 /** Teaclave's WAMR executor ABI, in the isolate: fds over inputs read in full beforehand, outputs collected until closed. */
@@ -93,14 +93,15 @@ const files = [];
 let memory = () => { throw new Error('no memory'); };
 const bytes = () => new Uint8Array(memory().buffer);
 function cstr(ptr) { const m = bytes(); let end = ptr; while (m[end] !== 0) end++; let s = ''; for (let i = ptr; i < end; i++) s += String.fromCharCode(m[i]); return decodeURIComponent(escape(s)); }
+function joined(chunks) { let n = 0; for (const c of chunks) n += c.length; const out = new Uint8Array(n); let at = 0; for (const c of chunks) { out.set(c, at); at += c.length; } return out; }
 function imports(getMemory) {
   memory = getMemory;
   return { env: {
     teaclave_open_input(namePtr) { const data = __tessera_input_or_null(cstr(namePtr)); if (data === null) return -1; files.push({ data: new Uint8Array(data), pos: 0 }); return files.length - 1; },
     teaclave_create_output(namePtr) { const name = cstr(namePtr); if (!__tessera_has_output(name)) return -1; files.push({ out: name, chunks: [] }); return files.length - 1; },
     teaclave_read_file(fd, buf, size) { const f = files[fd]; if (!f || !f.data) return -1; const n = Math.min(size, f.data.length - f.pos); bytes().set(f.data.subarray(f.pos, f.pos + n), buf); f.pos += n; return n; },
-    teaclave_write_file(fd, buf, size) { const f = files[fd]; if (!f || !f.out) return -1; f.chunks.push(Array.from(bytes().subarray(buf, buf + size))); return size; },
-    teaclave_close_file(fd) { const f = files[fd]; if (!f) return -1; if (f.out) { __tessera_output(f.out, [].concat(...f.chunks)); f.chunks = null; f.out = null; } files[fd] = null; return 0; },
+    teaclave_write_file(fd, buf, size) { const f = files[fd]; if (!f || !f.out) return -1; f.chunks.push(bytes().slice(buf, buf + size)); return size; },
+    teaclave_close_file(fd) { const f = files[fd]; if (!f) return -1; if (f.out) { __tessera_output(f.out, joined(f.chunks)); f.chunks = null; f.out = null; } files[fd] = null; return 0; },
   } };
 }
 function run(instance) {
@@ -113,7 +114,7 @@ function run(instance) {
   argv.forEach((a, i) => { const raw = unescape(encodeURIComponent(a)); view.setUint32(start + 4 * i, at, true); for (let j = 0; j < raw.length; j++) view.setUint8(at++, raw.charCodeAt(j)); view.setUint8(at++, 0); });
   view.setUint32(start + 4 * argv.length, 0, true);
   const result = instance.exports[${JSON.stringify(entry)}](argv.length, start);
-  for (const f of files) if (f && f.out) __tessera_output(f.out, [].concat(...f.chunks));
+  for (const f of files) if (f && f.out) __tessera_output(f.out, joined(f.chunks));
   return String(result);
 }`;
 
@@ -182,25 +183,36 @@ export class UserFunctions {
     }
     const outputs = new Map<string, Buffer>();
     const declaredOutputs = new Set(f.interface.outputs.map((o) => o.name));
+    // Host functions take exactly the types they document; the boundary has already made them plain copies.
+    const named = (name: unknown): string => {
+      if (typeof name !== 'string') throw new TypeError('a file name must be a string');
+      return name;
+    };
     const host = {
       __tessera_input: (name: string) => {
+        name = named(name);
         const data = inputs.get(name);
         if (!data) throw new Error(`no input named '${name}'`);
         return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
       },
       __tessera_input_or_null: (name: string) => {
+        name = named(name);
         const data = inputs.get(name);
         return data ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : null;
       },
       __tessera_input_text: (name: string) => {
+        name = named(name);
         const data = inputs.get(name);
         if (!data) throw new Error(`no input named '${name}'`);
         return data.toString('utf8');
       },
-      __tessera_has_output: (name: string) => declaredOutputs.has(name),
-      __tessera_output: (name: string, data: string | number[]) => {
-        if (!declaredOutputs.has(name)) throw new Error(`no output named '${name}'`);
-        outputs.set(name, typeof data === 'string' ? Buffer.from(data) : Buffer.from(data));
+      __tessera_has_output: (name: string) => declaredOutputs.has(named(name)),
+      __tessera_output: (name: string, data: unknown) => {
+        if (!declaredOutputs.has(named(name))) throw new Error(`no output named '${name}'`);
+        if (typeof data === 'string') outputs.set(name, Buffer.from(data, 'utf8'));
+        else if (data instanceof ArrayBuffer) outputs.set(name, Buffer.from(data));
+        else if (data instanceof Uint8Array) outputs.set(name, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        else throw new TypeError('an output must be a string, an ArrayBuffer or a typed array');
       },
     };
     const args = this.arguments(f, ctx.payload);
@@ -216,6 +228,7 @@ export class UserFunctions {
         prelude: JS_PRELUDE,
         host,
         limits: { heapMiB: f.limits?.heapMiB, cpuMs: f.limits?.cpuMs },
+        signal: ctx.signal,
       });
     } else {
       const argv = args && typeof args === 'object' ? Object.entries(args as Record<string, unknown>).flatMap(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]) : [];
@@ -224,6 +237,7 @@ export class UserFunctions {
         glue: TEACLAVE_GLUE(f.entry?.export ?? 'entrypoint', argv),
         host,
         limits: { memoryPages: f.limits?.memoryPages, cpuMs: f.limits?.cpuMs, heapMiB: f.limits?.heapMiB },
+        signal: ctx.signal,
       });
     }
     if (typeof result !== 'string') throw new TesseraError('function_failed', `${f.name} must return a string, not ${result === null ? 'null' : typeof result}`);

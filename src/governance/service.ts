@@ -9,6 +9,9 @@ import type { CoseMessage, GovMessageType } from './cose.js';
 import { DEFAULT_CONSTITUTION } from './default-constitution.js';
 import { GOV, type MemberInfo } from './tables.js';
 
+
+const CONSTITUTION_PRELUDE = 'for (const k of Object.keys(H)) globalThis[k] = H[k];';
+
 export type ProposalState = 'Open' | 'Accepted' | 'Withdrawn' | 'Rejected' | 'Failed' | 'Dropped';
 
 interface ProposalInfo {
@@ -109,7 +112,8 @@ export class GovernanceService {
   }
 
   private async runConstitution(tx: Tx, fn: 'validate' | 'resolve' | 'apply', args: unknown[], host: Record<string, (...a: any[]) => unknown>) {
-    return this.opts.engine.run({ modules: { '/constitution.js': this.constitution(tx) }, entry: '/constitution.js', exportName: fn, args, host, limits: this.limits });
+    // The constitution calls its host functions as globals: the prelude hands out the boundary's typed copies.
+    return this.opts.engine.run({ modules: { '/constitution.js': this.constitution(tx) }, entry: '/constitution.js', exportName: fn, args, host, prelude: CONSTITUTION_PRELUDE, limits: this.limits });
   }
 
   private async validate(tx: Tx, proposal: string): Promise<void> {

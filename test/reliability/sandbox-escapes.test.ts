@@ -19,7 +19,7 @@ let hostCalls = 0;
 const host = { hostEcho: (x: unknown) => (hostCalls++, x), hostThrow: () => { throw new TypeError('host says no'); } };
 /** Runs `main` in both kinds of JS sandbox the node uses; both must agree. */
 async function both(source: string): Promise<unknown[]> {
-  const job = { modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', host, limits };
+  const job = { modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', host, prelude: 'globalThis.hostEcho = hostEcho; globalThis.hostThrow = hostThrow;', limits };
   return Promise.all([engine.run(job), engine.runFresh(pools, source, job)].map((p) => p.then((v) => ({ ok: v }), (e: Error & { code?: string }) => ({ err: e.code, message: e.message }))));
 }
 

@@ -3,8 +3,10 @@ import { describe, test } from 'node:test';
 import { FreshPools, JsEngine } from './engine.js';
 
 const engine = new JsEngine();
+/** Tests call host functions as globals: this prelude hands them out (the engine never does). */
+const exposing = (extra: { host?: object }) => Object.keys(extra.host ?? {}).map((n) => `globalThis.${n} = ${n};`).join('');
 const run = (source: string, extra: Partial<Parameters<JsEngine['run']>[0]> = {}) =>
-  engine.run({ modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', ...extra });
+  engine.run({ modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', prelude: exposing(extra), ...extra });
 
 describe('modules', () => {
   test('relative imports resolve, and a module reached by two paths is one instance', async () => {
@@ -107,7 +109,7 @@ describe('limits', () => {
 
 describe('fresh contexts made ahead (runFresh)', () => {
   const fresh = (pools: FreshPools, source: string, extra: Partial<Parameters<JsEngine['run']>[0]> = {}) =>
-    engine.runFresh(pools, 'k', { modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', ...extra });
+    engine.runFresh(pools, 'k', { modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', prelude: exposing(extra), ...extra });
 
   test('every call sees a context nothing ran in before, across many isolates’ worth of calls', async () => {
     const pools = new FreshPools();

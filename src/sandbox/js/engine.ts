@@ -4,6 +4,8 @@ import { posix } from 'node:path';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import { type FreshPools, PoolDisposed } from './fresh-pool.js';
+import { type BoundaryLimits, DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
+import { wasStoppedForTime, withDeadline } from '../watchdog.js';
 
 export { FreshPools } from './fresh-pool.js';
 
@@ -27,11 +29,18 @@ export interface JsRun {
   /** The export to call; its result (or its promise's) is copied out. */
   exportName: string;
   args?: unknown[];
-  /** Host functions, set as globals. Arguments and results are copied, never shared. */
+  /**
+   * Host functions. Guest code never sees them as globals: the prelude has each in scope by its name
+   * (and all as `H`) and hands out what it chooses. Arguments reach them as plain copies (boundary.ts).
+   */
   host?: Record<string, (...args: any[]) => unknown>;
-  /** A script run before the modules, e.g. to build a richer global from the host functions. */
+  /** A script run before the modules, with the host functions in scope, to build the guest's API. */
   prelude?: string;
   limits?: Partial<JsLimits>;
+  /** Size of values crossing the boundary, and WebAssembly memory (default: DEFAULT_BOUNDARY with wasmPages from the heap limit). */
+  boundary?: Partial<BoundaryLimits>;
+  /** Stops the run (its isolate is disposed) when aborted, e.g. at a task's timeout. */
+  signal?: AbortSignal;
   /** Use and fill the V8 code cache (default true). */
   codeCache?: boolean;
 }
@@ -43,6 +52,8 @@ export interface Prepared {
   exported(): Promise<ivm.Reference<unknown>>;
   binding: { current: Record<string, (...args: any[]) => unknown> };
   limits: JsLimits;
+  /** The boundary's `invoke`: calls a guest function and copies its result out as plain data. */
+  invoke: ivm.Reference<unknown>;
   /** Lets the context go (the isolate lives on). */
   release(): void;
 }
@@ -51,13 +62,6 @@ export interface Interpreter extends Prepared {
   dispose(): void;
 }
 
-/** Defines each host function as a global that forwards to the one host callback, which it then hides. */
-const hostShim = (names: string[]) => `(() => {
-  const host = globalThis.__tessera_host;
-  delete globalThis.__tessera_host;
-  for (const name of ${JSON.stringify(names)}) globalThis[name] = (...args) => host(name, ...args);
-})();
-`;
 
 /** Kept interpreters, least recently used evicted first (CCF's max_cached_interpreters). */
 export class InterpreterCache {
@@ -97,24 +101,6 @@ export class InterpreterCache {
   }
 }
 
-/**
- * Arguments reach the host as copies, except SharedArrayBuffers, which a structured copy shares: the
- * sandbox, on its own thread, could change such bytes while host code reads them. They are refused. The
- * walk runs on the node's thread, outside the sandbox's time limit, so it visits each object once and
- * refuses what is too deep to check rather than letting it through.
- */
-function refuseSharedMemory(value: unknown, depth = 0, seen = new Set<object>()): void {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  if (depth > 64) throw new TypeError('arguments to the host may nest at most 64 levels deep');
-  seen.add(value);
-  if (value instanceof SharedArrayBuffer || (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer)) {
-    throw new TypeError('shared memory (SharedArrayBuffer) cannot be passed to the host; pass an ArrayBuffer');
-  }
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return;
-  if (value instanceof Map) for (const k of value.keys()) refuseSharedMemory(k, depth + 1, seen);
-  for (const v of value instanceof Map ? value.values() : value instanceof Set ? value.values() : Object.values(value)) refuseSharedMemory(v, depth + 1, seen);
-}
-
 /** The code called the host while loading, so it cannot be loaded ahead of the call that binds the host. */
 class NeedsHostWhileLoading extends Error {}
 
@@ -132,7 +118,7 @@ export class JsEngine {
   async run(job: JsRun): Promise<unknown> {
     const interpreter = await this.prepare(job);
     try {
-      return await this.call(interpreter, job.args ?? []);
+      return await this.call(interpreter, job.args ?? [], job.signal);
     } finally {
       interpreter.dispose();
     }
@@ -150,7 +136,7 @@ export class JsEngine {
     }
     interpreter.binding.current = job.host ?? {};
     try {
-      return await this.call(interpreter, job.args ?? []);
+      return await this.call(interpreter, job.args ?? [], job.signal);
     } catch (err) {
       if (interpreter.isolate.isDisposed) cache.delete(key);
       throw err;
@@ -167,7 +153,7 @@ export class JsEngine {
     const pool = pools.get(key, limits.heapMiB, (isolate) => this.prepareAhead(isolate, job, limits));
     if (!pool.evaluateAhead) return this.run(job);
     try {
-      return await pool.use(job.host ?? {}, (interpreter) => this.call(interpreter, job.args ?? []));
+      return await pool.use(job.host ?? {}, (interpreter) => this.call(interpreter, job.args ?? [], job.signal));
     } catch (err) {
       if (err instanceof PoolDisposed) return this.run(job);
       if (!(err instanceof NeedsHostWhileLoading)) throw err;
@@ -230,12 +216,16 @@ export class JsEngine {
       const names = Object.keys(job.host ?? {});
       if (names.length > 0) {
         await global.set('__tessera_host', new ivm.Callback((name: string, ...args: unknown[]) => {
-          refuseSharedMemory(args);
-          return binding.current[name](...args);
+          const fn = binding.current[name];
+          if (typeof fn !== 'function') throw new TypeError(`${name} is not available here`);
+          return fn(...args);
         }));
       }
-      const setup = (names.length > 0 ? hostShim(names) : '') + (job.prelude ?? '');
-      if (setup) await (await this.scriptIn(isolate, setup)).run(context, { timeout: limits.cpuMs });
+      const boundary = { ...DEFAULT_BOUNDARY, wasmPages: Math.max(16, limits.heapMiB * 16), ...job.boundary };
+      const setup = setupScript(names, job.prelude ?? '', boundary);
+      await withDeadline(isolate, limits.cpuMs, (await this.scriptIn(isolate, setup)).run(context, { timeout: limits.cpuMs }));
+      const invoke = await global.get('__tessera_invoke', { reference: true });
+      await global.delete('__tessera_invoke');
 
       const sources = new Map(Object.entries(job.modules).map(([name, src]) => [normalise(name), src]));
       const compiled = new Map<string, ivm.Module>();
@@ -263,11 +253,12 @@ export class JsEngine {
         isolate,
         binding,
         limits,
+        invoke,
         // Evaluation waits for the first call, so that module code runs with that call's host bound.
         exported: async () => {
           if (fn) return fn;
           try {
-            await entry.evaluate({ timeout: limits.cpuMs });
+            await withDeadline(isolate, limits.cpuMs, entry.evaluate({ timeout: limits.cpuMs }), job.signal);
             const found = await entry.namespace.get(job.exportName, { reference: true });
             if (found.typeof !== 'function') throw new TesseraError('not_found', `module '${normalise(job.entry)}' has no exported function '${job.exportName}'`);
             return (fn = found);
@@ -277,6 +268,7 @@ export class JsEngine {
         },
         release: () => {
           fn?.release();
+          invoke.release();
           ctx.release();
         },
       };
@@ -286,10 +278,13 @@ export class JsEngine {
     }
   }
 
-  private async call(interpreter: Prepared, args: unknown[]): Promise<unknown> {
+  /** Calls the export through the boundary's `invoke`, so that the result leaves the isolate as plain data. */
+  private async call(interpreter: Prepared, args: unknown[], signal?: AbortSignal): Promise<unknown> {
     const fn = await interpreter.exported();
+    const { isolate, limits } = interpreter;
     try {
-      return await fn.apply(undefined, args, { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: interpreter.limits.cpuMs });
+      const pending = interpreter.invoke.apply(undefined, [fn.derefInto(), new ivm.ExternalCopy(args).copyInto({ release: true })], { result: { copy: true, promise: true }, timeout: limits.cpuMs });
+      return await withDeadline(isolate, limits.cpuMs, pending, signal);
     } catch (err) {
       throw classify(err, interpreter.limits, interpreter.isolate);
     }
@@ -350,6 +345,7 @@ function classify(err: unknown, limits: JsLimits, isolate: ivm.Isolate): Tessera
   if (err instanceof TesseraError) return err;
   const message = (err as Error)?.message ?? String(err);
   // An isolate goes mid-call only at its heap limit; isDisposed can lag behind the message that says so.
+  if (wasStoppedForTime(isolate)) return new TesseraError('timeout', `the code ran past its time limit of ${limits.cpuMs} ms and was stopped`);
   if (/memory limit|isolate (is|was) disposed/i.test(message) || isolate.isDisposed) {
     return new TesseraError('too_large', `the code exceeded its heap limit of ${limits.heapMiB} MiB and was stopped`);
   }

@@ -2,6 +2,8 @@ import ivm from 'isolated-vm';
 import { withDefaults } from '../limits.js';
 import { TesseraError } from '../../errors/index.js';
 import { capMemory } from './limits.js';
+import { DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
+import { wasStoppedForTime, withDeadline } from '../watchdog.js';
 
 // WebAssembly runs inside a V8 isolate too, never in the node's context: the module bytes are copied
 // in, compiled and instantiated there, its memory capped in pages and its run bounded in time. Imports
@@ -25,35 +27,46 @@ export interface WasmRun {
    * `function run(instance)` that calls the entry point and returns a copyable result.
    */
   glue: string;
+  /** Host functions, in the glue's scope by name (never globals); arguments arrive as plain copies. */
   host?: Record<string, (...args: any[]) => unknown>;
   limits?: Partial<WasmLimits>;
+  /** Stops the run (its isolate is disposed) when aborted, e.g. at a task's timeout. */
+  signal?: AbortSignal;
 }
 
 export class WasmEngine {
   async run(job: WasmRun): Promise<unknown> {
     const limits = withDefaults(DEFAULT_WASM_LIMITS, job.limits);
     const bytes = capMemory(job.module, limits.memoryPages);
-    const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB + Math.ceil((limits.memoryPages * 65536) / 1048576)) });
+    const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB) });
     try {
       const context = await isolate.createContext();
       const global = context.global;
-      await global.set('globalThis', global.derefInto());
-      for (const [name, fn] of Object.entries(job.host ?? {})) await global.set(name, new ivm.Callback(fn));
-      await global.set('__wasm', new ivm.ExternalCopy(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).copyInto({ release: true }));
-      const script = await isolate.compileScript(`${job.glue}
-        (function () {
+      const host = job.host ?? {};
+      await global.set('__tessera_host', new ivm.Callback((name: string, ...args: unknown[]) => host[name](...args)));
+      // The glue runs as the boundary's prelude: host functions are in its scope by name, never globals.
+      const prelude = `${job.glue}
+        globalThis.__tessera_run = (bytes) => {
           let instance;
-          const module = new WebAssembly.Module(__wasm);
+          const module = new WebAssembly.Module(bytes);
           instance = new WebAssembly.Instance(module, imports(() => instance.exports.memory));
           return run(instance);
-        })()`);
-      return await script.run(context, { timeout: limits.cpuMs, copy: true });
+        };`;
+      const setup = await isolate.compileScript(setupScript(Object.keys(host), prelude, { ...DEFAULT_BOUNDARY, wasmPages: limits.memoryPages }));
+      await withDeadline(isolate, limits.cpuMs, setup.run(context, { timeout: limits.cpuMs }));
+      const [invoke, runner] = await Promise.all([global.get('__tessera_invoke', { reference: true }), global.get('__tessera_run', { reference: true })]);
+      await Promise.all([global.delete('__tessera_invoke'), global.delete('__tessera_run')]);
+      const wasm = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      const pending = invoke.apply(undefined, [runner.derefInto(), new ivm.ExternalCopy([wasm]).copyInto({ release: true })], { result: { copy: true, promise: true }, timeout: limits.cpuMs });
+      return await withDeadline(isolate, limits.cpuMs, pending, job.signal);
     } catch (err) {
       if (err instanceof TesseraError) throw err;
+      if (wasStoppedForTime(isolate)) throw new TesseraError('timeout', `the module ran past its time limit of ${limits.cpuMs} ms and was stopped`);
       const message = (err as Error)?.message ?? String(err);
       if (/memory limit/i.test(message) || isolate.isDisposed) throw new TesseraError('too_large', `the module exceeded its memory limit and was stopped`);
       if (/timed out/i.test(message)) throw new TesseraError('timeout', `the module ran past its time limit of ${limits.cpuMs} ms and was stopped`);
       if (/Maximum call stack size exceeded/.test(message)) throw new TesseraError('function_failed', 'the module overflowed its stack');
+      if (/pages of (WebAssembly )?memory/.test(message)) throw new TesseraError('too_large', message);
       if (/CompileError|LinkError/.test((err as Error)?.name ?? '') || /WebAssembly\.(Module|Instance)/.test(message)) {
         throw new TesseraError('invalid_input', `the WebAssembly module cannot be loaded: ${message}`);
       }
