@@ -29,15 +29,14 @@ async function idleNode() {
 async function idleInstances() {
   const dir = tempDir('tessera-bench-idle-');
   const store = new SqliteStore(join(dir, 'store.sqlite'));
-  const runtime = new WorkflowRuntime({ store, logger: pino({ level: 'silent' }), limits: { heapMiB: 64, eventMs: 10000 }, callTimeoutMs: 5000, maxRestartsPerMinute: 5 });
+  const runtime = new WorkflowRuntime({ store, logger: pino({ level: 'silent' }), limits: { heapMiB: 64, eventMs: 10000 }, callTimeoutMs: 5000, maxRestartsPerMinute: 5, threads: 2 });
   global.gc?.();
   await settle(500);
   const before = process.memoryUsage().rss;
   const started = performance.now();
-  runtime.reserve('idle', INSTANCES);
   for (let i = 0; i < INSTANCES; i++) {
-    const id = runtime.spawn({ workflowId: 'idle', name: `f${i}`, kind: 'js', initPayload: null, stateKey: null, code: Buffer.from('let n = 0; export function handle_cast(src, msg) { n++; }') });
-    runtime.init(id);
+    const id = await runtime.spawn({ workflowId: 'idle', name: `f${i}`, kind: 'js', initPayload: null, stateKey: null, code: Buffer.from('let n = 0; export function handle_cast(src, msg) { n++; }') });
+    await runtime.init(id);
     if ((i + 1) % 200 === 0) process.stderr.write(`  idle instances: ${i + 1}/${INSTANCES}\n`);
   }
   const spawnSeconds = (performance.now() - started) / 1000;
@@ -45,7 +44,7 @@ async function idleInstances() {
   await settle(1000);
   const after = process.memoryUsage().rss;
   runtime.castTo('idle', `f${INSTANCES - 1}`, 'still alive');
-  runtime.stopWorkflow('idle');
+  await runtime.stopWorkflow('idle');
   store.close();
   rmSync(dir, { recursive: true, force: true });
   return { instances: INSTANCES, added_rss_mib: Number(((after - before) / MiB).toFixed(1)), per_instance_kib: Number(((after - before) / INSTANCES / 1024).toFixed(1)), process_rss_mib: Number((after / MiB).toFixed(1)), spawn_s: Number(spawnSeconds.toFixed(2)) };

@@ -14,32 +14,32 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 20000);
 
 const dir = tempDir('tessera-bench-wf-');
 const store = new SqliteStore(join(dir, 'store.sqlite'));
-const runtime = new WorkflowRuntime({ store, logger: pino({ level: 'silent' }), limits: { heapMiB: 64, eventMs: 10000 }, callTimeoutMs: 5000, maxRestartsPerMinute: 5 });
+const runtime = new WorkflowRuntime({ store, logger: pino({ level: 'silent' }), limits: { heapMiB: 64, eventMs: 10000 }, callTimeoutMs: 5000, maxRestartsPerMinute: 5, threads: 2 });
 
 const js = (source: string) => Buffer.from(source);
 
-function chain() {
+async function chain() {
   const wf = 'chain';
-  const ids = [1, 2, 3, 4, 5].map((i) =>
+  const ids = await Promise.all([1, 2, 3, 4, 5].map((i) =>
     runtime.spawn({ workflowId: wf, name: `f${i}`, kind: 'js', initPayload: null, stateKey: null, code: js(i < 5 ? `export function handle_call(src, msg) { const r = edgeless.call('next', msg + '${i}'); return r.data; }` : 'export function handle_call(src, msg) { return msg + "5"; }') }),
-  );
+  ));
   ids.forEach((id, i) => runtime.patch(id, i < 4 ? { next: `f${i + 2}` } : {}));
-  ids.forEach((id) => runtime.init(id));
-  for (let i = 0; i < 200; i++) runtime.callTo(wf, 'f1', 'x'); // warm-up
+  for (const id of ids) await runtime.init(id);
+  for (let i = 0; i < 200; i++) await runtime.callTo(wf, 'f1', 'x'); // warm-up
   const tessera: number[] = [];
   const plain: number[] = [];
   const fns: Array<(m: string) => string> = [];
   for (let i = 4; i >= 0; i--) fns[i] = i < 4 ? (m) => fns[i + 1](m + String(i + 1)) : (m) => m + '5';
   for (let i = 0; i < CALLS; i++) {
     let t = performance.now();
-    const r = runtime.callTo(wf, 'f1', 'x');
+    const r = await runtime.callTo(wf, 'f1', 'x');
     tessera.push(performance.now() - t);
     if (r.type !== 1 || Buffer.from(r.data!).toString() !== 'x12345') throw new Error('chain broke');
     t = performance.now();
     fns[0]('x');
     plain.push(performance.now() - t);
   }
-  runtime.stopWorkflow(wf);
+  await runtime.stopWorkflow(wf);
   return { tessera, plain };
 }
 
@@ -48,16 +48,16 @@ async function pingPong(): Promise<{ tessera: number; plain: number }> {
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   runtime.addResource(wf, 'done', { cast: () => finish(), call: () => ({ type: 0, data: null }) });
-  const a = runtime.spawn({ workflowId: wf, name: 'a', kind: 'js', initPayload: null, stateKey: null, code: js(`let n = 0; export function handle_cast(src, msg) { n++; if (n >= ${EVENTS / 2}) edgeless.cast('done', 'x'); else edgeless.cast('b', msg); }`) });
-  const b = runtime.spawn({ workflowId: wf, name: 'b', kind: 'js', initPayload: null, stateKey: null, code: js('export function handle_cast(src, msg) { edgeless.cast_raw(src, msg); }') });
+  const a = await runtime.spawn({ workflowId: wf, name: 'a', kind: 'js', initPayload: null, stateKey: null, code: js(`let n = 0; export function handle_cast(src, msg) { n++; if (n >= ${EVENTS / 2}) edgeless.cast('done', 'x'); else edgeless.cast('b', msg); }`) });
+  const b = await runtime.spawn({ workflowId: wf, name: 'b', kind: 'js', initPayload: null, stateKey: null, code: js('export function handle_cast(src, msg) { edgeless.cast_raw(src, msg); }') });
   runtime.patch(a, { b: 'b', done: 'done' });
-  runtime.init(a);
-  runtime.init(b);
+  await runtime.init(a);
+  await runtime.init(b);
   const started = performance.now();
   runtime.castTo(wf, 'a', 'ball');
   await done;
   const tessera = EVENTS / ((performance.now() - started) / 1000);
-  runtime.stopWorkflow(wf);
+  await runtime.stopWorkflow(wf);
   // The same exchange as plain functions and a microtask queue.
   let n = 0;
   const plainStarted = performance.now();
@@ -71,7 +71,7 @@ async function pingPong(): Promise<{ tessera: number; plain: number }> {
   return { tessera, plain: EVENTS / ((performance.now() - plainStarted) / 1000) };
 }
 
-const c = chain();
+const c = await chain();
 const events = await pingPong();
 console.log(
   JSON.stringify(

@@ -244,9 +244,11 @@ export const CONFIG_SCHEMA = {
       default: {},
       description: 'EDGELESS-style stateful functions and workflows',
       properties: {
-        event_timeout_ms: { type: 'integer', minimum: 10, default: 10000, description: 'Time one event may take in an instance, including the calls it makes' },
+        event_timeout_ms: { type: 'integer', minimum: 0, default: 60000, description: "Time one event may take in an instance, including the calls it makes, unless its function's event-timeout-ms annotation says otherwise; 0 for no limit (EDGELESS's behaviour)" },
+        max_event_timeout_ms: { type: 'integer', minimum: 0, default: 600000, description: "The longest event-timeout-ms a function's annotation may ask for; 0 lets a function ask for 'none' (no limit)" },
+        threads: { type: 'integer', minimum: 0, default: 0, description: 'Workflow events running at once across all instances, each on its own isolate thread; 0 for one per core but one (at least 1), which keeps a core for the node itself' },
         call_timeout_ms: { type: 'integer', minimum: 10, default: 5000, description: 'A call not answered in this time returns Err to the caller (EDGELESS has no timeout)' },
-        heap_mib: { type: 'integer', minimum: 8, default: 64, description: 'Heap allowance of each instance, MiB; a workflow’s instances share one isolate limited to the sum of theirs' },
+        heap_mib: { type: 'integer', minimum: 8, default: 64, description: 'Heap of each instance’s own isolate, MiB; its WebAssembly memory, and what the host holds for it (queued events, delayed casts), may each reach as much again' },
         max_restarts_per_minute: { type: 'integer', minimum: 0, default: 5, description: 'Restarts after traps allowed per instance per minute; beyond it the instance is stopped' },
         egress_hosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts (host or host:port) that http-egress may reach' },
       },
@@ -347,7 +349,7 @@ export interface TesseraConfig {
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };
   fn: { allow_direct_deploy: boolean; max_processes_per_function: number; start_timeout_ms: number; max_response_bytes: number; open_files: number };
-  workflows: { event_timeout_ms: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[] };
+  workflows: { event_timeout_ms: number; max_event_timeout_ms: number; threads: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[] };
   app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };

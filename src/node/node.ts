@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -58,6 +59,8 @@ export interface RunningNode {
   measurement: Measurement;
   attestation: ProviderName;
   close(): Promise<void>;
+  /** Settles with the number of workflows restored, once their instances are back (after the listeners open). */
+  restored: Promise<number>;
 }
 
 const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
@@ -121,10 +124,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     limits: { heapMiB: config.workflows.heap_mib, eventMs: config.workflows.event_timeout_ms },
     callTimeoutMs: config.workflows.call_timeout_ms,
     maxRestartsPerMinute: config.workflows.max_restarts_per_minute,
+    threads: config.workflows.threads || Math.max(1, availableParallelism() - 1),
   });
-  const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts });
-  const restored = workflows.restoreAll();
-  if (restored) logger.info({ workflows: restored }, 'workflows restored with their synced state');
+  const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms } });
   const processFunctions = new FnService({
     store,
     logger,
@@ -176,6 +178,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const close = async () => {
     attested.stop();
     processFunctions.close();
+    runtime.close();
     clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);
@@ -222,10 +225,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await close();
     throw err;
   }
+  // Workflows come back once the node answers: their init runs on isolate threads while requests are served.
+  const restored = workflows.restoreAll().then(
+    (n) => {
+      if (n) logger.info({ workflows: n }, 'workflows restored with their synced state');
+      return n;
+    },
+    (err) => {
+      logger.error({ err }, 'workflows could not be restored');
+      return 0;
+    },
+  );
   attested.renewEvery((pair) => {
     const material = { ...tlsMaterial, certPem: pair.certPem, keyPem: pair.keyPem };
     for (const l of listeners) l.updateTls(material);
     http?.server.setSecureContext(secureContextOptions(material));
   });
-  return { config, logger, addresses, measurement, attestation: serverIdentity.evidence.provider, close };
+  return { config, logger, addresses, measurement, attestation: serverIdentity.evidence.provider, close, restored };
 }

@@ -180,12 +180,21 @@ function toHost(value, what) {
 
 const raw = globalThis.__tessera_host;
 delete globalThis.__tessera_host;
+// Host functions that wait for asynchronous host work (a workflow's call into another instance) block
+// this isolate's thread, never the node's, through isolated-vm's applySyncPromise.
+const rawBlocking = globalThis.__tessera_host_blocking;
+delete globalThis.__tessera_host_blocking;
+const applySyncPromise = rawBlocking ? rawBlocking.applySyncPromise : null;
+const blocking = I.create(null);
+for (const name of BLOCKING) blocking[name] = true;
+const COPY = I.freeze({ arguments: I.freeze({ copy: true }) });
 const host = I.create(null);
 for (const name of NAMES) host[name] = (...args) => {
   const copied = toHost(args, 'the arguments to ' + name);
   const list = new I.Array(copied.length + 1);
   put(list, 0, name);
   for (let i = 0; i < copied.length; i++) put(list, i + 1, copied[i]);
+  if (blocking[name]) return I.apply(applySyncPromise, rawBlocking, [undefined, list, COPY]);
   return I.apply(raw, undefined, list);
 };
 I.freeze(host);
@@ -222,12 +231,13 @@ const invoke = (fn, args) => {
  * its name (and all of them as `H`). It leaves `__tessera_invoke` on the global object for the engine to
  * take a reference to and delete before any guest code runs.
  */
-export function setupScript(names: string[], prelude: string, limits: BoundaryLimits = DEFAULT_BOUNDARY): string {
+export function setupScript(names: string[], prelude: string, limits: BoundaryLimits = DEFAULT_BOUNDARY, blocking: string[] = []): string {
   for (const n of names) if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(n)) throw new TypeError(`host function name '${n}' is not an identifier`);
   const binds = names.length ? `const { ${names.join(', ')} } = H;` : '';
   return `(() => {
 const LIMITS = ${JSON.stringify(limits)};
 const NAMES = ${JSON.stringify(names)};
+const BLOCKING = ${JSON.stringify(blocking)};
 ${GUEST_BOUNDARY}
 globalThis.__tessera_invoke = invoke;
 (function (H) { ${binds}

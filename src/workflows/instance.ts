@@ -1,4 +1,6 @@
 import ivm from 'isolated-vm';
+import { DEFAULT_BOUNDARY, setupScript } from '../sandbox/boundary.js';
+import { wasStoppedForTime, withDeadline } from '../sandbox/watchdog.js';
 import { EDGELESS_GLUE, JS_GLUE } from './wasm-glue.js';
 
 export type HostCallbacks = Record<string, (...args: any[]) => unknown>;
@@ -8,102 +10,139 @@ export interface CallRet {
 }
 
 export interface InstanceLimits {
+  /** Heap of the instance's isolate, MiB; its WebAssembly memory may reach as much again. */
   heapMiB: number;
-  /** Time one event may take, including the calls it makes. */
+  /** Time one event may take, including the calls it makes; 0 for none (EDGELESS's behaviour). */
   eventMs: number;
 }
 
+/** Host functions that wait for other instances: they block the guest's thread, never the node's. */
+export const BLOCKING_HOST = ['call', 'call_raw'];
+
 const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
-/**
- * The isolate one workflow's instances share, each in its own context. An isolate costs ~870 KiB of
- * RSS before any code runs and a context ~180 KiB, so 1,000 idle instances fit in well under 1 GiB
- * only this way. A workflow is one trust unit (one spec, approved together); its instances still
- * see none of each other's globals. The heap limit is the sum of the instances' allowances (see
- * WorkflowRuntime.reserve); if it kills the isolate, the next event of each instance traps and
- * restarts it, from its synced state, in a fresh isolate.
- */
-export class WorkflowIsolate {
-  private isolate: ivm.Isolate | null = null;
-
-  constructor(private readonly heapMiB: number) {}
-
-  get(): ivm.Isolate {
-    if (!this.isolate || this.isolate.isDisposed) this.isolate = new ivm.Isolate({ memoryLimit: Math.max(8, this.heapMiB) });
-    return this.isolate;
-  }
-
-  dispose() {
-    if (this.isolate && !this.isolate.isDisposed) this.isolate.dispose();
-    this.isolate = null;
+/** An instance's guest code broke a limit or threw; `what` names which. */
+export class InstanceTrap extends Error {
+  constructor(
+    message: string,
+    readonly what: 'timeout' | 'memory' | 'error',
+  ) {
+    super(message);
   }
 }
 
 /**
- * One function instance: its own context in its workflow's isolate, kept for the instance's life, so JS
- * globals and WASM memory persist between events. Every entry is synchronous (applySync) on the node's
- * thread, which is what lets a guest's `call` block until the callee, run inside the host callback, replies.
+ * One function instance: its own V8 isolate (so its own heap limit and its own thread), kept for the
+ * instance's life, so JS globals and WASM memory persist between events. Every entry is an asynchronous
+ * call run on an isolate thread; the node's event loop only dispatches and awaits. A guest's `call`
+ * blocks its own isolate thread (applySyncPromise) while the node runs the callee in the callee's isolate.
+ * An isolate costs ~1.2 MiB before any code runs (Node 24, isolated-vm 7).
  */
 export class FunctionInstance {
-  private isolate!: ivm.Isolate;
-  private context!: ivm.Context;
-  private refs!: Record<'init' | 'cast' | 'call' | 'stop', ivm.Reference<any>>;
+  private isolate: ivm.Isolate | null = null;
+  private context: ivm.Context | null = null;
+  private invoke: ivm.Reference<unknown> | null = null;
+  private refs: Record<'init' | 'cast' | 'call' | 'stop', ivm.Reference<unknown>> | null = null;
 
   constructor(
     readonly kind: 'js' | 'wasm',
     private readonly code: Buffer,
     private readonly host: HostCallbacks,
-    private readonly limits: InstanceLimits,
-    private readonly shared: WorkflowIsolate,
-  ) {
-    this.load();
-  }
+    private readonly blockingHost: Record<string, (...args: any[]) => Promise<unknown>>,
+    readonly limits: InstanceLimits,
+  ) {}
 
-  /** (Re)creates the context and loads the code; throws BadCode-style errors for unusable modules. */
-  load() {
-    this.isolate = this.shared.get();
-    const context = (this.context = this.isolate.createContextSync());
-    context.global.setSync('globalThis', context.global.derefInto());
-    for (const [name, fn] of Object.entries(this.host)) context.global.setSync(`__w_${name}`, new ivm.Callback(fn));
-    this.isolate.compileScriptSync(this.kind === 'wasm' ? EDGELESS_GLUE : JS_GLUE).runSync(context, { timeout: this.limits.eventMs });
+  /** (Re)creates the isolate and loads the code; throws BadCode-style errors for unusable modules. */
+  async load(): Promise<void> {
+    this.dispose();
+    const isolate = (this.isolate = new ivm.Isolate({ memoryLimit: Math.max(8, this.limits.heapMiB) }));
+    const context = (this.context = await isolate.createContext());
+    const global = context.global;
+    const host = this.host;
+    const blocking = this.blockingHost;
+    await global.set('__tessera_host', new ivm.Callback((name: string, ...args: unknown[]) => host[name](...args)));
+    // applySyncPromise hands back only transferables: the reply goes as a copy.
+    await global.set('__tessera_host_blocking', new ivm.Reference(async (name: string, ...args: unknown[]) => new ivm.ExternalCopy(await blocking[name](...args)).copyInto({ release: true })));
+    const names = [...Object.keys(host), ...Object.keys(blocking)];
+    const boundary = { ...DEFAULT_BOUNDARY, wasmPages: Math.max(16, this.limits.heapMiB * 16) };
+    const setup = await isolate.compileScript(setupScript(names, this.kind === 'wasm' ? EDGELESS_GLUE : JS_GLUE, boundary, BLOCKING_HOST));
+    await this.guarded(setup.run(context, this.timing()));
+    this.invoke = await global.get('__tessera_invoke', { reference: true });
+    await global.delete('__tessera_invoke');
     if (this.kind === 'wasm') {
-      context.global.getSync('__load', { reference: true }).applySync(undefined, [new ivm.ExternalCopy(ab(this.code)).copyInto()], { timeout: this.limits.eventMs });
+      const load = await global.get('__load', { reference: true });
+      await this.apply(load, [ab(this.code)]);
     } else {
-      const module = this.isolate.compileModuleSync(this.code.toString('utf8'), { filename: 'file:///function.js' });
-      module.instantiateSync(context, (specifier) => {
+      const module = await isolate.compileModule(this.code.toString('utf8'), { filename: 'file:///function.js' });
+      await module.instantiate(context, (specifier) => {
         throw new Error(`import '${specifier}': a JS function is one module; bundle its dependencies into it`);
       });
-      module.evaluateSync({ timeout: this.limits.eventMs });
-      context.global.getSync('__bind', { reference: true }).applySync(undefined, [module.namespace.derefInto()]);
+      await this.guarded(module.evaluate(this.timing()));
+      const bind = await global.get('__bind', { reference: true });
+      await bind.apply(undefined, [module.namespace.derefInto()], this.timing());
     }
-    const ref = (name: string) => context.global.getSync(name, { reference: true });
-    this.refs = { init: ref('__init'), cast: ref('__cast'), call: ref('__call'), stop: ref('__stop') };
+    const ref = (name: string) => global.get(name, { reference: true });
+    const [init, cast, call, stop] = await Promise.all(['__init', '__cast', '__call', '__stop'].map(ref));
+    this.refs = { init, cast, call, stop };
   }
 
-  private run(which: keyof FunctionInstance['refs'], args: unknown[], timeoutMs = this.limits.eventMs): unknown {
-    return this.refs[which].applySync(undefined, args, { arguments: { copy: true }, result: { copy: true }, timeout: timeoutMs });
+  private timing(timeoutMs = this.limits.eventMs): { timeout?: number } {
+    return timeoutMs > 0 ? { timeout: timeoutMs } : {};
   }
 
-  init(payload: Buffer | null, state: Buffer | null) {
-    this.run('init', [payload ? ab(payload) : null, state ? ab(state) : null]);
+  /** Awaits work in the isolate under the node-side deadline, and names the limit it broke. */
+  private async guarded<T>(work: Promise<T>, timeoutMs = this.limits.eventMs): Promise<T> {
+    const isolate = this.isolate!;
+    try {
+      return await withDeadline(isolate, timeoutMs, work);
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      if (wasStoppedForTime(isolate) || /timed out/i.test(message)) throw new InstanceTrap(`the event ran past its time limit of ${timeoutMs} ms and was stopped`, 'timeout');
+      if (isolate.isDisposed || /memory limit|disposed/i.test(message)) throw new InstanceTrap(`the instance exceeded its heap limit of ${this.limits.heapMiB} MiB and was stopped`, 'memory');
+      throw new InstanceTrap(message, 'error');
+    }
   }
 
-  cast(node: Buffer, component: Buffer, payload: Buffer) {
-    this.run('cast', [ab(node), ab(component), ab(payload)]);
+  private apply(fn: ivm.Reference<unknown>, args: unknown[], timeoutMs = this.limits.eventMs): Promise<unknown> {
+    if (!this.invoke) throw new InstanceTrap('the instance is not loaded', 'error');
+    const pending = this.invoke.apply(undefined, [fn.derefInto(), new ivm.ExternalCopy(args).copyInto({ release: true })], { result: { copy: true, promise: true }, ...this.timing(timeoutMs) });
+    return this.guarded(pending, timeoutMs);
   }
 
-  call(node: Buffer, component: Buffer, payload: Buffer, timeoutMs?: number): CallRet {
-    return this.run('call', [ab(node), ab(component), ab(payload)], timeoutMs) as CallRet;
+  private entry(which: 'init' | 'cast' | 'call' | 'stop', args: unknown[], timeoutMs?: number): Promise<unknown> {
+    if (!this.refs) throw new InstanceTrap('the instance is not loaded', 'error');
+    return this.apply(this.refs[which], args, timeoutMs);
   }
 
-  stop() {
-    this.run('stop', []);
+  async init(payload: Buffer | null, state: Buffer | null): Promise<void> {
+    await this.entry('init', [payload ? ab(payload) : null, state ? ab(state) : null]);
   }
 
-  /** Frees this instance's context; the workflow's isolate lives on for the other instances. */
-  dispose() {
-    if (this.isolate.isDisposed) return;
-    for (const ref of Object.values(this.refs ?? {})) ref.release();
-    this.context.release();
+  async cast(node: Buffer, component: Buffer, payload: Buffer): Promise<void> {
+    await this.entry('cast', [ab(node), ab(component), ab(payload)]);
+  }
+
+  async call(node: Buffer, component: Buffer, payload: Buffer, timeoutMs?: number): Promise<CallRet> {
+    const ret = (await this.entry('call', [ab(node), ab(component), ab(payload)], timeoutMs)) as { type: number; data: ArrayBuffer | null };
+    return { type: ret?.type === 0 || ret?.type === 1 ? ret.type : 2, data: ret?.data instanceof ArrayBuffer ? ret.data : null };
+  }
+
+  async stop(): Promise<void> {
+    await this.entry('stop', []);
+  }
+
+  /** The isolate's heap in use, bytes (0 when not loaded). */
+  heapUsed(): number {
+    const isolate = this.isolate;
+    if (!isolate || isolate.isDisposed) return 0;
+    const stats = isolate.getHeapStatisticsSync();
+    return stats.used_heap_size + stats.externally_allocated_size;
+  }
+
+  /** Frees the instance's isolate, stopping whatever runs in it. */
+  dispose(): void {
+    const isolate = this.isolate;
+    this.isolate = this.context = this.invoke = this.refs = null;
+    if (isolate && !isolate.isDisposed) isolate.dispose();
   }
 }

@@ -2,20 +2,38 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
 import type { Store } from '../store/types.js';
-import { type CallRet, FunctionInstance, type InstanceLimits, WorkflowIsolate } from './instance.js';
+import { type CallRet, FunctionInstance, type InstanceLimits } from './instance.js';
+import { Slots, Turn } from './slots.js';
 
 const STATE = 'workflows.state';
+const ERR: CallRet = { type: 2, data: null };
 const strict = new TextDecoder('utf-8', { fatal: true });
 const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 const uuidBytes = (id: string) => Buffer.from(id.replaceAll('-', ''), 'hex');
 const uuidOf = (b: ArrayBuffer) => Buffer.from(b).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+/** Log lines a guest writes are cut here: the host holds no more than this for one line. */
+const MAX_LOG_CHARS = 16 * 1024;
+/** Delayed casts one instance may have pending at once. */
+const MAX_TIMERS = 10_000;
 
-function text(b: ArrayBuffer, what: string): string {
+/** Host functions take exactly the types they document: bytes arrive as ArrayBuffers (boundary copies). */
+function bytes(b: unknown, what: string): ArrayBuffer {
+  if (!(b instanceof ArrayBuffer)) throw new TypeError(`${what} must be bytes`);
+  return b;
+}
+
+function text(b: unknown, what: string): string {
   try {
-    return strict.decode(b);
-  } catch {
+    return strict.decode(bytes(b, what));
+  } catch (err) {
+    if (err instanceof TypeError && /must be bytes/.test(err.message)) throw err;
     throw new TypeError(`${what} is not valid UTF-8`);
   }
+}
+
+function uuidArg(b: unknown, what: string): ArrayBuffer {
+  if (bytes(b, what).byteLength !== 16) throw new TypeError(`${what} must be 16 bytes`);
+  return b as ArrayBuffer;
 }
 
 export interface InstanceSpec {
@@ -26,12 +44,14 @@ export interface InstanceSpec {
   initPayload: string | null;
   /** Where `sync` stores state; null for Transient. */
   stateKey: string | null;
+  /** Overrides of the runtime's default limits (from the function's annotations). */
+  limits?: Partial<InstanceLimits>;
 }
 
 /** A resource target an alias may point at (http-egress, or anything a host adds). */
 export interface ResourceTarget {
   cast(payload: string): void;
-  call(payload: string): CallRet;
+  call(payload: string): CallRet | Promise<CallRet>;
 }
 
 interface Running {
@@ -40,10 +60,16 @@ interface Running {
   instance: FunctionInstance;
   mappings: Map<string, string>;
   queue: Array<{ src: string; payload: Buffer }>;
-  busy: boolean;
+  turn: Turn;
+  pumping: boolean;
+  /** The instances on the call path of what this instance runs now (itself last); null when idle. */
+  path: string[] | null;
   restarts: number[];
   failed: boolean;
+  stopped: boolean;
   timers: Set<NodeJS.Timeout>;
+  /** Bytes the host holds on this instance's behalf: its queued events and its pending delayed casts. */
+  held: number;
   events: number;
 }
 
@@ -55,43 +81,46 @@ export interface RuntimeOptions {
   callTimeoutMs: number;
   /** At most this many restarts after traps per instance per minute; then the instance is stopped. */
   maxRestartsPerMinute: number;
+  /** Events running at once across all instances (isolate threads in use). */
+  threads: number;
 }
 
 /**
- * The EDGELESS dataplane on one node. Each instance handles one event at a time from its FIFO queue;
- * casts are queued and drained by an in-process dispatcher (no serialization beyond the byte payload,
- * no database write unless the instance syncs); calls run the callee synchronously inside the caller's
- * host call, so a call into an instance already on the call stack is a cycle and returns Err.
+ * The EDGELESS dataplane on one node. Each instance has its own isolate and handles one event at a time
+ * from its FIFO queue, on an isolate thread; different instances run at once, up to `threads` events.
+ * The node's event loop only dispatches and awaits, so a guest that computes for minutes delays nobody
+ * but the events queued behind it. A call blocks the caller's isolate thread until the callee, run in
+ * its own isolate, replies; a call into an instance already on the call path is a cycle and returns Err.
  */
 export class WorkflowRuntime {
   readonly nodeId = randomUUID();
   private readonly instances = new Map<string, Running>();
   /** workflow id → logical name → instance id or resource */
   private readonly names = new Map<string, Map<string, string | ResourceTarget>>();
-  private readonly isolates = new Map<string, WorkflowIsolate>();
-  private draining = false;
+  private readonly slots: Slots;
   readonly stats = { casts: 0, calls: 0, dropped: 0, restarts: 0 };
 
-  constructor(private readonly opts: RuntimeOptions) {}
+  constructor(private readonly opts: RuntimeOptions) {
+    this.slots = new Slots(opts.threads);
+  }
 
-  /** Starts an instance; it is initialised by `init` once the workflow's mappings are installed. */
-  spawn(spec: InstanceSpec): string {
+  /** Starts an instance and loads its code; it is initialised by `init` once the workflow's mappings are installed. */
+  async spawn(spec: InstanceSpec): Promise<string> {
     const id = randomUUID();
-    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], busy: false, restarts: [], failed: false, timers: new Set(), events: 0 };
-    const shared = this.isolates.get(spec.workflowId) ?? this.reserve(spec.workflowId, 1);
-    running.instance = new FunctionInstance(spec.kind, spec.code, this.hostFor(running), this.opts.limits, shared);
+    const limits = { ...this.opts.limits, ...spec.limits };
+    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], turn: new Turn(), pumping: false, path: null, restarts: [], failed: false, stopped: false, timers: new Set(), held: 0, events: 0 };
+    running.instance = new FunctionInstance(spec.kind, spec.code, this.hostFor(running), this.blockingFor(running), limits);
+    try {
+      await running.instance.load();
+    } catch (err) {
+      running.instance.dispose();
+      throw err;
+    }
     this.instances.set(id, running);
     let names = this.names.get(spec.workflowId);
     if (!names) this.names.set(spec.workflowId, (names = new Map()));
     names.set(spec.name, id);
     return id;
-  }
-
-  /** Sizes a workflow's shared isolate before its instances spawn: heap_mib for each of them. */
-  reserve(workflowId: string, instances: number): WorkflowIsolate {
-    const shared = new WorkflowIsolate(this.opts.limits.heapMiB * Math.max(1, instances));
-    this.isolates.set(workflowId, shared);
-    return shared;
   }
 
   addResource(workflowId: string, name: string, target: ResourceTarget) {
@@ -110,29 +139,70 @@ export class WorkflowRuntime {
     return key ? (this.opts.store.read((tx) => tx.get<string>(STATE, key)) ?? null) : null;
   }
 
-  init(id: string) {
+  async init(id: string): Promise<void> {
     const r = this.mustGet(id);
-    const state = this.storedState(r.spec.stateKey);
-    this.guard(r, () => r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null), 'init');
+    const release = await r.turn.take('cast');
+    try {
+      const state = this.storedState(r.spec.stateKey);
+      r.path = [r.id];
+      await this.guard(r, () => r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null), 'init');
+    } finally {
+      r.path = null;
+      release();
+    }
+    void this.pump(r);
   }
 
-  stopWorkflow(workflowId: string) {
+  /**
+   * Stops a workflow's instances: pending delayed casts are dropped, an idle instance gets its
+   * handle_stop, and one still busy with an event is stopped where it is (its isolate disposed), so a
+   * stop never waits for a long event.
+   */
+  async stopWorkflow(workflowId: string): Promise<void> {
+    const stopping: Promise<void>[] = [];
     for (const [id, r] of this.instances) {
       if (r.spec.workflowId !== workflowId) continue;
+      r.stopped = true;
       for (const t of r.timers) clearTimeout(t);
-      if (!r.failed) this.guard(r, () => r.instance.stop(), 'stop', false);
-      r.instance.dispose();
+      r.timers.clear();
+      r.queue = [];
+      r.held = 0;
       this.instances.delete(id);
+      if (r.failed || r.turn.busy) {
+        r.instance.dispose();
+        continue;
+      }
+      stopping.push(
+        (async () => {
+          const release = await r.turn.take('call');
+          try {
+            await this.guard(r, () => r.instance.stop(), 'stop', false);
+          } finally {
+            release();
+            r.instance.dispose();
+          }
+        })(),
+      );
     }
     this.names.delete(workflowId);
-    this.isolates.get(workflowId)?.dispose();
-    this.isolates.delete(workflowId);
+    await Promise.all(stopping);
+  }
+
+  /** At node shutdown: every instance stops where it is (state is what it last synced). */
+  close(): void {
+    for (const r of this.instances.values()) {
+      r.stopped = true;
+      for (const t of r.timers) clearTimeout(t);
+      r.instance.dispose();
+    }
+    this.instances.clear();
+    this.names.clear();
   }
 
   inspect(workflowId: string) {
     return [...this.instances.values()]
       .filter((r) => r.spec.workflowId === workflowId)
-      .map((r) => ({ name: r.spec.name, instance_id: r.id, kind: r.spec.kind, events: r.events, queued: r.queue.length, restarts: r.restarts.length, failed: r.failed, outputs: Object.fromEntries(r.mappings) }));
+      .map((r) => ({ name: r.spec.name, instance_id: r.id, kind: r.spec.kind, events: r.events, queued: r.queue.length, busy: r.turn.busy, restarts: r.restarts.length, failed: r.failed, outputs: Object.fromEntries(r.mappings) }));
   }
 
   /** Delivers a cast from outside (a resource, or a test) to a workflow's function. */
@@ -143,11 +213,11 @@ export class WorkflowRuntime {
   }
 
   /** A call from outside, e.g. http-ingress. */
-  callTo(workflowId: string, name: string, payload: string): CallRet {
+  async callTo(workflowId: string, name: string, payload: string): Promise<CallRet> {
     const target = this.names.get(workflowId)?.get(name);
-    if (target === undefined) return { type: 2, data: null };
+    if (target === undefined) return ERR;
     if (typeof target !== 'string') return target.call(payload);
-    return this.invokeCall(this.instances.get(target), this.nodeId, Buffer.from(payload));
+    return this.invokeCall(this.instances.get(target), null, this.nodeId, Buffer.from(payload));
   }
 
   private mustGet(id: string): Running {
@@ -164,168 +234,224 @@ export class WorkflowRuntime {
 
   private log(r: Running, level: number, target: string, message: string) {
     const method = level === 2 ? 'warn' : level === 3 ? 'info' : level === 4 || level === 5 ? 'debug' : 'error';
-    this.opts.logger[method]({ workflow: r.spec.workflowId, function: r.spec.name, target }, message);
+    const line = message.length > MAX_LOG_CHARS ? `${message.slice(0, MAX_LOG_CHARS)}… (${message.length - MAX_LOG_CHARS} more characters cut)` : message;
+    this.opts.logger[method]({ workflow: r.spec.workflowId, function: r.spec.name, target: target.slice(0, 200) }, line);
+  }
+
+  /** Bytes the host may hold for one instance: as much as its heap allowance. */
+  private budget(r: Running): number {
+    return r.instance.limits.heapMiB * 1024 * 1024;
   }
 
   private enqueue(targetId: string, src: string, payload: Buffer) {
     const target = this.instances.get(targetId);
-    if (!target || target.failed) {
+    if (!target || target.failed || target.stopped) {
       this.stats.dropped++;
       return;
     }
+    if (target.held + payload.length > this.budget(target)) {
+      this.stats.dropped++;
+      this.log(target, 2, 'tessera', `event dropped: the instance's queue already holds ${target.held} bytes, its allowance is ${this.budget(target)}`);
+      return;
+    }
     target.queue.push({ src, payload });
+    target.held += payload.length;
     this.stats.casts++;
-    this.scheduleDrain();
+    void this.pump(target);
   }
 
-  private scheduleDrain() {
-    if (this.draining) return;
-    this.draining = true;
-    setImmediate(() => this.drain());
-  }
-
-  /** Runs queued casts, one event per instance at a time, yielding to I/O every so often. */
-  private drain() {
-    const deadline = performance.now() + 20;
-    let ran = true;
-    while (ran && performance.now() < deadline) {
-      ran = false;
-      for (const r of this.instances.values()) {
-        if (r.busy || r.failed || r.queue.length === 0) continue;
-        const event = r.queue.shift()!;
-        ran = true;
-        r.busy = true;
+  /** Runs an instance's queued casts one at a time, each on an isolate thread once one of the runtime's slots is free. */
+  private async pump(r: Running): Promise<void> {
+    if (r.pumping) return;
+    r.pumping = true;
+    try {
+      while (r.queue.length > 0 && !r.failed && !r.stopped) {
+        const releaseSlot = await this.slots.acquire();
+        const releaseTurn = await r.turn.take('cast');
         try {
-          this.guard(r, () => r.instance.cast(uuidBytes(event.src.split('/')[0]), uuidBytes(event.src.split('/')[1] ?? event.src), event.payload), 'cast');
-        } finally {
-          r.busy = false;
+          const event = r.queue.shift();
+          if (!event || r.failed || r.stopped) continue;
+          r.held -= event.payload.length;
+          r.path = [r.id];
+          const [node, component] = event.src.includes('/') ? event.src.split('/') : [event.src, event.src];
+          await this.guard(r, () => r.instance.cast(uuidBytes(node), uuidBytes(component), event.payload), 'cast');
           r.events++;
+        } finally {
+          r.path = null;
+          releaseTurn();
+          releaseSlot();
         }
       }
+    } finally {
+      r.pumping = false;
     }
-    this.draining = false;
-    if ([...this.instances.values()].some((r) => r.queue.length && !r.failed)) this.scheduleDrain();
   }
 
-  /** A call into `target`: Err if it is gone, on the current call stack (a cycle), or does not answer in time. */
-  private invokeCall(target: Running | undefined, src: string, payload: Buffer): CallRet {
-    if (!target || target.failed) return { type: 2, data: null };
-    if (target.busy) {
-      this.opts.logger.warn({ workflow: target.spec.workflowId, function: target.spec.name }, 'call into an instance that is already handling an event on this call path (a cycle): Err');
-      return { type: 2, data: null };
+  /**
+   * A call into `target` on behalf of `caller` (null from outside): Err if it is gone, already on the
+   * caller's call path (a cycle), or does not answer within callTimeoutMs. It waits for the target to
+   * finish the event it is handling, and runs on the caller's slot.
+   */
+  private async invokeCall(target: Running | undefined, caller: Running | null, src: string, payload: Buffer): Promise<CallRet> {
+    if (!target || target.failed || target.stopped) return ERR;
+    const path = caller?.path ?? [];
+    if (path.includes(target.id)) {
+      this.opts.logger.warn({ workflow: target.spec.workflowId, function: target.spec.name }, 'call into an instance already on this call path (a cycle): Err');
+      return ERR;
     }
-    target.busy = true;
-    this.stats.calls++;
+    let abandoned = false;
+    const answer = (async (): Promise<CallRet> => {
+      const release = await target.turn.take('call');
+      try {
+        if (abandoned || target.failed || target.stopped) return ERR;
+        target.path = [...path, target.id];
+        this.stats.calls++;
+        const [node, component] = src.includes('/') ? src.split('/') : [src, src];
+        const ret = await this.guard(target, () => target.instance.call(uuidBytes(node), uuidBytes(component), payload), 'call');
+        target.events++;
+        return ret ?? ERR;
+      } finally {
+        target.path = null;
+        release();
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<CallRet>((resolve) => {
+      timer = setTimeout(() => {
+        abandoned = true;
+        this.log(target, 2, 'tessera', `call not answered within ${this.opts.callTimeoutMs} ms (workflows.call_timeout_ms): Err`);
+        resolve(ERR);
+      }, this.opts.callTimeoutMs);
+    });
     try {
-      let result: CallRet = { type: 2, data: null };
-      this.guard(target, () => {
-        result = target.instance.call(uuidBytes(src.split('/')[0]), uuidBytes(src.split('/')[1] ?? src), payload, this.opts.callTimeoutMs);
-      }, 'call');
-      return result;
+      return await Promise.race([answer, timedOut]);
     } finally {
-      target.busy = false;
-      target.events++;
+      clearTimeout(timer);
     }
   }
 
   /** Runs guest code; a trap restarts the instance from its last synced state, within the restart budget. */
-  private guard(r: Running, work: () => void, what: string, restart = true) {
+  private async guard<T>(r: Running, work: () => Promise<T>, what: string, restart = true): Promise<T | undefined> {
     try {
-      work();
+      return await work();
     } catch (err) {
+      if (r.stopped) return undefined;
       const message = (err as Error)?.message ?? String(err);
       this.log(r, 1, 'tessera', `${what} trapped: ${message}`);
-      if (!restart) return;
+      if (!restart) return undefined;
       const now = Date.now();
       r.restarts = r.restarts.filter((t) => now - t < 60_000);
       if (r.restarts.length >= this.opts.maxRestartsPerMinute) {
         r.failed = true;
         r.queue = [];
+        r.held = 0;
+        r.instance.dispose();
         this.log(r, 1, 'tessera', `instance stopped: ${r.restarts.length} restarts in the last minute`);
-        return;
+        return undefined;
       }
       r.restarts.push(now);
       this.stats.restarts++;
       try {
-        r.instance.dispose();
-        r.instance.load();
+        await r.instance.load();
         const state = this.storedState(r.spec.stateKey);
-        r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null);
+        await r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null);
       } catch (again) {
         r.failed = true;
+        r.instance.dispose();
         this.log(r, 1, 'tessera', `instance could not restart: ${(again as Error).message}`);
       }
+      return undefined;
     }
   }
 
-  /** The host API one instance sees (EDGELESS's eight env imports). */
+  /** The host API one instance sees (EDGELESS's env imports), except the calls, which block (blockingFor). */
   private hostFor(r: Running) {
     const src = () => `${this.nodeId}/${r.id}`;
     return {
-      utf8: (s: string) => ab(Buffer.from(s, 'utf8')),
-      text: (b: ArrayBuffer) => text(b, 'a payload'),
-      uuidBytes: (id: string) => ab(uuidBytes(id)),
-      cast: (aliasB: ArrayBuffer, payloadB: ArrayBuffer) => {
+      utf8: (s: unknown) => {
+        if (typeof s !== 'string') throw new TypeError('utf8 takes a string');
+        return ab(Buffer.from(s, 'utf8'));
+      },
+      text: (b: unknown) => text(b, 'a payload'),
+      uuidBytes: (id: unknown) => {
+        if (typeof id !== 'string' || !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(id)) throw new TypeError('an instance id must be a UUID string');
+        return ab(uuidBytes(id));
+      },
+      cast: (aliasB: unknown, payloadB: unknown) => {
         const alias = text(aliasB, 'the alias');
-        text(payloadB, 'the payload');
+        const payload = text(payloadB, 'the payload');
         const target = this.resolve(r, alias);
         if (target === undefined) {
           this.stats.dropped++;
           this.log(r, 4, 'tessera', `cast to unmapped alias '${alias}' dropped`);
           return;
         }
-        if (typeof target === 'string') this.enqueue(target, src(), Buffer.from(payloadB));
-        else target.cast(text(payloadB, 'the payload'));
+        if (typeof target === 'string') this.enqueue(target, src(), Buffer.from(payloadB as ArrayBuffer));
+        else target.cast(payload);
       },
-      cast_raw: (node: ArrayBuffer, component: ArrayBuffer, payloadB: ArrayBuffer) => {
+      cast_raw: (node: unknown, component: unknown, payloadB: unknown) => {
         text(payloadB, 'the payload');
-        if (uuidOf(node) !== this.nodeId) {
+        if (uuidOf(uuidArg(node, 'the node id')) !== this.nodeId) {
           this.stats.dropped++;
           return;
         }
-        this.enqueue(uuidOf(component), src(), Buffer.from(payloadB));
+        this.enqueue(uuidOf(uuidArg(component, 'the component id')), src(), Buffer.from(payloadB as ArrayBuffer));
       },
-      call: (aliasB: ArrayBuffer, payloadB: ArrayBuffer): CallRet => {
+      delayed_cast: (ms: unknown, aliasB: unknown, payloadB: unknown) => {
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new TypeError('the delay must be a number of milliseconds');
         const alias = text(aliasB, 'the alias');
-        const payload = text(payloadB, 'the payload');
-        const target = this.resolve(r, alias);
-        // EDGELESS traps the caller here; Tessera returns Err and keeps the instance (docs/workflows.md).
-        if (target === undefined) {
-          this.log(r, 2, 'tessera', `call to unmapped alias '${alias}': Err`);
-          return { type: 2, data: null };
-        }
-        if (typeof target !== 'string') return target.call(payload);
-        return this.invokeCall(this.instances.get(target), src(), Buffer.from(payloadB));
-      },
-      call_raw: (node: ArrayBuffer, component: ArrayBuffer, payloadB: ArrayBuffer): CallRet => {
         text(payloadB, 'the payload');
-        if (uuidOf(node) !== this.nodeId) return { type: 2, data: null };
-        return this.invokeCall(this.instances.get(uuidOf(component)), src(), Buffer.from(payloadB));
-      },
-      delayed_cast: (ms: number, aliasB: ArrayBuffer, payloadB: ArrayBuffer) => {
-        const alias = text(aliasB, 'the alias');
-        const payload = Buffer.from(payloadB);
-        text(payloadB, 'the payload');
+        const payload = Buffer.from(payloadB as ArrayBuffer);
         const target = this.resolve(r, alias);
         if (target === undefined) {
           this.stats.dropped++;
           this.log(r, 2, 'tessera', `delayed cast to unmapped alias '${alias}' dropped`);
           return;
         }
+        // What a pending delayed cast holds counts against its sender's allowance, so no instance can
+        // make the host keep unbounded payloads in timers.
+        if (r.timers.size >= MAX_TIMERS) throw new RangeError(`an instance may have at most ${MAX_TIMERS} delayed casts pending`);
+        if (r.held + payload.length > this.budget(r)) throw new RangeError(`delayed casts and queued events would hold more than this instance's allowance of ${this.budget(r)} bytes`);
+        r.held += payload.length;
         const timer = setTimeout(() => {
           r.timers.delete(timer);
+          r.held -= payload.length;
+          if (r.stopped) return;
           if (typeof target === 'string') this.enqueue(target, src(), payload);
           else target.cast(payload.toString('utf8'));
-        }, Math.max(0, ms));
+        }, Math.min(ms, 2 ** 31 - 1));
         r.timers.add(timer);
       },
-      telemetry_log: (level: number, targetB: ArrayBuffer, messageB: ArrayBuffer) => this.log(r, level, text(targetB, 'the log target'), text(messageB, 'the log message')),
+      telemetry_log: (level: unknown, targetB: unknown, messageB: unknown) => this.log(r, typeof level === 'number' ? level : 1, text(targetB, 'the log target'), text(messageB, 'the log message')),
       slf: () => ({ node: ab(uuidBytes(this.nodeId)), component: ab(uuidBytes(r.id)) }),
-      sync: (stateB: ArrayBuffer) => {
+      sync: (stateB: unknown) => {
         const state = text(stateB, 'the state');
-        if (r.spec.stateKey) this.opts.store.transact((tx) => tx.put(STATE, r.spec.stateKey!, state));
+        if (r.spec.stateKey && !r.stopped) this.opts.store.transact((tx) => tx.put(STATE, r.spec.stateKey!, state));
       },
     };
   }
 
+  /** The calls: each blocks the calling instance's thread until the callee replies, never the node's. */
+  private blockingFor(r: Running) {
+    const src = () => `${this.nodeId}/${r.id}`;
+    return {
+      call: async (aliasB: unknown, payloadB: unknown): Promise<CallRet> => {
+        const alias = text(aliasB, 'the alias');
+        const payload = text(payloadB, 'the payload');
+        const target = this.resolve(r, alias);
+        // EDGELESS traps the caller here; Tessera returns Err and keeps the instance (docs/workflows.md).
+        if (target === undefined) {
+          this.log(r, 2, 'tessera', `call to unmapped alias '${alias}': Err`);
+          return ERR;
+        }
+        if (typeof target !== 'string') return target.call(payload);
+        return this.invokeCall(this.instances.get(target), r, src(), Buffer.from(payloadB as ArrayBuffer));
+      },
+      call_raw: async (node: unknown, component: unknown, payloadB: unknown): Promise<CallRet> => {
+        text(payloadB, 'the payload');
+        if (uuidOf(uuidArg(node, 'the node id')) !== this.nodeId) return ERR;
+        return this.invokeCall(this.instances.get(uuidOf(uuidArg(component, 'the component id'))), r, src(), Buffer.from(payloadB as ArrayBuffer));
+      },
+    };
+  }
 }

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
@@ -25,6 +24,23 @@ export interface IngressRequest {
   body: Buffer;
 }
 
+/** The default and the most a function's `event-timeout-ms` annotation may ask for (0: no cap, so `none` is allowed). */
+export interface EventLimits {
+  defaultMs: number;
+  maxMs: number;
+}
+
+/** A function's event time limit: its `event-timeout-ms` annotation (ms, or `none` for EDGELESS's no limit), within the operator's maximum. */
+export function eventTimeout(fn: string, annotation: string | undefined, limits: EventLimits): number {
+  if (annotation === undefined) return limits.defaultMs;
+  const ms = annotation === 'none' ? 0 : /^[0-9]{1,10}$/.test(annotation) ? Number(annotation) : NaN;
+  if (!Number.isFinite(ms) || (ms !== 0 && ms < 10)) throw new TesseraError('invalid_input', `function '${fn}': annotation event-timeout-ms must be a number of milliseconds (at least 10) or 'none', not '${annotation}'`);
+  if (limits.maxMs > 0 && (ms === 0 || ms > limits.maxMs)) {
+    throw new TesseraError('invalid_input', `function '${fn}': event-timeout-ms ${annotation} is over this node's maximum of ${limits.maxMs} ms (workflows.max_event_timeout_ms)`);
+  }
+  return ms;
+}
+
 const METHODS: Record<string, string> = { GET: 'Get', HEAD: 'Head', POST: 'Post', PUT: 'Put', DELETE: 'Delete', PATCH: 'Patch' };
 const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '');
 
@@ -34,37 +50,45 @@ const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '
  * `state-key` annotation), stopped, listed and inspected; plus the http-ingress and http-egress resources.
  */
 export class WorkflowService {
+  /** Names of workflows whose instances are loading (a start awaits isolate threads). */
+  private readonly starting = new Set<string>();
   private readonly ingress = new Map<string, Array<{ configurations: Record<string, string>; target: string }>>();
 
   constructor(
-    private readonly opts: { store: Store; runtime: WorkflowRuntime; logger: Logger; egressHosts: string[] },
+    private readonly opts: { store: Store; runtime: WorkflowRuntime; logger: Logger; egressHosts: string[]; eventLimits: EventLimits },
   ) {}
 
-  start(owner: string, input: { name?: string; spec: unknown }): WorkflowRecord {
+  async start(owner: string, input: { name?: string; spec: unknown }): Promise<WorkflowRecord> {
     const spec = checkWorkflow(input.spec);
     const name = input.name ?? randomUUID();
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TesseraError('invalid_input', `workflow name '${name}' must be 1-64 letters, digits, '_', '.' or '-'`);
     const running = this.list();
-    if (running.some((w) => w.name === name)) throw new TesseraError('conflict', `a workflow named '${name}' is already running; stop it first`);
+    if (running.some((w) => w.name === name) || this.starting.has(name)) throw new TesseraError('conflict', `a workflow named '${name}' is already running; stop it first`);
     const record: WorkflowRecord = { id: randomUUID(), name, owner, spec, started_at: new Date().toISOString() };
-    this.launch(record);
-    this.opts.store.transact((tx) => tx.put(RUNNING, record.id, record));
+    this.starting.add(name);
+    try {
+      await this.launch(record);
+      this.opts.store.transact((tx) => tx.put(RUNNING, record.id, record));
+    } finally {
+      this.starting.delete(name);
+    }
     return record;
   }
 
   /** Spawns functions, then resources, then installs mappings, then inits; any failure undoes it all. */
-  private launch(record: WorkflowRecord) {
+  private async launch(record: WorkflowRecord) {
     const { runtime } = this.opts;
     const ids = new Map<string, string>();
     try {
-      runtime.reserve(record.id, record.spec.functions.length);
       for (const f of record.spec.functions) {
         const cls = f.class_specification;
         const code = cls.function_type === 'BUILTIN' ? Buffer.from(BUILTIN_FUNCTIONS[cls.id]) : Buffer.from(cls.binary!, 'base64');
         const stateKey = f.annotations?.['state-policy'] === 'transient' ? null : `${record.name}/${f.annotations?.['state-key'] ?? f.name}`;
         try {
-          ids.set(f.name, runtime.spawn({ workflowId: record.id, name: f.name, kind: cls.function_type === 'RUST_WASM' ? 'wasm' : 'js', code, initPayload: f.annotations?.['init-payload'] ?? null, stateKey }));
+          const limits = { eventMs: eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits) };
+          ids.set(f.name, await runtime.spawn({ workflowId: record.id, name: f.name, kind: cls.function_type === 'RUST_WASM' ? 'wasm' : 'js', code, initPayload: f.annotations?.['init-payload'] ?? null, stateKey, limits }));
         } catch (err) {
+          if (err instanceof TesseraError) throw err;
           throw new TesseraError('invalid_input', `function '${f.name}' cannot be loaded: ${(err as Error).message}`);
         }
       }
@@ -77,20 +101,20 @@ export class WorkflowService {
         }
       }
       for (const f of record.spec.functions) runtime.patch(ids.get(f.name)!, f.output_mapping ?? {});
-      for (const f of record.spec.functions) runtime.init(ids.get(f.name)!);
+      for (const f of record.spec.functions) await runtime.init(ids.get(f.name)!);
       this.ingress.set(record.id, entries);
     } catch (err) {
-      runtime.stopWorkflow(record.id);
+      await runtime.stopWorkflow(record.id);
       throw err;
     }
   }
 
   /** At start: every workflow that was running comes back, each instance with its last synced state. */
-  restoreAll(): number {
+  async restoreAll(): Promise<number> {
     let n = 0;
     for (const record of this.list()) {
       try {
-        this.launch(record);
+        await this.launch(record);
         n++;
       } catch (err) {
         this.opts.logger.error({ workflow: record.id, err: (err as Error).message }, 'could not restore a workflow');
@@ -99,10 +123,10 @@ export class WorkflowService {
     return n;
   }
 
-  stop(id: string, user: string): WorkflowRecord {
+  async stop(id: string, user: string): Promise<WorkflowRecord> {
     const record = this.getOwn(id, user);
-    this.opts.runtime.stopWorkflow(id);
     this.ingress.delete(id);
+    await this.opts.runtime.stopWorkflow(id);
     this.opts.store.transact((tx) => tx.delete(RUNNING, id));
     return record;
   }
@@ -131,7 +155,7 @@ export class WorkflowService {
   }
 
   /** http-ingress: routes a request to a matching workflow, as EDGELESS's request/response JSON. */
-  handleIngress(req: IngressRequest): { status: number; headers: Record<string, string>; body: Buffer } {
+  async handleIngress(req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
     const method = METHODS[req.method];
     const candidates = [...this.ingress.entries()].flatMap(([workflowId, entries]) =>
@@ -151,7 +175,7 @@ export class WorkflowService {
       return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('OK') };
     }
     const request = { method, protocol: 'HTTPS', host: req.host, path: req.path, body: req.body.length ? [...req.body] : null, headers: req.headers };
-    const ret = this.opts.runtime.callTo(chosen.workflowId, chosen.target, JSON.stringify(request));
+    const ret = await this.opts.runtime.callTo(chosen.workflowId, chosen.target, JSON.stringify(request));
     if (ret.type !== 1) return notFound;
     try {
       const response = JSON.parse(utf8(ret.data)) as { status: number; headers?: Record<string, string>; body?: number[] | null };
@@ -163,14 +187,13 @@ export class WorkflowService {
 
   /**
    * http-egress: a call with an EdgelessHTTPRequest performs it (only to configured hosts) and replies
-   * with an EdgelessHTTPResponse. The guest is blocked in its call, so the request runs to completion in a
-   * short-lived helper process while the caller waits.
+   * with an EdgelessHTTPResponse. The calling guest's thread waits; the node's event loop does not.
    */
   private egress(): ResourceTarget {
     const allowed = new Set(this.opts.egressHosts);
     return {
       cast: () => {},
-      call: (payload: string): CallRet => {
+      call: async (payload: string): Promise<CallRet> => {
         let request: { method: string; protocol?: string; host: string; path: string; body?: number[] | null; headers?: Record<string, string> };
         try {
           request = JSON.parse(payload);
@@ -182,13 +205,10 @@ export class WorkflowService {
           return { type: 2, data: null };
         }
         const url = `${request.protocol === 'HTTPS' ? 'https' : 'http'}://${request.host}${request.path}`;
-        const script = `const r = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-fetch(r.url, { method: r.method.toUpperCase(), headers: r.headers, body: r.body ? Buffer.from(r.body) : undefined })
-  .then(async (res) => process.stdout.write(JSON.stringify({ status: res.status, headers: Object.fromEntries(res.headers), body: [...Buffer.from(await res.arrayBuffer())] })))
-  .catch((e) => { process.stderr.write(String(e)); process.exit(1); });`;
         try {
-          const out = execFileSync(process.execPath, ['-e', script], { input: JSON.stringify({ url, method: request.method, headers: request.headers ?? {}, body: request.body ?? null }), timeout: 10_000 });
-          const data = Buffer.from(out);
+          const res = await fetch(url, { method: request.method.toUpperCase(), headers: request.headers ?? {}, body: request.body ? Buffer.from(request.body) : undefined, signal: AbortSignal.timeout(10_000) });
+          const body = Buffer.from(await res.arrayBuffer());
+          const data = Buffer.from(JSON.stringify({ status: res.status, headers: Object.fromEntries(res.headers), body: [...body] }));
           return { type: 1, data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer };
         } catch (err) {
           this.opts.logger.warn({ url, err: (err as Error).message }, 'http-egress request failed: Err');

@@ -1,10 +1,8 @@
 // EDGELESS's WebAssembly ABI (edgeless.md §2), implemented inside the instance's isolate. The eight
-// `env` imports read and write the guest's memory here and reach the host only through `__w_*`
-// callbacks, passing bytes (strings are decoded strictly on the host, so invalid UTF-8 traps the guest).
+// `env` imports read and write the guest's memory here and reach the host only through the host
+// functions the sandbox boundary hands this prelude as `H`, passing bytes (strings are decoded strictly on the host, so invalid UTF-8 traps the guest).
 // Memory views are re-acquired after every call into the guest, since alloc may grow memory.
 export const EDGELESS_GLUE = String.raw`
-const H = {};
-for (const k of Object.getOwnPropertyNames(globalThis)) if (k.startsWith('__w_')) { H[k.slice(4)] = globalThis[k]; delete globalThis[k]; }
 let instance = null;
 const mem = () => new Uint8Array(instance.exports.memory.buffer);
 const view = () => new DataView(instance.exports.memory.buffer);
@@ -101,8 +99,6 @@ globalThis.__stop = () => { instance.exports.edgeless_mem_clear(); instance.expo
 
 /** JS instances: the module's four handlers, and an `edgeless` global over the same host callbacks. */
 export const JS_GLUE = String.raw`
-const H = {};
-for (const k of Object.getOwnPropertyNames(globalThis)) if (k.startsWith('__w_')) { H[k.slice(4)] = globalThis[k]; delete globalThis[k]; }
 const enc = (s) => H.utf8(String(s));
 const hexId = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
 const rawId = (id) => H.uuidBytes(id);

@@ -11,7 +11,7 @@ export async function workflowRoutes(app: FastifyInstance, workflows: WorkflowSe
       body: { type: 'object', required: ['spec'], properties: { name: { type: 'string' }, spec: { type: 'object' } } },
     },
     handler: async (request, reply) => {
-      const record = workflows.start(userOf(request), request.body);
+      const record = await workflows.start(userOf(request), request.body);
       return reply.status(201).send({ workflow_id: record.id, name: record.name });
     },
   });
@@ -23,7 +23,7 @@ export async function workflowRoutes(app: FastifyInstance, workflows: WorkflowSe
     workflows.inspect(request.params.id, userOf(request)),
   );
   app.delete<{ Params: { id: string } }>('/v1/workflows/:id', { schema: { tags: ['workflows'], summary: 'Stop a workflow you started (its synced state is kept)' } }, async (request) => {
-    const record = workflows.stop(request.params.id, userOf(request));
+    const record = await workflows.stop(request.params.id, userOf(request));
     return { workflow_id: record.id, name: record.name, stopped: true };
   });
 
@@ -33,7 +33,7 @@ export async function workflowRoutes(app: FastifyInstance, workflows: WorkflowSe
     scope.all('/ingress/*', { schema: { hide: true } }, async (request, reply) => {
       const url = new URL(request.url, 'https://node');
       const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]));
-      const result = workflows.handleIngress({
+      const result = await workflows.handleIngress({
         method: request.method,
         host: request.headers.host ?? '',
         path: url.pathname.slice('/ingress'.length) + url.search,
