@@ -246,7 +246,7 @@ export const CONFIG_SCHEMA = {
       properties: {
         event_timeout_ms: { type: 'integer', minimum: 0, default: 60000, description: "Time one event may take in an instance, including the calls it makes, unless its function's event-timeout-ms annotation says otherwise; 0 for no limit (EDGELESS's behaviour)" },
         max_event_timeout_ms: { type: 'integer', minimum: 0, default: 600000, description: "The longest event-timeout-ms a function's annotation may ask for; 0 lets a function ask for 'none' (no limit)" },
-        threads: { type: 'integer', minimum: 0, default: 0, description: 'Workflow events running at once across all instances, each on its own isolate thread; 0 for one per core but one (at least 1), which keeps a core for the node itself' },
+        threads: { type: 'integer', minimum: 0, default: 0, description: 'Workflow events running at once across all instances, each on its own isolate thread; 0 for the larger of 16 and 4 per core: more threads than cores, so that a few long events never hold them all while short ones wait, and the operating system shares the cores among them' },
         call_timeout_ms: { type: 'integer', minimum: 10, default: 5000, description: 'A call not answered in this time returns Err to the caller (EDGELESS has no timeout)' },
         heap_mib: { type: 'integer', minimum: 8, default: 64, description: 'Heap of each instance’s own isolate, MiB; its WebAssembly memory, and what the host holds for it (queued events, delayed casts), may each reach as much again' },
         max_restarts_per_minute: { type: 'integer', minimum: 0, default: 5, description: 'Restarts after traps allowed per instance per minute; beyond it the instance is stopped' },

@@ -23,6 +23,7 @@ import { Ledger } from '../store/ledger.js';
 import { GovernanceService } from '../governance/service.js';
 import { GOV } from '../governance/tables.js';
 import { JsEngine } from '../sandbox/js/engine.js';
+import { lowerSandboxThreads } from '../sandbox/thread-priority.js';
 import { WasmEngine } from '../sandbox/wasm/engine.js';
 import { UserFunctions } from '../functions/user.js';
 import { AppService, DEFAULT_APP_RUNTIME } from '../apps/service.js';
@@ -109,6 +110,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const swept = files.sweepIncomplete();
   if (swept) logger.warn({ files: swept }, 'uploads cut off by the last shutdown were removed');
+  const stopLowering = lowerSandboxThreads();
   const engine = new JsEngine();
   let registered: UserFunctions | undefined;
   const functions = new FunctionRegistry(
@@ -124,7 +126,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     limits: { heapMiB: config.workflows.heap_mib, eventMs: config.workflows.event_timeout_ms },
     callTimeoutMs: config.workflows.call_timeout_ms,
     maxRestartsPerMinute: config.workflows.max_restarts_per_minute,
-    threads: config.workflows.threads || Math.max(1, availableParallelism() - 1),
+    threads: config.workflows.threads || Math.max(16, 4 * availableParallelism()),
   });
   const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms } });
   const processFunctions = new FnService({
@@ -179,6 +181,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     attested.stop();
     processFunctions.close();
     runtime.close();
+    stopLowering();
     clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);
