@@ -7,7 +7,11 @@ export interface TaskFileRef {
   file_id: string;
 }
 
-/** What a function sees of the task it runs for: MesaTEE's worker context and WorkerHelper. */
+/**
+ * What a function sees of the task it runs for: MesaTEE's worker context and WorkerHelper. A built-in
+ * gets it in a worker thread, where each method is a request to the node; there the data given to a
+ * save is handed over (transferred, not copied) and must not be used after the call.
+ */
 export interface FunctionContext {
   taskId: string;
   creator: string;

@@ -188,7 +188,14 @@ export const CONFIG_SCHEMA = {
           type: 'integer',
           minimum: 10,
           default: 60000,
-          description: 'A function still running after this long fails its task',
+          description: 'A function still running after this long fails its task (a built-in has its worker thread ended)',
+        },
+        builtin_workers: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 256,
+          default: 2,
+          description: 'Worker threads, started with the node, that run built-in functions; more tasks at once wait for a free one',
         },
       },
     },
@@ -344,7 +351,7 @@ export interface TesseraConfig {
     handshake_timeout_ms: number;
   } & Record<WireListenerName, WireListenerConfig>;
   limits: { max_requests_in_flight: number; user_requests_per_second: number; user_burst: number };
-  tasks: { function_timeout_ms: number };
+  tasks: { function_timeout_ms: number; builtin_workers: number };
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };

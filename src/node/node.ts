@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
+import { BuiltinWorkerPool } from '../functions/worker-pool.js';
 import { createHttpServer } from '../http/server.js';
 import { InFlightLimit } from '../admission/in-flight.js';
 import { RateLimiter } from '../admission/rate-limit.js';
@@ -117,7 +118,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     (name) => store.read((tx) => tx.get<{ enabled: boolean }>(GOV.functions, name))?.enabled !== false,
     (id) => (id.startsWith('fn:') ? processFunctions.taskDefinition(id.slice(3)) : registered?.definition(id)),
   );
-  registerBuiltins(functions);
+  // Built-ins run on worker threads, never on this event loop; one whose task times out loses its thread.
+  const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger });
+  registerBuiltins(functions, builtinWorkers);
   registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)));
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib } });
   const runtime = new WorkflowRuntime({
@@ -185,6 +188,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);
+    await builtinWorkers.close();
     // Everything committed leaves with a signature over it.
     ledger.sign();
     store.close();

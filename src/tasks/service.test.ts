@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
+import { BuiltinWorkerPool } from '../functions/worker-pool.js';
 import { randomBytes } from 'node:crypto';
 import { BlobStore } from '../files/blobs.js';
 import { FileService } from '../files/service.js';
@@ -17,7 +18,8 @@ function setup(functionTimeoutMs = 1000) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-tasks-'));
   const store = new SqliteStore(join(dir, 'store.sqlite'));
   const functions = new FunctionRegistry();
-  registerBuiltins(functions);
+  const workers = new BuiltinWorkerPool({ size: 1, logger: pino({ level: 'silent' }) });
+  registerBuiltins(functions, workers);
   functions.register({ name: 'hang', kind: 'builtin', type: 'Single', description: 'never returns', interface: { payload: 'none', arguments: [], inputs: [], outputs: [] }, run: () => new Promise(() => {}) });
   functions.register({ name: 'crash', kind: 'builtin', type: 'Single', description: 'throws', interface: { payload: 'none', arguments: [], inputs: [], outputs: [] }, run: () => { throw new RangeError('kaput'); } });
   const tasks = new TaskService({
@@ -37,10 +39,10 @@ function setup(functionTimeoutMs = 1000) {
     functionTimeoutMs,
     logger: pino({ level: 'silent' }),
   });
-  return { tasks, store, done: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return { tasks, store, done: async () => { await workers.close(); store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
-test('a task left Running by a crash is marked Failed, with the reason, at the next start', () => {
+test('a task left Running by a crash is marked Failed, with the reason, at the next start', async () => {
   const { tasks, store, done } = setup();
   try {
     const t = tasks.create({ creator: 'alice', function_name: 'echo', collaborator_list: [], files: [] });
@@ -52,7 +54,7 @@ test('a task left Running by a crash is marked Failed, with the reason, at the n
     assert.match(stored.failure_reason, /node stopped while this task was running/);
     assert.equal(tasks.recoverInterrupted(), 0);
   } finally {
-    done();
+    await done();
   }
 });
 
@@ -66,7 +68,7 @@ test('a function that never returns fails its task at the timeout', async () => 
     );
     assert.equal(tasks.getInternal(t.task_id).status, 'Failed');
   } finally {
-    done();
+    await done();
   }
 });
 
@@ -80,17 +82,17 @@ test('an unexpected exception in a function fails the task and says which functi
     );
     assert.equal(tasks.getInternal(t.task_id).status, 'Failed');
   } finally {
-    done();
+    await done();
   }
 });
 
-test('task ids are UUIDv4 and task tokens 32 lowercase hex', () => {
+test('task ids are UUIDv4 and task tokens 32 lowercase hex', async () => {
   const { tasks, done } = setup();
   try {
     const t = tasks.create({ creator: 'alice', function_name: 'echo', collaborator_list: [], files: [] });
     assert.match(t.task_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.match(t.task_token, /^[0-9a-f]{32}$/);
   } finally {
-    done();
+    await done();
   }
 });

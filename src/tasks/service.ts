@@ -187,8 +187,10 @@ export class TaskService {
       }
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          controller.abort();
-          reject(new TesseraError('timeout', `${task.function_name} ran longer than ${this.opts.functionTimeoutMs} ms (tasks.function_timeout_ms)`));
+          const err = new TesseraError('timeout', `${task.function_name} ran longer than ${this.opts.functionTimeoutMs} ms (tasks.function_timeout_ms)`);
+          // The abort ends what runs the function (a built-in's worker thread), which fails with this same error.
+          controller.abort(err);
+          reject(err);
         }, this.opts.functionTimeoutMs);
       });
       FunctionRegistry.checkInputs(fn, task.input_files.length);

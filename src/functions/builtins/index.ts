@@ -1,4 +1,5 @@
 import type { FunctionRegistry } from '../registry.js';
+import type { BuiltinRunner } from '../worker-pool.js';
 import { onlineDecrypt, passwordCheck, rsaSign } from './crypto.js';
 import { concat, echoFile, fileBytesPlusOne, swapFile } from './files.js';
 import { gbdtPredict, gbdtTrain } from './gbdt.js';
@@ -26,6 +27,10 @@ export const BUILTINS = [
   logisticRegressionPredict,
 ];
 
-export function registerBuiltins(registry: FunctionRegistry): void {
-  for (const def of BUILTINS) registry.register(def);
+/**
+ * Registers the built-ins, each run by `runner` (in the node, a pool of worker threads: see
+ * ../worker-pool.ts). Their code here is what the worker thread runs; it never runs on the node's thread.
+ */
+export function registerBuiltins(registry: FunctionRegistry, runner: BuiltinRunner): void {
+  for (const def of BUILTINS) registry.register({ ...def, run: (ctx) => runner.run(def.name, ctx) });
 }

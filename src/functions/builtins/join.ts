@@ -48,8 +48,8 @@ export const privateJoinAndCompute: FunctionDefinition = {
       if (sum > U32_MAX) throw new TesseraError('invalid_input', `private_join_and_compute: the sum for '${id}' overflows a u32`);
       out += `${id} : ${sum}\n`;
     }
-    const result = Buffer.from(out);
-    for (const f of ctx.inputFiles) await ctx.saveForFileOwner(result, f.file_id);
+    // A saved buffer is handed over (see FunctionContext), so each owner's save gets its own.
+    for (const f of ctx.inputFiles) await ctx.saveForFileOwner(Buffer.from(out), f.file_id);
     return 'Finished';
   },
 };

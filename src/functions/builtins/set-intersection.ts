@@ -96,8 +96,10 @@ export const orderedSetIntersect: FunctionDefinition = {
         while (j < b.length && b[j] === v) m2[j++] = 0x31;
       }
     }
+    // Counted before saving: a saved buffer is handed over (see FunctionContext).
+    const common = m1.reduce((n, c) => n + (c === 0x31 ? 1 : 0), 0);
     await ctx.saveForFileOwner(m1, f1.file_id);
     await ctx.saveForFileOwner(m2, f2.file_id);
-    return `${m1.reduce((n, c) => n + (c === 0x31 ? 1 : 0), 0)} common items`;
+    return `${common} common items`;
   },
 };
