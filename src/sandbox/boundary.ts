@@ -92,7 +92,7 @@ if (W) {
     if (descriptor === null || typeof descriptor !== 'object') throw new I.TypeError('WebAssembly.Memory(): the descriptor must be an object');
     if (descriptor.shared) throw new I.TypeError('shared WebAssembly memory is not available in this sandbox');
     const initial = I.Number(descriptor.initial ?? descriptor.minimum ?? 0);
-    const maximum = descriptor.maximum === undefined ? LIMITS.wasmPages : I.Number(descriptor.maximum);
+    const maximum = descriptor.maximum === undefined ? (initial > LIMITS.wasmPages ? initial : LIMITS.wasmPages) : I.Number(descriptor.maximum);
     if (!(initial >= 0 && initial <= 65536 && maximum >= initial)) throw new I.RangeError('WebAssembly.Memory(): bad initial or maximum');
     if (initial > allowance.left) take(initial, 'this memory');
     const reserve = maximum < allowance.left ? maximum : allowance.left;

@@ -12,10 +12,29 @@ import { setPriority } from 'node:os';
 
 const LOWEST = 19;
 
+let scanSoon: (() => void) | null = null;
+
+/**
+ * Called when work is handed to an isolate: isolated-vm may have just started a thread for it, so the
+ * next scan comes at once rather than at the next interval.
+ */
+export function sandboxThreadsMayHaveStarted(): void {
+  scanSoon?.();
+}
+
 /** Starts lowering the priority of isolate threads (Linux only; elsewhere a no-op). Returns a stop function. */
 export function lowerSandboxThreads(intervalMs = 100): () => void {
   if (process.platform !== 'linux') return () => {};
   const done = new Set<number>();
+  let pending = false;
+  scanSoon = () => {
+    if (pending) return;
+    pending = true;
+    setImmediate(() => {
+      pending = false;
+      scan();
+    });
+  };
   const scan = () => {
     let tids: string[];
     try {
@@ -44,5 +63,8 @@ export function lowerSandboxThreads(intervalMs = 100): () => void {
   scan();
   const timer = setInterval(scan, intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    scanSoon = null;
+  };
 }

@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import { DEFAULT_BOUNDARY, setupScript } from '../sandbox/boundary.js';
+import { sandboxThreadsMayHaveStarted } from '../sandbox/thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../sandbox/watchdog.js';
 import { EDGELESS_GLUE, JS_GLUE } from './wasm-glue.js';
 
@@ -106,6 +107,7 @@ export class FunctionInstance {
   private apply(fn: ivm.Reference<unknown>, args: unknown[], timeoutMs = this.limits.eventMs): Promise<unknown> {
     if (!this.invoke) throw new InstanceTrap('the instance is not loaded', 'error');
     const pending = this.invoke.apply(undefined, [fn.derefInto(), new ivm.ExternalCopy(args).copyInto({ release: true })], { result: { copy: true, promise: true }, ...this.timing(timeoutMs) });
+    sandboxThreadsMayHaveStarted();
     return this.guarded(pending, timeoutMs);
   }
 

@@ -5,6 +5,7 @@ import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import { type FreshPools, PoolDisposed } from './fresh-pool.js';
 import { type BoundaryLimits, DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
+import { sandboxThreadsMayHaveStarted } from '../thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
 
 export { FreshPools } from './fresh-pool.js';
@@ -284,6 +285,7 @@ export class JsEngine {
     const { isolate, limits } = interpreter;
     try {
       const pending = interpreter.invoke.apply(undefined, [fn.derefInto(), new ivm.ExternalCopy(args).copyInto({ release: true })], { result: { copy: true, promise: true }, timeout: limits.cpuMs });
+      sandboxThreadsMayHaveStarted();
       return await withDeadline(isolate, limits.cpuMs, pending, signal);
     } catch (err) {
       throw classify(err, interpreter.limits, interpreter.isolate);
