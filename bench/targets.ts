@@ -106,6 +106,25 @@ export const BENCHMARKS: Benchmark[] = [
     ],
   },
   {
+    name: 'bystander',
+    script: 'bystander.js',
+    about: 'REST p99 of one user while N other users (BENCH_TENANTS, 4) run heavy JS workflows and tasks on the same node; baseline: the same user’s p99 on that node idle, just before',
+    rows: (r) => [
+      {
+        measure: `bystander REST p99, ${r.tenants} heavy tenants (ratio: loaded / idle)`,
+        tessera: `${n(r.loaded.p99_ms, 1)} ms`,
+        baseline: `${n(r.idle.p99_ms, 1)} ms idle`,
+        ratio: r.p99_ratio_loaded_vs_idle,
+        target: `loaded p99 < ${r.target_loaded_p99_ms} ms`,
+        met: r.loaded.p99_ms < r.target_loaded_p99_ms,
+      },
+    ],
+    latencies: (r) => [
+      { label: 'bystander REST, idle', p50: r.idle.p50_ms, p99: r.idle.p99_ms },
+      { label: `bystander, ${r.tenants} heavy tenants`, p50: r.loaded.p50_ms, p99: r.loaded.p99_ms },
+    ],
+  },
+  {
     name: 'idle',
     script: 'idle.js',
     about: 'RSS of an idle node; memory added by 1,000 idle JS workflow instances',
