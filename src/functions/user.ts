@@ -8,6 +8,12 @@ import type { FileSpec, FunctionContext, FunctionDefinition, FunctionInterface, 
 
 const USER_FUNCTIONS = 'functions.registered';
 
+export interface FunctionLimitMaxima {
+  heapMiB: number;
+  cpuMs: number;
+  memoryPages: number;
+}
+
 /** What a user registers. The id is the SHA-256 of all of it, so the same id is always the same code. */
 export interface FunctionSpec {
   name: string;
@@ -129,13 +135,23 @@ export class UserFunctions {
     private readonly js: JsEngine,
     private readonly wasm: WasmEngine,
     private readonly builtinNames: Set<string>,
+    /** The operator's maxima for the limits a function may ask for. */
+    private readonly maxima: FunctionLimitMaxima = { heapMiB: 512, cpuMs: 60_000, memoryPages: 16_384 },
   ) {}
+
+  /** Why `limits` is over the operator's maxima, or null; checked at registration and again at every run. */
+  private overMaxima(limits: FunctionSpec['limits']): string | null {
+    const over = (['heapMiB', 'cpuMs', 'memoryPages'] as const).filter((k) => (limits?.[k] ?? 0) > this.maxima[k]);
+    return over.length ? over.map((k) => `limits.${k} ${limits![k]} is over this node's maximum of ${this.maxima[k]}`).join('; ') : null;
+  }
 
   register(owner: string, spec: FunctionSpec): RegisteredFunction {
     if (!validateSpec(spec)) {
       const problems = (validateSpec.errors ?? []).map((e) => `${e.instancePath.slice(1).replaceAll('/', '.') || 'the function'} ${e.message}`).join('; ');
       throw new TesseraError('invalid_input', `cannot register the function: ${problems}`);
     }
+    const over = this.overMaxima(spec.limits);
+    if (over) throw new TesseraError('invalid_input', `cannot register the function: ${over} (tasks.max_function_*)`);
     if (this.builtinNames.has(spec.name)) throw new TesseraError('conflict', `'${spec.name}' is a built-in function's name; choose another`);
     const code = spec.kind === 'js' ? spec.modules : spec.wasm;
     if (!code || (spec.kind === 'js' && Object.keys(spec.modules ?? {}).length === 0)) {
@@ -215,6 +231,8 @@ export class UserFunctions {
         else throw new TypeError('an output must be a string, an ArrayBuffer or a typed array');
       },
     };
+    const over = this.overMaxima(f.limits);
+    if (over) throw new TesseraError('function_failed', `${f.name} cannot run here: ${over} (tasks.max_function_*)`);
     const args = this.arguments(f, ctx.payload);
     let result: unknown;
     if (f.kind === 'js') {

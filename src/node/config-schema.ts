@@ -190,6 +190,9 @@ export const CONFIG_SCHEMA = {
           default: 60000,
           description: 'A function still running after this long fails its task (a built-in has its worker thread ended)',
         },
+        max_function_heap_mib: { type: 'integer', minimum: 8, default: 512, description: 'The largest heap (heapMiB) a registered js or wasm function may ask for; a registration over it is refused' },
+        max_function_cpu_ms: { type: 'integer', minimum: 10, default: 60000, description: 'The longest time limit (cpuMs) a registered js or wasm function may ask for; a registration over it is refused' },
+        max_function_memory_pages: { type: 'integer', minimum: 1, default: 16384, description: 'The most WebAssembly memory (memoryPages, 64 KiB each) a registered wasm function may ask for' },
         builtin_workers: {
           type: 'integer',
           minimum: 1,
@@ -351,7 +354,7 @@ export interface TesseraConfig {
     handshake_timeout_ms: number;
   } & Record<WireListenerName, WireListenerConfig>;
   limits: { max_requests_in_flight: number; user_requests_per_second: number; user_burst: number };
-  tasks: { function_timeout_ms: number; builtin_workers: number };
+  tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number };
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };

@@ -121,7 +121,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // Built-ins run on worker threads, never on this event loop; one whose task times out loses its thread.
   const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger });
   registerBuiltins(functions, builtinWorkers);
-  registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)));
+  registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages });
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib } });
   const runtime = new WorkflowRuntime({
     store,

@@ -126,6 +126,8 @@ describe('JS task functions', () => {
       [{ ...upper, name: 'echo' }, /'echo' is a built-in function's name/],
       [{ ...upper, interface: { payload: 'json' } }, /interface must have required property 'arguments'/],
       [{ ...upper, interface: { ...upper.interface, outputs: [{ name: 'x', for: 'file_owner' }] } }, /goes to the owner of an input: name it in owner_of/],
+      // The review chose heap 4096 MiB and 600 s; the operator's maxima (defaults 512 MiB, 60 s) refuse them.
+      [{ ...upper, limits: { heapMiB: 4096, cpuMs: 600000 } }, /limits.heapMiB 4096 is over this node's maximum of 512; limits.cpuMs 600000 is over this node's maximum of 60000/],
     ];
     for (const [spec, pattern] of cases) {
       const r = await post('alice', '/v1/functions', spec);
