@@ -178,6 +178,20 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    sandbox: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'What all sandboxed code together may use',
+      properties: {
+        memory_budget_mib: {
+          type: 'integer',
+          minimum: 0,
+          default: 0,
+          description: "Memory all isolates together may reach, MiB: a running call reserves its heap and WebAssembly allowance, a workflow instance for its life; over it a call waits up to 2 s, then gets 503; 0 for three quarters of the machine's memory",
+        },
+      },
+    },
     tasks: {
       type: 'object',
       additionalProperties: false,
@@ -354,6 +368,7 @@ export interface TesseraConfig {
     handshake_timeout_ms: number;
   } & Record<WireListenerName, WireListenerConfig>;
   limits: { max_requests_in_flight: number; user_requests_per_second: number; user_burst: number };
+  sandbox: { memory_budget_mib: number };
   tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number };
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -25,6 +25,7 @@ import { GovernanceService } from '../governance/service.js';
 import { GOV } from '../governance/tables.js';
 import { JsEngine } from '../sandbox/js/engine.js';
 import { lowerSandboxThreads } from '../sandbox/thread-priority.js';
+import { MemoryBudget } from '../sandbox/memory-budget.js';
 import { WasmEngine } from '../sandbox/wasm/engine.js';
 import { UserFunctions } from '../functions/user.js';
 import { AppService, DEFAULT_APP_RUNTIME } from '../apps/service.js';
@@ -112,7 +113,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const swept = files.sweepIncomplete();
   if (swept) logger.warn({ files: swept }, 'uploads cut off by the last shutdown were removed');
   const stopLowering = lowerSandboxThreads();
-  const engine = new JsEngine();
+  const budget = new MemoryBudget(config.sandbox.memory_budget_mib || Math.floor((totalmem() / 1048576) * 0.75));
+  const engine = new JsEngine(budget);
   let registered: UserFunctions | undefined;
   const functions = new FunctionRegistry(
     (name) => store.read((tx) => tx.get<{ enabled: boolean }>(GOV.functions, name))?.enabled !== false,
@@ -121,7 +123,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // Built-ins run on worker threads, never on this event loop; one whose task times out loses its thread.
   const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger });
   registerBuiltins(functions, builtinWorkers);
-  registered = new UserFunctions(store, engine, new WasmEngine(), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages });
+  registered = new UserFunctions(store, engine, new WasmEngine(budget), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages });
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib } });
   const runtime = new WorkflowRuntime({
     store,
@@ -130,6 +132,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     callTimeoutMs: config.workflows.call_timeout_ms,
     maxRestartsPerMinute: config.workflows.max_restarts_per_minute,
     threads: config.workflows.threads || Math.max(16, 4 * availableParallelism()),
+    budget,
   });
   const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms } });
   const processFunctions = new FnService({

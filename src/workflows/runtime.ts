@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
 import type { Store } from '../store/types.js';
 import { type CallRet, FunctionInstance, type InstanceLimits } from './instance.js';
+import { type MemoryBudget, UNLIMITED } from '../sandbox/memory-budget.js';
 import { Slots, Turn } from './slots.js';
 
 const STATE = 'workflows.state';
@@ -71,6 +72,8 @@ interface Running {
   /** Bytes the host holds on this instance's behalf: its queued events and its pending delayed casts. */
   held: number;
   events: number;
+  /** Gives back the instance's share of the node's sandbox memory budget. */
+  release: () => void;
 }
 
 export interface RuntimeOptions {
@@ -83,6 +86,8 @@ export interface RuntimeOptions {
   maxRestartsPerMinute: number;
   /** Events running at once across all instances (isolate threads in use). */
   threads: number;
+  /** The node's sandbox memory budget: each instance reserves its heap and its WebAssembly allowance for its life. */
+  budget?: MemoryBudget;
 }
 
 /**
@@ -108,12 +113,13 @@ export class WorkflowRuntime {
   async spawn(spec: InstanceSpec): Promise<string> {
     const id = randomUUID();
     const limits = { ...this.opts.limits, ...spec.limits };
-    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], turn: new Turn(), pumping: false, path: null, restarts: [], failed: false, stopped: false, timers: new Set(), held: 0, events: 0 };
+    const release = (this.opts.budget ?? UNLIMITED).reserveNow(limits.heapMiB * 2, `function '${spec.name}'`);
+    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], turn: new Turn(), pumping: false, path: null, restarts: [], failed: false, stopped: false, timers: new Set(), held: 0, events: 0, release };
     running.instance = new FunctionInstance(spec.kind, spec.code, this.hostFor(running), this.blockingFor(running), limits);
     try {
       await running.instance.load();
     } catch (err) {
-      running.instance.dispose();
+      this.retire(running);
       throw err;
     }
     this.instances.set(id, running);
@@ -169,7 +175,7 @@ export class WorkflowRuntime {
       r.held = 0;
       this.instances.delete(id);
       if (r.failed || r.turn.busy) {
-        r.instance.dispose();
+        this.retire(r);
         continue;
       }
       stopping.push(
@@ -179,7 +185,7 @@ export class WorkflowRuntime {
             await this.guard(r, () => r.instance.stop(), 'stop', false);
           } finally {
             release();
-            r.instance.dispose();
+            this.retire(r);
           }
         })(),
       );
@@ -193,7 +199,7 @@ export class WorkflowRuntime {
     for (const r of this.instances.values()) {
       r.stopped = true;
       for (const t of r.timers) clearTimeout(t);
-      r.instance.dispose();
+      this.retire(r);
     }
     this.instances.clear();
     this.names.clear();
@@ -218,6 +224,12 @@ export class WorkflowRuntime {
     if (target === undefined) return ERR;
     if (typeof target !== 'string') return target.call(payload);
     return this.invokeCall(this.instances.get(target), null, this.nodeId, Buffer.from(payload));
+  }
+
+  /** Frees an instance for good: its isolate, and its share of the memory budget. */
+  private retire(r: Running): void {
+    r.instance.dispose();
+    r.release();
   }
 
   private mustGet(id: string): Running {
@@ -345,7 +357,7 @@ export class WorkflowRuntime {
         r.failed = true;
         r.queue = [];
         r.held = 0;
-        r.instance.dispose();
+        this.retire(r);
         this.log(r, 1, 'tessera', `instance stopped: ${r.restarts.length} restarts in the last minute`);
         return undefined;
       }
@@ -357,7 +369,7 @@ export class WorkflowRuntime {
         await r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null);
       } catch (again) {
         r.failed = true;
-        r.instance.dispose();
+        this.retire(r);
         this.log(r, 1, 'tessera', `instance could not restart: ${(again as Error).message}`);
       }
       return undefined;

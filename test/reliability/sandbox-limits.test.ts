@@ -20,7 +20,7 @@ after(() => pools.clear());
 
 let received: unknown[] = [];
 const host = { hostEcho: (x: unknown) => (received.push(x), typeof x) };
-const job = (source: string, limits = { cpuMs: 2000, heapMiB: 32 }) => ({ modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', host, prelude: 'globalThis.hostEcho = hostEcho;', limits });
+const job = (source: string, limits = { cpuMs: 10_000, heapMiB: 32 }) => ({ modules: { '/main.js': source }, entry: '/main.js', exportName: 'main', host, prelude: 'globalThis.hostEcho = hostEcho;', limits });
 const outcome = (p: Promise<unknown>) => p.then((ok) => ({ ok }), (e: Error & { code?: string }) => ({ err: e.code, message: e.message }));
 
 // A module with a shared memory, as a guest would write it to get a SharedArrayBuffer without the global.

@@ -5,6 +5,7 @@ import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import { type FreshPools, PoolDisposed } from './fresh-pool.js';
 import { type BoundaryLimits, DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
+import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
 import { sandboxThreadsMayHaveStarted } from '../thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
 
@@ -108,6 +109,15 @@ class NeedsHostWhileLoading extends Error {}
 const normalise = (name: string) => posix.normalize('/' + name.replace(/^\/+/, ''));
 
 export class JsEngine {
+  /** Memory of running calls counts against the node's sandbox budget: a call reserves what its limits let it reach. */
+  constructor(private readonly budget: MemoryBudget = UNLIMITED) {}
+
+  private reserve(job: JsRun): Promise<() => void> {
+    const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
+    const wasmMiB = Math.ceil((job.boundary?.wasmPages ?? Math.max(16, limits.heapMiB * 16)) / 16);
+    return this.budget.reserve(limits.heapMiB + wasmMiB, 'this code');
+  }
+
   /** V8 code cache by source digest, kept as isolated-vm copies so that each compile reuses one without copying it. */
   private readonly codeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
   /** Source digests, by the source string itself (V8 keeps a string's hash, so a repeat lookup is cheap). */
@@ -117,6 +127,15 @@ export class JsEngine {
 
   /** Runs `entry`'s `exportName` with `args` under `limits`, in a fresh isolate; throws a TesseraError naming the limit it broke. */
   async run(job: JsRun): Promise<unknown> {
+    const release = await this.reserve(job);
+    try {
+      return await this.runUnreserved(job);
+    } finally {
+      release();
+    }
+  }
+
+  private async runUnreserved(job: JsRun): Promise<unknown> {
     const interpreter = await this.prepare(job);
     try {
       return await this.call(interpreter, job.args ?? [], job.signal);
@@ -130,6 +149,15 @@ export class JsEngine {
    * on first use; later calls rebind the host functions to the new caller and only call the export.
    */
   async runReused(cache: InterpreterCache, key: string, job: JsRun): Promise<unknown> {
+    const release = await this.reserve(job);
+    try {
+      return await this.runReusedUnreserved(cache, key, job);
+    } finally {
+      release();
+    }
+  }
+
+  private async runReusedUnreserved(cache: InterpreterCache, key: string, job: JsRun): Promise<unknown> {
     let interpreter = cache.get(key);
     if (!interpreter) {
       interpreter = await this.prepare(job);
@@ -150,16 +178,25 @@ export class JsEngine {
    * as with a fresh isolate; the isolate's creation (~1 ms) leaves the request's path.
    */
   async runFresh(pools: FreshPools, key: string, job: JsRun): Promise<unknown> {
+    const release = await this.reserve(job);
+    try {
+      return await this.runFreshUnreserved(pools, key, job);
+    } finally {
+      release();
+    }
+  }
+
+  private async runFreshUnreserved(pools: FreshPools, key: string, job: JsRun): Promise<unknown> {
     const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
     const pool = pools.get(key, limits.heapMiB, (isolate) => this.prepareAhead(isolate, job, limits));
-    if (!pool.evaluateAhead) return this.run(job);
+    if (!pool.evaluateAhead) return this.runUnreserved(job);
     try {
       return await pool.use(job.host ?? {}, (interpreter) => this.call(interpreter, job.args ?? [], job.signal));
     } catch (err) {
-      if (err instanceof PoolDisposed) return this.run(job);
+      if (err instanceof PoolDisposed) return this.runUnreserved(job);
       if (!(err instanceof NeedsHostWhileLoading)) throw err;
       pool.evaluateAhead = false;
-      return this.run(job);
+      return this.runUnreserved(job);
     }
   }
 

@@ -3,6 +3,7 @@ import { withDefaults } from '../limits.js';
 import { TesseraError } from '../../errors/index.js';
 import { capMemory } from './limits.js';
 import { DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
+import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
 
 // WebAssembly runs inside a V8 isolate too, never in the node's context: the module bytes are copied
@@ -35,8 +36,20 @@ export interface WasmRun {
 }
 
 export class WasmEngine {
+  /** A run reserves its heap and linear memory from the node's sandbox budget while it runs. */
+  constructor(private readonly budget: MemoryBudget = UNLIMITED) {}
+
   async run(job: WasmRun): Promise<unknown> {
     const limits = withDefaults(DEFAULT_WASM_LIMITS, job.limits);
+    const release = await this.budget.reserve(limits.heapMiB + Math.ceil(limits.memoryPages / 16), 'this module');
+    try {
+      return await this.runReserved(job, limits);
+    } finally {
+      release();
+    }
+  }
+
+  private async runReserved(job: WasmRun, limits: WasmLimits): Promise<unknown> {
     const bytes = capMemory(job.module, limits.memoryPages);
     const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB) });
     try {
