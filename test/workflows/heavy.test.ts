@@ -102,3 +102,24 @@ test(`${HEAVY_INSTANCES} instances computing ${HEAVY_SECONDS} s per event stall 
   assert.equal((await https(url(`/v1/workflows/${heavyId}`), alice, { method: 'DELETE' })).status, 200);
   assert.ok(Date.now() - stopped < 2000, 'stopping the workflow does not wait for its events');
 });
+
+test('a restored workflow whose init computes for seconds does not hold up the restarted node', async () => {
+  const alice = as('alice');
+  const SLOW_INIT = `export function handle_init() { const until = Date.now() + 6000; let x = 0; while (Date.now() < until) x += Math.sqrt(x + 1); edgeless.sync('initialised'); }
+export function handle_cast() {}`;
+  const started = await https(url('/v1/workflows'), alice, { method: 'POST', json: { name: 'slow-init', spec: { functions: [jsFunction('slow', SLOW_INIT, {}, { 'event-timeout-ms': 'none' })], resources: [] } } });
+  assert.equal(started.status, 201, started.body.toString());
+  const restartedAt = performance.now();
+  await node.restart();
+  const ready = performance.now() - restartedAt;
+  const t = performance.now();
+  const r = await https(url('/v1/workflows'), as('carol'));
+  const first = performance.now() - t;
+  assert.equal(r.status, 200);
+  process.stdout.write(`# restart with a 6 s init pending: ready after ${ready.toFixed(0)} ms, first request ${first.toFixed(1)} ms\n`);
+  const list = (await https(url('/v1/workflows'), alice)).json().workflows as Array<{ workflow_id: string; name: string }>;
+  const id = list.find((w) => w.name === 'slow-init')!.workflow_id;
+  const [slow] = (await https(url(`/v1/workflows/${id}`), alice)).json().functions as Array<{ busy: boolean }>;
+  assert.ok(!slow || slow.busy, 'the node was ready, and answered, while the restored instance was still in its handle_init');
+  assert.equal((await https(url(`/v1/workflows/${id}`), alice, { method: 'DELETE' })).status, 200);
+});
