@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ACCEPT_BALLOT } from '../src/governance/default-constitution.js';
+import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { type TestNode, startNode, tempDir } from '../test/helpers/cli.js';
 import { member } from '../test/helpers/gov.js';
 import { median, percentile } from './stats.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { ACCEPT_BALLOT } from '../src/governance/default-constitution.js';
+import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { REPO, type TestNode, startNode } from './helpers/cli.js';
 import { member } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';

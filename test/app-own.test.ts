@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SignJWT } from 'jose';
-import { ACCEPT_BALLOT } from '../src/governance/default-constitution.js';
-import { signCoseSign1 } from '../src/governance/cose.js';
-import { certIdOfPem } from '../src/identity/certificates.js';
+import { ACCEPT_BALLOT } from '../src/sdk/member.js';
+import { signCoseSign1 } from '../src/crypto/cose.js';
+import { certIdOfPem } from '../src/crypto/certificates.js';
 import { verifyReceipt, type Receipt } from '../src/sdk/index.js';
 import { REPO, type TestNode, startNode, tempDir } from './helpers/cli.js';
 import { member } from './helpers/gov.js';
@@ -105,7 +105,7 @@ describe('tables', () => {
 
 describe('authentication policies', () => {
   test('a certificate that expires is refused from then on, although it was accepted (and cached) before', async () => {
-    const { issueCertificate } = await import('../src/identity/certificates.js');
+    const { issueCertificate } = await import('../src/crypto/certificates.js');
     const ca = { certPem: node.ca, keyPem: readFileSync(join(node.dir, 'ca.key.pem'), 'utf8') };
     const shortLived = await issueCertificate(ca, { name: 'brief', role: 'user', validMs: 2500 });
     const as = { cert: shortLived.certPem, key: shortLived.keyPem, ca: node.ca };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ACCEPT_BALLOT } from '../src/governance/default-constitution.js';
+import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { type TestNode, startNode } from './helpers/cli.js';
 import { member } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';

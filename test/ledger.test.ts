@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { verifyReceipt, type Receipt } from '../src/sdk/index.js';
-import { createCertificateAuthority } from '../src/identity/certificates.js';
+import { createCertificateAuthority } from '../src/crypto/certificates.js';
 import { type TestNode, startNode, tessera } from './helpers/cli.js';
 import { https } from './helpers/https-client.js';
 

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
-import { decodeCoseSign1 } from '../governance/cose.js';
+import { decodeCoseSign1 } from '../crypto/cose.js';
 import { GOV, type MemberInfo } from '../governance/tables.js';
-import { certIdOfDer } from '../identity/certificates.js';
+import { certIdOfDer } from '../crypto/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
 import type { ReadTx } from '../store/types.js';
 

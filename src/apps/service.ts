@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
 import { GOV } from '../governance/tables.js';
-import { certIdOfPem } from '../identity/certificates.js';
+import { certIdOfPem } from '../crypto/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
 import { FreshPools, InterpreterCache, type JsEngine } from '../sandbox/js/engine.js';
 import { type Ledger, parseTxId, txIdOf, VIEW } from '../store/ledger.js';

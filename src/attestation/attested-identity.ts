@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type PemPair, issueCertificate, newKeyPair } from '../identity/certificates.js';
+import { type PemPair, issueCertificate, newKeyPair } from '../crypto/certificates.js';
 import { EVIDENCE_OID, type AttestationProvider, type Evidence, encodeEvidence, reportDataFor } from './evidence.js';
 import type { Measurement } from './measurement.js';
 import { SOFTWARE_WARNING } from './software.js';

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
-import { writeSecretFile } from '../identity/provision.js';
+import { writeSecretFile } from '../crypto/secret-file.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
 
 // The `software` provider, for machines without a TEE: the node's platform key (ECDSA P-256, in the

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createCertificateAuthority, issueCertificate, newKeyPair } from '../identity/certificates.js';
+import { createCertificateAuthority, issueCertificate, newKeyPair } from '../crypto/certificates.js';
 import { snpReport, tdxQuote, testChain } from '../../test/helpers/tee-fixtures.js';
 import { EVIDENCE_OID, type Evidence, type ProviderName, encodeEvidence, reportDataFor } from './evidence.js';
 import { softwareProvider } from './software.js';

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import { type Principal, type PrincipalService, validatePrincipalName } from '../identity/principals.js';
-import { certIdOfPem } from '../identity/certificates.js';
+import { certIdOfPem } from '../crypto/certificates.js';
 import type { Tx } from '../store/types.js';
 import { GOV, type MemberInfo } from './tables.js';
 

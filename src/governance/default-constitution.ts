@@ -33,7 +33,3 @@ export function apply(proposal, proposalId) {
   }
 }
 `;
-
-/** The ballot that always votes yes (CCF's standard ballot). */
-export const ACCEPT_BALLOT = 'export function vote (rawProposal, proposerId) { return true; }';
-export const REJECT_BALLOT = 'export function vote (rawProposal, proposerId) { return false; }';

@@ -5,7 +5,7 @@ import type { Principal, PrincipalService } from '../identity/principals.js';
 import type { JsEngine, JsLimits } from '../sandbox/js/engine.js';
 import type { Store, Tx } from '../store/types.js';
 import { ACTIONS, type ActionContext } from './actions.js';
-import type { CoseMessage, GovMessageType } from './cose.js';
+import type { CoseMessage, GovMessageType } from '../crypto/cose.js';
 import { DEFAULT_CONSTITUTION } from './default-constitution.js';
 import { GOV, type MemberInfo } from './tables.js';
 

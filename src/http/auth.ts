@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { TLSSocket } from 'node:tls';
 import { TesseraError } from '../errors/index.js';
-import { certIdOfDer } from '../identity/certificates.js';
+import { certIdOfDer } from '../crypto/certificates.js';
 import type { Principal, PrincipalService } from '../identity/principals.js';
 import { peerCertificateDer } from '../identity/tls.js';
 

@@ -8,7 +8,7 @@ import type { PrincipalService } from '../identity/principals.js';
 import type { TLSSocket } from 'node:tls';
 import type { InFlightLimit } from '../admission/in-flight.js';
 import type { RateLimiter } from '../admission/rate-limit.js';
-import { certIdOfDer } from '../identity/certificates.js';
+import { certIdOfDer } from '../crypto/certificates.js';
 import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer } from '../identity/tls.js';
 import type { TaskService } from '../tasks/service.js';
 import { authenticateHttp } from './auth.js';

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import { DEFAULT_SCRYPT_COST, type ScryptCost, hashSecret, verifySecret } from '../crypto/password-hash.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
-import { certIdOfPem, type Role } from './certificates.js';
+import { certIdOfPem, type Role } from '../crypto/certificates.js';
 
 const PRINCIPALS = 'identity.principals';
 const CERTS = 'identity.certs';

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
-import type { DataDirPaths } from '../node/datadir.js';
-import { type PemPair, type Role, issueCertificate } from './certificates.js';
+import { type PemPair, type Role, issueCertificate } from '../crypto/certificates.js';
+import { writeSecretFile } from '../crypto/secret-file.js';
 import { PrincipalService, newToken, validatePrincipalName, RESERVED_NAMES } from './principals.js';
 
 export interface ProvisionedIdentity {
@@ -13,13 +13,17 @@ export interface ProvisionedIdentity {
   tokenPath: string | null;
 }
 
-export const readCa = (paths: DataDirPaths): PemPair => ({
+/** The part of a data directory's layout (node/datadir.ts) that identities are made from and kept in. */
+export interface IdentityPaths {
+  caCert: string;
+  caKey: string;
+  identity(name: string): { dir: string; cert: string; key: string; token: string };
+}
+
+export const readCa = (paths: Pick<IdentityPaths, 'caCert' | 'caKey'>): PemPair => ({
   certPem: readFileSync(paths.caCert, 'utf8'),
   keyPem: readFileSync(paths.caKey, 'utf8'),
 });
-
-/** Private material is created with mode 0600 and never overwritten. */
-export const writeSecretFile = (path: string, data: string) => writeFileSync(path, data, { mode: 0o600, flag: 'wx' });
 
 /**
  * Issues a certificate (and, for a user, a bearer token) into DIR/identities/NAME and records the
@@ -27,7 +31,7 @@ export const writeSecretFile = (path: string, data: string) => writeFileSync(pat
  * keeps just its scrypt hash.
  */
 export async function provisionIdentity(
-  paths: DataDirPaths,
+  paths: IdentityPaths,
   principals: PrincipalService,
   name: string,
   role: Exclude<Role, 'service'>,
@@ -64,7 +68,7 @@ export async function provisionIdentity(
 }
 
 /** Removes the principal (refused from then on, on every listener) and its files. */
-export function deprovisionIdentity(paths: DataDirPaths, principals: PrincipalService, name: string) {
+export function deprovisionIdentity(paths: IdentityPaths, principals: PrincipalService, name: string) {
   const principal = principals.byName(name);
   if (!principal) throw new TesseraError('not_found', `no identity named '${name}'; 'tessera user list' shows them`);
   if (principal.role === 'service') throw new TesseraError('permission_denied', `'${name}' is a service identity`);

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TesseraError } from '../errors/index.js';
 import { KEY_BYTES, seal, unseal } from '../crypto/aead.js';
-import { writeSecretFile } from '../identity/provision.js';
+import { writeSecretFile } from '../crypto/secret-file.js';
 
 // The node's master key wraps every file key. It is kept in the data directory only sealed: encrypted
 // under a sealing key that lives elsewhere — with the `software` provider, a 0600 file in the operator's

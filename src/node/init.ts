@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TesseraError } from '../errors/index.js';
-import { createCertificateAuthority, issueCertificate } from '../identity/certificates.js';
+import { createCertificateAuthority, issueCertificate } from '../crypto/certificates.js';
 import { PrincipalService } from '../identity/principals.js';
-import { type ProvisionedIdentity, provisionIdentity, writeSecretFile } from '../identity/provision.js';
+import { type ProvisionedIdentity, provisionIdentity } from '../identity/provision.js';
+import { writeSecretFile } from '../crypto/secret-file.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { createMasterKey, deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { configTemplate, resolveConfig } from './config.js';

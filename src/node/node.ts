@@ -42,6 +42,7 @@ import { AttestedIdentity } from '../attestation/attested-identity.js';
 import type { ProviderName } from '../attestation/evidence.js';
 import { type Measurement, measure } from '../attestation/measurement.js';
 import { createProvider } from '../attestation/providers.js';
+import { SOFTWARE_WARNING } from '../attestation/software.js';
 import { readCa } from '../identity/provision.js';
 import { secureContextOptions } from '../identity/tls.js';
 import { measuredSettings } from './measured-settings.js';
@@ -61,6 +62,8 @@ export interface RunningNode {
   addresses: Record<string, { host: string; port: number }>;
   measurement: Measurement;
   attestation: ProviderName;
+  /** What the attestation does not prove, for a provider that gives no hardware guarantee (`software`). */
+  attestationWarning?: string;
   close(): Promise<void>;
   /** Settles with the number of workflows restored, once their instances are back (after the listeners open). */
   restored: Promise<number>;
@@ -251,5 +254,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     for (const l of listeners) l.updateTls(material);
     http?.server.setSecureContext(secureContextOptions(material));
   });
-  return { config, logger, addresses, measurement, attestation: serverIdentity.evidence.provider, close, restored };
+  const attestation = serverIdentity.evidence.provider;
+  return { config, logger, addresses, measurement, attestation, attestationWarning: attestation === 'software' ? SOFTWARE_WARNING : undefined, close, restored };
 }

@@ -2,7 +2,7 @@ import { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
-import { certIdOfDer } from '../identity/certificates.js';
+import { certIdOfDer } from '../crypto/certificates.js';
 import type { Principal, PrincipalService } from '../identity/principals.js';
 import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer, secureContextOptions } from '../identity/tls.js';
 import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';

@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ACCEPT_BALLOT } from '../../src/governance/default-constitution.js';
+import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import { type TestNode, startNode, tessera } from '../helpers/cli.js';
 import { decryptDownload, letterRecords, sha256, encryptForUpload } from '../helpers/files.js';
 import { member } from '../helpers/gov.js';

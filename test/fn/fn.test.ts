@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ACCEPT_BALLOT } from '../../src/governance/default-constitution.js';
+import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import { type TestNode, startNode, tessera } from '../helpers/cli.js';
 import { PYTHON_FN, fnDir, nodeYaml } from '../helpers/fn-fixtures.js';
 import { member } from '../helpers/gov.js';

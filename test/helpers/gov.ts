@@ -1,8 +1,8 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { certIdOfPem } from '../../src/identity/certificates.js';
-import { type GovMessageType, signCoseSign1 } from '../../src/governance/cose.js';
+import { certIdOfPem } from '../../src/crypto/certificates.js';
+import { type GovMessageType, signCoseSign1 } from '../../src/crypto/cose.js';
 import type { TestNode } from './cli.js';
 import { https } from './https-client.js';
 

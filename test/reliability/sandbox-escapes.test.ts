@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FreshPools, JsEngine } from '../../src/sandbox/js/engine.js';
 import { WasmEngine } from '../../src/sandbox/wasm/engine.js';
-import { ACCEPT_BALLOT } from '../../src/governance/default-constitution.js';
+import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import { type TestNode, startNode } from '../helpers/cli.js';
 import { member } from '../helpers/gov.js';
 import { https } from '../helpers/https-client.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Tessera, type ConnectOptions } from '../../src/sdk/index.js';
-import { createCertificateAuthority } from '../../src/identity/certificates.js';
+import { createCertificateAuthority } from '../../src/crypto/certificates.js';
 import { type TestNode, auditedEnclaveInfo, startNode, tempDir } from '../helpers/cli.js';
 import { letterRecords } from '../helpers/files.js';
 

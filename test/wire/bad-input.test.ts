@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createCertificateAuthority, issueCertificate } from '../../src/identity/certificates.js';
+import { createCertificateAuthority, issueCertificate } from '../../src/crypto/certificates.js';
 import { type TestNode, startNode } from '../helpers/cli.js';
 import { WireClient, frame } from '../helpers/wire-client.js';
 

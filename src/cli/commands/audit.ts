@@ -1,27 +1,17 @@
 import type { Command } from 'commander';
-import { generateKeyPairSync, createPrivateKey, sign } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { loadAuditorKey, verifyEnclaveInfo } from '../../attestation/enclave-info.js';
-import { enclaveInfoToml, measure } from '../../attestation/measurement.js';
+import { basename } from 'node:path';
 import { TesseraError } from '../../errors/index.js';
-import { writeSecretFile } from '../../identity/provision.js';
 import { loadConfig, resolveConfig } from '../../node/config.js';
 import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
-import { measuredSettings } from '../../node/measured-settings.js';
+import { enclaveInfoFor } from '../../node/measured-settings.js';
+import { createAuditorKeys, signAsAuditor, verifyAuditorSignatures } from '../../sdk/auditor.js';
 
 /** One `--auditor PUBLIC_KEY:SIGNATURE` value, as the audit and client commands take it. */
 export function splitAuditorPair(pair: string): { keyPath: string; signaturePath: string; name: string } {
   const [keyPath, signaturePath] = pair.split(':');
   if (!keyPath || !signaturePath) throw new TesseraError('invalid_input', `--auditor takes PUBLIC_KEY:SIGNATURE, not '${pair}'`);
   return { keyPath, signaturePath, name: basename(keyPath).replace(/\.(pub\.)?(pem|der)$/, '') };
-}
-
-function parseAuditorPairs(pairs: string[]) {
-  return pairs.map((pair) => {
-    const { keyPath, signaturePath, name } = splitAuditorPair(pair);
-    return { name, key: loadAuditorKey(readFileSync(keyPath)), signature: readFileSync(signaturePath) };
-  });
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -37,7 +27,7 @@ export function registerMeasure(program: Command) {
       const path = dataDirPaths(opts.data).config;
       const config = existsSync(path) ? loadConfig(path) : resolveConfig({});
       if (!existsSync(path)) process.stderr.write(`note: no ${path}; measuring with default settings\n`);
-      const toml = enclaveInfoToml(measure(measuredSettings(config)));
+      const toml = enclaveInfoFor(config);
       if (opts.out) writeFileSync(opts.out, toml);
       else process.stdout.write(toml);
     });
@@ -64,17 +54,7 @@ Examples:
     .option('--out <dir>', 'folder to write to', '.')
     .addHelpText('after', '\nExample:\n  $ tessera audit keygen optimus_prime --type ecdsa --out ./auditors')
     .action((name: string, opts: { type: string; der?: boolean; out: string }) => {
-      if (opts.type !== 'rsa' && opts.type !== 'ecdsa') throw new TesseraError('invalid_input', `--type is rsa or ecdsa, not '${opts.type}'`);
-      const { privateKey, publicKey } =
-        opts.type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 4096 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const keyPath = join(opts.out, `${name}.key.pem`);
-      const pubPath = join(opts.out, `${name}.pub.${opts.der ? 'der' : 'pem'}`);
-      if (existsSync(keyPath) || existsSync(pubPath)) throw new TesseraError('conflict', `${keyPath} or ${pubPath} exists already; keygen never overwrites`);
-      writeSecretFile(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-      const pub = opts.der
-        ? publicKey.export({ format: 'der', type: opts.type === 'rsa' ? 'pkcs1' : 'spki' })
-        : publicKey.export({ format: 'pem', type: 'spki' });
-      writeFileSync(pubPath, pub, { flag: 'wx' });
+      const { keyPath, pubPath } = createAuditorKeys(name, opts);
       console.log(`private key  ${keyPath}  (keep it secret)`);
       console.log(`public key   ${pubPath}  (publish it)`);
     });
@@ -86,11 +66,7 @@ Examples:
     .option('-o, --out <sig>', 'signature file', '')
     .addHelpText('after', '\nExample:\n  $ tessera audit sign --key godzilla.key.pem enclave_info.toml -o godzilla.sign.sha256')
     .action((file: string, opts: { key: string; out: string }) => {
-      const key = createPrivateKey(readFileSync(opts.key));
-      if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ec') throw new TesseraError('invalid_input', 'auditor keys are RSA or ECDSA P-256');
-      const signature = sign('sha256', readFileSync(file), key);
-      const out = opts.out || join(dirname(file), `${basename(opts.key).replace(/\.key\.pem$|\.pem$/, '')}.sign.sha256`);
-      writeFileSync(out, signature);
+      const out = signAsAuditor(file, opts.key, opts.out);
       console.log(`signed ${file} → ${out}`);
     });
 
@@ -100,7 +76,7 @@ Examples:
     .option('--auditor <key:sig>', 'an auditor public key and its signature file; repeat for each auditor', collect, [])
     .addHelpText('after', '\nExample:\n  $ tessera audit verify enclave_info.toml --auditor a.pub.pem:a.sign.sha256 --auditor b.pub.der:b.sign.sha256')
     .action((file: string, opts: { auditor: string[] }) => {
-      const verified = verifyEnclaveInfo(readFileSync(file), parseAuditorPairs(opts.auditor));
+      const verified = verifyAuditorSignatures(readFileSync(file), opts.auditor.map(splitAuditorPair));
       for (const name of verified.auditors) console.log(`ok  ${name}`);
       console.log(`sha256 ${verified.digest}`);
       for (const [service, m] of Object.entries(verified.services)) console.log(`  [${service}] mr_enclave ${m.mr_enclave}`);

@@ -1,14 +1,8 @@
 import type { Command } from 'commander';
-import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { TesseraError } from '../../errors/index.js';
-import { type GovMessageType, signCoseSign1 } from '../../governance/cose.js';
-import { ACCEPT_BALLOT, REJECT_BALLOT } from '../../governance/default-constitution.js';
-import { certIdOfPem } from '../../identity/certificates.js';
-
-const API = 'api-version=2024-07-01';
+import { ACCEPT_BALLOT, REJECT_BALLOT, type MemberClient, memberClient } from '../../sdk/member.js';
 
 interface GovFlags {
   identity?: string;
@@ -16,28 +10,14 @@ interface GovFlags {
   ca?: string;
 }
 
-/** A member's governance client: mutual TLS with the member's certificate, and COSE Sign1 with its key. */
-function memberClient(flags: GovFlags) {
+/** The member's client, from its identity folder (or $TESSERA_IDENTITY) and the node CA. */
+function memberFromFlags(flags: GovFlags): MemberClient {
   const dir = flags.identity ?? process.env.TESSERA_IDENTITY;
   if (!dir) throw new TesseraError('invalid_input', "which member? pass --identity DIR (the member's folder with cert.pem and key.pem) or set TESSERA_IDENTITY");
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  const keyPem = readFileSync(join(dir, 'key.pem'), 'utf8');
+  const key = readFileSync(join(dir, 'key.pem'), 'utf8');
   const ca = readFileSync(flags.ca ?? process.env.TESSERA_CA ?? join(resolve(dir), '..', '..', 'ca.pem'), 'utf8');
-  const id = certIdOfPem(cert);
-  const base = new URL(flags.url);
-  const call = (method: string, path: string, body?: Buffer): Promise<{ status: number; text: string; txId?: string }> =>
-    new Promise((done, fail) => {
-      const url = new URL(`${path}${path.includes('?') ? '&' : '?'}${API}`, base);
-      const req = request(url, { method, cert, key: keyPem, ca, servername: url.hostname === '127.0.0.1' ? 'localhost' : url.hostname, headers: body ? { 'content-type': 'application/cose', 'content-length': body.length } : {} }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => done({ status: res.statusCode ?? 0, text, txId: res.headers['x-ms-ccf-transaction-id'] as string | undefined }));
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
-  const sign = (type: GovMessageType, payload: string, proposalId?: string) => signCoseSign1({ key: createPrivateKey(keyPem), kid: id, type, payload: Buffer.from(payload), proposalId });
-  return { id, call, sign };
+  return memberClient({ url: flags.url, cert, key, ca });
 }
 
 async function expectOk(r: { status: number; text: string }) {
@@ -84,7 +64,7 @@ Examples:
     .description('Submit a proposal ({"actions":[{"name","args"}]}); prints its id and state')
     .addHelpText('after', '\nExample:\n  $ tessera gov propose set_js_app.json -i ./tessera-data/identities/m0')
     .action(async (file: string, flags: GovFlags) => {
-      const client = memberClient(flags);
+      const client = memberFromFlags(flags);
       const r = await client.call('POST', '/gov/members/proposals:create', client.sign('proposal', readFileSync(file, 'utf8')));
       printState(await expectOk(r), r.txId);
     });
@@ -99,7 +79,7 @@ Examples:
       const chosen = [flags.accept, flags.reject, flags.ballot].filter(Boolean).length;
       if (chosen !== 1) throw new TesseraError('invalid_input', 'choose exactly one of --accept, --reject or --ballot FILE');
       const ballot = flags.ballot ? readFileSync(flags.ballot, 'utf8') : flags.accept ? ACCEPT_BALLOT : REJECT_BALLOT;
-      const client = memberClient(flags);
+      const client = memberFromFlags(flags);
       const r = await client.call('POST', `/gov/members/proposals/${id}/ballots/${client.id}:submit`, client.sign('ballot', JSON.stringify({ ballot }), id));
       printState(await expectOk(r), r.txId);
     });
@@ -108,7 +88,7 @@ Examples:
     .description('List proposals with their states')
     .addHelpText('after', '\nExample:\n  $ tessera gov list -i ./tessera-data/identities/m0')
     .action(async (flags: GovFlags) => {
-      const r = await memberClient(flags).call('GET', '/gov/members/proposals');
+      const r = await memberFromFlags(flags).call('GET', '/gov/members/proposals');
       for (const p of JSON.parse(await expectOk(r)).value) printState(JSON.stringify(p));
     });
 
@@ -116,7 +96,7 @@ Examples:
     .description("Show a proposal's state, votes and actions")
     .addHelpText('after', '\nExample:\n  $ tessera gov show 027a4c5a…ebf -i ./tessera-data/identities/m0')
     .action(async (id: string, flags: GovFlags) => {
-      const client = memberClient(flags);
+      const client = memberFromFlags(flags);
       const state = JSON.parse(await expectOk(await client.call('GET', `/gov/members/proposals/${id}`)));
       const actions = JSON.parse(await expectOk(await client.call('GET', `/gov/members/proposals/${id}/actions`)));
       console.log(JSON.stringify({ ...state, actions: actions.actions.map((a: { name: string }) => a.name) }, null, 2));

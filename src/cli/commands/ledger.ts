@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
-import { verifyLedger } from '../../store/ledger-verify.js';
+import { DEFAULT_DATA_DIR } from '../../node/datadir.js';
+import { verifyDataDirLedger } from '../../node/verify-ledger.js';
 import { progressBar } from '../client.js';
 
 export function registerLedger(program: Command) {
@@ -12,9 +11,8 @@ export function registerLedger(program: Command) {
     .option('--service-cert <file>', 'the service identity certificate (default: DIR/ca.pem)')
     .addHelpText('after', '\nExample:\n  $ tessera ledger verify ./tessera-data\n\nExits 1 and lists every problem if anything does not verify.')
     .action((dir: string | undefined, opts: { serviceCert?: string }) => {
-      const paths = dataDirPaths(dir ?? DEFAULT_DATA_DIR);
       const bar = progressBar('verify');
-      const report = verifyLedger(paths.store, readFileSync(opts.serviceCert ?? paths.caCert, 'utf8'), bar.update);
+      const report = verifyDataDirLedger(dir ?? DEFAULT_DATA_DIR, opts.serviceCert, bar.update);
       bar.stop();
       console.log(`${report.transactions} transactions, ${report.signatures} signatures, last signed ${report.lastSigned ?? 'none'}${report.unsigned ? `, ${report.unsigned} not yet signed` : ''}`);
       if (report.problems.length) {

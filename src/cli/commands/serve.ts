@@ -4,7 +4,6 @@ import { TesseraError } from '../../errors/index.js';
 import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
 import { initDataDir } from '../../node/init.js';
 import { startNode } from '../../node/node.js';
-import { SOFTWARE_WARNING } from '../../attestation/software.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type Level = (typeof LEVELS)[number];
@@ -35,7 +34,7 @@ async function serve(opts: ServeOptions) {
     .join(' ');
   console.log(`tessera ready ${listing}`);
   console.error(`measurement ${node.measurement.mr_enclave}; attestation provider ${node.attestation}`);
-  if (node.attestation === 'software') console.error(`warning: ${SOFTWARE_WARNING}`);
+  if (node.attestationWarning) console.error(`warning: ${node.attestationWarning}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

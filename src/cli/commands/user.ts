@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { deprovisionIdentity, provisionIdentity } from '../../identity/provision.js';
 import { DEFAULT_DATA_DIR } from '../../node/datadir.js';
-import { withDataDir } from '../shared.js';
+import { addIdentity, listIdentities, removeIdentity } from '../../node/users.js';
 
 export function registerUser(program: Command) {
   const user = program
@@ -23,9 +22,7 @@ Examples:
     .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .option('--member', 'create a governance member (certificate only, no token)')
     .action(async (name: string, opts: { data: string; member?: boolean }) => {
-      const id = await withDataDir(opts.data, ({ paths, principals }) =>
-        provisionIdentity(paths, principals, name, opts.member ? 'member' : 'user'),
-      );
+      const id = await addIdentity(opts.data, name, opts.member ? 'member' : 'user');
       console.log(`Added ${id.role} ${id.name}`);
       console.log(`  certificate  ${id.certPath}  (id ${id.certId})`);
       console.log(`  private key  ${id.keyPath}`);
@@ -38,7 +35,7 @@ Examples:
     .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .option('--json', 'print JSON')
     .action(async (opts: { data: string; json?: boolean }) => {
-      const list = await withDataDir(opts.data, ({ principals }) => principals.list());
+      const list = await listIdentities(opts.data);
       if (opts.json) return console.log(JSON.stringify(list, null, 2));
       console.log(`${'NAME'.padEnd(16)} ${'ROLE'.padEnd(8)} ${'CREATED'.padEnd(24)} CERTIFICATE ID`);
       for (const p of list) console.log(`${p.name.padEnd(16)} ${p.role.padEnd(8)} ${p.createdAt.padEnd(24)} ${p.certId}`);
@@ -49,7 +46,7 @@ Examples:
     .description('Remove a user or member: refused on every listener from the next request on')
     .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .action(async (name: string, opts: { data: string }) => {
-      const removed = await withDataDir(opts.data, ({ paths, principals }) => deprovisionIdentity(paths, principals, name));
+      const removed = await removeIdentity(opts.data, name);
       console.log(`Removed ${removed.role} ${removed.name}`);
     });
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../errors/index.js';
-import { decodeCoseSign1 } from '../../governance/cose.js';
+import { decodeCoseSign1 } from '../../crypto/cose.js';
 import type { GovernanceService } from '../../governance/service.js';
 import { txIdOf } from '../../store/ledger.js';
 

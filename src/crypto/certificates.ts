@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { sha256Hex } from '../crypto/random.js';
+import { sha256Hex } from './random.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 

@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { TesseraError } from '../errors/index.js';
+import type { Role } from '../crypto/certificates.js';
+import { PrincipalService } from '../identity/principals.js';
+import { deprovisionIdentity, provisionIdentity } from '../identity/provision.js';
+import { deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { loadConfig } from './config.js';
+import { type DataDirPaths, dataDirPaths } from './datadir.js';
+
+// The users, members and services of a data directory, managed offline (`tessera user`); this works
+// while the node runs, which looks its callers up in the store on every request.
+
+/** Opens an existing data directory's store for an offline command, closing it afterwards. */
+async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; principals: PrincipalService }) => Promise<T> | T): Promise<T> {
+  const paths = dataDirPaths(resolve(dir));
+  if (!existsSync(paths.store)) {
+    throw new TesseraError('not_found', `${paths.root} is not a Tessera data directory; create one with 'tessera init --data ${dir}'`);
+  }
+  const config = loadConfig(paths.config);
+  const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
+  const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(masterKey, 'ledger private tables'), commit: 'each' });
+  try {
+    return await fn({ paths, principals: new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 }) });
+  } finally {
+    store.close();
+  }
+}
+
+/** Issues a certificate (and, for a user, a token) into DATA/identities/NAME and records the principal. */
+export const addIdentity = (dir: string, name: string, role: Exclude<Role, 'service'>) =>
+  withDataDir(dir, ({ paths, principals }) => provisionIdentity(paths, principals, name, role));
+
+export const listIdentities = (dir: string) => withDataDir(dir, ({ principals }) => principals.list());
+
+/** Removes a user or member, and its files; refused on every listener from the next request on. */
+export const removeIdentity = (dir: string, name: string) =>
+  withDataDir(dir, ({ paths, principals }) => deprovisionIdentity(paths, principals, name));
