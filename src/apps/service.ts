@@ -206,7 +206,12 @@ export class AppService {
     return {
       __h_now: () => Date.now(),
       __h_random: () => randomBytes(7).readUIntBE(0, 7) / 2 ** 56,
-      __h_log: (level: string, message: string) => this.opts.logger[level === 'fatal' ? 'error' : level === 'fail' ? 'warn' : level === 'debug' ? 'debug' : 'info']({ tag: 'js' }, message),
+      // A log line is cut at 16 K characters: a handler cannot make the node write megabytes per call.
+      __h_log: (level: unknown, message: unknown) => {
+        const text = String(message);
+        const line = text.length > 16384 ? `${text.slice(0, 16384)}… (${text.length - 16384} more characters cut)` : text;
+        this.opts.logger[level === 'fatal' ? 'error' : level === 'fail' ? 'warn' : level === 'debug' ? 'debug' : 'info']({ tag: 'js' }, line);
+      },
       __h_strToBuf: (s: string) => {
         const b = Buffer.from(s, 'utf8');
         return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
