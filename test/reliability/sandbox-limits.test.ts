@@ -142,6 +142,16 @@ describe('workflow instances: what the host holds for a guest counts against it'
     await runtime.stopWorkflow('flood');
   });
 
+  test('a 1 MiB log line is cut before it reaches the log', async () => {
+    const id = await spawn('chatty', 'chatty', `export function handle_cast() { edgeless.telemetry_log(3, 'chatty', 'y'.repeat(1024 * 1024)); }`);
+    await runtime.init(id);
+    runtime.castTo('chatty', 'chatty', 'go');
+    await settled('chatty', 'chatty');
+    const line = logs.find((l) => l.includes('"function":"chatty"') && l.includes('yyyy'));
+    assert.ok(line && line.length < 20_000 && line.includes('more characters cut'), `the line is ${line?.length} characters`);
+    await runtime.stopWorkflow('chatty');
+  });
+
   test("one instance's heap limit is its own: forty idle neighbours do not lend it theirs", async () => {
     const ids = [];
     for (let i = 0; i < 40; i++) ids.push(await spawn('crowd', `idle${i}`, 'export function handle_cast() {}'));
