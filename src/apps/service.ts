@@ -89,6 +89,12 @@ export class AppService {
    * endpoints and modules must be read again; the change also evicts kept interpreters, fresh-context pools
    * and compiled code, as CCF does.
    */
+  /** At node shutdown: kept interpreters go, and fresh-context pools once nothing is made in them. */
+  async close(): Promise<void> {
+    this.interpreters.clear();
+    await this.fresh.close();
+  }
+
   private deployed() {
     const version = this.opts.store.read((tx) => tx.versionOf(GOV.interpreterFlush, 'flush'));
     if (this.deployment && this.deployment.version === version) return this.deployment;

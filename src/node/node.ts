@@ -190,6 +190,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     attested.stop();
     processFunctions.close();
     runtime.close();
+    await apps.close();
     stopLowering();
     clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;

@@ -44,6 +44,8 @@ export class FunctionInstance {
   private context: ivm.Context | null = null;
   private invoke: ivm.Reference<unknown> | null = null;
   private refs: Record<'init' | 'cast' | 'call' | 'stop', ivm.Reference<unknown>> | null = null;
+  private loading: Promise<void> | null = null;
+  private disposeAfterLoad = false;
 
   constructor(
     readonly kind: 'js' | 'wasm',
@@ -55,7 +57,18 @@ export class FunctionInstance {
 
   /** (Re)creates the isolate and loads the code; throws BadCode-style errors for unusable modules. */
   async load(): Promise<void> {
-    this.dispose();
+    this.disposeNow();
+    this.disposeAfterLoad = false;
+    const loading = (this.loading = this.loadIsolate());
+    try {
+      await loading;
+    } finally {
+      this.loading = null;
+      if (this.disposeAfterLoad) this.disposeNow();
+    }
+  }
+
+  private async loadIsolate(): Promise<void> {
     const isolate = (this.isolate = new ivm.Isolate({ memoryLimit: Math.max(8, this.limits.heapMiB) }));
     const context = (this.context = await isolate.createContext());
     const global = context.global;
@@ -141,8 +154,17 @@ export class FunctionInstance {
     return stats.used_heap_size + stats.externally_allocated_size;
   }
 
-  /** Frees the instance's isolate, stopping whatever runs in it. */
+  /**
+   * Frees the instance's isolate, stopping whatever runs in it. While the isolate is still being set up,
+   * it goes once that is done: isolated-vm can abort the process if an isolate is disposed while a
+   * context is being made in it.
+   */
   dispose(): void {
+    if (this.loading) this.disposeAfterLoad = true;
+    else this.disposeNow();
+  }
+
+  private disposeNow(): void {
     const isolate = this.isolate;
     this.isolate = this.context = this.invoke = this.refs = null;
     if (isolate && !isolate.isDisposed) isolate.dispose();

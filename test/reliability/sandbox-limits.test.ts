@@ -16,7 +16,7 @@ import { wat } from '../helpers/wat.js';
 const RUNS = Number(process.env.TESSERA_REPRO_RUNS ?? 5);
 const engine = new JsEngine();
 const pools = new FreshPools();
-after(() => pools.clear());
+after(() => pools.close());
 
 let received: unknown[] = [];
 const host = { hostEcho: (x: unknown) => (received.push(x), typeof x) };

@@ -117,14 +117,14 @@ describe('fresh contexts made ahead (runFresh)', () => {
     const results = [];
     for (let i = 0; i < 150; i++) results.push(await fresh(pools, source, { args: [i] }));
     assert.deepEqual(results, Array.from({ length: 150 }, (_, i) => [1, 1, i]));
-    pools.clear();
+    await pools.close();
   });
 
   test('module code that reaches the host while loading gets the calling request’s host', async () => {
     const pools = new FreshPools();
     const source = 'const who = whoami(); export function main() { return [who, whoami()]; }';
     for (const name of ['ann', 'bob', 'cyd']) assert.deepEqual(await fresh(pools, source, { host: { whoami: () => name } }), [name, name]);
-    pools.clear();
+    await pools.close();
   });
 
   test('a pool lets its isolates go when idle, and makes new ones on the next call', async () => {
@@ -137,7 +137,7 @@ describe('fresh contexts made ahead (runFresh)', () => {
     assert.equal(pool.isolates, 0);
     assert.equal(await fresh(pools, source), 'made');
     assert.equal(pool.isolates, 2);
-    pools.clear();
+    await pools.close();
   });
 
   test('calls still waiting when their pool is disposed run in fresh isolates, and the pool makes nothing new', async () => {
@@ -145,7 +145,7 @@ describe('fresh contexts made ahead (runFresh)', () => {
     const source = 'export function main(x) { return x * 2; }';
     const calls = Array.from({ length: 5 }, (_, i) => fresh(pools, source, { args: [i] }));
     const pool = pools.get('k', 64, () => Promise.reject(new Error('not made here')));
-    pools.clear();
+    await pools.close();
     assert.deepEqual(await Promise.all(calls), [0, 2, 4, 6, 8]);
     assert.equal(pool.isolates, 0, 'no batch was made after the pool went');
   });
@@ -160,6 +160,6 @@ describe('fresh contexts made ahead (runFresh)', () => {
     assert.equal(blown.status, 'rejected');
     assert.match((blown as PromiseRejectedResult).reason.message, /heap limit of 16 MiB/);
     assert.deepEqual(after, { status: 'fulfilled', value: 'alive' });
-    pools.clear();
+    await pools.close();
   });
 });

@@ -47,6 +47,11 @@ class Batch {
     return this.isolate.isDisposed;
   }
 
+  /** Nothing is being made or run in it, and its isolate is gone (or will be, once retired). */
+  get gone(): boolean {
+    return this.isolate.isDisposed;
+  }
+
   get empty(): boolean {
     return this.ready.length === 0;
   }
@@ -99,6 +104,25 @@ export class FreshContextPool {
     private readonly prepare: (isolate: ivm.Isolate) => Promise<Prepared>,
     private readonly idleMs = IDLE_MS,
   ) {}
+
+  /** Every batch this pool made whose isolate is not gone yet, so that closing can wait for them. */
+  private readonly made = new Set<Batch>();
+
+  /** Settles once every isolate this pool made is gone (after dispose, when nothing runs in them). */
+  async gone(timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      for (const b of this.made) if (b.gone) this.made.delete(b);
+      if (this.made.size === 0 || Date.now() > until) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private newBatch(): Batch {
+    const batch = new Batch(this.heapMiB, this.prepare);
+    this.made.add(batch);
+    return batch;
+  }
 
   /** Isolates alive in this pool (0 after it idled, at most 2). */
   get isolates(): number {
@@ -167,10 +191,10 @@ export class FreshContextPool {
     if (this.disposed) throw new PoolDisposed();
     if (!this.serving || this.serving.empty) {
       this.serving?.retire();
-      this.serving = this.next ?? new Batch(this.heapMiB, this.prepare);
+      this.serving = this.next ?? this.newBatch();
       this.next = null;
     }
-    this.next ??= new Batch(this.heapMiB, this.prepare);
+    this.next ??= this.newBatch();
     return this.serving;
   }
 }
@@ -203,6 +227,16 @@ export class FreshPools {
   clear(): void {
     for (const pool of this.pools.values()) pool.dispose();
     this.pools.clear();
+  }
+
+  /**
+   * Disposes every pool and waits until their isolates are gone. A process must not exit while
+   * contexts are still being made in an isolate: isolated-vm aborts it (`IsolateEnvironment::GetCurrent`).
+   */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.clear();
+    await Promise.all(pools.map((p) => p.gone()));
   }
 
   get size(): number {
