@@ -50,6 +50,10 @@ const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '
  * `state-key` annotation), stopped, listed and inspected; plus the http-ingress and http-egress resources.
  */
 export class WorkflowService {
+  /** Settles when the workflows running before the last restart are back. */
+  private restoring: Promise<void> | null = null;
+  /** Workflows stopped while they were being restored, which the restore must not bring back. */
+  private readonly stopped = new Set<string>();
   /** Names of workflows whose instances are loading (a start awaits isolate threads). */
   private readonly starting = new Set<string>();
   private readonly ingress = new Map<string, Array<{ configurations: Record<string, string>; target: string }>>();
@@ -102,6 +106,7 @@ export class WorkflowService {
       }
       for (const f of record.spec.functions) runtime.patch(ids.get(f.name)!, f.output_mapping ?? {});
       for (const f of record.spec.functions) await runtime.init(ids.get(f.name)!);
+      if (this.stopped.has(record.id)) throw new TesseraError('conflict', `workflow ${record.id} was stopped while it started`);
       this.ingress.set(record.id, entries);
     } catch (err) {
       await runtime.stopWorkflow(record.id);
@@ -111,20 +116,30 @@ export class WorkflowService {
 
   /** At start: every workflow that was running comes back, each instance with its last synced state. */
   async restoreAll(): Promise<number> {
-    let n = 0;
-    for (const record of this.list()) {
-      try {
-        await this.launch(record);
-        n++;
-      } catch (err) {
-        this.opts.logger.error({ workflow: record.id, err: (err as Error).message }, 'could not restore a workflow');
+    const restoring = (async () => {
+      let n = 0;
+      for (const record of this.list()) {
+        if (this.stopped.has(record.id)) continue;
+        try {
+          await this.launch(record);
+          n++;
+        } catch (err) {
+          this.opts.logger.error({ workflow: record.id, err: (err as Error).message }, 'could not restore a workflow');
+        }
       }
+      return n;
+    })();
+    this.restoring = restoring.then(() => undefined);
+    try {
+      return await restoring;
+    } finally {
+      this.restoring = null;
     }
-    return n;
   }
 
   async stop(id: string, user: string): Promise<WorkflowRecord> {
     const record = this.getOwn(id, user);
+    this.stopped.add(id);
     this.ingress.delete(id);
     await this.opts.runtime.stopWorkflow(id);
     this.opts.store.transact((tx) => tx.delete(RUNNING, id));
@@ -167,6 +182,12 @@ export class WorkflowService {
         })
         .map((e) => ({ workflowId, ...e })),
     );
+    if (method && candidates.length === 0 && this.restoring) {
+      // Right after a restart the workflows come back while the node already answers: a request no
+      // restored workflow matches yet waits for the rest to come back before it is refused.
+      await this.restoring;
+      return this.handleIngress(req);
+    }
     if (!method || candidates.length === 0) return notFound;
     const chosen = candidates[Math.floor(Math.random() * candidates.length)];
     if (chosen.configurations.async === 'true') {
