@@ -237,23 +237,28 @@ describe('tessera start', () => {
     const parent = tempDir();
     const dir = join(parent, 'data');
     assert.equal((await tessera(['init', '--data', dir, '--users', 'zed'])).code, 0);
-    const { useEphemeralPorts, TESSERA, TEST_ENV } = await import('./helpers/cli.js');
+    const { useEphemeralPorts, tesseraCommand, TEST_ENV } = await import('./helpers/cli.js');
     useEphemeralPorts(dir);
     const { spawn } = await import('node:child_process');
-    const proc = spawn(process.execPath, ['--no-node-snapshot', TESSERA, 'start', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      proc.stdout.on('data', (d) => {
-        out += d;
-        if (out.includes('tessera ready')) resolve();
+    const proc = spawn(...tesseraCommand(['start', '--data', dir]), { stdio: ['ignore', 'pipe', 'pipe'], env: TEST_ENV });
+    const exited = new Promise((r) => proc.once('exit', r));
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('tessera ready')) resolve();
+        });
+        proc.on('exit', () => reject(new Error(out)));
       });
-      proc.on('exit', () => reject(new Error(out)));
-    });
-    assert.ok(!out.includes('Created'), 'start re-ran init on an existing directory');
-    assert.ok(existsSync(join(dir, 'identities', 'zed')));
-    assert.ok(!existsSync(join(dir, 'identities', 'alice')));
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.on('exit', r));
-    rmSync(parent, { recursive: true, force: true });
+      assert.ok(!out.includes('Created'), 'start re-ran init on an existing directory');
+      assert.ok(existsSync(join(dir, 'identities', 'zed')));
+      assert.ok(!existsSync(join(dir, 'identities', 'alice')));
+    } finally {
+      // Ended by its pid whatever the assertions said.
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { REPO, TEST_ENV, type TestNode, auditedEnclaveInfo, startNode } from './helpers/cli.js';
+import { REPO, TEST_ENV, type TestNode, auditedEnclaveInfo, startNode, tied } from './helpers/cli.js';
 
 let node: TestNode;
 let env: NodeJS.ProcessEnv;
@@ -21,7 +21,7 @@ after(() => node.cleanup());
 
 const runExample = (name: string, extraEnv: NodeJS.ProcessEnv = {}) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--no-node-snapshot', join(REPO, 'dist', 'examples', name, 'main.js')], { env: { ...env, ...extraEnv }, cwd: REPO }, (err, stdout, stderr) =>
+    execFile(...tied(process.execPath, ['--no-node-snapshot', join(REPO, 'dist', 'examples', name, 'main.js')]), { env: { ...env, ...extraEnv }, cwd: REPO }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

@@ -188,13 +188,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   const close = async () => {
     attested.stop();
-    processFunctions.close();
+    // Every function process (and its process group) is killed now, and waited for below.
+    const functionsEnded = processFunctions.close();
     runtime.close();
     await apps.close();
     stopLowering();
     clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;
-    await Promise.all([...listeners.map((l) => l.close(grace)), http?.close()]);
+    await Promise.all([...listeners.map((l) => l.close(grace)), http?.close(), functionsEnded]);
     await builtinWorkers.close();
     // Everything committed leaves with a signature over it.
     ledger.sign();

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'smol-toml';
+import { parentDeathPrefix } from '../../src/sandbox/process/lifetime.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const TESSERA = join(REPO, 'bin', 'tessera.js');
@@ -20,9 +21,21 @@ const sealingDir = mkdtempSync(join(tmpdir(), 'tessera-sealing-'));
 process.on('exit', () => rmSync(sealingDir, { recursive: true, force: true }));
 export const TEST_ENV = { ...process.env, TESSERA_SEALING_KEY_FILE: join(sealingDir, 'sealing.key') };
 
+/**
+ * [file, args] for a child of this test process that dies with it (`setpriv --pdeathsig KILL`), so that
+ * a test process killed by the runner leaves no node or CLI behind. The pid stays the child's own.
+ */
+export function tied(file: string, args: string[]): [string, string[]] {
+  const prefix = parentDeathPrefix();
+  return prefix.length ? [prefix[0], [...prefix.slice(1), file, ...args]] : [file, args];
+}
+
+/** The `tessera` CLI under this Node, as [file, args] for spawn or execFile. */
+export const tesseraCommand = (args: string[], bin = TESSERA, nodeArgs: string[] = []) => tied(process.execPath, ['--no-node-snapshot', ...nodeArgs, bin, ...args]);
+
 export function tessera(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--no-node-snapshot', TESSERA, ...args], { cwd: opts.cwd ?? REPO, env: TEST_ENV }, (err, stdout, stderr) => {
+    execFile(...tesseraCommand(args), { cwd: opts.cwd ?? REPO, env: TEST_ENV }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -73,11 +86,15 @@ export function useEphemeralPorts(dir: string, extra?: (config: Record<string, a
 function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
   // TESSERA_NODE_ARGS adds Node flags to the node only (e.g. --cpu-prof), which NODE_OPTIONS cannot carry.
   const extra = (process.env.TESSERA_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, ['--no-node-snapshot', ...extra, bin, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...TEST_ENV, ...env } });
+  const proc = spawn(...tesseraCommand(['serve', '--data', dir], bin, extra), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...TEST_ENV, ...env } });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`node did not become ready:\n${output.join('')}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not left running: it is ended by its pid.
+      proc.kill('SIGKILL');
+      reject(new Error(`node did not become ready:\n${output.join('')}`));
+    }, 30_000);
     proc.stderr!.on('data', (d) => output.push(d.toString()));
     proc.stdout!.on('data', (d: Buffer) => {
       output.push(d.toString());
@@ -150,7 +167,7 @@ export async function auditedEnclaveInfo(dataDir: string, auditors: string[], op
   const dir = tempDir('tessera-audit-');
   const run = async (args: string[]) => {
     const r = await new Promise<CliResult>((resolve) =>
-      execFile(process.execPath, ['--no-node-snapshot', opts.bin ?? TESSERA, ...args], { cwd: dir, env: TEST_ENV }, (err, stdout, stderr) =>
+      execFile(...tesseraCommand(args, opts.bin ?? TESSERA), { cwd: dir, env: TEST_ENV }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       ),
     );

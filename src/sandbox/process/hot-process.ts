@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
+import { endTied, spawnTied } from './lifetime.js';
 
 // One hot function process speaking Fn's http-stream format (fn.md §2): it listens on a unix socket it
 // announces with the symlink handshake, and takes one POST /call at a time.
@@ -78,7 +79,7 @@ export class HotProcess {
       FN_FORMAT: 'http-stream',
       ...(this.spec.runtime === 'node' ? { NODE_OPTIONS: `--max-old-space-size=${this.spec.memoryMb}` } : {}),
     };
-    this.child = spawn('/bin/sh', ['-c', `${limits}; exec "$@"`, 'fn', ...this.spec.command], { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawnTied(limits, this.spec.command, { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.on('exit', () => (this.exited = true));
     this.child.on('error', () => (this.exited = true));
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
@@ -95,12 +96,12 @@ export class HotProcess {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT') {
-          this.kill();
+          await this.kill();
           throw new FnCallError(fnError(502, `Container failed to initialize: ${(err as Error).message}`), true);
         }
       }
       if (Date.now() - started > this.spec.startTimeoutMs) {
-        this.kill();
+        await this.kill();
         throw new FnCallError(fnError(504, 'Container initialization timed out, please ensure you are using the latest fdk and check the logs'), true);
       }
       await new Promise((r) => setTimeout(r, 5));
@@ -122,6 +123,7 @@ export class HotProcess {
     if (remaining <= 0) return Promise.reject(new FnCallError(fnError(504, 'Timed out'), true));
     return new Promise((resolve, reject) => {
       let settled = false;
+      let responded = false;
       const done = (fn: () => void) => {
         if (!settled) {
           settled = true;
@@ -132,6 +134,7 @@ export class HotProcess {
       const req = request(
         { socketPath: this.socket, path: '/call', method: 'POST', agent: this.agent, headers: { ...call.headers, host: 'localhost', 'content-length': call.body.length, 'Fn-Call-Id': call.callId, 'Fn-Deadline': call.deadline.toISOString().replace(/\.\d+Z$/, 'Z') } },
         (res) => {
+          responded = true;
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (c: Buffer) => {
@@ -161,7 +164,10 @@ export class HotProcess {
       req.on('error', (err: NodeJS.ErrnoException) => {
         // A kept-alive connection the process closed just as we reused it: the request never reached the
         // function, so one retry on a fresh connection is safe (the source of Fn's sporadic 502s, fn#1470).
-        if (mayRetry && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        // Likewise a fresh connection it closed (an idle time-out shorter than the node's way from connect
+        // to write, under load) before taking the whole request: our write failed with EPIPE, no answer began.
+        const closedBeforeRequest = req.reusedSocket ? err.code === 'ECONNRESET' || err.code === 'EPIPE' : err.code === 'EPIPE' && !responded;
+        if (mayRetry && closedBeforeRequest) {
           done(() => this.send(call, false).then(resolve, reject));
           return;
         }
@@ -171,9 +177,10 @@ export class HotProcess {
     });
   }
 
-  kill() {
+  /** Ends the process and everything in its process group; resolves once it has exited. */
+  async kill(): Promise<void> {
     this.agent.destroy();
-    if (!this.exited) this.child?.kill('SIGKILL');
+    await endTied(this.child);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,7 @@
+import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { type FnCall, FnCallError, type FnResponse, HotProcess, type ProcessSpec } from './hot-process.js';
+import { endTied } from './lifetime.js';
 import { StdioProcess, coldCall } from './stdio-process.js';
 
 /** What the pool needs of a hot process, whatever its format. */
@@ -8,7 +10,8 @@ interface FnProcess {
   lastUsed: number;
   start(): Promise<void>;
   call(call: FnCall): Promise<FnResponse>;
-  kill(): void;
+  /** Ends the process and its process group; resolves once it has exited. */
+  kill(): Promise<void>;
 }
 
 export type FnFormat = 'http-stream' | 'json' | 'cloudevent' | 'default';
@@ -23,11 +26,17 @@ export interface PoolOptions {
 
 /**
  * The hot processes of one function: one call at a time per process, from zero up to `maxProcesses`
- * under load, idle ones stopped after `idleTimeoutMs`, broken ones replaced by the next call.
+ * under load, idle ones stopped after `idleTimeoutMs`, broken ones replaced by the next call. Once closed
+ * (shutdown, redeploy), no process outlives the call it is busy with, including ones that were starting.
  */
 export class ProcessPool {
   private readonly idle: FnProcess[] = [];
   private readonly busy = new Set<FnProcess>();
+  /** Processes of `default`-format calls in flight. */
+  private readonly cold = new Set<ChildProcess>();
+  /** Processes being killed, so close() can wait for them. */
+  private readonly ending = new Set<Promise<void>>();
+  private closed = false;
   private starting = 0;
   private readonly waiters: Array<(p: FnProcess | null) => void> = [];
   private readonly sweeper: NodeJS.Timeout;
@@ -49,7 +58,7 @@ export class ProcessPool {
         this.busy.add(p);
         return p;
       }
-      if (p) p.kill();
+      if (p) this.end(p);
       if (this.size < this.opts.maxProcesses) {
         this.starting++;
         const fresh: FnProcess = this.opts.format === 'json' || this.opts.format === 'cloudevent' ? new StdioProcess(this.opts.format, this.opts.spec, this.opts.logger) : new HotProcess(this.opts.spec, this.opts.logger);
@@ -58,6 +67,9 @@ export class ProcessPool {
           this.stats.started++;
           this.busy.add(fresh);
           return fresh;
+        } catch (err) {
+          this.end(fresh);
+          throw err;
         } finally {
           this.starting--;
         }
@@ -82,8 +94,14 @@ export class ProcessPool {
 
   private release(p: FnProcess, broken: boolean) {
     this.busy.delete(p);
+    if (this.closed) {
+      this.end(p);
+      const waiter = this.waiters.shift();
+      if (waiter) void this.acquireFor(waiter);
+      return;
+    }
     if (broken || p.exited) {
-      p.kill();
+      this.end(p);
       this.stats.replaced++;
       const waiter = this.waiters.shift();
       if (waiter) void this.acquireFor(waiter);
@@ -105,7 +123,7 @@ export class ProcessPool {
   async call(call: FnCall): Promise<FnResponse> {
     if (this.opts.format === 'default') {
       this.stats.calls++;
-      return coldCall(this.opts.spec, call, this.opts.logger);
+      return coldCall(this.opts.spec, call, this.opts.logger, this.cold);
     }
     const p = await this.acquire(call.deadline);
     this.stats.calls++;
@@ -122,14 +140,26 @@ export class ProcessPool {
   private sweep() {
     const now = Date.now();
     for (let i = this.idle.length - 1; i >= 0; i--) {
-      if (now - this.idle[i].lastUsed > this.opts.idleTimeoutMs || this.idle[i].exited) this.idle.splice(i, 1)[0].kill();
+      if (now - this.idle[i].lastUsed > this.opts.idleTimeoutMs || this.idle[i].exited) this.end(this.idle.splice(i, 1)[0]);
     }
   }
 
-  close() {
+  private end(p: FnProcess) {
+    const ended: Promise<void> = p
+      .kill()
+      .catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'could not end a function process'))
+      .finally(() => this.ending.delete(ended));
+    this.ending.add(ended);
+  }
+
+  /** Kills every process of the pool, idle, busy and cold, and resolves once they have all exited. */
+  async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweeper);
-    for (const p of [...this.idle, ...this.busy]) p.kill();
+    for (const p of [...this.idle, ...this.busy]) this.end(p);
     this.idle.length = 0;
     this.busy.clear();
+    const cold = [...this.cold].map((c) => endTied(c));
+    await Promise.all([...this.ending, ...cold]);
   }
 }

@@ -76,7 +76,7 @@ export class FnService {
     const existing = tx.list<FnRecord>(FNS).map(([, f]) => f).find((f) => f.app === app && f.name === func.name);
     const record: FnRecord = { id: existing?.id ?? fnId(), app, name: func.name, dir: abs, func, created_at: new Date().toISOString() };
     tx.put(FNS, record.id, record);
-    this.pools.get(record.id)?.close();
+    void this.pools.get(record.id)?.close();
     this.pools.delete(record.id);
     return record;
   }
@@ -183,8 +183,10 @@ export class FnService {
     };
   }
 
-  close() {
-    for (const p of this.pools.values()) p.close();
+  /** Ends every function process (and its process group); resolves once they have all exited. */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
     this.pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
   }
 }

@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { type FnCall, FnCallError, type FnResponse, type ProcessSpec } from './hot-process.js';
+import { endTied, spawnTied } from './lifetime.js';
 
 // Fn's legacy formats (fn.md §3), kept as adapters beside http-stream: `json` and `cloudevent` are hot,
 // one JSON envelope in on stdin and one out on stdout per call; `default` is cold, one process per call
@@ -108,7 +109,7 @@ export class StdioProcess {
   ) {}
 
   async start(): Promise<void> {
-    this.child = spawn('/bin/sh', ['-c', `ulimit -n ${this.spec.openFiles}; exec "$@"`, 'fn', ...this.spec.command], {
+    this.child = spawnTied(`ulimit -n ${this.spec.openFiles}`, this.spec.command, {
       cwd: this.spec.cwd,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...this.spec.env, FN_FORMAT: this.format },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -155,19 +156,22 @@ export class StdioProcess {
     }
   }
 
-  kill() {
-    if (!this.exited) this.child?.kill('SIGKILL');
+  /** Ends the process and everything in its process group; resolves once it has exited. */
+  kill(): Promise<void> {
+    return endTied(this.child);
   }
 }
 
 /** The default format: a cold process per call, the body on stdin, the answer on stdout. */
-export async function coldCall(spec: ProcessSpec, call: FnCall, logger: Logger): Promise<FnResponse> {
+export async function coldCall(spec: ProcessSpec, call: FnCall, logger: Logger, running?: Set<ChildProcess>): Promise<FnResponse> {
   const headerEnv = Object.fromEntries(Object.entries(call.headers).map(([k, v]) => [`FN_HEADER_${k.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-')}`, v]));
-  const child = spawn('/bin/sh', ['-c', `ulimit -n ${spec.openFiles}; exec "$@"`, 'fn', ...spec.command], {
+  const child = spawnTied(`ulimit -n ${spec.openFiles}`, spec.command, {
     cwd: spec.cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...spec.env, ...headerEnv, FN_FORMAT: 'default', FN_CALL_ID: call.callId, FN_DEADLINE: call.deadline.toISOString(), FN_METHOD: header(call, 'fn-http-method') ?? 'POST', FN_REQUEST_URL: header(call, 'fn-http-request-url') ?? 'http://localhost/' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  running?.add(child);
+  child.once('exit', () => running?.delete(child));
   createInterface({ input: child.stderr! }).on('line', (line) => logger.info({ call_id: call.callId, fn_output: true }, line));
   const chunks: Buffer[] = [];
   let size = 0;
@@ -179,7 +183,7 @@ export async function coldCall(spec: ProcessSpec, call: FnCall, logger: Logger):
   child.stdin!.end(call.body);
   const code = await new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      void endTied(child);
       resolve(-1);
     }, Math.max(0, call.deadline.getTime() - Date.now()));
     child.on('exit', (c) => {
