@@ -18,6 +18,8 @@ export interface WorkerPoolOptions {
   logger: Logger;
   /** The worker's module; builtin-worker.js beside this one by default. */
   script?: URL;
+  /** How long an idle thread lives (IDLE_MS by default). */
+  idleMs?: number;
 }
 
 interface Job {
@@ -33,7 +35,15 @@ interface Slot {
   worker: Worker | null;
   ready: boolean;
   job: Job | null;
+  /** Ends the slot's thread once it has been idle for IDLE_MS. */
+  idle: NodeJS.Timeout | null;
 }
+
+/**
+ * A worker thread idle this long is ended; the next task starts one (~120 ms). Each thread holds a V8
+ * heap of its own (tens of MiB), which an idle node should not carry.
+ */
+const IDLE_MS = 30_000;
 
 const stopped = (job: Job): Error => {
   const reason: unknown = job.ctx.signal.reason;
@@ -48,11 +58,8 @@ export class BuiltinWorkerPool implements BuiltinRunner {
 
   constructor(private readonly opts: WorkerPoolOptions) {
     this.script = opts.script ?? new URL('./builtin-worker.js', import.meta.url);
-    for (let i = 0; i < opts.size; i++) {
-      const slot: Slot = { worker: null, ready: false, job: null };
-      this.slots.push(slot);
-      this.start(slot);
-    }
+    // Threads start with the first tasks that need them, not with the node.
+    for (let i = 0; i < opts.size; i++) this.slots.push({ worker: null, ready: false, job: null, idle: null });
   }
 
   run(name: string, ctx: FunctionContext): Promise<string> {
@@ -84,6 +91,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
     for (const job of this.queue.splice(0)) job.reject(new TesseraError('unavailable', `${job.name} did not run: the node is stopping`));
     const workers: Worker[] = [];
     for (const slot of this.slots) {
+      if (slot.idle) clearTimeout(slot.idle);
       slot.job?.reject(new TesseraError('unavailable', `${slot.job.name} was stopped: the node is stopping`));
       slot.job = null;
       if (slot.worker) workers.push(slot.worker);
@@ -111,6 +119,8 @@ export class BuiltinWorkerPool implements BuiltinRunner {
       if (!slot) return;
       if (!slot.worker) this.start(slot);
       const job = this.queue.shift()!;
+      if (slot.idle) clearTimeout(slot.idle);
+      slot.idle = null;
       slot.job = job;
       slot.worker!.ref();
       const { taskId, creator, payload, inputFiles, collaborators } = job.ctx;
@@ -160,6 +170,15 @@ export class BuiltinWorkerPool implements BuiltinRunner {
     slot.job = null;
     worker.unref();
     this.pump();
+    if (slot.job || slot.worker !== worker) return;
+    slot.idle = setTimeout(() => {
+      slot.idle = null;
+      if (slot.job || slot.worker !== worker) return;
+      slot.worker = null;
+      slot.ready = false;
+      worker.terminate().catch((err) => this.opts.logger.error({ err }, 'could not end an idle built-in worker thread'));
+    }, this.opts.idleMs ?? IDLE_MS);
+    slot.idle.unref();
   }
 
   /** The task was stopped: its worker is ended mid-run and a fresh one takes its place. */
@@ -178,14 +197,12 @@ export class BuiltinWorkerPool implements BuiltinRunner {
     worker.terminate().catch((err) => this.opts.logger.error({ err }, 'could not end a built-in worker thread'));
     this.opts.logger.warn({ function: job.name, task: job.ctx.taskId }, 'built-in stopped: its worker thread was ended and is replaced');
     job.reject(stopped(job));
-    if (!this.closed) this.start(slot);
     this.pump();
   }
 
   /** The thread died on its own: the task it ran fails, and the slot gets a new thread. */
   private onEnd(slot: Slot, err: Error) {
     const job = slot.job;
-    const wasReady = slot.ready;
     slot.job = null;
     slot.worker = null;
     slot.ready = false;
@@ -199,8 +216,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
     }
     if (this.closed) return;
     this.opts.logger.error({ err, function: job?.name }, 'a built-in worker thread ended');
-    // A thread that never became ready is not restarted straight away (that could loop); the next task starts one.
-    if (wasReady) this.start(slot);
+    // The next task starts a new thread, so one that never becomes ready is not restarted in a loop.
     this.pump();
   }
 
