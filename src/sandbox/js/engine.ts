@@ -127,9 +127,14 @@ export class JsEngine {
 
   /** Runs `entry`'s `exportName` with `args` under `limits`, in a fresh isolate; throws a TesseraError naming the limit it broke. */
   async run(job: JsRun): Promise<unknown> {
+    return this.reserved(job, () => this.runUnreserved(job));
+  }
+
+  /** Runs `work` holding the job's share of the memory budget. */
+  private async reserved<T>(job: JsRun, work: () => Promise<T>): Promise<T> {
     const release = await this.reserve(job);
     try {
-      return await this.runUnreserved(job);
+      return await work();
     } finally {
       release();
     }
@@ -149,12 +154,7 @@ export class JsEngine {
    * on first use; later calls rebind the host functions to the new caller and only call the export.
    */
   async runReused(cache: InterpreterCache, key: string, job: JsRun): Promise<unknown> {
-    const release = await this.reserve(job);
-    try {
-      return await this.runReusedUnreserved(cache, key, job);
-    } finally {
-      release();
-    }
+    return this.reserved(job, () => this.runReusedUnreserved(cache, key, job));
   }
 
   private async runReusedUnreserved(cache: InterpreterCache, key: string, job: JsRun): Promise<unknown> {
@@ -178,12 +178,7 @@ export class JsEngine {
    * as with a fresh isolate; the isolate's creation (~1 ms) leaves the request's path.
    */
   async runFresh(pools: FreshPools, key: string, job: JsRun): Promise<unknown> {
-    const release = await this.reserve(job);
-    try {
-      return await this.runFreshUnreserved(pools, key, job);
-    } finally {
-      release();
-    }
+    return this.reserved(job, () => this.runFreshUnreserved(pools, key, job));
   }
 
   private async runFreshUnreserved(pools: FreshPools, key: string, job: JsRun): Promise<unknown> {
