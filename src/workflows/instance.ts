@@ -119,7 +119,7 @@ export class FunctionInstance {
 
   private apply(fn: ivm.Reference<unknown>, args: unknown[], timeoutMs = this.limits.eventMs): Promise<unknown> {
     if (!this.invoke) throw new InstanceTrap('the instance is not loaded', 'error');
-    const pending = this.invoke.apply(undefined, [fn.derefInto(), new ivm.ExternalCopy(args).copyInto({ release: true })], { result: { copy: true, promise: true }, ...this.timing(timeoutMs) });
+    const pending = this.invoke.apply(undefined, [fn.derefInto(), args], { arguments: { copy: true }, result: { copy: true, promise: true }, ...this.timing(timeoutMs) });
     sandboxThreadsMayHaveStarted();
     return this.guarded(pending, timeoutMs);
   }

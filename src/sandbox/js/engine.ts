@@ -316,7 +316,7 @@ export class JsEngine {
     const fn = await interpreter.exported();
     const { isolate, limits } = interpreter;
     try {
-      const pending = interpreter.invoke.apply(undefined, [fn.derefInto(), new ivm.ExternalCopy(args).copyInto({ release: true })], { result: { copy: true, promise: true }, timeout: limits.cpuMs });
+      const pending = interpreter.invoke.apply(undefined, [fn.derefInto(), args], { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: limits.cpuMs });
       sandboxThreadsMayHaveStarted();
       return await withDeadline(isolate, limits.cpuMs, pending, signal);
     } catch (err) {

@@ -70,7 +70,7 @@ export class WasmEngine {
       const [invoke, runner] = await Promise.all([global.get('__tessera_invoke', { reference: true }), global.get('__tessera_run', { reference: true })]);
       await Promise.all([global.delete('__tessera_invoke'), global.delete('__tessera_run')]);
       const wasm = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-      const pending = invoke.apply(undefined, [runner.derefInto(), new ivm.ExternalCopy([wasm]).copyInto({ release: true })], { result: { copy: true, promise: true }, timeout: limits.cpuMs });
+      const pending = invoke.apply(undefined, [runner.derefInto(), [wasm]], { arguments: { copy: true }, result: { copy: true, promise: true }, timeout: limits.cpuMs });
       return await withDeadline(isolate, limits.cpuMs, pending, job.signal);
     } catch (err) {
       if (err instanceof TesseraError) throw err;
