@@ -5,6 +5,7 @@ import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import { type FreshPools, PoolDisposed } from './fresh-pool.js';
 import { type BoundaryLimits, DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
+import { dropHandlesAtExit } from '../exit-gc.js';
 import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
 import { sandboxThreadsMayHaveStarted } from '../thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
@@ -110,7 +111,9 @@ const normalise = (name: string) => posix.normalize('/' + name.replace(/^\/+/, '
 
 export class JsEngine {
   /** Memory of running calls counts against the node's sandbox budget: a call reserves what its limits let it reach. */
-  constructor(private readonly budget: MemoryBudget = UNLIMITED) {}
+  constructor(private readonly budget: MemoryBudget = UNLIMITED) {
+    dropHandlesAtExit({ dropHandles: () => this.clearCodeCache() });
+  }
 
   private reserve(job: JsRun): Promise<() => void> {
     const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
