@@ -31,12 +31,11 @@ export const DEFAULT_BOUNDARY: BoundaryLimits = { maxValueBytes: 32 * 1024 * 102
 
 const GUEST_BOUNDARY = String.raw`
 const I = {
-  Object, Array, ArrayBuffer, Uint8Array, Error, TypeError, RangeError, WeakMap, Reflect, String, Number,
+  Array, Uint8Array, Error, TypeError, RangeError, WeakMap, String, Number,
   errors: { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError },
   hasOwn: Object.hasOwn, keys: Object.keys, defineProperty: Object.defineProperty, create: Object.create, freeze: Object.freeze,
-  getProto: Object.getPrototypeOf, isArray: Array.isArray, isView: ArrayBuffer.isView,
-  apply: Reflect.apply, construct: Reflect.construct,
-  abSlice: ArrayBuffer.prototype.slice,
+  isArray: Array.isArray, isView: ArrayBuffer.isView,
+  apply: Reflect.apply,
   abLength: Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get,
   sabLength: typeof SharedArrayBuffer === 'function' ? Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength').get : null,
   taBuffer: Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'buffer').get,
@@ -113,7 +112,7 @@ if (W) {
     Module: SafeModule, Instance: SafeInstance, Memory: SafeMemory,
     compile: async (source) => made(capped(source)),
     instantiate: instantiateSafe,
-    validate: (source) => { try { capped(source); return call(validate, W, capped(source).bytes); } catch { return false; } },
+    validate: (source) => { try { return call(validate, W, capped(source).bytes); } catch { return false; } },
   };
   for (const [k, v] of I.keys(safe).map((k) => [k, safe[k]])) I.defineProperty(W, k, { configurable: false, writable: false, value: v });
   for (const k of ['compileStreaming', 'instantiateStreaming']) delete W[k];

@@ -22,15 +22,8 @@ export const BLOCKING_HOST = ['call', 'call_raw'];
 
 const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
-/** An instance's guest code broke a limit or threw; `what` names which. */
-export class InstanceTrap extends Error {
-  constructor(
-    message: string,
-    readonly what: 'timeout' | 'memory' | 'error',
-  ) {
-    super(message);
-  }
-}
+/** An instance's guest code broke a limit or threw; the message names which. */
+export class InstanceTrap extends Error {}
 
 /**
  * One function instance: its own V8 isolate (so its own heap limit and its own thread), kept for the
@@ -111,21 +104,21 @@ export class FunctionInstance {
       return await withDeadline(isolate, timeoutMs, work);
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);
-      if (wasStoppedForTime(isolate) || /timed out/i.test(message)) throw new InstanceTrap(`the event ran past its time limit of ${timeoutMs} ms and was stopped`, 'timeout');
-      if (isolate.isDisposed || /memory limit|disposed/i.test(message)) throw new InstanceTrap(`the instance exceeded its heap limit of ${this.limits.heapMiB} MiB and was stopped`, 'memory');
-      throw new InstanceTrap(message, 'error');
+      if (wasStoppedForTime(isolate) || /timed out/i.test(message)) throw new InstanceTrap(`the event ran past its time limit of ${timeoutMs} ms and was stopped`);
+      if (isolate.isDisposed || /memory limit|disposed/i.test(message)) throw new InstanceTrap(`the instance exceeded its heap limit of ${this.limits.heapMiB} MiB and was stopped`);
+      throw new InstanceTrap(message);
     }
   }
 
   private apply(fn: ivm.Reference<unknown>, args: unknown[], timeoutMs = this.limits.eventMs): Promise<unknown> {
-    if (!this.invoke) throw new InstanceTrap('the instance is not loaded', 'error');
+    if (!this.invoke) throw new InstanceTrap('the instance is not loaded');
     const pending = this.invoke.apply(undefined, [fn.derefInto(), args], { arguments: { copy: true }, result: { copy: true, promise: true }, ...this.timing(timeoutMs) });
     sandboxThreadsMayHaveStarted();
     return this.guarded(pending, timeoutMs);
   }
 
   private entry(which: 'init' | 'cast' | 'call' | 'stop', args: unknown[], timeoutMs?: number): Promise<unknown> {
-    if (!this.refs) throw new InstanceTrap('the instance is not loaded', 'error');
+    if (!this.refs) throw new InstanceTrap('the instance is not loaded');
     return this.apply(this.refs[which], args, timeoutMs);
   }
 
@@ -144,14 +137,6 @@ export class FunctionInstance {
 
   async stop(): Promise<void> {
     await this.entry('stop', []);
-  }
-
-  /** The isolate's heap in use, bytes (0 when not loaded). */
-  heapUsed(): number {
-    const isolate = this.isolate;
-    if (!isolate || isolate.isDisposed) return 0;
-    const stats = isolate.getHeapStatisticsSync();
-    return stats.used_heap_size + stats.externally_allocated_size;
   }
 
   /**

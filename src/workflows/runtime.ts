@@ -32,6 +32,12 @@ function text(b: unknown, what: string): string {
   }
 }
 
+/** The node and component ids of an event's source (`node/component`, or the node alone for casts from outside). */
+function sourceIds(src: string): { node: Buffer; component: Buffer } {
+  const [node, component = node] = src.split('/');
+  return { node: uuidBytes(node), component: uuidBytes(component) };
+}
+
 function uuidArg(b: unknown, what: string): ArrayBuffer {
   if (bytes(b, what).byteLength !== 16) throw new TypeError(`${what} must be 16 bytes`);
   return b as ArrayBuffer;
@@ -149,9 +155,8 @@ export class WorkflowRuntime {
     const r = this.mustGet(id);
     const release = await r.turn.take('cast');
     try {
-      const state = this.storedState(r.spec.stateKey);
       r.path = [r.id];
-      await this.guard(r, () => r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null), 'init');
+      await this.guard(r, () => this.initialise(r), 'init');
     } finally {
       r.path = null;
       release();
@@ -226,6 +231,12 @@ export class WorkflowRuntime {
     return this.invokeCall(this.instances.get(target), null, this.nodeId, Buffer.from(payload));
   }
 
+  /** handle_init with the function's init payload and the instance's last synced state. */
+  private initialise(r: Running): Promise<void> {
+    const state = this.storedState(r.spec.stateKey);
+    return r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null);
+  }
+
   /** Frees an instance for good: its isolate, and its share of the memory budget. */
   private retire(r: Running): void {
     r.instance.dispose();
@@ -285,8 +296,8 @@ export class WorkflowRuntime {
           if (!event || r.failed || r.stopped) continue;
           r.held -= event.payload.length;
           r.path = [r.id];
-          const [node, component] = event.src.includes('/') ? event.src.split('/') : [event.src, event.src];
-          await this.guard(r, () => r.instance.cast(uuidBytes(node), uuidBytes(component), event.payload), 'cast');
+          const { node, component } = sourceIds(event.src);
+          await this.guard(r, () => r.instance.cast(node, component, event.payload), 'cast');
           r.events++;
         } finally {
           r.path = null;
@@ -318,8 +329,8 @@ export class WorkflowRuntime {
         if (abandoned || target.failed || target.stopped) return ERR;
         target.path = [...path, target.id];
         this.stats.calls++;
-        const [node, component] = src.includes('/') ? src.split('/') : [src, src];
-        const ret = await this.guard(target, () => target.instance.call(uuidBytes(node), uuidBytes(component), payload), 'call');
+        const { node, component } = sourceIds(src);
+        const ret = await this.guard(target, () => target.instance.call(node, component, payload), 'call');
         target.events++;
         return ret ?? ERR;
       } finally {
@@ -365,8 +376,7 @@ export class WorkflowRuntime {
       this.stats.restarts++;
       try {
         await r.instance.load();
-        const state = this.storedState(r.spec.stateKey);
-        await r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null);
+        await this.initialise(r);
       } catch (again) {
         r.failed = true;
         this.retire(r);

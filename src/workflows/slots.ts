@@ -24,9 +24,6 @@ export class Slots {
     };
   }
 
-  get busy(): number {
-    return this.size - this.free;
-  }
 }
 
 /** One instance's turn: calls go before casts, since a caller waits on its thread for the call. */
