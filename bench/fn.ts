@@ -2,7 +2,10 @@
 // plain HTTP requests to the same process's socket in the same run, and the cold start (spawn, socket
 // handshake, first answer) of an unmodified @fnproject/fdk function.
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
+import { Confiner } from '../src/sandbox/process/confine.js';
 import { HotProcess, type ProcessSpec } from '../src/sandbox/process/hot-process.js';
 import { fnDir, nodeYaml } from '../test/helpers/fn-fixtures.js';
 import { mean, median, percentile } from './stats.js';
@@ -11,7 +14,13 @@ const CALLS = Number(process.env.BENCH_CALLS ?? 1000);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
 
 const dir = fnDir('bench', nodeYaml('bench'), { 'func.js': "require('@fnproject/fdk').handle((input) => ({ echo: input }));" });
-const spec: ProcessSpec = { command: ['node', 'func.js'], cwd: dir, env: { FN_MEMORY: '128', FN_TYPE: 'sync', FN_FN_ID: 'bench', FN_APP_ID: 'bench' }, startTimeoutMs: 10000, maxResponseBytes: 1 << 20, openFiles: 1024, memoryMb: 128, runtime: 'node' };
+const confiner = new Confiner({ mode: 'none', uid: 65534, gid: 65534, pids: 50, cpus: 1, runDir: join(tmpdir(), `tessera-bench-fn-${process.pid}`), cgroups: null });
+const spec: ProcessSpec = {
+  launch: async ({ socketDir, env }) => confiner.launch({ codeDir: dir, command: ['node', 'func.js'], env: { FN_MEMORY: '128', FN_TYPE: 'sync', FN_FN_ID: 'bench', FN_APP_ID: 'bench', ...env }, memoryMb: 128, network: false, openFiles: 1024, socketDir }),
+  socketDir: () => confiner.socketDir(),
+  startTimeoutMs: 10000,
+  maxResponseBytes: 1 << 20,
+};
 const logger = pino({ level: 'silent' });
 const body = Buffer.from('{"n":1}');
 
@@ -20,7 +29,7 @@ for (let i = 0; i < COLD; i++) {
   const t = performance.now();
   const p = new HotProcess(spec, logger);
   await p.start();
-  await p.call({ callId: `cold${i}`, body, headers: { 'content-type': 'application/json' }, deadline: new Date(Date.now() + 30000) });
+  await p.call({ callId: `cold${i}`, body, headers: { 'content-type': ['application/json'] }, deadline: new Date(Date.now() + 30000) });
   cold.push(performance.now() - t);
   p.kill();
 }
@@ -37,7 +46,7 @@ const direct = () =>
     req.on('error', reject);
     req.end(body);
   });
-const viaTessera = () => hot.call({ callId: 'hot', body, headers: { 'content-type': 'application/json' }, deadline: new Date(Date.now() + 30000) }).then(() => undefined);
+const viaTessera = () => hot.call({ callId: 'hot', body, headers: { 'content-type': ['application/json'] }, deadline: new Date(Date.now() + 30000) }).then(() => undefined);
 
 for (let i = 0; i < 100; i++) {
   await direct();

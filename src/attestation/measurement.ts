@@ -27,6 +27,10 @@ export interface Measurement {
 export interface MeasuredSettings {
   function_timeout_ms: number;
   max_function_input_bytes: number;
+  /** How process functions are confined, and who may deploy them: a node that runs them unconfined is a different node. */
+  fn_confinement: string;
+  fn_allow_direct_deploy: boolean;
+  fn_allow_egress: boolean;
 }
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -17,7 +17,12 @@ export interface ActionContext {
   /** Whether a constitution source compiles and exports validate, resolve and apply (checked beforehand, asynchronously). */
   constitutionCheck: (source: string) => string | null;
   /** Process functions (Fn): check a directory, or register it in the transaction. */
-  processes?: { check(dir: string): string | null; deployIn(tx: Tx, dir: string, app: string): unknown };
+  processes?: {
+    check(app: string, digest: string, name: string): string | null;
+    deployIn(tx: Tx, app: string, digest: string): unknown;
+    checkRemoval(app: string, name: string): string | null;
+    removeIn(tx: Tx, app: string, name: string): unknown;
+  };
 }
 
 interface Action {
@@ -210,19 +215,30 @@ export const ACTIONS: Record<string, Action> = {
     validate: (a, ctx) => {
       if (!isObject(a) || !str(a.name)) return 'name must be a string';
       if (a.kind === 'process') {
-        if (!str(a.dir)) return 'a process function needs dir: the function directory with its func.yaml, on the node';
-        return ctx.processes ? ctx.processes.check(a.dir as string) : 'this node runs no process functions';
+        if (a.dir !== undefined) return 'a process function is approved by its package digest, not a path (a path names no code): run tessera fn deploy DIR --propose, which uploads the package and proposes its digest';
+        if (!str(a.package)) return 'a process function needs package: the SHA-256 digest of its uploaded package (tessera fn deploy DIR --propose)';
+        if (a.app !== undefined && !str(a.app)) return 'app must be a string';
+        return ctx.processes ? ctx.processes.check((a.app as string | undefined) ?? 'default', a.package as string, a.name as string) : 'this node runs no process functions';
       }
       if (a.kind !== 'builtin') return 'kind must be "builtin" or "process"';
       return ctx.builtins.has(a.name as string) ? null : `this node has no built-in function '${a.name}'`;
     },
     apply: (a, { tx, processes }) => {
-      if (a.kind === 'process') return void processes!.deployIn(tx, a.dir, a.app ?? 'default');
+      if (a.kind === 'process') return void processes!.deployIn(tx, a.app ?? 'default', a.package);
       tx.put(GOV.functions, a.name, { kind: a.kind, enabled: true });
     },
   },
   remove_node_function: {
-    validate: (a, ctx) => (isObject(a) && str(a.name) && ctx.builtins.has(a.name as string) ? null : `this node has no built-in function '${String((a as { name?: unknown })?.name)}'`),
-    apply: (a, { tx }) => tx.put(GOV.functions, a.name, { kind: 'builtin', enabled: false }),
+    validate: (a, ctx) => {
+      if (isObject(a) && a.kind === 'process') {
+        if (!str(a.name)) return 'name must be a string';
+        return ctx.processes ? ctx.processes.checkRemoval((a.app as string | undefined) ?? 'default', a.name as string) : 'this node runs no process functions';
+      }
+      return isObject(a) && str(a.name) && ctx.builtins.has(a.name as string) ? null : `this node has no built-in function '${String((a as { name?: unknown })?.name)}'`;
+    },
+    apply: (a, { tx, processes }) => {
+      if (a.kind === 'process') return void processes!.removeIn(tx, a.app ?? 'default', a.name);
+      tx.put(GOV.functions, a.name, { kind: 'builtin', enabled: false });
+    },
   },
 };

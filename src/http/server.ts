@@ -22,7 +22,7 @@ import type { AppService } from '../apps/service.js';
 import { appRoutes } from './routes/app.js';
 import type { WorkflowService } from '../workflows/service.js';
 import { workflowRoutes } from './routes/workflows.js';
-import type { FnService } from '../sandbox/process/service.js';
+import type { FnService } from '../functions/process/service.js';
 import { fnRoutes } from './routes/fn.js';
 import { govRoutes } from './routes/gov.js';
 
@@ -46,7 +46,7 @@ export interface HttpServerOptions {
   apps: AppService;
   workflows: WorkflowService;
   fns: FnService;
-  allowDirectFnDeploy: boolean;
+  maxPackageBytes: number;
   /** Resolves once every commit so far is on disk (Store.durable). */
   durable: () => Promise<void>;
 }
@@ -150,7 +150,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted());
   await appRoutes(app, opts.apps);
   await workflowRoutes(app, opts.workflows);
-  await fnRoutes(app, opts.fns, opts.allowDirectFnDeploy);
+  await fnRoutes(app, opts.fns, { maxPackageBytes: opts.maxPackageBytes, maxBodyBytes: opts.maxBodyBytes });
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

@@ -287,7 +287,15 @@ export const CONFIG_SCHEMA = {
         max_processes_per_function: { type: 'integer', minimum: 1, default: 4, description: 'Hot processes per function under load' },
         start_timeout_ms: { type: 'integer', minimum: 100, default: 5000, description: "A process must announce its socket within this (Fn's FN_HOT_START_TIMEOUT_MSECS)" },
         max_response_bytes: { type: 'integer', minimum: 1024, default: 10485760, description: 'Largest function response; larger is 502' },
-        open_files: { type: 'integer', minimum: 16, default: 1024, description: 'Open-file limit of each process' },
+        open_files: { type: 'integer', minimum: 16, default: 350, description: "Open-file limit of each process (Fn's FN_MAX_OPEN_FILES)" },
+        confinement: { enum: ['bubblewrap', 'none'], default: 'bubblewrap', description: 'How function processes are confined: bubblewrap (namespaces, an unprivileged uid, a read-only root, cgroups), or none (as the node\'s user: only where bubblewrap cannot run, and the node warns)' },
+        allow_egress: { type: 'boolean', default: false, description: 'Let functions that declare the annotation tessera.io/egress reach the network; otherwise every function has a network namespace of its own with only loopback' },
+        max_package_bytes: { type: 'integer', minimum: 1024, default: 134217728, description: 'Largest function package (the archive tessera fn deploy uploads)' },
+        max_pids: { type: 'integer', minimum: 4, default: 50, description: "Processes and threads per function process, through its cgroup (Fn's FN_MAX_PIDS)" },
+        cpus: { type: 'number', minimum: 0.01, default: 1, description: 'CPU time per function process, in cores, through its cgroup' },
+        uid: { type: 'integer', minimum: 1, default: 65534, description: 'The uid function processes run as when the node runs as root' },
+        gid: { type: 'integer', minimum: 1, default: 65534, description: 'The gid function processes run as when the node runs as root' },
+        cache_dir: { type: 'string', default: '', description: "Where approved packages are unpacked to run (outside the data directory, plaintext code); default: a directory under the system's temporary directory named after the data directory" },
       },
     },
     ledger: {
@@ -373,7 +381,21 @@ export interface TesseraConfig {
   files: { max_file_bytes: number; max_function_input_bytes: number };
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };
-  fn: { allow_direct_deploy: boolean; max_processes_per_function: number; start_timeout_ms: number; max_response_bytes: number; open_files: number };
+  fn: {
+    allow_direct_deploy: boolean;
+    max_processes_per_function: number;
+    start_timeout_ms: number;
+    max_response_bytes: number;
+    open_files: number;
+    confinement: 'bubblewrap' | 'none';
+    allow_egress: boolean;
+    max_package_bytes: number;
+    max_pids: number;
+    cpus: number;
+    uid: number;
+    gid: number;
+    cache_dir: string;
+  };
   workflows: { event_timeout_ms: number; max_event_timeout_ms: number; threads: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[] };
   app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };

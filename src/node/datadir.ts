@@ -9,6 +9,7 @@ export function dataDirPaths(root: string) {
     sealedMasterKey: join(root, 'master.key.sealed'),
     platformKey: join(root, 'platform.key.pem'),
     blobs: join(root, 'blobs'),
+    fnPackages: join(root, 'fn-packages'),
     caCert: join(root, 'ca.pem'),
     caKey: join(root, 'ca.key.pem'),
     nodeDir: join(root, 'node'),

@@ -1,6 +1,7 @@
-import { availableParallelism, totalmem } from 'node:os';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
@@ -31,7 +32,11 @@ import { UserFunctions } from '../functions/user.js';
 import { AppService, DEFAULT_APP_RUNTIME } from '../apps/service.js';
 import { WorkflowRuntime } from '../workflows/runtime.js';
 import { WorkflowService } from '../workflows/service.js';
-import { FnService } from '../sandbox/process/service.js';
+import { FnService } from '../functions/process/service.js';
+import { PackageStore } from '../functions/process/package-store.js';
+import { CodeCache } from '../functions/process/code-cache.js';
+import { Confiner } from '../sandbox/process/confine.js';
+import { Cgroups } from '../sandbox/process/cgroups.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
@@ -138,11 +143,31 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     budget,
   });
   const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms } });
+  const fnRun = join(config.fn.cache_dir || join(tmpdir(), `tessera-fn-${createHash('sha256').update(paths.root).digest('hex').slice(0, 12)}`));
+  // Traversable (not listable) by the uid functions run as: they bind their package and socket from below.
+  mkdirSync(fnRun, { recursive: true });
+  chmodSync(fnRun, 0o711);
+  const cgroups = Cgroups.detect();
+  if (!cgroups.cgroups) logger.warn({ reason: cgroups.reason }, 'no cgroups for function processes: their memory is held by rlimits, their PIDs and CPU not at all');
+  const packageLimits = { maxBytes: config.fn.max_package_bytes, maxEntries: 20000 };
+  const packages = new PackageStore(paths.fnPackages, deriveKey(masterKey, 'process function packages'));
   const processFunctions = new FnService({
     store,
     logger,
-    settings: { maxProcessesPerFunction: config.fn.max_processes_per_function, startTimeoutMs: config.fn.start_timeout_ms, maxResponseBytes: config.fn.max_response_bytes, openFiles: config.fn.open_files },
+    settings: {
+      maxProcessesPerFunction: config.fn.max_processes_per_function,
+      startTimeoutMs: config.fn.start_timeout_ms,
+      maxResponseBytes: config.fn.max_response_bytes,
+      openFiles: config.fn.open_files,
+      allowDirectDeploy: config.fn.allow_direct_deploy,
+      allowEgress: config.fn.allow_egress,
+      packageLimits,
+    },
+    packages,
+    cache: new CodeCache(join(fnRun, 'code'), packages, logger, packageLimits),
+    confiner: new Confiner({ mode: config.fn.confinement, uid: config.fn.uid, gid: config.fn.gid, pids: config.fn.max_pids, cpus: config.fn.cpus, runDir: join(fnRun, 'run'), cgroups: cgroups.cgroups }),
   });
+  await processFunctions.open();
   const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger, processes: processFunctions });
 
   const fnsAddress = () => ({
@@ -174,7 +199,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // One limiter for both kinds of listener: an identity's rate is the same whichever protocol it uses.
   const rateLimiter = new RateLimiter(config.limits.user_requests_per_second, config.limits.user_burst);
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, handshakeTimeoutMs: config.http.handshake_timeout_ms, headersTimeoutMs: config.http.headers_timeout_ms, maxConnections: config.http.max_connections, inFlight: new InFlightLimit(config.limits.max_requests_in_flight), rateLimiter, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, allowDirectFnDeploy: config.fn.allow_direct_deploy, durable: () => store.durable() })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, handshakeTimeoutMs: config.http.handshake_timeout_ms, headersTimeoutMs: config.http.headers_timeout_ms, maxConnections: config.http.max_connections, inFlight: new InFlightLimit(config.limits.max_requests_in_flight), rateLimiter, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, maxPackageBytes: config.fn.max_package_bytes, durable: () => store.durable() })
     : null;
 
   const signer = setInterval(() => {
@@ -196,6 +221,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     clearInterval(signer);
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close(), functionsEnded]);
+    cgroups.cgroups?.close();
     await builtinWorkers.close();
     // Everything committed leaves with a signature over it.
     ledger.sign();

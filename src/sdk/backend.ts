@@ -48,7 +48,16 @@ export interface Backend {
   /** File content always moves over HTTPS, at the file's access_path. */
   upload(accessPath: string, body: Readable, length: number): Promise<unknown>;
   download(accessPath: string): Promise<IncomingMessage>;
+  /** One raw HTTPS exchange (Fn's /invoke): the answer whatever its status. */
+  exchange(method: string, path: string, body: Buffer, headers: Record<string, string>): Promise<Exchange>;
   /** Other REST resources (workflows); only over REST. */
   rest<T>(method: string, path: string, body?: unknown): Promise<T>;
   close(): void;
+}
+
+export interface Exchange {
+  status: number;
+  /** Multi-valued headers, names lower-cased, one entry per header line. */
+  headers: Record<string, string[]>;
+  body: Buffer;
 }

@@ -8,6 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { NodeVerification } from '../attestation/verify.js';
 import { TesseraError } from '../errors/index.js';
+import { packDirectory } from '../packaging/package.js';
 import type { Backend, FileInfo, TaskInfo, TaskStatus } from './backend.js';
 import { counter, decryptStream, encryptStream } from './file-crypto.js';
 import { RestBackend } from './rest-backend.js';
@@ -55,6 +56,27 @@ export class Task {
  * The Tessera SDK: MesaTEE's Mesatee API in TypeScript. `connect` verifies the auditors and the node
  * before anything is sent, and every later connection to the node is checked the same way.
  */
+/** Packs a function directory into its canonical package, without a node: what `--pack-only` prints. */
+export { packDirectory as packFunctionDirectory };
+
+export interface FnPackage {
+  digest: string;
+  name: string;
+  size: number;
+}
+
+export interface FnSummary {
+  id: string;
+  owner: string;
+  app: string;
+  name: string;
+  version: number;
+  package: string;
+  runtime: string | null;
+  memory: number;
+  triggers: Array<{ name: string; source: string }>;
+}
+
 export class Tessera {
   private constructor(
     private readonly backend: Backend,
@@ -228,12 +250,47 @@ export class Tessera {
 
   // Process functions (Fn)
 
-  deployFunction(dir: string, app: string): Promise<{ id: string; app: string; name: string }> {
-    return this.backend.rest('POST', '/v1/fns', { dir, app });
+  /**
+   * Packs a function directory into its canonical package (sorted paths, modes, contents) on this
+   * machine: the same directory always gives the same digest, which is what a proposal names.
+   */
+  packFunction(dir: string): Promise<{ bytes: Buffer; digest: string; files: number }> {
+    return packDirectory(dir);
   }
 
-  async listFunctions(): Promise<Array<{ id: string; app: string; name: string; runtime: string | null; triggers: Array<{ source: string }> }>> {
-    return (await this.backend.rest<{ fns: Array<{ id: string; app: string; name: string; runtime: string | null; triggers: Array<{ source: string }> }> }>('GET', '/v1/fns')).fns;
+  /** Uploads a package; the node checks it and keeps it sealed under its digest. */
+  async uploadPackage(bytes: Buffer, opts: Progress = {}): Promise<FnPackage> {
+    let sent = 0;
+    const progress = counter((n) => opts.onProgress?.((sent += n), bytes.length));
+    return (await this.backend.upload('/v1/fn/packages', Readable.from([bytes]).pipe(progress), bytes.length)) as FnPackage;
+  }
+
+  /** Deploys an uploaded package as one of your own functions (where the node allows direct deploys). */
+  deployFunction(digest: string, app: string): Promise<{ id: string; app: string; name: string; version: number; package: string }> {
+    return this.backend.rest('POST', '/v1/fns', { package: digest, app });
+  }
+
+  /** Packs, uploads and deploys a function directory. */
+  async deployFunctionDir(dir: string, app: string, opts: Progress = {}): Promise<{ id: string; app: string; name: string; version: number; package: string }> {
+    const { bytes } = await this.packFunction(dir);
+    const uploaded = await this.uploadPackage(bytes, opts);
+    return this.deployFunction(uploaded.digest, app);
+  }
+
+  removeFunction(id: string): Promise<{ id: string; removed: boolean }> {
+    return this.backend.rest('DELETE', `/v1/fns/${encodeURIComponent(id)}`);
+  }
+
+  listFunctions(): Promise<{ fns: FnSummary[]; confinement: { mode: string; limits: string; warning: string | null } }> {
+    return this.backend.rest('GET', '/v1/fns');
+  }
+
+  /** Calls a function as Fn's /invoke does: the answer's status, headers and body, whatever the status. */
+  invokeFunction(id: string, body: Buffer, opts: { contentType?: string; detached?: boolean } = {}) {
+    return this.backend.exchange('POST', `/invoke/${encodeURIComponent(id)}`, body, {
+      'content-type': opts.contentType ?? 'text/plain',
+      ...(opts.detached ? { 'fn-invoke-type': 'detached' } : {}),
+    });
   }
 
   // Workflows (EDGELESS JSON; code inline as base64 in class_specification.binary)

@@ -31,7 +31,7 @@ export interface GovResponse {
 export interface MemberClient {
   /** The member's id: the SHA-256 of its certificate. */
   id: string;
-  call(method: string, path: string, body?: Buffer): Promise<GovResponse>;
+  call(method: string, path: string, body?: Buffer, contentType?: string): Promise<GovResponse>;
   /** A COSE Sign1 envelope over the payload, as the /gov endpoints take it. */
   sign(type: GovMessageType, payload: string, proposalId?: string): Buffer;
 }
@@ -39,10 +39,10 @@ export interface MemberClient {
 export function memberClient({ url, cert, key: keyPem, ca }: MemberOptions): MemberClient {
   const id = certIdOfPem(cert);
   const base = new URL(url);
-  const call = (method: string, path: string, body?: Buffer): Promise<GovResponse> =>
+  const call = (method: string, path: string, body?: Buffer, contentType = 'application/cose'): Promise<GovResponse> =>
     new Promise((done, fail) => {
       const url = new URL(`${path}${path.includes('?') ? '&' : '?'}${API}`, base);
-      const req = request(url, { method, cert, key: keyPem, ca, servername: url.hostname === '127.0.0.1' ? 'localhost' : url.hostname, headers: body ? { 'content-type': 'application/cose', 'content-length': body.length } : {} }, (res) => {
+      const req = request(url, { method, cert, key: keyPem, ca, servername: url.hostname === '127.0.0.1' ? 'localhost' : url.hostname, headers: body ? { 'content-type': contentType, 'content-length': body.length } : {} }, (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
         res.on('end', () => done({ status: res.statusCode ?? 0, text, txId: res.headers['x-ms-ccf-transaction-id'] as string | undefined }));

@@ -38,6 +38,9 @@ export class RestBackend implements Backend {
   upload(accessPath: string, body: Readable, length: number) {
     return this.http.upload(accessPath, body, length);
   }
+  exchange(method: string, path: string, body: Buffer, headers: Record<string, string>) {
+    return this.http.exchange(method, path, body, headers);
+  }
   download(accessPath: string) {
     return this.http.download(accessPath);
   }

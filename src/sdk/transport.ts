@@ -99,6 +99,24 @@ export class Transport {
     });
   }
 
+  /** A request whose answer is returned as it is, any status (Fn's /invoke). */
+  exchange(method: string, target: string, body: Buffer, headers: Record<string, string>): Promise<import('./backend.js').Exchange> {
+    return new Promise((resolve, reject) => {
+      const req = this.open(method, target, { ...headers, 'content-length': body.length }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const out: Record<string, string[]> = {};
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) (out[res.rawHeaders[i].toLowerCase()] ??= []).push(res.rawHeaders[i + 1]);
+          resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks) });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
   /** Opens a download; resolves with the response stream once the status is known to be good. */
   download(target: string): Promise<import('node:http').IncomingMessage> {
     return new Promise((resolve, reject) => {

@@ -149,6 +149,9 @@ export class WireBackend implements Backend {
   upload(accessPath: string, body: Readable, length: number) {
     return this.content.upload(accessPath, body, length);
   }
+  exchange(method: string, path: string, body: Buffer, headers: Record<string, string>) {
+    return this.content.exchange(method, path, body, headers);
+  }
   download(accessPath: string) {
     return this.content.download(accessPath);
   }

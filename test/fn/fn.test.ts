@@ -24,7 +24,7 @@ const invoke = (id: string, body: string, headers: Record<string, string> = {}) 
 describe('unmodified @fnproject/fdk functions', () => {
   test('JSON input mode through /invoke: 200 with the FDK headers', async () => {
     const id = await deploy(fnDir('hello', nodeYaml('hello'), { 'func.js': "const fdk = require('@fnproject/fdk'); fdk.handle((input, ctx) => ({ hello: input.name, fnID: ctx.fnID, callID: ctx.callID, memory: ctx.memory }));" }));
-    assert.match(id, /^[0-9A-Z]{26}$/);
+    assert.match(id, /^[0-9a-f]{64}$/);
     const r = await invoke(id, JSON.stringify({ name: 'alice' }));
     assert.equal(r.status, 200, r.body.toString());
     const body = r.json();
@@ -133,23 +133,29 @@ describe('bad processes get Fn’s statuses, and the pool recovers', () => {
     };
     await bad('name: x\nruntime: node\nbogus: 1\n', /unknown field 'bogus'/);
     await bad('name: x\nruntime: node\ntimeout: 9999\n', /timeout must be <= 300/);
-    await bad('name: x\nruntime: cobol\n', /runtime must be equal to one of the allowed values/);
+    await bad('name: x\nruntime: cobol\n', /runtime 'cobol' is not one Tessera knows/);
+    await bad('name: x\nruntime: node\nformat: json\n', /unknown field 'format': func.yaml \(schema 20180708\) has none/);
+    await bad('schema_version: 1\nname: x\nruntime: node\n', /unsupported func.yaml version/);
   });
 });
 
 describe('registration through governance', () => {
   test('set_node_function with kind process registers a function when direct deploy is off', async () => {
     const dir = fnDir('governed', nodeYaml('governed'), { 'func.js': "require('@fnproject/fdk').handle(() => 'governed', { inputMode: 'string' });" });
+    const propose = await tessera(['fn', 'deploy', dir, '--app', 'gov', '--propose', '-i', `${node.dir}/identities/m0`, '--url', url('')]);
+    assert.equal(propose.code, 0, propose.stderr);
+    const proposalId = propose.stdout.split(/\s+/)[0];
     const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
-    const p = (await m0.propose({ actions: [{ name: 'set_node_function', args: { name: 'governed', kind: 'process', dir, app: 'gov' } }] })).json();
-    await m0.vote(p.proposalId, ACCEPT_BALLOT);
-    assert.equal((await m1.vote(p.proposalId, ACCEPT_BALLOT)).json().proposalState, 'Accepted');
+    await m0.vote(proposalId, ACCEPT_BALLOT);
+    assert.equal((await m1.vote(proposalId, ACCEPT_BALLOT)).json().proposalState, 'Accepted');
     const list = (await https(url('/v1/fns'), alice())).json().fns;
     const f = list.find((x: any) => x.name === 'governed');
-    assert.equal(f.app, 'gov');
+    assert.deepEqual([f.app, f.owner, f.package], ['gov', '@consortium', propose.stderr.match(/sha256 ([0-9a-f]{64})/)![1]]);
     assert.equal((await invoke(f.id, '')).body.toString(), '"governed"');
-    const refused = (await m0.propose({ actions: [{ name: 'set_node_function', args: { name: 'x', kind: 'process', dir: '/nonexistent' } }] })).json();
-    assert.match(refused.error.message, /no function directory \/nonexistent/);
+    const byPath = (await m0.propose({ actions: [{ name: 'set_node_function', args: { name: 'x', kind: 'process', dir: '/nonexistent' } }] })).json();
+    assert.match(byPath.error.message, /approved by its package digest, not a path/);
+    const unknown = (await m0.propose({ actions: [{ name: 'set_node_function', args: { name: 'x', kind: 'process', package: 'ab'.repeat(32) } }] })).json();
+    assert.match(unknown.error.message, /no uploaded package has digest abab/);
   });
 });
 
@@ -170,11 +176,11 @@ process.stdin.setEncoding('utf8').on('data', (c) => {
 function complete(s) { let d = 0, q = false, e = false; for (let i = 0; i < s.length; i++) { const c = s[i]; if (q) { if (e) e = false; else if (c === '\\\\') e = true; else if (c === '"') q = false; continue; } if (c === '"') q = true; else if (c === '{') d++; else if (c === '}' && --d === 0) return i + 1; } return -1; }`;
 
   test('json and cloudevent envelopes over stdin/stdout, hot', async () => {
-    const json = await deploy(fnDir('jsonfmt', 'name: jsonfmt\nruntime: node\nentrypoint: node func.js\nformat: json\n', { 'func.js': JSON_FN }), 'fmt');
+    const json = await deploy(fnDir('jsonfmt', 'name: jsonfmt\nruntime: node\nentrypoint: node func.js\nannotations:\n  tessera.io/format: json\n', { 'func.js': JSON_FN }), 'fmt');
     const r = await invoke(json, 'hello');
     assert.deepEqual([r.status, r.body.toString(), r.headers['x-format'], r.headers['content-type']], [200, 'json saw hello', 'json', 'text/plain']);
     assert.equal((await invoke(json, 'again')).body.toString(), 'json saw again', 'the same hot process answers the next call');
-    const ce = await deploy(fnDir('cefmt', 'name: cefmt\nruntime: node\nentrypoint: node func.js\nformat: cloudevent\n', { 'func.js': JSON_FN }), 'fmt');
+    const ce = await deploy(fnDir('cefmt', 'name: cefmt\nruntime: node\nentrypoint: node func.js\nannotations:\n  tessera.io/format: cloudevent\n', { 'func.js': JSON_FN }), 'fmt');
     const c = await invoke(ce, JSON.stringify({ x: 1 }));
     assert.equal(c.status, 201);
     assert.deepEqual(c.json().saw, { x: 1 });
@@ -182,7 +188,7 @@ function complete(s) { let d = 0, q = false, e = false; for (let i = 0; i < s.le
   });
 
   test('default: one cold process per call, body on stdin, FN_* in the environment', async () => {
-    const cold = await deploy(fnDir('cold', 'name: cold\nruntime: binary\nentrypoint: sh cold.sh\nformat: default\n', { 'cold.sh': 'printf "%s|%s|" "$FN_METHOD" "$FN_CALL_ID"\ntr a-z A-Z\n' }), 'fmt');
+    const cold = await deploy(fnDir('cold', 'name: cold\nruntime: binary\nentrypoint: sh cold.sh\nannotations:\n  tessera.io/format: default\n', { 'cold.sh': 'printf "%s|%s|" "$FN_METHOD" "$FN_CALL_ID"\ntr a-z A-Z\n' }), 'fmt');
     const r = await invoke(cold, 'shout');
     assert.equal(r.status, 200, r.body.toString());
     const [method, callId, body] = r.body.toString().split('|');

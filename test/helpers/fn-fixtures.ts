@@ -1,14 +1,19 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, tempDir } from './cli.js';
 
-/** A function directory with a func.yaml and its source; node functions see the repo's node_modules (for @fnproject/fdk). */
+/**
+ * A function directory with a func.yaml and its source, and a copy of @fnproject/fdk in its own
+ * node_modules (a package holds its dependencies; a link out of it would be refused).
+ */
 export function fnDir(name: string, funcYaml: string, files: Record<string, string>): string {
   const dir = join(tempDir('tessera-fn-'), name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'func.yaml'), funcYaml);
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  const fdk = join(dir, 'node_modules', '@fnproject', 'fdk');
+  mkdirSync(fdk, { recursive: true });
+  for (const f of ['fn-fdk.js', 'package.json']) copyFileSync(join(REPO, 'node_modules', '@fnproject', 'fdk', f), join(fdk, f));
   return dir;
 }
 

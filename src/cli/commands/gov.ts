@@ -4,14 +4,14 @@ import { join, resolve } from 'node:path';
 import { TesseraError } from '../../errors/index.js';
 import { ACCEPT_BALLOT, REJECT_BALLOT, type MemberClient, memberClient } from '../../sdk/member.js';
 
-interface GovFlags {
+export interface GovFlags {
   identity?: string;
   url: string;
   ca?: string;
 }
 
 /** The member's client, from its identity folder (or $TESSERA_IDENTITY) and the node CA. */
-function memberFromFlags(flags: GovFlags): MemberClient {
+export function memberFromFlags(flags: GovFlags): MemberClient {
   const dir = flags.identity ?? process.env.TESSERA_IDENTITY;
   if (!dir) throw new TesseraError('invalid_input', "which member? pass --identity DIR (the member's folder with cert.pem and key.pem) or set TESSERA_IDENTITY");
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
@@ -20,7 +20,7 @@ function memberFromFlags(flags: GovFlags): MemberClient {
   return memberClient({ url: flags.url, cert, key, ca });
 }
 
-async function expectOk(r: { status: number; text: string }) {
+export async function expectOk(r: { status: number; text: string }) {
   if (r.status >= 300) {
     let message = r.text;
     try {
@@ -40,7 +40,7 @@ const options = (cmd: Command) =>
     .option('--url <url>', 'the node (or $TESSERA_URL)', process.env.TESSERA_URL ?? 'https://127.0.0.1:8000')
     .option('--ca <file>', "the node CA (default: ca.pem two levels above the identity folder)");
 
-const printState = (text: string, txId?: string) => {
+export const printState = (text: string, txId?: string) => {
   const p = JSON.parse(text);
   console.log(`${p.proposalId}  ${p.proposalState}  (${p.ballotCount} ballot${p.ballotCount === 1 ? '' : 's'})${txId ? `  tx ${txId}` : ''}`);
   if (p.failure) console.log(`  failure: ${p.failure.reason}`);

@@ -1,10 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
+import type { Launch } from './confine.js';
+import { type FnResponse, type Headers, fnError, fromRaw, stripHop } from './fn-protocol.js';
 import { endTied, spawnTied } from './lifetime.js';
 
 // One hot function process speaking Fn's http-stream format (fn.md §2): it listens on a unix socket it
@@ -16,28 +17,25 @@ export interface FnCall {
   body: Buffer;
   deadline: Date;
   /** Headers to send: already shaped for /invoke (pass-through) or a trigger (Fn-Http-H-*). */
-  headers: Record<string, string>;
+  headers: Headers;
 }
 
-export interface FnResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
+export type { FnResponse } from './fn-protocol.js';
 
 export interface ProcessSpec {
-  command: string[];
-  cwd: string;
-  env: Record<string, string>;
+  /**
+   * Prepares one process: checks its code against the approved digest and returns how to start it,
+   * confined, with `env` (the format's FN_* variables) added last.
+   */
+  launch(opts: { socketDir?: string; env: Record<string, string> }): Promise<Launch>;
+  /** A fresh directory for an http-stream process's socket, reachable by the function. */
+  socketDir(): string;
   startTimeoutMs: number;
   maxResponseBytes: number;
-  openFiles: number;
-  memoryMb: number;
-  runtime: string;
 }
 
-const HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
-const fnError = (status: number, message: string): FnResponse => ({ status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ message })) });
+/** Largest response header block a function may send (Node's default); larger is Fn's 502. */
+const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
 
 export class FnCallError extends Error {
   constructor(
@@ -45,7 +43,7 @@ export class FnCallError extends Error {
     /** Whether the process must be replaced. */
     readonly kill: boolean,
   ) {
-    super(JSON.parse(response.body.toString()).message);
+    super((JSON.parse(response.body.toString()) as { message: string }).message);
   }
 }
 
@@ -65,21 +63,22 @@ export class HotProcess {
     private readonly logger: Logger,
   ) {
     // Short on purpose: a unix socket path holds at most 107 bytes.
-    this.dir = mkdtempSync(join(tmpdir(), 'fn-'));
+    this.dir = spec.socketDir();
     this.socket = join(this.dir, 'lsnr.sock');
   }
 
   /** Starts the process and waits for the handshake: 504 on time-out, 502 for a bad socket or an early exit. */
   async start(): Promise<void> {
-    const limits = `ulimit -n ${this.spec.openFiles}${this.spec.runtime === 'node' ? '' : `; ulimit -v ${this.spec.memoryMb * 1024 * 4}`}`;
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      ...this.spec.env,
-      FN_LISTENER: `unix:${this.socket}`,
-      FN_FORMAT: 'http-stream',
-      ...(this.spec.runtime === 'node' ? { NODE_OPTIONS: `--max-old-space-size=${this.spec.memoryMb}` } : {}),
-    };
-    this.child = spawnTied(limits, this.spec.command, { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let launch: Launch;
+    try {
+      launch = await this.spec.launch({ socketDir: this.dir, env: { FN_FORMAT: 'http-stream' } });
+    } catch (err) {
+      rmSync(this.dir, { recursive: true, force: true });
+      this.exited = true;
+      throw err;
+    }
+    this.child = spawnTied(launch.setup, launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.once('exit', () => launch.release());
     this.child.on('exit', () => (this.exited = true));
     this.child.on('error', () => (this.exited = true));
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
@@ -132,7 +131,15 @@ export class HotProcess {
         }
       };
       const req = request(
-        { socketPath: this.socket, path: '/call', method: 'POST', agent: this.agent, headers: { ...call.headers, host: 'localhost', 'content-length': call.body.length, 'Fn-Call-Id': call.callId, 'Fn-Deadline': call.deadline.toISOString().replace(/\.\d+Z$/, 'Z') } },
+        {
+          socketPath: this.socket,
+          path: '/call',
+          method: 'POST',
+          agent: this.agent,
+          maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
+          // Every request is a POST /call with a length, whatever the client's method or framing (Fn's agent).
+          headers: { ...stripHop(call.headers), host: 'localhost', 'content-length': call.body.length, 'Fn-Call-Id': call.callId, 'Fn-Deadline': call.deadline.toISOString().replace(/\.\d+Z$/, 'Z') },
+        },
         (res) => {
           responded = true;
           const chunks: Buffer[] = [];
@@ -148,7 +155,7 @@ export class HotProcess {
           res.on('end', () =>
             done(() => {
               const status = res.statusCode ?? 0;
-              const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !HOP.has(k)).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
+              const headers = stripHop(fromRaw(res.rawHeaders));
               if (status === 200) return resolve({ status, headers, body: Buffer.concat(chunks) });
               if (status === 502) return reject(new FnCallError(fnError(502, 'function failed'), false));
               if (status === 504) return reject(new FnCallError(fnError(504, 'Timed out'), false));
@@ -167,6 +174,10 @@ export class HotProcess {
         // Likewise a fresh connection it closed (an idle time-out shorter than the node's way from connect
         // to write, under load) before taking the whole request: our write failed with EPIPE, no answer began.
         const closedBeforeRequest = req.reusedSocket ? err.code === 'ECONNRESET' || err.code === 'EPIPE' : err.code === 'EPIPE' && !responded;
+        if (err.code === 'HPE_HEADER_OVERFLOW') {
+          done(() => reject(new FnCallError(fnError(502, 'function response header too large'), true)));
+          return;
+        }
         if (mayRetry && closedBeforeRequest) {
           done(() => this.send(call, false).then(resolve, reject));
           return;
@@ -180,7 +191,7 @@ export class HotProcess {
   /** Ends the process and everything in its process group; resolves once it has exited. */
   async kill(): Promise<void> {
     this.agent.destroy();
-    await endTied(this.child);
+    if (this.child) await endTied(this.child);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

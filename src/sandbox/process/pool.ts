@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
+import { fnError } from './fn-protocol.js';
 import { type FnCall, FnCallError, type FnResponse, HotProcess, type ProcessSpec } from './hot-process.js';
 import { endTied } from './lifetime.js';
 import { StdioProcess, coldCall } from './stdio-process.js';
@@ -14,6 +15,7 @@ interface FnProcess {
   kill(): Promise<void>;
 }
 
+/** Fn's http-stream, or one of the legacy formats Tessera keeps adapters for. */
 export type FnFormat = 'http-stream' | 'json' | 'cloudevent' | 'default';
 
 export interface PoolOptions {
@@ -88,7 +90,7 @@ export class ProcessPool {
         this.busy.add(got);
         return got;
       }
-      throw new FnCallError({ status: 503, headers: { 'content-type': 'application/json', 'retry-after': '15' }, body: Buffer.from(JSON.stringify({ message: 'Timed out - server too busy' })) }, false);
+      throw new FnCallError(fnError(503, 'Timed out - server too busy', { 'retry-after': ['15'] }), false);
     }
   }
 

@@ -1,14 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import { type FnCall, FnCallError, type FnResponse, type ProcessSpec } from './hot-process.js';
+import { type FnResponse, type Headers, first, fnError as fnErrorResponse } from './fn-protocol.js';
+import { type FnCall, FnCallError, type ProcessSpec } from './hot-process.js';
 import { endTied, spawnTied } from './lifetime.js';
 
 // Fn's legacy formats (fn.md §3), kept as adapters beside http-stream: `json` and `cloudevent` are hot,
 // one JSON envelope in on stdin and one out on stdout per call; `default` is cold, one process per call
 // with the body on stdin and the answer on stdout.
 
-const fnError = (status: number, message: string) => new FnCallError({ status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ message })) }, true);
+const fnError = (status: number, message: string) => new FnCallError(fnErrorResponse(status, message), true);
 
 /** Splits a byte stream into top-level JSON values, minding strings and escapes. */
 export class JsonObjectSplitter {
@@ -46,14 +47,13 @@ export class JsonObjectSplitter {
   }
 }
 
-const header = (call: FnCall, name: string) => Object.entries(call.headers).find(([k]) => k.toLowerCase() === name)?.[1];
+const header = (call: FnCall, name: string) => first(call.headers, name);
 
-const multi = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]]));
-const single = (headers: Record<string, string[] | string> | undefined) =>
-  Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v)]));
+const multi = (headers: Record<string, string[] | string> | undefined): Headers =>
+  Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.map(String) : [String(v)]]));
 
 function envelope(format: 'json' | 'cloudevent', call: FnCall, method: string, url: string): unknown {
-  const protocol = { type: 'http', method, request_url: url, headers: multi(call.headers) };
+  const protocol = { type: 'http', method, request_url: url, headers: call.headers };
   const deadline = call.deadline.toISOString();
   const body = call.body.toString('utf8');
   if (format === 'json') return { call_id: call.callId, deadline, body, content_type: call.contentType ?? header(call, 'content-type') ?? '', protocol };
@@ -85,9 +85,9 @@ function response(format: 'json' | 'cloudevent', text: string): FnResponse {
     throw fnError(502, 'invalid json response from function');
   }
   const protocol = format === 'json' ? out.protocol : out.extensions?.protocol;
-  const headers = single(protocol?.headers);
+  const headers = multi(protocol?.headers);
   const contentType = format === 'json' ? out.content_type : out.contentType;
-  if (contentType) headers['content-type'] = contentType;
+  if (contentType) headers['content-type'] = [contentType];
   const body = format === 'json' ? (out.body ?? '') : typeof out.data === 'string' ? out.data : JSON.stringify(out.data ?? null);
   return { status: protocol?.status_code ?? 200, headers, body: Buffer.from(body) };
 }
@@ -109,12 +109,10 @@ export class StdioProcess {
   ) {}
 
   async start(): Promise<void> {
-    this.child = spawnTied(`ulimit -n ${this.spec.openFiles}`, this.spec.command, {
-      cwd: this.spec.cwd,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...this.spec.env, FN_FORMAT: this.format },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const launch = await this.spec.launch({ env: { FN_FORMAT: this.format } });
+    this.child = spawnTied(launch.setup, launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.on('exit', () => {
+      launch.release();
       this.exited = true;
       this.pending?.reject(fnError(502, 'error receiving function response'));
       this.pending = null;
@@ -158,18 +156,18 @@ export class StdioProcess {
 
   /** Ends the process and everything in its process group; resolves once it has exited. */
   kill(): Promise<void> {
-    return endTied(this.child);
+    return this.child ? endTied(this.child) : Promise.resolve();
   }
 }
 
 /** The default format: a cold process per call, the body on stdin, the answer on stdout. */
 export async function coldCall(spec: ProcessSpec, call: FnCall, logger: Logger, running?: Set<ChildProcess>): Promise<FnResponse> {
-  const headerEnv = Object.fromEntries(Object.entries(call.headers).map(([k, v]) => [`FN_HEADER_${k.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-')}`, v]));
-  const child = spawnTied(`ulimit -n ${spec.openFiles}`, spec.command, {
-    cwd: spec.cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...spec.env, ...headerEnv, FN_FORMAT: 'default', FN_CALL_ID: call.callId, FN_DEADLINE: call.deadline.toISOString(), FN_METHOD: header(call, 'fn-http-method') ?? 'POST', FN_REQUEST_URL: header(call, 'fn-http-request-url') ?? 'http://localhost/' },
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const headerEnv = Object.fromEntries(Object.entries(call.headers).map(([k, v]) => [`FN_HEADER_${k.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-')}`, v.join(', ')]));
+  const launch = await spec.launch({
+    env: { ...headerEnv, FN_FORMAT: 'default', FN_CALL_ID: call.callId, FN_DEADLINE: call.deadline.toISOString(), FN_METHOD: header(call, 'fn-http-method') ?? 'POST', FN_REQUEST_URL: header(call, 'fn-http-request-url') ?? 'http://localhost/' },
   });
+  const child = spawnTied(launch.setup, launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.once('exit', () => launch.release());
   running?.add(child);
   child.once('exit', () => running?.delete(child));
   createInterface({ input: child.stderr! }).on('line', (line) => logger.info({ call_id: call.callId, fn_output: true }, line));
@@ -194,5 +192,5 @@ export async function coldCall(spec: ProcessSpec, call: FnCall, logger: Logger, 
   if (code === -1) throw fnError(504, 'Timed out');
   if (size > spec.maxResponseBytes) throw fnError(502, 'function response body too large');
   if (code !== 0) throw fnError(502, 'function failed');
-  return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.concat(chunks) };
+  return { status: 200, headers: { 'content-type': ['application/octet-stream'] }, body: Buffer.concat(chunks) };
 }

@@ -1,0 +1,378 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { TesseraError } from '../../errors/index.js';
+import type { Confiner } from '../../sandbox/process/confine.js';
+import { type FnCall, FnCallError, type FnResponse } from '../../sandbox/process/hot-process.js';
+import { ProcessPool } from '../../sandbox/process/pool.js';
+import type { ReadTx, Store, Tx } from '../../store/types.js';
+import type { FunctionDefinition } from '../registry.js';
+import type { CodeCache } from './code-cache.js';
+import { type FuncFile, egressOf, formatOf, readFuncFile } from './funcfile.js';
+import { fnError, requestHeaders, responseHeaders, triggerRequestHeaders, triggerResponse } from './fn-http.js';
+import { type PackageLimits, unpackPackage } from '../../packaging/package.js';
+import type { PackageStore } from './package-store.js';
+import { commandOf, runtimeFamily } from './runtimes.js';
+
+export type { FnResponse } from '../../sandbox/process/hot-process.js';
+export { fnError as fnErrorResponse } from './fn-http.js';
+export { fromRaw as headersFromRaw } from '../../sandbox/process/fn-protocol.js';
+
+const FNS = 'fn.functions';
+const APPS = 'fn.apps';
+const PACKAGES = 'fn.packages';
+/** The owner of functions deployed by governance: '@' starts no principal's name. */
+export const CONSORTIUM = '@consortium';
+
+/** One version of a process function: its package digest, and who owns it. Immutable once written. */
+export interface FnRecord {
+  id: string;
+  owner: string;
+  app: string;
+  name: string;
+  /** SHA-256 of the package archive: the code that runs. */
+  package: string;
+  version: number;
+  func: FuncFile;
+  created_at: string;
+}
+
+export interface PackageRecord {
+  digest: string;
+  name: string;
+  size: number;
+  func: FuncFile;
+  uploaded_by: string[];
+  uploaded_at: string;
+}
+
+export interface FnSettings {
+  maxProcessesPerFunction: number;
+  startTimeoutMs: number;
+  maxResponseBytes: number;
+  openFiles: number;
+  allowDirectDeploy: boolean;
+  allowEgress: boolean;
+  packageLimits: PackageLimits;
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** Fn-style 26-character base32 ids (call ids): 48-bit milliseconds, then randomness. */
+export function fnId(): string {
+  let time = Date.now();
+  let head = '';
+  for (let i = 0; i < 10; i++) {
+    head = CROCKFORD[time % 32] + head;
+    time = Math.floor(time / 32);
+  }
+  return head + [...randomBytes(16)].map((b) => CROCKFORD[b % 32]).join('');
+}
+
+/** A function's id: the SHA-256 of who owns it, its app and its package, so one id is always one code. */
+export const functionId = (owner: string, app: string, digest: string) => createHash('sha256').update(`tessera process function\0${owner}\0${app}\0${digest}`).digest('hex');
+
+const APP_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Functions in any language as hot processes over Fn's protocol: packages (content-addressed code),
+ * functions (a package deployed under an owner and an app), one pool per function, and the two ways in:
+ * /invoke (FDK headers as they are) and HTTP triggers (Fn-Http-* mapping).
+ */
+export class FnService {
+  private readonly pools = new Map<string, ProcessPool>();
+
+  constructor(
+    private readonly opts: { store: Store; logger: Logger; settings: FnSettings; packages: PackageStore; cache: CodeCache; confiner: Confiner },
+  ) {}
+
+  /** Start-up: the cache is checked against the approved digests; the confinement in use is logged. */
+  async open(): Promise<void> {
+    await this.opts.cache.open();
+    const keep = new Set(this.list().map((f) => f.package));
+    const checked = await this.opts.cache.verifyAll(keep);
+    const problem = this.problem();
+    if (this.opts.confiner.mode === 'none') this.opts.logger.warn('process functions run UNCONFINED (fn.confinement = "none"): as the node\'s user, seeing its files and network');
+    else if (problem) this.opts.logger.warn({ reason: problem }, 'process functions are refused on this node until bubblewrap works, or fn.confinement = "none" is set');
+    else this.opts.logger.info({ confinement: 'bubblewrap', limits: this.opts.confiner.limitsBy, cache: checked }, 'process functions confined');
+  }
+
+  /** Why process functions cannot run here, if they cannot. */
+  problem(): string | null {
+    return this.opts.confiner.mode === 'bubblewrap' ? this.opts.confiner.unavailable : null;
+  }
+
+  /** What `tessera fn list` shows about how functions run here. */
+  confinement(): { mode: string; limits: string; warning: string | null } {
+    const problem = this.problem();
+    const warning = this.opts.confiner.mode === 'none' ? 'process functions run unconfined on this node (fn.confinement = "none")' : problem ? `process functions are refused: ${problem}` : null;
+    return { mode: this.opts.confiner.mode, limits: this.opts.confiner.limitsBy, warning };
+  }
+
+  private requireRunnable() {
+    const problem = this.problem();
+    if (problem) throw new TesseraError('unavailable', `this node refuses process functions: ${problem}. Install bubblewrap, or have the operator set fn.confinement = "none" to run them unconfined`);
+  }
+
+  // Packages
+
+  /** Checks and stores an uploaded archive; returns its digest and what its func.yaml says. */
+  async upload(bytes: Buffer, uploader: string): Promise<PackageRecord> {
+    const limits = this.opts.settings.packageLimits;
+    if (bytes.length > limits.maxBytes) throw new TesseraError('too_large', `the package is ${bytes.length} bytes; this node takes at most ${limits.maxBytes} (fn.max_package_bytes)`);
+    const scratch = await mkdtemp(join(this.opts.cache.root, '.check-'));
+    let func: FuncFile;
+    let digest: string;
+    try {
+      digest = await unpackPackage(bytes, join(scratch, 'p'), limits);
+      func = readFuncFile(join(scratch, 'p'));
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    this.checkFunc(func);
+    await this.opts.packages.put(bytes);
+    const { result } = this.opts.store.transact((tx) => {
+      const existing = tx.get<PackageRecord>(PACKAGES, digest);
+      const record: PackageRecord = existing
+        ? { ...existing, uploaded_by: existing.uploaded_by.includes(uploader) ? existing.uploaded_by : [...existing.uploaded_by, uploader] }
+        : { digest, name: func.name, size: bytes.length, func, uploaded_by: [uploader], uploaded_at: new Date().toISOString() };
+      tx.put(PACKAGES, digest, record);
+      return record;
+    });
+    await this.opts.store.durable();
+    return result;
+  }
+
+  private checkFunc(func: FuncFile) {
+    runtimeFamily(func.runtime);
+    commandOf(func);
+    if (egressOf(func) && !this.opts.settings.allowEgress) {
+      throw new TesseraError('permission_denied', `function ${func.name} asks for network access (annotation tessera.io/egress); this node's operator has not allowed it (fn.allow_egress)`);
+    }
+  }
+
+  private packageIn(tx: ReadTx, digest: string): PackageRecord {
+    if (!/^[0-9a-f]{64}$/.test(digest)) throw new TesseraError('invalid_input', `'${digest}' is not a package digest (the SHA-256 that tessera fn deploy prints)`);
+    const p = tx.get<PackageRecord>(PACKAGES, digest);
+    if (!p) throw new TesseraError('not_found', `no uploaded package has digest ${digest}: upload it first (tessera fn deploy DIR --propose uploads, then proposes)`);
+    return p;
+  }
+
+  // Functions
+
+  /** A user's direct deploy: the package becomes (a new version of) the caller's own function. */
+  async deploy(owner: string, app: string, digest: string): Promise<FnRecord> {
+    if (!this.opts.settings.allowDirectDeploy) {
+      throw new TesseraError('permission_denied', 'this node registers process functions only through governance: propose set_node_function with kind "process" (tessera fn deploy DIR --propose), or have the operator set fn.allow_direct_deploy');
+    }
+    this.requireRunnable();
+    const { result } = this.opts.store.transact((tx) => this.put(tx, owner, app, digest));
+    await this.opts.store.durable();
+    return result;
+  }
+
+  /** For a governance proposal's validation: why it cannot apply, or null. */
+  check(app: string, digest: string, name: string): string | null {
+    try {
+      this.requireRunnable();
+      return this.opts.store.read((tx) => {
+        const p = this.packageIn(tx, digest);
+        if (p.name !== name) return `the package's func.yaml names the function '${p.name}', not '${name}'`;
+        this.checkFunc(p.func);
+        this.appOwner(tx, app, CONSORTIUM);
+        return null;
+      });
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  /** A governance proposal's apply, inside its transaction: the consortium owns what it deploys. */
+  deployIn(tx: Tx, app: string, digest: string): FnRecord {
+    return this.put(tx, CONSORTIUM, app, digest);
+  }
+
+  /** For a governance removal's validation. */
+  checkRemoval(app: string, name: string): string | null {
+    const f = this.list().find((g) => g.app === app && g.name === name && g.owner === CONSORTIUM);
+    return f ? null : `the consortium has no process function '${name}' in app '${app}'`;
+  }
+
+  /** A governance removal's apply. */
+  removeIn(tx: Tx, app: string, name: string): FnRecord {
+    const f = tx.list<FnRecord>(FNS).map(([, g]) => g).find((g) => g.app === app && g.name === name && g.owner === CONSORTIUM);
+    if (!f) throw new TesseraError('not_found', `the consortium has no process function '${name}' in app '${app}'`);
+    this.drop(tx, f);
+    return f;
+  }
+
+  private drop(tx: Tx, f: FnRecord) {
+    tx.delete(FNS, f.id);
+    if (!tx.list<FnRecord>(FNS).some(([key, g]) => key !== f.id && g.app === f.app)) tx.delete(APPS, f.app);
+    this.retire(f.id);
+  }
+
+  /** Refuses an app another owner has; claims an app nobody has. */
+  private appOwner(tx: ReadTx, app: string, owner: string) {
+    if (!APP_NAME.test(app)) throw new TesseraError('invalid_input', `app name '${app}' must be 1-64 letters, digits, '_', '.' or '-'`);
+    const a = tx.get<{ owner: string }>(APPS, app);
+    if (a && a.owner !== owner) {
+      throw new TesseraError('permission_denied', `app '${app}' belongs to ${a.owner === CONSORTIUM ? 'the consortium (deployed by governance)' : 'another user'}; deploy into an app of your own`);
+    }
+  }
+
+  private put(tx: Tx, owner: string, app: string, digest: string): FnRecord {
+    const p = this.packageIn(tx, digest);
+    this.checkFunc(p.func);
+    this.appOwner(tx, app, owner);
+    if (!tx.get(APPS, app)) tx.put(APPS, app, { owner, created_at: new Date().toISOString() });
+    const id = functionId(owner, app, digest);
+    const previous = tx.list<FnRecord>(FNS).map(([, f]) => f).find((f) => f.app === app && f.name === p.name);
+    if (previous?.id === id) return previous;
+    const record: FnRecord = { id, owner, app, name: p.name, package: digest, version: (previous?.version ?? 0) + 1, func: p.func, created_at: new Date().toISOString() };
+    if (previous) {
+      tx.delete(FNS, previous.id);
+      this.retire(previous.id);
+    }
+    tx.put(FNS, id, record);
+    return record;
+  }
+
+  /** The owner removes a function they deployed (the consortium's go only by governance). */
+  async remove(owner: string, id: string): Promise<FnRecord> {
+    const { result } = this.opts.store.transact((tx) => {
+      const f = tx.get<FnRecord>(FNS, id);
+      if (!f || f.owner !== owner) throw new TesseraError('not_found', `you have no function ${id}`);
+      this.drop(tx, f);
+      return f;
+    });
+    await this.opts.store.durable();
+    return result;
+  }
+
+  private retire(id: string) {
+    const pool = this.pools.get(id);
+    this.pools.delete(id);
+    void pool?.close();
+  }
+
+  list(): FnRecord[] {
+    return this.opts.store.read((tx) => tx.list<FnRecord>(FNS).map(([, f]) => f));
+  }
+
+  get(id: string): FnRecord {
+    const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
+    if (!f) throw new TesseraError('not_found', `no function ${id}`, { ccf: 'FunctionNotFound' });
+    return f;
+  }
+
+  private pool(f: FnRecord): ProcessPool {
+    let pool = this.pools.get(f.id);
+    if (!pool) {
+      const memoryMb = f.func.memory ?? 128;
+      const node = runtimeFamily(f.func.runtime) === 'node';
+      pool = new ProcessPool({
+        format: formatOf(f.func),
+        spec: {
+          launch: async ({ socketDir, env }) => {
+            this.requireRunnable();
+            // Verified before every cold start: a copy changed on disk is replaced from the sealed package.
+            const codeDir = await this.opts.cache.dir(f.package);
+            return this.opts.confiner.launch({
+              codeDir,
+              command: commandOf(f.func),
+              // The function's config first; FN_* last, so config cannot override them (Fn does the same).
+              env: {
+                ...(node ? { NODE_OPTIONS: `--max-old-space-size=${memoryMb}` } : {}),
+                ...Object.fromEntries(Object.entries(f.func.config ?? {}).filter(([k]) => !k.startsWith('FN_'))),
+                FN_MEMORY: String(memoryMb),
+                FN_TYPE: 'sync',
+                FN_FN_ID: f.id,
+                FN_APP_ID: f.app,
+                FN_APP_NAME: f.app,
+                FN_FN_NAME: f.name,
+                ...env,
+              },
+              memoryMb,
+              network: egressOf(f.func) && this.opts.settings.allowEgress,
+              openFiles: this.opts.settings.openFiles,
+              socketDir,
+            });
+          },
+          socketDir: () => this.opts.confiner.socketDir(),
+          startTimeoutMs: this.opts.settings.startTimeoutMs,
+          maxResponseBytes: this.opts.settings.maxResponseBytes,
+        },
+        maxProcesses: this.opts.settings.maxProcessesPerFunction,
+        idleTimeoutMs: (f.func.idle_timeout ?? 30) * 1000,
+        logger: this.opts.logger.child({ fn: f.name, fn_id: f.id }),
+      });
+      this.pools.set(f.id, pool);
+    }
+    return pool;
+  }
+
+  private async run(f: FnRecord, headers: Record<string, string[]>, body: Buffer, detached: boolean): Promise<FnResponse> {
+    const callId = fnId();
+    const call: FnCall = { callId, body, headers, deadline: new Date(Date.now() + (f.func.timeout ?? 30) * 1000) };
+    const pool = this.pool(f);
+    if (detached) {
+      pool.call(call).catch((err) => this.opts.logger.warn({ fn: f.name, call_id: callId, err: (err as Error).message }, 'detached call failed'));
+      return { status: 202, headers: { 'fn-call-id': [callId] }, body: Buffer.alloc(0) };
+    }
+    try {
+      const r = await pool.call(call);
+      return { ...r, headers: { ...r.headers, 'fn-call-id': [callId] } };
+    } catch (err) {
+      if (err instanceof FnCallError) return { ...err.response, headers: { ...err.response.headers, 'fn-call-id': [callId] } };
+      if (err instanceof TesseraError && err.code === 'unavailable') return fnError(503, err.message);
+      throw err;
+    }
+  }
+
+  /** POST /invoke/{fn_id}: the client's headers pass through; the FDK's 200 comes back as it is. */
+  invoke(id: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
+    const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
+    if (!f) return Promise.resolve(fnError(404, 'Fn not found'));
+    const detached = (headers['fn-invoke-type']?.[0] ?? '').toLowerCase() === 'detached';
+    return this.run(f, requestHeaders(headers), body, detached).then((r) => ({ ...r, headers: responseHeaders(r.headers) }));
+  }
+
+  /** ANY /t/{app}/{source}: headers renamed Fn-Http-H-*, status and headers mapped back from the FDK's. */
+  async trigger(app: string, source: string, method: string, url: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
+    const fns = this.list().filter((fn) => fn.app === app);
+    if (!fns.length && !this.opts.store.read((tx) => tx.get(APPS, app))) return fnError(404, 'App not found');
+    const f = fns.find((fn) => (fn.func.triggers ?? []).some((t) => t.source === source));
+    if (!f) return fnError(404, 'Trigger not found');
+    const r = await this.run(f, triggerRequestHeaders(method, url, headers), body, false);
+    return triggerResponse(r);
+  }
+
+  /**
+   * A process function as a task's function (`fn:<id>`): the payload is the call body, the 200 body the
+   * task's result. Lets tasks run code in any language, under the same registration rules.
+   */
+  taskDefinition(id: string): FunctionDefinition | undefined {
+    const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
+    if (!f) return undefined;
+    return {
+      name: `fn:${f.id}`,
+      kind: 'process',
+      type: 'Single',
+      description: `process function ${f.app}/${f.name}`,
+      interface: { payload: 'text', arguments: [], inputs: [], outputs: [] },
+      run: async (ctx) => {
+        const r = await this.run(f, { 'content-type': ['text/plain'] }, Buffer.from(ctx.payload ?? ''), false);
+        if (r.status !== 200) throw new TesseraError('function_failed', `process function ${f.name} answered ${r.status}: ${r.body.toString('utf8')}`);
+        return r.body.toString('utf8');
+      },
+    };
+  }
+
+  /** Ends every function process (and its process group); resolves once they have all exited. */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+}
