@@ -127,10 +127,8 @@ export async function unpackPackage(bytes: Buffer, dir: string, limits: PackageL
   const dirs = new Set<string>(['']);
   const seen = new Set<string>();
   const extract = tar.extract();
-  const fed = new Promise<void>((resolve, reject) => {
-    extract.on('error', reject);
-    Readable.from([bytes]).on('error', reject).pipe(extract).on('finish', resolve);
-  });
+  // Errors (a truncated or garbled archive) surface through the iteration below, never as an event.
+  extract.end(bytes);
   let count = 0;
   try {
     for await (const entry of extract) {
@@ -160,7 +158,6 @@ export async function unpackPackage(bytes: Buffer, dir: string, limits: PackageL
         throw bad(`package entry '${path}' is a ${h.type}: only files, directories and symbolic links are allowed`);
       }
     }
-    await fed;
   } catch (err) {
     extract.destroy();
     if (err instanceof TesseraError) throw err;

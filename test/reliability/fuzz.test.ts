@@ -12,6 +12,7 @@ import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { encode } from 'cbor-x';
 import fc from 'fast-check';
+import { packDirectory } from '../../src/packaging/package.js';
 import { stringify } from 'yaml';
 import { type TestNode, startNode } from '../helpers/cli.js';
 import { member } from '../helpers/gov.js';
@@ -164,7 +165,10 @@ test('func.yaml: random YAML and near-miss function definitions, registered dire
   try {
     await fuzz('func.yaml', text, async (yaml) => {
       writeFileSync(join(dir, 'func.yaml'), yaml);
-      return restOutcome(await https(url('/v1/fns'), id('alice'), { method: 'POST', json: { dir } }));
+      const { bytes } = await packDirectory(dir);
+      const uploaded = await https(url('/v1/fn/packages'), id('alice'), { method: 'PUT', body: bytes, headers: { 'content-type': 'application/x-tar' } });
+      if (uploaded.status !== 201) return restOutcome(uploaded);
+      return restOutcome(await https(url('/v1/fns'), id('alice'), { method: 'POST', json: { package: uploaded.json().digest, app: 'fuzz' } }));
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

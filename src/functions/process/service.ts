@@ -162,13 +162,17 @@ export class FnService {
 
   /** A user's direct deploy: the package becomes (a new version of) the caller's own function. */
   async deploy(owner: string, app: string, digest: string): Promise<FnRecord> {
-    if (!this.opts.settings.allowDirectDeploy) {
-      throw new TesseraError('permission_denied', 'this node registers process functions only through governance: propose set_node_function with kind "process" (tessera fn deploy DIR --propose), or have the operator set fn.allow_direct_deploy');
-    }
+    this.requireDirectDeploy();
     this.requireRunnable();
     const { result } = this.opts.store.transact((tx) => this.put(tx, owner, app, digest));
     await this.opts.store.durable();
     return result;
+  }
+
+  requireDirectDeploy() {
+    if (!this.opts.settings.allowDirectDeploy) {
+      throw new TesseraError('permission_denied', 'this node registers process functions only through governance: propose set_node_function with kind "process" (tessera fn deploy DIR --propose), or have the operator set fn.allow_direct_deploy');
+    }
   }
 
   /** For a governance proposal's validation: why it cannot apply, or null. */

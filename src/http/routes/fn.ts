@@ -25,6 +25,7 @@ export async function fnRoutes(app: FastifyInstance, fns: FnService, limits: { m
       schema: { tags: ['fn'], summary: 'Upload a function package (a canonical tar archive; tessera fn deploy makes one); answers its digest' },
       handler: async (request, reply) => {
         const caller = callerOf(request);
+        if (caller.role !== 'user' && caller.role !== 'member') throw new TesseraError('permission_denied', `packages are uploaded by users and members; '${caller.name}' is a ${caller.role}`);
         if (!Buffer.isBuffer(request.body) || !request.body.length) throw new TesseraError('invalid_input', 'send the package archive as the request body (application/x-tar)');
         const p = await fns.upload(request.body, caller.role === 'user' ? caller.name : `${caller.role}:${caller.certId}`);
         return reply.status(201).send({ digest: p.digest, name: p.name, size: p.size });
@@ -40,6 +41,7 @@ export async function fnRoutes(app: FastifyInstance, fns: FnService, limits: { m
     },
     handler: async (request, reply) => {
       const user = userOf(request);
+      fns.requireDirectDeploy();
       if (!request.body.package) {
         throw new TesseraError('invalid_input', (request.body as { dir?: string }).dir !== undefined ? 'a function is deployed as a package, not as a path on the node: tessera fn deploy DIR packs the directory and uploads it' : 'package is required: the digest PUT /v1/fn/packages answered');
       }
