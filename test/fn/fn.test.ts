@@ -62,6 +62,28 @@ describe('unmodified @fnproject/fdk functions', () => {
   });
 });
 
+describe('the environment a function gets', () => {
+  test('PATH, HOME, its config, then FN_* (config cannot override them); nothing of the node', async () => {
+    const id = await deploy(
+      fnDir('envfn', nodeYaml('envfn', 'config:\n  FN_FN_ID: spoofed\n  FN_MEMORY: "4096"\n  GREETING: hello\n'), {
+        'func.js': "require('@fnproject/fdk').handle(() => ({ env: process.env, cwd: process.cwd(), uid: process.getuid() }));",
+      }),
+      'envapp',
+    );
+    const r = await invoke(id, '{}');
+    assert.equal(r.status, 200, r.body.toString());
+    const { env, cwd } = r.json();
+    assert.equal(env.FN_FN_ID, id);
+    assert.equal(env.FN_MEMORY, '128');
+    assert.equal(env.GREETING, 'hello');
+    assert.equal(env.FN_APP_ID, 'envapp');
+    assert.equal(env.FN_LISTENER, 'unix:/tmp/iofs/lsnr.sock');
+    assert.equal(cwd, '/function');
+    const unexpected = Object.keys(env).filter((k) => !/^(PATH|HOME|PWD|SHLVL|_|GREETING|NODE_OPTIONS|FN_[A-Z_]+)$/.test(k));
+    assert.deepEqual(unexpected, [], 'nothing of the node\'s environment (TESSERA_*, the sealing key path) reaches a function');
+  });
+});
+
 describe('a second language', () => {
   test('a Python function with only the standard library speaks http-stream', async () => {
     const id = await deploy(fnDir('py', 'schema_version: 20180708\nname: py\nruntime: python\nentrypoint: python3 func.py\n', { 'func.py': PYTHON_FN }));

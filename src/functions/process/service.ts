@@ -288,13 +288,11 @@ export class FnService {
               // The function's config first; FN_* last, so config cannot override them (Fn does the same).
               env: {
                 ...(node ? { NODE_OPTIONS: `--max-old-space-size=${memoryMb}` } : {}),
-                ...Object.fromEntries(Object.entries(f.func.config ?? {}).filter(([k]) => !k.startsWith('FN_'))),
+                ...(f.func.config ?? {}),
                 FN_MEMORY: String(memoryMb),
                 FN_TYPE: 'sync',
                 FN_FN_ID: f.id,
                 FN_APP_ID: f.app,
-                FN_APP_NAME: f.app,
-                FN_FN_NAME: f.name,
                 ...env,
               },
               memoryMb,
