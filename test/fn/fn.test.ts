@@ -84,6 +84,30 @@ describe('the environment a function gets', () => {
   });
 });
 
+describe('the system calls a function may make', () => {
+  test('a seccomp filter is in force: new namespaces, mounts and ptrace are refused with EPERM; threads and children work', async () => {
+    const probe = `const cp = require('child_process');
+const run = (c) => { try { return cp.execSync(c, { stdio: 'pipe' }).toString().trim(); } catch (e) { return 'FAILED: ' + e.stderr.toString().trim(); } };
+require('@fnproject/fdk').handle(() => ({
+  status: run("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status"),
+  unshareUser: run('unshare -U true'),
+  unshareNet: run('unshare -n true'),
+  mount: run('mount -t tmpfs none /tmp'),
+  child: run('echo child ran'),
+}));`;
+    const id = await deploy(fnDir('sysfn', nodeYaml('sysfn'), { 'func.js': probe }), 'sys');
+    const r = await invoke(id, '{}');
+    assert.equal(r.status, 200, r.body.toString());
+    const out = r.json();
+    assert.match(out.status, /Seccomp:\s+2/);
+    assert.match(out.status, /NoNewPrivs:\s+1/);
+    assert.match(out.unshareUser, /^FAILED: .*Operation not permitted/);
+    assert.match(out.unshareNet, /^FAILED: .*Operation not permitted/);
+    assert.match(out.mount, /^FAILED/);
+    assert.equal(out.child, 'child ran');
+  });
+});
+
 describe('a second language', () => {
   test('a Python function with only the standard library speaks http-stream', async () => {
     const id = await deploy(fnDir('py', 'schema_version: 20180708\nname: py\nruntime: python\nentrypoint: python3 func.py\n', { 'func.py': PYTHON_FN }));

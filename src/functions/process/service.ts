@@ -94,7 +94,10 @@ export class FnService {
     const problem = this.problem();
     if (this.opts.confiner.mode === 'none') this.opts.logger.warn('process functions run UNCONFINED (fn.confinement = "none"): as the node\'s user, seeing its files and network');
     else if (problem) this.opts.logger.warn({ reason: problem }, 'process functions are refused on this node until bubblewrap works, or fn.confinement = "none" is set');
-    else this.opts.logger.info({ confinement: 'bubblewrap', limits: this.opts.confiner.limitsBy, cache: checked }, 'process functions confined');
+    else {
+      this.opts.logger.info({ confinement: 'bubblewrap', limits: this.opts.confiner.limitsBy, seccomp: this.opts.confiner.seccompFile !== null, cache: checked }, 'process functions confined');
+      if (this.opts.confiner.seccompFile === null) this.opts.logger.warn({ arch: process.arch }, 'no seccomp filter for this architecture: function processes may make every system call an unprivileged user can');
+    }
   }
 
   /** Why process functions cannot run here, if they cannot. */

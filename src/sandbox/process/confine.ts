@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { type Cgroups, type ProcessGroup } from './cgroups.js';
+import { seccompProgram } from './seccomp.js';
 
 // How a function process is confined (docs/fn.md, "Confinement"). With bubblewrap, each process gets new
 // user, PID, mount, IPC, UTS and cgroup namespaces (and a network namespace of its own, with only a
@@ -96,6 +97,8 @@ export class Confiner {
   readonly unavailable: string | null;
   private readonly switchUid: boolean;
   private nodeBinary: string | null = null;
+  /** The seccomp filter's file, opened as fd 5 by the supervising shell for bubblewrap; null if none for this machine. */
+  readonly seccompFile: string | null;
 
   constructor(private readonly opts: ConfinerOptions) {
     this.switchUid = isRoot();
@@ -105,6 +108,9 @@ export class Confiner {
     const bwrap = findOnPath('bwrap');
     this.bwrap = bwrap;
     this.unavailable = bwrap ? this.probe(bwrap) : 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap';
+    const program = seccompProgram();
+    this.seccompFile = program ? join(opts.runDir, 'seccomp.bpf') : null;
+    if (program) writeFileSync(this.seccompFile!, program, { mode: 0o644 });
   }
 
   get mode(): ConfinementMode {
@@ -197,11 +203,13 @@ export class Confiner {
     }
     if (this.unavailable || !this.bwrap) throw new Error(this.unavailable ?? 'bubblewrap is not available');
     const bind = (flag: string, src: string, dest = src) => (existsSync(src) ? [flag, src, dest] : []);
+    const seccomp = this.seccompFile ? `exec 5< '${this.seccompFile}'` : '';
     const argv = [
       this.bwrap,
       '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
       ...(req.network ? [] : ['--unshare-net']),
       '--die-with-parent', '--new-session',
+      ...(this.seccompFile ? ['--seccomp', '5'] : []),
       '--uid', String(this.opts.uid), '--gid', String(this.opts.gid), '--hostname', 'fn',
       '--ro-bind', '/usr', '/usr',
       ...this.loaderLinks(),
@@ -216,7 +224,7 @@ export class Confiner {
     ];
     const listener = req.socketDir ? `unix:${SOCKET_DIR}/lsnr.sock` : undefined;
     return {
-      setup,
+      setup: [setup, seccomp].filter(Boolean).join('\n'),
       argv: this.asFunctionUser(argv),
       // Only what the function is given: the node's own environment (the sealing key's path, tokens) never passes.
       env: { PATH: SANDBOX_PATH, HOME: '/tmp', ...req.env, ...(listener ? { FN_LISTENER: listener } : {}) },
