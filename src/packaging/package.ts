@@ -131,6 +131,8 @@ export async function unpackPackage(bytes: Buffer, dir: string, limits: PackageL
     extract.on('error', reject);
     Readable.from([bytes]).on('error', reject).pipe(extract).on('finish', resolve);
   });
+  // The loop below sees the same error first and reports it; unobserved, this rejection would end the process.
+  fed.catch(() => {});
   let count = 0;
   try {
     for await (const entry of extract) {
