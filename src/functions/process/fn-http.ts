@@ -48,8 +48,13 @@ export function triggerResponse(r: FnResponse): FnResponse {
     else if (lower === 'content-type' || lower === 'fn-call-id') mapped[lower] = vs;
   }
   const out = Object.fromEntries(Object.entries(stripHop(mapped)).filter(([k]) => k.toLowerCase() !== 'content-length' && k.toLowerCase() !== 'te'));
-  const user = Number.parseInt(first(r.headers, 'fn-http-status') ?? '', 10);
-  return { status: Number.isInteger(user) && user >= 100 && user <= 999 ? user : r.status === 202 ? 202 : 200, headers: out, body: r.body };
+  // Fn reads the status with strconv.Atoi, which takes an optional sign and digits only ('201x' is
+  // ignored, not 201). Go's server sends a 1xx other than 101 as an informational answer and the body
+  // then goes with 200; Node would send it as the final status and leave the client waiting, so a
+  // 1xx here is 200 (the informational part cannot be sent ahead of a buffered answer).
+  const raw = first(r.headers, 'fn-http-status') ?? '';
+  const user = /^[+-]?\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  return { status: user >= 200 && user <= 999 ? user : r.status === 202 ? 202 : 200, headers: out, body: r.body };
 }
 
 export { fnError };
