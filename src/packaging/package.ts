@@ -40,9 +40,20 @@ function checkPath(path: string): void {
   if (path.split('/').some((part) => part === '' || part === '.' || part === '..')) throw bad(`package entry '${path}' has an empty, '.' or '..' component`);
 }
 
-/** A link target must be relative and stay inside the package, read as plain path arithmetic. */
+/**
+ * A link target must be relative and stay inside the package. Path arithmetic alone is not enough: in
+ * 'sub/root/..' the name 'sub/root' may itself be a link (to '..', the package root), which the kernel
+ * follows before the '..', leaving the package although the text normalises to 'sub'. So '..' may only
+ * lead a target, where it climbs through the link's own directories (real ones: nothing is written under
+ * a link), and names after it only descend, through links that obey the same rule.
+ */
 function checkLink(path: string, target: string): void {
   if (!target || target.startsWith('/')) throw bad(`symbolic link '${path}' points to '${target}', outside the package (absolute)`);
+  const parts = target.split('/');
+  const firstName = parts.findIndex((p) => p !== '..' && p !== '.' && p !== '');
+  if (firstName >= 0 && parts.slice(firstName).includes('..')) {
+    throw bad(`symbolic link '${path}' points to '${target}': '..' after a name could climb out of the package through another link; write the target with its '..' first`);
+  }
   const resolved = posix.normalize(posix.join(posix.dirname(path), target));
   if (resolved === '..' || resolved.startsWith('../')) throw bad(`symbolic link '${path}' points to '${target}', outside the package`);
 }

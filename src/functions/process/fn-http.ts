@@ -35,17 +35,26 @@ export function triggerRequestHeaders(method: string, url: string, headers: Head
 /**
  * A trigger's answer: the status from Fn-Http-Status (an error of the node's own wins), and only the
  * de-prefixed Fn-Http-H-* headers, Content-Type and Fn-Call-Id; every other header of the FDK's goes.
+ * De-prefixed names that frame or manage the node's own connection to its client (the hop-by-hop list,
+ * Content-Length) go too: Go's server re-frames whatever Fn passes, while Node would send a function's
+ * Trailer or Transfer-Encoding as they are (a Trailer with a length is a 500 from Node).
  */
 export function triggerResponse(r: FnResponse): FnResponse {
   if (r.status >= 400) return r;
-  const out: Headers = {};
+  const mapped: Headers = {};
   for (const [k, vs] of Object.entries(r.headers)) {
     const lower = k.toLowerCase();
-    if (lower.startsWith('fn-http-h-') && k.length > 'fn-http-h-'.length) out[k.slice('fn-http-h-'.length)] = vs;
-    else if (lower === 'content-type' || lower === 'fn-call-id') out[lower] = vs;
+    if (lower.startsWith('fn-http-h-') && k.length > 'fn-http-h-'.length) mapped[k.slice('fn-http-h-'.length)] = vs;
+    else if (lower === 'content-type' || lower === 'fn-call-id') mapped[lower] = vs;
   }
-  const user = Number.parseInt(first(r.headers, 'fn-http-status') ?? '', 10);
-  return { status: Number.isInteger(user) && user >= 100 && user <= 999 ? user : r.status === 202 ? 202 : 200, headers: out, body: r.body };
+  const out = Object.fromEntries(Object.entries(stripHop(mapped)).filter(([k]) => k.toLowerCase() !== 'content-length' && k.toLowerCase() !== 'te'));
+  // Fn reads the status with strconv.Atoi, which takes an optional sign and digits only ('201x' is
+  // ignored, not 201). Go's server sends a 1xx other than 101 as an informational answer and the body
+  // then goes with 200; Node would send it as the final status and leave the client waiting, so a
+  // 1xx here is 200 (the informational part cannot be sent ahead of a buffered answer).
+  const raw = first(r.headers, 'fn-http-status') ?? '';
+  const user = /^[+-]?\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  return { status: user >= 200 && user <= 999 ? user : r.status === 202 ? 202 : 200, headers: out, body: r.body };
 }
 
 export { fnError };

@@ -234,7 +234,13 @@ export class FnService {
     this.appOwner(tx, app, owner);
     if (!tx.get(APPS, app)) tx.put(APPS, app, { owner, created_at: new Date().toISOString() });
     const id = functionId(owner, app, digest);
-    const previous = tx.list<FnRecord>(FNS).map(([, f]) => f).find((f) => f.app === app && f.name === p.name);
+    const inApp = tx.list<FnRecord>(FNS).map(([, f]) => f).filter((f) => f.app === app);
+    const previous = inApp.find((f) => f.name === p.name);
+    // A trigger source names one function in its app (Fn: models.ErrTriggerSourceExists, 409).
+    for (const t of p.func.triggers ?? []) {
+      const holder = inApp.find((f) => f.name !== p.name && (f.func.triggers ?? []).some((u) => u.type === t.type && u.source === t.source));
+      if (holder) throw new TesseraError('conflict', `Trigger with the same type and source exists on this app: ${t.source} belongs to function '${holder.name}' in app '${app}'`);
+    }
     if (previous?.id === id) return previous;
     const record: FnRecord = { id, owner, app, name: p.name, package: digest, version: (previous?.version ?? 0) + 1, func: p.func, created_at: new Date().toISOString() };
     if (previous) {

@@ -20,6 +20,13 @@ export async function fnRoutes(app: FastifyInstance, fns: FnService, limits: { m
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limits.maxPackageBytes }, (_req, body, done) => done(null, body));
+    // Fastify's own 413 says only 'Request body is too large': this one names the limit and the setting.
+    scope.setErrorHandler((err, _request, _reply) => {
+      if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        throw new TesseraError('too_large', `the package is over this node's limit of ${limits.maxPackageBytes} bytes (fn.max_package_bytes)`);
+      }
+      throw err;
+    });
     scope.put('/v1/fn/packages', {
       bodyLimit: limits.maxPackageBytes,
       schema: { tags: ['fn'], summary: 'Upload a function package (a canonical tar archive; tessera fn deploy makes one); answers its digest' },

@@ -1,0 +1,231 @@
+// Process functions as content-addressed packages, through a real node, the CLI and HTTPS: what an
+// upload may hold, how big it may be, who owns a function and its app, what a new version does to the
+// old id, what governance can name, and how a node that runs functions unconfined says so.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { digestOf, packDirectory } from '../../src/packaging/package.js';
+import { type TestNode, startNode, tempDir, tessera } from '../helpers/cli.js';
+import { PYTHON_FN } from '../helpers/fn-fixtures.js';
+import { member } from '../helpers/gov.js';
+import { type HandEntry, handTar } from '../helpers/hand-tar.js';
+import { https } from '../helpers/https-client.js';
+
+const MAX_PACKAGE_BYTES = 32 * 1024;
+
+let node: TestNode;
+before(async () => {
+  node = await startNode({
+    users: ['alice', 'bob'],
+    members: ['m0', 'm1', 'm2'],
+    config: (c) => (c.fn = { allow_direct_deploy: true, start_timeout_ms: 3000, max_package_bytes: MAX_PACKAGE_BYTES }),
+  });
+});
+after(() => node.cleanup());
+
+const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
+const as = (user: string) => ({ ...node.identity(user), ca: node.ca });
+const cli = (args: string[], user = 'alice') => tessera([...args, '-i', `${node.dir}/identities/${user}`, '--url', url(''), '--insecure-skip-verification']);
+
+/** A stdlib-only Python function whose answer says whose code it is: `who` is part of the package. */
+function pyDir(name: string, who: string, extra: Record<string, string | Buffer> = {}): string {
+  const dir = join(tempDir('tessera-pkg-'), name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'func.yaml'), `schema_version: 20180708\nname: ${name}\nversion: 0.0.1\nruntime: python\nentrypoint: python3 func.py\n`);
+  writeFileSync(join(dir, 'func.py'), `WHO = ${JSON.stringify(who)}\n${PYTHON_FN.replace('{"python": body.decode(),', '{"who": WHO, "python": body.decode(),')}`);
+  for (const [file, content] of Object.entries(extra)) writeFileSync(join(dir, file), content);
+  return dir;
+}
+
+async function deploy(dir: string, app: string, user = 'alice'): Promise<{ id: string; stderr: string }> {
+  const r = await cli(['fn', 'deploy', dir, '--app', app], user);
+  assert.equal(r.code, 0, r.stderr);
+  return { id: r.stdout.trim(), stderr: r.stderr };
+}
+
+const invoke = (id: string, user = 'alice') => https(url(`/invoke/${id}`), as(user), { method: 'POST', body: Buffer.from('ping'), headers: { 'content-type': 'text/plain' } });
+const whoRuns = async (id: string) => {
+  const r = await invoke(id);
+  assert.equal(r.status, 200, r.body.toString());
+  return r.json().who as string;
+};
+const fnList = async () => (await https(url('/v1/fns'), as('alice'))).json();
+const upload = (bytes: Buffer, user = 'alice') => https(url('/v1/fn/packages'), as(user), { method: 'PUT', body: bytes, headers: { 'content-type': 'application/x-tar' } });
+const FN_NOT_FOUND = '{"message":"Fn not found"}\n';
+
+describe('uploads a node refuses', () => {
+  const YAML: HandEntry = { name: 'func.yaml', body: 'schema_version: 20180708\nname: evil\nruntime: binary\nentrypoint: sh run.sh\n' };
+  const RUN: HandEntry = { name: 'run.sh', body: 'cat /etc/shadow\n' };
+
+  test('a hand-built archive with a link out, an absolute path, a .. or a device: 400 with the reason, nothing registered', async () => {
+    const listBefore = await fnList();
+    const cases: Array<[string, HandEntry[], RegExp]> = [
+      ['a symbolic link outside (absolute)', [YAML, { name: 'passwd', type: 'symlink', linkname: '/etc/passwd' }, RUN], /symbolic link 'passwd' points to '\/etc\/passwd', outside the package \(absolute\)/],
+      ['a symbolic link outside (..)', [YAML, { name: 'lib', type: 'directory' }, { name: 'lib/up', type: 'symlink', linkname: '../../../etc' }, RUN], /symbolic link 'lib\/up' points to '\.\.\/\.\.\/\.\.\/etc', outside the package/],
+      ['an absolute path', [{ name: '/tmp/tessera-planted', body: 'x' }, YAML, RUN], /package entry '\/tmp\/tessera-planted' is an absolute path/],
+      ["a '..' component", [{ name: '../../planted', body: 'x' }, YAML, RUN], /package entry '\.\.\/\.\.\/planted' has an empty, '\.' or '\.\.' component/],
+      ['a character device', [{ name: 'dev', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 }, YAML, RUN], /package entry 'dev' is a character-device: only files, directories and symbolic links are allowed/],
+      ['a hard link', [YAML, { name: 'shadow', type: 'link', linkname: '/etc/shadow' }, RUN], /package entry 'shadow' is a link/],
+    ];
+    for (const [what, entries, message] of cases) {
+      const bytes = await handTar(entries);
+      const r = await upload(bytes);
+      assert.equal(r.status, 400, `${what}: ${r.body}`);
+      assert.equal(r.json().error.code, 'InvalidInput', what);
+      assert.match(r.json().error.message, message, what);
+      // Nothing was kept under the archive's digest: deploying it names no package.
+      const d = await https(url('/v1/fns'), as('alice'), { method: 'POST', json: { package: digestOf(bytes), app: 'evil' } });
+      assert.equal(d.status, 404, `${what}: ${d.body}`);
+      assert.match(d.json().error.message, /no uploaded package has digest/);
+    }
+    assert.deepEqual(await fnList(), listBefore);
+  });
+
+  test('a corrupt or truncated archive: 400, and the node lives on', async () => {
+    const good = await handTar([YAML, RUN]);
+    for (const body of [Buffer.from('this is not a tar archive '.repeat(40)), good.subarray(0, 700)]) {
+      const r = await upload(body);
+      assert.equal(r.status, 400, r.body.toString());
+      assert.match(r.json().error.message, /not a readable tar archive|not in canonical form/);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(node.proc.exitCode, null, `the node exited:\n${node.logs().slice(-2000)}`);
+    assert.equal((await https(url('/v1/health'), as('alice'))).status, 200);
+  });
+
+  test(`a package over fn.max_package_bytes (${MAX_PACKAGE_BYTES}): 413, by HTTPS and by the CLI`, async () => {
+    const big = await handTar([{ name: 'blob', body: Buffer.alloc(MAX_PACKAGE_BYTES + 1, 7) }, YAML, RUN]);
+    const r = await upload(big);
+    assert.equal(r.status, 413, r.body.toString());
+    assert.equal(r.json().error.code, 'RequestTooLarge');
+    assert.equal(r.json().error.message, `the package is over this node's limit of ${MAX_PACKAGE_BYTES} bytes (fn.max_package_bytes)`);
+    // A package that fits the limit is taken: the limit is the node's setting, not some smaller one.
+    const fits = await upload(await handTar([{ name: 'blob', body: Buffer.alloc(MAX_PACKAGE_BYTES - 4096, 7) }, YAML, RUN]));
+    assert.equal(fits.status, 201, fits.body.toString());
+    const listBefore = await fnList();
+    const dir = pyDir('huge', 'nobody', { 'blob.bin': Buffer.alloc(MAX_PACKAGE_BYTES, 1) });
+    const c = await cli(['fn', 'deploy', dir, '--app', 'huge']);
+    assert.equal(c.code, 1, c.stdout);
+    assert.match(c.stderr, new RegExp(`the package is over this node's limit of ${MAX_PACKAGE_BYTES} bytes \\(fn\\.max_package_bytes\\)`));
+    assert.deepEqual(await fnList(), listBefore);
+  });
+});
+
+describe('owners, apps and versions', () => {
+  let alice1: string;
+
+  test("bob cannot deploy into alice's app (403), and her function still runs her code", async () => {
+    alice1 = (await deploy(pyDir('greet', 'alice v1'), 'alices')).id;
+    assert.equal(await whoRuns(alice1), 'alice v1');
+    const up = await upload((await packDirectory(pyDir('greet', 'bob'))).bytes, 'bob');
+    assert.equal(up.status, 201, up.body.toString());
+    const r = await https(url('/v1/fns'), as('bob'), { method: 'POST', json: { package: up.json().digest, app: 'alices' } });
+    assert.equal(r.status, 403, r.body.toString());
+    assert.match(r.json().error.message, /app 'alices' belongs to another user; deploy into an app of your own/);
+    // And the same through the CLI.
+    const c = await cli(['fn', 'deploy', pyDir('greet', 'bob'), '--app', 'alices'], 'bob');
+    assert.equal(c.code, 1);
+    assert.match(c.stderr, /belongs to another user/);
+    assert.equal(await whoRuns(alice1), 'alice v1');
+    const inApp = (await fnList()).fns.filter((f: any) => f.app === 'alices');
+    assert.deepEqual(
+      inApp.map((f: any) => [f.id, f.owner, f.name, f.version]),
+      [[alice1, 'alice', 'greet', 1]],
+    );
+  });
+
+  test('bob deploying the same name in his own app makes his own function; alice’s is unchanged', async () => {
+    const bob = (await deploy(pyDir('greet', 'bob'), 'bobs', 'bob')).id;
+    assert.notEqual(bob, alice1);
+    assert.equal(await whoRuns(bob), 'bob');
+    assert.equal(await whoRuns(alice1), 'alice v1');
+    const greets = (await fnList()).fns.filter((f: any) => f.name === 'greet').map((f: any) => [f.app, f.owner, f.version]);
+    assert.deepEqual(greets.sort(), [['alices', 'alice', 1], ['bobs', 'bob', 1]]);
+  });
+
+  test('a redeploy of changed code is a new id and version 2; the old id answers 404 Fn not found', async () => {
+    const { id: alice2, stderr } = await deploy(pyDir('greet', 'alice v2'), 'alices');
+    assert.notEqual(alice2, alice1);
+    assert.match(stderr, /deployed alices\/greet version 2/);
+    assert.equal(await whoRuns(alice2), 'alice v2');
+    const old = await invoke(alice1);
+    assert.equal(old.status, 404);
+    assert.equal(old.body.toString(), FN_NOT_FOUND);
+    assert.match(String(old.headers['content-type']), /^application\/json/);
+    const greet = (await fnList()).fns.filter((f: any) => f.app === 'alices');
+    assert.deepEqual(greet.map((f: any) => [f.id, f.version]), [[alice2, 2]]);
+    // The same code again is the same function: same id, no new version.
+    const again = await deploy(pyDir('greet', 'alice v2'), 'alices');
+    assert.equal(again.id, alice2);
+    assert.match(again.stderr, /version 2/);
+  });
+
+  test("bob cannot remove alice's function (404); alice can, and then it answers 404", async () => {
+    const id = (await fnList()).fns.find((f: any) => f.app === 'alices' && f.name === 'greet').id;
+    const byBob = await https(url(`/v1/fns/${id}`), as('bob'), { method: 'DELETE' });
+    assert.equal(byBob.status, 404, byBob.body.toString());
+    assert.match(byBob.json().error.message, /you have no function/);
+    const cliBob = await cli(['fn', 'remove', id], 'bob');
+    assert.equal(cliBob.code, 1);
+    assert.equal(await whoRuns(id), 'alice v2');
+    const byAlice = await cli(['fn', 'remove', id], 'alice');
+    assert.equal(byAlice.code, 0, byAlice.stderr);
+    assert.match(byAlice.stdout, new RegExp(`${id} removed`));
+    const gone = await invoke(id);
+    assert.deepEqual([gone.status, gone.body.toString()], [404, FN_NOT_FOUND]);
+    assert.equal((await fnList()).fns.filter((f: any) => f.app === 'alices').length, 0);
+  });
+});
+
+describe('digests', () => {
+  test('--pack-only prints the digest the deploy uses, and the same one every time', async () => {
+    const dir = pyDir('digested', 'digest');
+    const packed = await cli(['fn', 'deploy', dir, '--pack-only']);
+    assert.equal(packed.code, 0, packed.stderr);
+    const digest = packed.stdout.trim();
+    assert.match(digest, /^[0-9a-f]{64}$/);
+    const { id, stderr } = await deploy(dir, 'digests');
+    assert.match(stderr, new RegExp(`sha256 ${digest}`));
+    const f = (await fnList()).fns.find((x: any) => x.id === id);
+    assert.equal(f.package, digest);
+    // A copy of the directory made now, elsewhere, packs to the same digest.
+    const copy = pyDir('digested', 'digest');
+    assert.equal((await cli(['fn', 'deploy', copy, '--pack-only'])).stdout.trim(), digest);
+  });
+
+  test('a governance proposal naming a digest no one uploaded is refused', async () => {
+    const dir = pyDir('unuploaded', 'never uploaded');
+    const packed = await cli(['fn', 'deploy', dir, '--pack-only']);
+    const digest = packed.stdout.trim();
+    assert.match(digest, /^[0-9a-f]{64}$/);
+    const m0 = member(node, 'm0');
+    const r = await m0.propose({ actions: [{ name: 'set_node_function', args: { name: 'unuploaded', kind: 'process', package: digest, app: 'gov' } }] });
+    assert.ok(r.status >= 400 && r.status < 500, `${r.status} ${r.body}`);
+    assert.match(r.json().error.message, new RegExp(`no uploaded package has digest ${digest}`));
+    // Not a digest at all is refused too, saying what a digest is.
+    const bad = await m0.propose({ actions: [{ name: 'set_node_function', args: { name: 'x', kind: 'process', package: 'latest', app: 'gov' } }] });
+    assert.match(bad.json().error.message, /'latest' is not a package digest/);
+    assert.equal((await fnList()).fns.filter((f: any) => f.app === 'gov').length, 0);
+  });
+});
+
+describe('confinement', () => {
+  test('fn list warns, and the node log warns on start, when fn.confinement = "none"; not otherwise', async () => {
+    const confined = await cli(['fn', 'list']);
+    assert.equal(confined.code, 0, confined.stderr);
+    assert.doesNotMatch(confined.stderr, /WARNING: process functions/);
+    assert.doesNotMatch(node.logs(), /UNCONFINED/);
+    const loose = await startNode({ users: ['alice'], config: (c) => (c.fn = { confinement: 'none', allow_direct_deploy: true }) });
+    try {
+      assert.match(loose.logs(), /process functions run UNCONFINED \(fn\.confinement = \\?"none\\?"\)/);
+      const r = await tessera(['fn', 'list', '-i', `${loose.dir}/identities/alice`, '--url', `https://127.0.0.1:${loose.ports.https}`, '--insecure-skip-verification']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^WARNING: process functions run unconfined on this node \(fn\.confinement = "none"\)$/m);
+      const body = (await https(`https://127.0.0.1:${loose.ports.https}/v1/fns`, { ...loose.identity('alice'), ca: loose.ca })).json();
+      assert.equal(body.confinement.mode, 'none');
+    } finally {
+      await loose.cleanup();
+    }
+  });
+});
