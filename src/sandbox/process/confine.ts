@@ -6,9 +6,9 @@ import { seccompProgram } from './seccomp.js';
 
 // How a function process is confined (docs/fn.md, "Confinement"). With bubblewrap, each process gets new
 // user, PID, mount, IPC, UTS and cgroup namespaces (and a network namespace of its own, with only a
-// loopback, unless it may reach out); a root that holds only /usr and the loader's links, a few files of
-// /etc, the node-provided runtime, its package read-only at /function, a private /tmp and the socket
-// directory; and, where the node runs as root, an unprivileged uid of its own choosing. Memory, PIDs and
+// loopback, unless it may reach out); a read-only root that holds only /usr and the loader's links, a few
+// files of /etc, the node-provided runtime, its package read-only at /function, a private /tmp and the
+// socket directory; and, where the node runs as root, an unprivileged uid of its own choosing. Memory, PIDs and
 // CPU are held by control groups (cgroups.ts). `none` runs the process as the node's user, in the
 // package directory, and exists only for machines without bubblewrap, where the operator must ask for it.
 
@@ -218,6 +218,10 @@ export class Confiner {
       '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
       ...(req.socketDir ? ['--bind', req.socketDir, SOCKET_DIR] : []),
       '--ro-bind', req.codeDir, FUNCTION_DIR,
+      // bwrap's root is a tmpfs owned by the function's uid: without this, /, and /etc and /opt that bwrap
+      // makes in it, are writable, not the read-only root fn.confinement promises. Remounted once every mount
+      // point is made; /tmp and the socket directory are mounts of their own and stay writable.
+      '--remount-ro', '/',
       '--chdir', FUNCTION_DIR,
       '--',
       ...req.command,
