@@ -11,6 +11,9 @@ declare module 'fastify' {
   }
 }
 
+/** A connection's client certificate never changes (TLS 1.3 has no renegotiation): its id is hashed once. */
+const certIds = new WeakMap<TLSSocket, string>();
+
 /**
  * REST authentication: a client certificate of a current identity, and for a user also that user's
  * bearer token (`Authorization: Bearer <token>`). Runs in onRequest, before any body is read.
@@ -20,9 +23,13 @@ export async function authenticateHttp(request: FastifyRequest, principals: Prin
   if (!socket.authorized) {
     throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
   }
-  const der = peerCertificateDer(socket);
-  if (!der) throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
-  const certId = certIdOfDer(der);
+  let certId = certIds.get(socket);
+  if (certId === undefined) {
+    const der = peerCertificateDer(socket);
+    if (!der) throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
+    certId = certIdOfDer(der);
+    certIds.set(socket, certId);
+  }
   const principal = principals.byCertId(certId);
   if (!principal) throw new TesseraError('unauthenticated', `client certificate ${certId} belongs to no current identity`);
   if (principal.role === 'user') {

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import { DEFAULT_SCRYPT_COST, type ScryptCost, hashSecret, verifySecret } from '../crypto/password-hash.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
+import { RowCache } from '../store/row-cache.js';
 import { certIdOfPem, type Role } from '../crypto/certificates.js';
 
 const PRINCIPALS = 'identity.principals';
@@ -43,10 +44,16 @@ export class PrincipalService {
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, { tokenHash: string; mac: Buffer }>();
 
+  private readonly byNameCache: RowCache<Principal>;
+  private readonly byCertCache: RowCache<Principal>;
+
   constructor(
     private readonly store: Store,
     private readonly scryptCost: ScryptCost = DEFAULT_SCRYPT_COST,
-  ) {}
+  ) {
+    this.byNameCache = new RowCache(store);
+    this.byCertCache = new RowCache(store);
+  }
 
   async hashToken(token: string): Promise<string> {
     return hashSecret(token, this.scryptCost);
@@ -112,14 +119,17 @@ export class PrincipalService {
   }
 
   byName(name: string): Principal | undefined {
-    return this.store.read((tx) => tx.get<Principal>(PRINCIPALS, name));
+    return this.byNameCache.get(name, () => this.store.read((tx) => tx.get<Principal>(PRINCIPALS, name)));
   }
 
+  /** Every authenticated request asks this; the answer is cached until anything commits. */
   byCertId(certId: string): Principal | undefined {
-    return this.store.read((tx) => {
-      const name = tx.get<string>(CERTS, certId);
-      return name === undefined ? undefined : tx.get<Principal>(PRINCIPALS, name);
-    });
+    return this.byCertCache.get(certId, () =>
+      this.store.read((tx) => {
+        const name = tx.get<string>(CERTS, certId);
+        return name === undefined ? undefined : tx.get<Principal>(PRINCIPALS, name);
+      }),
+    );
   }
 
   /** Resolves a user by name and bearer token; a wrong name or token is the same error, so neither leaks. */

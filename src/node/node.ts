@@ -36,6 +36,7 @@ import { FnService } from '../functions/process/service.js';
 import { PackageStore } from '../functions/process/package-store.js';
 import { CodeCache } from '../functions/process/code-cache.js';
 import { Confiner } from '../sandbox/process/confine.js';
+import { closeInheritedDescriptors } from '../sandbox/process/inherited-fds.js';
 import { Cgroups } from '../sandbox/process/cgroups.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
@@ -78,11 +79,14 @@ const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
 /** Builds every service over one store and opens the listeners; the single place they are wired together. */
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  // Before anything starts a process: what this process inherited must not pass on to function processes.
+  const inherited = closeInheritedDescriptors();
   const paths = dataDirPaths(resolve(opts.dataDir));
   const config = loadConfig(paths.config);
   if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
   if (opts.logLevel) config.log.level = opts.logLevel;
   const logger = pino({ level: config.log.level, base: { node: 'tessera' } }, opts.logDestination ?? process.stdout);
+  if (inherited.length) logger.info({ fds: inherited }, 'closed file descriptors inherited from the parent process, so that no function process gets them');
 
   // The server certificate is made now, with fresh evidence and a key that never touches disk. The
   // certificate in DATA/node is the node's client identity towards internal listeners.

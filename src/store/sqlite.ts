@@ -64,6 +64,7 @@ export interface SqliteStoreOptions {
 }
 
 export class SqliteStore implements Store {
+  private localCommits = 0;
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly applyTx: Database.Transaction<SqliteStore['apply']>;
@@ -108,6 +109,7 @@ export class SqliteStore implements Store {
       ),
       remove: this.db.prepare('DELETE FROM kv WHERE tbl = ? AND key = ?'),
       maxSeqno: this.db.prepare<[], { s: number | null }>('SELECT max(seqno) AS s FROM txlog'),
+      dataVersion: this.db.prepare<[], number>('PRAGMA data_version').pluck(),
       append: this.db.prepare('INSERT INTO txlog (seqno, committed_at, writes, claims) VALUES (?, ?, ?, ?)'),
       entries: this.db.prepare<[number, number], { seqno: number; committed_at: number; writes: string }>(
         'SELECT seqno, committed_at, writes FROM txlog WHERE seqno >= ? ORDER BY seqno LIMIT ?',
@@ -135,6 +137,14 @@ export class SqliteStore implements Store {
 
   read<T>(fn: (tx: ReadTx) => T): T {
     return this.readTx(fn) as T;
+  }
+
+  /**
+   * Changes whenever anything commits: this connection (counted here) or another one, such as
+   * `tessera user add` on the same data directory (SQLite's data_version). Caches of rows check it.
+   */
+  version(): string {
+    return `${this.localCommits}.${this.stmts.dataVersion.get()}`;
   }
 
   lastSeqno(): number {
@@ -254,6 +264,7 @@ export class SqliteStore implements Store {
   /** @internal Validates the read set and applies the write set in one IMMEDIATE SQLite transaction. */
   commitTx(reads: Map<string, number>, tableReads: Map<string, number>, writes: Map<string, CommittedWrite>, claims: string | null = null): number {
     const seqno = this.applyTx.immediate(reads, tableReads, writes, claims) as number;
+    this.localCommits++;
     this.wrote();
     return seqno;
   }

@@ -46,6 +46,8 @@ export interface Store {
   /** A consistent read of the latest committed state. */
   read<T>(fn: (tx: ReadTx) => T): T;
   lastSeqno(): number;
+  /** An opaque value that changes whenever any transaction commits, from any process: for caches of rows. */
+  version(): string;
   entries(fromSeqno: number, limit: number): LedgerEntry[];
   /**
    * Resolves once every transaction committed so far is on disk. Commits return before their fsync;

@@ -8,7 +8,8 @@ import { https } from '../helpers/https-client.js';
 
 let node: TestNode;
 before(async () => {
-  node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => (c.fn = { allow_direct_deploy: true, start_timeout_ms: 2000, max_response_bytes: 4096, max_processes_per_function: 3 }) });
+  // The node inherits a file open across exec (fd 99), as a careless parent leaves one: no function may get it.
+  node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], inheritFile: true, config: (c) => (c.fn = { allow_direct_deploy: true, start_timeout_ms: 2000, max_response_bytes: 4096, max_processes_per_function: 3 }) });
 });
 after(() => node.cleanup());
 
@@ -81,6 +82,17 @@ describe('the environment a function gets', () => {
     assert.equal(cwd, '/function');
     const unexpected = Object.keys(env).filter((k) => !/^(PATH|HOME|PWD|SHLVL|_|GREETING|NODE_OPTIONS|FN_[A-Z_]+)$/.test(k));
     assert.deepEqual(unexpected, [], 'nothing of the node\'s environment (TESSERA_*, the sealing key path) reaches a function');
+  });
+});
+
+describe('the file descriptors a function gets', () => {
+  test('only its stdin, stdout and stderr: nothing the node inherited or opened', async () => {
+    // A cold (default-format) function runs ls as the function's own process; ls's own directory handle is the one extra.
+    const id = await deploy(fnDir('fds', 'name: fds\nruntime: binary\nentrypoint: sh fds.sh\nannotations:\n  tessera.io/format: default\n', { 'fds.sh': 'ls /proc/self/fd\n' }), 'fds');
+    const r = await invoke(id, '');
+    assert.equal(r.status, 200, r.body.toString());
+    const fds = r.body.toString().trim().split(/\s+/).map(Number);
+    assert.deepEqual(fds.filter((fd) => fd > 2).length, 1, `descriptors seen: ${fds.join(' ')}`);
   });
 });
 

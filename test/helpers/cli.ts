@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,10 +84,14 @@ export function useEphemeralPorts(dir: string, extra?: (config: Record<string, a
   });
 }
 
-function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
+function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}, inheritFile = false): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
   // TESSERA_NODE_ARGS adds Node flags to the node only (e.g. --cpu-prof), which NODE_OPTIONS cannot carry.
   const extra = (process.env.TESSERA_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(...tesseraCommand(['serve', '--data', dir], bin, extra), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...TEST_ENV, ...env } });
+  // inheritFile: the node starts with fd 99 open across exec, as a careless parent (here bash) leaves one.
+  // (Node marks inherited descriptors close-on-exec only up to the first gap after 15: uv_disable_stdio_inheritance.)
+  const [file, args] = tesseraCommand(['serve', '--data', dir], bin, extra);
+  const command: [string, string[]] = inheritFile ? ['/bin/bash', ['-c', 'exec 99</dev/null; exec "$@"', 'bash', file, ...args]] : [file, args];
+  const proc = spawn(...command, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...TEST_ENV, ...env } });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffer = '';
@@ -118,12 +123,12 @@ function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}
 }
 
 /** `env` adds to the node's environment (e.g. its TMPDIR). */
-export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void; bin?: string; env?: Record<string, string> } = {}): Promise<TestNode> {
+export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void; bin?: string; env?: Record<string, string>; inheritFile?: boolean } = {}): Promise<TestNode> {
   const dir = join(tempDir(), 'data');
   const init = await tessera(['init', '--data', dir, '--users', (opts.users ?? ['alice', 'bob']).join(','), '--members', (opts.members ?? []).join(',')]);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   useEphemeralPorts(dir, opts.config);
-  let running = await spawnServe(dir, opts.bin, opts.env);
+  let running = await spawnServe(dir, opts.bin, opts.env, opts.inheritFile);
   const node: TestNode = {
     dir,
     get proc() {
@@ -152,11 +157,13 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
       }),
     restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
       await node.stop(signal);
-      running = await spawnServe(dir, opts.bin, opts.env);
+      running = await spawnServe(dir, opts.bin, opts.env, opts.inheritFile);
     },
     cleanup: async () => {
       await node.stop('SIGKILL');
       rmSync(join(dir, '..'), { recursive: true, force: true });
+      // The node's process-function cache and run directory (fn.cache_dir's default) live outside the data directory.
+      rmSync(join(opts.env?.TMPDIR ?? tmpdir(), `tessera-fn-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`), { recursive: true, force: true });
     },
   };
   return node;

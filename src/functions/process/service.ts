@@ -7,6 +7,7 @@ import type { Confiner } from '../../sandbox/process/confine.js';
 import { type FnCall, FnCallError, type FnResponse } from '../../sandbox/process/hot-process.js';
 import { ProcessPool } from '../../sandbox/process/pool.js';
 import type { ReadTx, Store, Tx } from '../../store/types.js';
+import { RowCache } from '../../store/row-cache.js';
 import type { FunctionDefinition } from '../registry.js';
 import type { CodeCache } from './code-cache.js';
 import { type FuncFile, egressOf, formatOf, readFuncFile } from './funcfile.js';
@@ -58,6 +59,18 @@ export interface FnSettings {
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** Randomness for call ids, drawn 4 KiB at a time: one call to the CSPRNG per 256 calls, not per call. */
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function random16(): Buffer {
+  if (poolAt + 16 > pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  poolAt += 16;
+  return pool.subarray(poolAt - 16, poolAt);
+}
+
 /** Fn-style 26-character base32 ids (call ids): 48-bit milliseconds, then randomness. */
 export function fnId(): string {
   let time = Date.now();
@@ -66,7 +79,9 @@ export function fnId(): string {
     head = CROCKFORD[time % 32] + head;
     time = Math.floor(time / 32);
   }
-  return head + [...randomBytes(16)].map((b) => CROCKFORD[b % 32]).join('');
+  let tail = '';
+  for (const b of random16()) tail += CROCKFORD[b % 32];
+  return head + tail;
 }
 
 /** A function's id: the SHA-256 of who owns it, its app and its package, so one id is always one code. */
@@ -81,10 +96,18 @@ const APP_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
  */
 export class FnService {
   private readonly pools = new Map<string, ProcessPool>();
+  private readonly records: RowCache<FnRecord>;
 
   constructor(
     private readonly opts: { store: Store; logger: Logger; settings: FnSettings; packages: PackageStore; cache: CodeCache; confiner: Confiner },
-  ) {}
+  ) {
+    this.records = new RowCache(opts.store);
+  }
+
+  /** A function's record, as every call looks it up (cached until anything commits). */
+  private record(id: string): FnRecord | undefined {
+    return this.records.get(id, () => this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id)));
+  }
 
   /** Start-up: the cache is checked against the approved digests; the confinement in use is logged. */
   async open(): Promise<void> {
@@ -343,7 +366,7 @@ export class FnService {
 
   /** POST /invoke/{fn_id}: the client's headers pass through; the FDK's 200 comes back as it is. */
   invoke(id: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
-    const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
+    const f = this.record(id);
     if (!f) return Promise.resolve(fnError(404, 'Fn not found'));
     const detached = (headers['fn-invoke-type']?.[0] ?? '').toLowerCase() === 'detached';
     return this.run(f, requestHeaders(headers), body, detached).then((r) => ({ ...r, headers: responseHeaders(r.headers) }));
