@@ -688,6 +688,18 @@ describe('what runs is what was deployed', () => {
     await until('the node logs the changed copy', 2000, () => /the cached copy of a package changed on disk/.test(node.logs()));
     assert.equal(readFileSync(join(cached, 'func.py'), 'utf8'), original, 'the cache holds the deployed code again');
     await assertServing('after the changed copy');
+
+    // While the node is stopped: the check at start-up finds the changed copy and discards it.
+    await node.stop('SIGTERM');
+    chmodSync(cached, 0o755);
+    chmodSync(join(cached, 'func.py'), 0o644);
+    writeFileSync(join(cached, 'func.py'), original.replace('ANSWER = "A"', 'ANSWER = "C"'));
+    await node.restart();
+    assert.match(node.logs(), /the cached copy of a package changed on disk while the node was stopped/);
+    const third = await invoke(id, { do: 'answer' });
+    assert.equal(third.status, 200, third.body.toString());
+    assert.equal(third.json().answer, 'A', 'after a restart, the copy changed while stopped did not run');
+    assert.equal(readFileSync(join(cached, 'func.py'), 'utf8'), original);
   });
 });
 
