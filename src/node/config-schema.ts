@@ -291,6 +291,8 @@ export const CONFIG_SCHEMA = {
         confinement: { enum: ['bubblewrap', 'none'], default: 'bubblewrap', description: 'How function processes are confined: bubblewrap (namespaces, an unprivileged uid, a read-only root, cgroups), or none (as the node\'s user: only where bubblewrap cannot run, and the node warns)' },
         allow_egress: { type: 'boolean', default: false, description: 'Let functions that declare the annotation tessera.io/egress reach the network; otherwise every function has a network namespace of its own with only loopback' },
         max_package_bytes: { type: 'integer', minimum: 1024, default: 134217728, description: 'Largest function package (the archive tessera fn deploy uploads)' },
+        max_unused_packages: { type: 'integer', minimum: 1, default: 16, description: 'Uploaded packages that no function uses one uploader may hold (429 beyond)' },
+        unused_package_ttl_s: { type: 'integer', minimum: 1, default: 86400, description: 'An uploaded package no function uses is removed this long after its upload (a proposal naming it must pass before)' },
         max_pids: { type: 'integer', minimum: 4, default: 50, description: "Processes and threads per function process, through its cgroup (Fn's FN_MAX_PIDS)" },
         cpus: { type: 'number', minimum: 0.01, default: 1, description: 'CPU time per function process, in cores, through its cgroup' },
         uid: { type: 'integer', minimum: 1, default: 65534, description: 'The uid function processes run as when the node runs as root' },
@@ -390,6 +392,8 @@ export interface TesseraConfig {
     confinement: 'bubblewrap' | 'none';
     allow_egress: boolean;
     max_package_bytes: number;
+    max_unused_packages: number;
+    unused_package_ttl_s: number;
     max_pids: number;
     cpus: number;
     uid: number;

@@ -166,6 +166,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       allowDirectDeploy: config.fn.allow_direct_deploy,
       allowEgress: config.fn.allow_egress,
       packageLimits,
+      maxUnusedPackages: config.fn.max_unused_packages,
+      unusedPackageTtlMs: config.fn.unused_package_ttl_s * 1000,
     },
     packages,
     cache: new CodeCache(join(fnRun, 'code'), packages, logger, packageLimits),

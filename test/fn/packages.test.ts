@@ -2,7 +2,7 @@
 // upload may hold, how big it may be, who owns a function and its app, what a new version does to the
 // old id, what governance can name, and how a node that runs functions unconfined says so.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { digestOf, packDirectory } from '../../src/packaging/package.js';
@@ -207,6 +207,40 @@ describe('digests', () => {
     const bad = await m0.propose({ actions: [{ name: 'set_node_function', args: { name: 'x', kind: 'process', package: 'latest', app: 'gov' } }] });
     assert.match(bad.json().error.message, /'latest' is not a package digest/);
     assert.equal((await fnList()).fns.filter((f: any) => f.app === 'gov').length, 0);
+  });
+});
+
+describe('uploads that no function uses', () => {
+  test('each uploader holds at most fn.max_unused_packages (429 beyond); a deploy frees one; expired ones are removed', async () => {
+    const small = await startNode({ users: ['alice', 'bob'], config: (c) => (c.fn = { allow_direct_deploy: true, max_unused_packages: 2, unused_package_ttl_s: 3 }) });
+    try {
+      const put = async (who: string) => {
+        const { bytes } = await packDirectory(pyDir(`unused${Math.random().toString(36).slice(2, 8)}`, who));
+        return https(`https://127.0.0.1:${small.ports.https}/v1/fn/packages`, { ...small.identity('bob'), ca: small.ca }, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/x-tar' } });
+      };
+      const first = await put('one');
+      const second = await put('two');
+      assert.deepEqual([first.status, second.status], [201, 201]);
+      const third = await put('three');
+      assert.equal(third.status, 429, third.body.toString());
+      assert.match(third.json().error.message, /you hold 2 uploaded packages that no function uses \(fn\.max_unused_packages\)/);
+      assert.ok(Number(third.headers['retry-after']) >= 1);
+      const deployed = await https(`https://127.0.0.1:${small.ports.https}/v1/fns`, { ...small.identity('bob'), ca: small.ca }, { method: 'POST', json: { package: first.json().digest, app: 'bobs' } });
+      assert.equal(deployed.status, 201, deployed.body.toString());
+      assert.equal((await put('four')).status, 201, 'a deploy frees a place');
+      // After fn.unused_package_ttl_s (3 s) the sweep removes what no function uses, sealed file and all.
+      const sealed = join(small.dir, 'fn-packages', `${second.json().digest}.sealed`);
+      assert.ok(existsSync(sealed));
+      const deadline = Date.now() + 15_000;
+      while (existsSync(sealed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      assert.ok(!existsSync(sealed), 'the expired package was removed');
+      assert.ok(existsSync(join(small.dir, 'fn-packages', `${first.json().digest}.sealed`)), 'a deployed package stays');
+      const late = await https(`https://127.0.0.1:${small.ports.https}/v1/fns`, { ...small.identity('bob'), ca: small.ca }, { method: 'POST', json: { package: second.json().digest, app: 'bobs' } });
+      assert.equal(late.status, 404);
+      assert.match(late.json().error.message, /no uploaded package has digest/);
+    } finally {
+      await small.cleanup();
+    }
   });
 });
 

@@ -126,8 +126,8 @@ const ROWS: Row[] = [
   { route: 'GET /v1/fns', call: async () => ({ path: '/v1/fns' }), expect: USERS_ONLY('ok') },
   { route: 'POST /v1/fns', call: async () => ({ method: 'POST', path: '/v1/fns', json: { package: 'ab'.repeat(32) } }), expect: USERS_ONLY(403) },
   { route: 'DELETE /v1/fns/:id', call: async () => ({ method: 'DELETE', path: `/v1/fns/${'cd'.repeat(32)}` }), expect: USERS_ONLY(404) },
-  // Users and members upload packages (members, to propose them); a bad archive is 400 for both.
-  { route: 'PUT /v1/fn/packages', call: async () => ({ method: 'PUT', path: '/v1/fn/packages', body: Buffer.from('not a tar archive'), headers: { 'content-type': 'application/x-tar' } }), expect: { ...ANY_IDENTITY(400), service: 403 } },
+  // Members upload packages to propose them (a bad archive is 400); users only where they may deploy, not here.
+  { route: 'PUT /v1/fn/packages', call: async () => ({ method: 'PUT', path: '/v1/fn/packages', body: Buffer.from('not a tar archive'), headers: { 'content-type': 'application/x-tar' } }), expect: { ...ANY_IDENTITY(403), member: 400 } },
   { route: 'POST /invoke/:id', call: async () => ({ method: 'POST', path: '/invoke/01ABCDEFGHJKMNPQRSTVWXYZ00' }), expect: USERS_ONLY(404) },
   { route: 'ALL /t/:app/*', call: async () => ({ path: '/t/noapp/route' }), expect: USERS_ONLY(404) },
   { route: 'ALL /t/:app', call: async () => ({ path: '/t/noapp' }), expect: USERS_ONLY(404) },

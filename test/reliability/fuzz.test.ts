@@ -25,7 +25,7 @@ const tried: Record<string, { inputs: number; accepted: number }> = {};
 
 let node: TestNode;
 before(async () => {
-  node = await startNode({ users: ['alice', 'bob'], members: ['m0'], config: (c) => ((c.log.level = 'warn'), (c.fn = { allow_direct_deploy: true })) });
+  node = await startNode({ users: ['alice', 'bob'], members: ['m0'], config: (c) => ((c.log.level = 'warn'), (c.fn = { allow_direct_deploy: true, max_unused_packages: 100000 })) });
 });
 after(async () => {
   await node?.cleanup();

@@ -56,6 +56,9 @@ export interface FnSettings {
   allowDirectDeploy: boolean;
   allowEgress: boolean;
   packageLimits: PackageLimits;
+  /** Packages one uploader may hold that no function uses, and how long such a package is kept. */
+  maxUnusedPackages: number;
+  unusedPackageTtlMs: number;
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -109,9 +112,14 @@ export class FnService {
     return this.records.get(id, () => this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id)));
   }
 
+  private sweeper: NodeJS.Timeout | undefined;
+
   /** Start-up: the cache is checked against the approved digests; the confinement in use is logged. */
   async open(): Promise<void> {
     await this.opts.cache.open();
+    await this.sweepUnused();
+    this.sweeper = setInterval(() => void this.sweepUnused().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'could not sweep unused packages')), Math.min(3600_000, Math.max(1000, this.opts.settings.unusedPackageTtlMs)));
+    this.sweeper.unref();
     const keep = new Set(this.list().map((f) => f.package));
     const checked = await this.opts.cache.verifyAll(keep);
     const problem = this.problem();
@@ -142,8 +150,41 @@ export class FnService {
 
   // Packages
 
-  /** Checks and stores an uploaded archive; returns its digest and what its func.yaml says. */
-  async upload(bytes: Buffer, uploader: string): Promise<PackageRecord> {
+  /** Packages no function uses, with how old they are. */
+  private unused(tx: ReadTx): PackageRecord[] {
+    const used = new Set(tx.list<FnRecord>(FNS).map(([, f]) => f.package));
+    return tx.list<PackageRecord>(PACKAGES).map(([, p]) => p).filter((p) => !used.has(p.digest));
+  }
+
+  /** Removes packages that no function has used for fn.unused_package_ttl_s after their upload. */
+  async sweepUnused(now = Date.now()): Promise<number> {
+    const ttl = this.opts.settings.unusedPackageTtlMs;
+    const expired = this.opts.store.read((tx) => this.unused(tx)).filter((p) => now - Date.parse(p.uploaded_at) > ttl);
+    for (const p of expired) {
+      const gone = this.opts.store.transact((tx) => {
+        if (!this.unused(tx).some((u) => u.digest === p.digest)) return false; // deployed meanwhile
+        tx.delete(PACKAGES, p.digest);
+        return true;
+      }).result;
+      if (gone) await this.opts.packages.remove(p.digest);
+    }
+    if (expired.length) this.opts.logger.info({ packages: expired.length }, 'removed uploaded packages that no function used');
+    return expired.length;
+  }
+
+  /**
+   * Checks and stores an uploaded archive; returns its digest and what its func.yaml says. Users upload
+   * only where they may deploy; members upload to propose. Each holds at most fn.max_unused_packages
+   * that no function uses, so uploads alone cannot fill the node's disk.
+   */
+  async upload(bytes: Buffer, uploader: string, role: 'user' | 'member'): Promise<PackageRecord> {
+    if (role === 'user') this.requireDirectDeploy();
+    const held = this.opts.store.read((tx) => this.unused(tx).filter((p) => p.uploaded_by.includes(uploader)));
+    if (held.length >= this.opts.settings.maxUnusedPackages) {
+      const oldest = Math.min(...held.map((p) => Date.parse(p.uploaded_at)));
+      const retry = Math.max(1, Math.ceil((oldest + this.opts.settings.unusedPackageTtlMs - Date.now()) / 1000));
+      throw new TesseraError('rate_limited', `you hold ${held.length} uploaded packages that no function uses (fn.max_unused_packages); deploy or propose one, or wait until the oldest expires in ${retry} s`, { retryAfterSeconds: retry });
+    }
     const limits = this.opts.settings.packageLimits;
     if (bytes.length > limits.maxBytes) throw new TesseraError('too_large', `the package is ${bytes.length} bytes; this node takes at most ${limits.maxBytes} (fn.max_package_bytes)`);
     const scratch = await mkdtemp(join(this.opts.cache.root, '.check-'));
@@ -405,6 +446,7 @@ export class FnService {
 
   /** Ends every function process (and its process group); resolves once they have all exited. */
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close()));

@@ -34,7 +34,7 @@ export async function fnRoutes(app: FastifyInstance, fns: FnService, limits: { m
         const caller = callerOf(request);
         if (caller.role !== 'user' && caller.role !== 'member') throw new TesseraError('permission_denied', `packages are uploaded by users and members; '${caller.name}' is a ${caller.role}`);
         if (!Buffer.isBuffer(request.body) || !request.body.length) throw new TesseraError('invalid_input', 'send the package archive as the request body (application/x-tar)');
-        const p = await fns.upload(request.body, caller.role === 'user' ? caller.name : `${caller.role}:${caller.certId}`);
+        const p = await fns.upload(request.body, caller.role === 'user' ? caller.name : `member:${caller.certId}`, caller.role);
         return reply.status(201).send({ digest: p.digest, name: p.name, size: p.size });
       },
     });
