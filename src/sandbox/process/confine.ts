@@ -188,6 +188,7 @@ export class Confiner {
   }
 
   launch(req: LaunchRequest): Launch {
+    if (this.opts.mode === 'bubblewrap' && (this.unavailable || !this.bwrap)) throw new Error(this.unavailable ?? 'bubblewrap is not available');
     const group: ProcessGroup | null = this.opts.cgroups?.create({ memoryMb: req.memoryMb, pids: this.opts.pids, cpus: this.opts.cpus }) ?? null;
     const setup = [group?.join, `ulimit -n ${req.openFiles}`, group ? '' : `ulimit -d ${req.memoryMb * 1024 * 2}`].filter(Boolean).join('\n');
     const release = () => group?.remove();
@@ -201,11 +202,10 @@ export class Confiner {
         release,
       };
     }
-    if (this.unavailable || !this.bwrap) throw new Error(this.unavailable ?? 'bubblewrap is not available');
     const bind = (flag: string, src: string, dest = src) => (existsSync(src) ? [flag, src, dest] : []);
     const seccomp = this.seccompFile ? `exec 5< '${this.seccompFile}'` : '';
     const argv = [
-      this.bwrap,
+      this.bwrap!,
       '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
       ...(req.network ? [] : ['--unshare-net']),
       '--die-with-parent', '--new-session',
