@@ -15,20 +15,24 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, after, before, describe, test } from 'node:test';
 import { TEST_ENV, type TestNode, startNode, tempDir, tessera, tied } from '../helpers/cli.js';
-import { PYTHON_FN, fnDir } from '../helpers/fn-fixtures.js';
+import { PYTHON_FN, fnDir, pythonHttpStream } from '../helpers/fn-fixtures.js';
 import { https } from '../helpers/https-client.js';
 
 /**
  * One python http-stream function that does, per call, what the request body's `do` says: the attacks
  * below, each attempt's outcome reported as {ok, detail} or {ok: false, error}. Only the standard library.
  */
-const TOOL = String.raw`
-import glob, http.server, json, os, signal, socket, socketserver, subprocess, sys, time
-
-ANSWER = "A"
+const TOOL = pythonHttpStream(
+  String.raw`    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        out = json.dumps(ACTIONS[req.get("do", "answer")](req)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)`,
+  String.raw`ANSWER = "A"
 INSTANCE = os.urandom(8).hex()  # tells one process from the next
-listener = os.environ["FN_LISTENER"][len("unix:"):]
-private = os.path.join(os.path.dirname(listener), "tool-%s.sock" % INSTANCE)
 kept = []  # listening sockets outlive the call that opened them
 
 def attempt(fn):
@@ -160,29 +164,9 @@ def connect(req):
     return {"%s:%d" % (h, p): attempt(lambda h=h, p=p: connect_tcp(h, p)) for h, p in req["targets"]}
 
 ACTIONS = {"probe": probe, "fill": fill, "forks": forks, "memory": memory, "spin": spin, "listen": listen, "connect": connect,
-           "answer": lambda req: {"answer": ANSWER, "instance": INSTANCE}}
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        out = json.dumps(ACTIONS[req.get("do", "answer")](req)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-    def log_message(self, *args):
-        pass
-
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-server = Server(private, Handler)
-os.symlink(os.path.basename(private), listener)
-server.serve_forever()
-`;
-
+           "answer": lambda req: {"answer": ANSWER, "instance": INSTANCE}}`,
+  'glob, signal, socket, subprocess, time',
+);
 /** Go's http-stream, standard library only: a private socket name, then the lsnr.sock symlink to it. */
 const GO_FN = `package main
 

@@ -12,18 +12,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { REPO, TEST_ENV, type TestNode, startNode, tempDir, tesseraCommand, tessera } from '../helpers/cli.js';
-import { PYTHON_FN, fnDir } from '../helpers/fn-fixtures.js';
+import { PYTHON_FN, fnDir, pythonHttpStream } from '../helpers/fn-fixtures.js';
 
 /** http-stream in Python: echoes method, path, headers (every line, in order) and body; replies with `reply_headers` from a JSON body. */
-const MIRROR_FN = String.raw`
-import http.server, json, os, socketserver
-
-path = os.environ["FN_LISTENER"][len("unix:"):]
-tmp = path + ".tmp"
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
+const MIRROR_FN = pythonHttpStream(
+  String.raw`    def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         reply = []
         try:
@@ -39,22 +32,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
-        self.wfile.write(out)
-    def log_message(self, *args):
-        pass
-
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-for stale in (tmp, path):
-    if os.path.lexists(stale):
-        os.unlink(stale)
-server = Server(tmp, Handler)
-os.chmod(tmp, 0o666)
-os.symlink(os.path.basename(tmp), path)
-server.serve_forever()
-`;
-
+        self.wfile.write(out)`,
+  String.raw``,
+  '',
+);
 let node: TestNode;
 let mirror: string;
 let rooted: string;

@@ -19,19 +19,41 @@ export function fnDir(name: string, funcYaml: string, files: Record<string, stri
 
 export const nodeYaml = (name: string, extra = '') => `schema_version: 20180708\nname: ${name}\nversion: 0.0.1\nruntime: node\nentrypoint: node func.js\n${extra}`;
 
-/** http-stream in Python with only the standard library: a unix-socket HTTP/1.1 server and the symlink handshake. */
-export const PYTHON_FN = String.raw`
-import http.server, json, os, socketserver, sys
+/**
+ * An http-stream function in Python with only the standard library: the handshake and server an FDK would
+ * provide (a private socket beside FN_LISTENER, made reachable, then the lsnr.sock symlink to its bare
+ * name), around `handler`, the methods of its BaseHTTPRequestHandler (indented four spaces), and
+ * `preamble`, module-level code that may use `listener` and `os`, `json`, `sys`.
+ */
+export function pythonHttpStream(handler: string, preamble = '', extraImports = ''): string {
+  return `import http.server, json, os, socketserver, sys${extraImports ? `, ${extraImports}` : ''}
 
-listener = os.environ["FN_LISTENER"]
-assert listener.startswith("unix:")
-path = listener[len("unix:"):]
-tmp = path + ".tmp"
-idle = float(os.environ.get("IDLE_CLOSE_SECONDS", "0"))
+listener = os.environ["FN_LISTENER"][len("unix:"):]
+private = "%s.%d" % (listener, os.getpid())
+${preamble}
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    if idle:
+${handler}
+    def log_message(self, *args):
+        pass
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+for stale in (private, listener):
+    if os.path.lexists(stale):
+        os.unlink(stale)
+server = Server(private, Handler)
+os.chmod(private, 0o666)
+os.symlink(os.path.basename(private), listener)
+server.serve_forever()
+`;
+}
+
+/** http-stream in Python: answers with the body, call id and deadline it got; IDLE_CLOSE_SECONDS closes idle connections. */
+export const PYTHON_FN = pythonHttpStream(
+  String.raw`    if idle:
         timeout = idle  # closes idle keep-alive connections: a hostile peer for the client's reuse logic
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -41,18 +63,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
-        self.wfile.write(out)
-    def log_message(self, *args):
-        pass
-
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-for stale in (tmp, path):
-    if os.path.lexists(stale):
-        os.unlink(stale)
-server = Server(tmp, Handler)
-os.chmod(tmp, 0o666)
-os.symlink(os.path.basename(tmp), path)
-server.serve_forever()
-`;
+        self.wfile.write(out)`,
+  'idle = float(os.environ.get("IDLE_CLOSE_SECONDS", "0"))',
+);
