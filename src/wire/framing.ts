@@ -16,7 +16,7 @@ export function encodeFrame(message: unknown): Buffer {
 
 export interface FrameLimits {
   maxFrameBytes: number;
-  /** Once a frame has begun, the rest must arrive within this time. */
+  /** Once a frame has begun, all of it must have arrived within this time (a deadline, not an idle gap). */
   frameTimeoutMs: number;
   /** With no frame begun, the connection may stay silent this long. */
   idleTimeoutMs: number;
@@ -35,12 +35,18 @@ export class FrameReader {
   private failure: TesseraError | null = null;
   private waiter: { resolve: (b: Buffer | null) => void; reject: (e: Error) => void } | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * When the frame being read must be complete. Set by its first byte and never moved by later ones, so
+   * a peer dripping a byte at a time cannot hold a connection (and its buffer) open for ever.
+   */
+  private frameDeadline: number | null = null;
 
   constructor(
     private readonly socket: Socket,
     private readonly limits: FrameLimits,
   ) {
     socket.on('data', (chunk: Buffer) => {
+      if (this.buffered === 0) this.frameDeadline = Date.now() + limits.frameTimeoutMs;
       this.chunks.push(chunk);
       this.buffered += chunk.length;
       if (this.buffered > limits.maxFrameBytes + HEADER_BYTES) socket.pause();
@@ -88,6 +94,8 @@ export class FrameReader {
       const total = HEADER_BYTES + Number(declared);
       if (this.buffered >= total) {
         const frame = this.take(total).subarray(HEADER_BYTES);
+        // Bytes already here past this frame begin the next one, which gets a deadline of its own from now.
+        this.frameDeadline = this.buffered > 0 ? Date.now() + this.limits.frameTimeoutMs : null;
         if (this.buffered <= this.limits.maxFrameBytes + HEADER_BYTES) this.socket.resume();
         return settle(() => resolve(frame));
       }
@@ -105,12 +113,12 @@ export class FrameReader {
   private armTimer() {
     this.clearTimer();
     const mid = this.buffered > 0;
-    const ms = mid ? this.limits.frameTimeoutMs : this.limits.idleTimeoutMs;
+    const ms = mid ? Math.max(0, (this.frameDeadline ?? Date.now() + this.limits.frameTimeoutMs) - Date.now()) : this.limits.idleTimeoutMs;
     this.timer = setTimeout(() => {
       this.failure = new TesseraError(
         'timeout',
         mid
-          ? `incomplete frame: ${this.buffered} bytes arrived and then nothing for ${ms} ms (wire.frame_timeout_ms)`
+          ? `incomplete frame: ${this.buffered} bytes arrived, but a frame must arrive whole within ${this.limits.frameTimeoutMs} ms of its first byte (wire.frame_timeout_ms)`
           : `connection idle for ${ms} ms (wire.idle_timeout_ms)`,
       );
       this.pump();

@@ -86,6 +86,23 @@ describe('framing, on every listener', () => {
       await c.closed();
     });
 
+    test(`${listener}: a frame dripped a byte at a time is cut at frame_timeout_ms after its first byte, not kept alive by each byte`, async () => {
+      const c = await client(listener);
+      const header = Buffer.alloc(8);
+      header.writeBigUInt64BE(1000n);
+      const started = performance.now();
+      c.sendRaw(header);
+      // A byte every 100 ms, each well inside the 400 ms limit: only a deadline from the first byte ends this.
+      const drip = setInterval(() => c.sendRaw(Buffer.from(' ')), 100);
+      try {
+        assertError(await c.receive(), 'IoError', /incomplete frame: \d+ bytes arrived, but a frame must arrive whole within 400 ms of its first byte/);
+      } finally {
+        clearInterval(drip);
+      }
+      assert.ok(performance.now() - started < 5000, 'cut off, not kept alive by the drip');
+      await c.closed();
+    });
+
     test(`${listener}: a frame that is not JSON gets ParseError and the connection stays usable`, async () => {
       const c = await client(listener);
       c.sendRaw(frame(Buffer.from('{"type":"Get",')));
