@@ -7,12 +7,16 @@ import { TesseraError } from '../errors/index.js';
 export class InFlightLimit {
   private current = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    /** The setting that sets `max`, for the refusal's message. */
+    private readonly setting = 'limits.max_requests_in_flight',
+  ) {}
 
   /** Admits one request, or throws `unavailable`; the returned function lets it go (once, however often called). */
   enter(): () => void {
     if (this.current >= this.max) {
-      throw new TesseraError('unavailable', `the node is handling its limit of ${this.max} requests (limits.max_requests_in_flight); retry after 1 s`, { retryAfterSeconds: 1 });
+      throw new TesseraError('unavailable', `the node is handling its limit of ${this.max} requests (${this.setting}); retry after 1 s`, { retryAfterSeconds: 1 });
     }
     this.current++;
     let left = false;

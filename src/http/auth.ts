@@ -14,6 +14,19 @@ declare module 'fastify' {
 /** A connection's client certificate never changes (TLS 1.3 has no renegotiation): its id is hashed once. */
 const certIds = new WeakMap<TLSSocket, string>();
 
+/** The id of a connection's verified client certificate, or null if it has none. */
+export function certIdOfSocket(socket: TLSSocket): string | null {
+  if (!socket.authorized) return null;
+  let certId = certIds.get(socket);
+  if (certId === undefined) {
+    const der = peerCertificateDer(socket);
+    if (!der) return null;
+    certId = certIdOfDer(der);
+    certIds.set(socket, certId);
+  }
+  return certId;
+}
+
 /**
  * REST authentication: a client certificate of a current identity, and for a user also that user's
  * bearer token (`Authorization: Bearer <token>`). Runs in onRequest, before any body is read.
@@ -23,13 +36,8 @@ export async function authenticateHttp(request: FastifyRequest, principals: Prin
   if (!socket.authorized) {
     throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
   }
-  let certId = certIds.get(socket);
-  if (certId === undefined) {
-    const der = peerCertificateDer(socket);
-    if (!der) throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
-    certId = certIdOfDer(der);
-    certIds.set(socket, certId);
-  }
+  const certId = certIdOfSocket(socket);
+  if (!certId) throw new TesseraError('unauthenticated', "a client certificate issued by this node's CA is required");
   const principal = principals.byCertId(certId);
   if (!principal) throw new TesseraError('unauthenticated', `client certificate ${certId} belongs to no current identity`);
   if (principal.role === 'user') {

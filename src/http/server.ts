@@ -11,7 +11,7 @@ import type { RateLimiter } from '../admission/rate-limit.js';
 import { certIdOfDer } from '../crypto/certificates.js';
 import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer } from '../identity/tls.js';
 import type { TaskService } from '../tasks/service.js';
-import { authenticateHttp } from './auth.js';
+import { authenticateHttp, certIdOfSocket } from './auth.js';
 import { fileRoutes } from './routes/files.js';
 import { taskRoutes } from './routes/tasks.js';
 import { ledgerRoutes } from './routes/ledger.js';
@@ -47,6 +47,8 @@ export interface HttpServerOptions {
   workflows: WorkflowService;
   fns: FnService;
   maxPackageBytes: number;
+  /** Requests from callers without a current identity: their own in-flight bound and deadline. */
+  anonymous: { inFlight: InFlightLimit; requestTimeoutMs: number };
   /** Resolves once every commit so far is on disk (Store.durable). */
   durable: () => Promise<void>;
 }
@@ -89,8 +91,21 @@ export async function createHttpServer(opts: HttpServerOptions) {
 
   // Admission comes first and costs nothing: past the in-flight bound a request is refused before its
   // caller is even looked up. Then who the caller is, then whether they are over their rate.
-  app.addHook('onRequest', async (_request, reply) => {
-    reply.raw.once('close', opts.inFlight.enter());
+  // A caller without a current identity (no certificate, or one of no current principal: the public
+  // routes only) has a budget of its own and a deadline for its whole request, body included, so that
+  // anonymous traffic, however slow, cannot take the slots identified callers use.
+  app.addHook('onRequest', async (request, reply) => {
+    const certId = certIdOfSocket(request.raw.socket as TLSSocket);
+    const known = certId ? opts.principals.byCertId(certId) : undefined;
+    if (known) return void reply.raw.once('close', opts.inFlight.enter());
+    // Armed first, so it also ends a refused request whose caller keeps sending a body nobody reads.
+    const deadline = setTimeout(() => request.raw.socket.destroy(), opts.anonymous.requestTimeoutMs);
+    deadline.unref();
+    reply.raw.once('finish', () => {
+      // Answered in time with the whole body read: the connection may live on as usual.
+      if (request.raw.complete) clearTimeout(deadline);
+    });
+    reply.raw.once('close', opts.anonymous.inFlight.enter());
   });
 
   app.decorateRequest('principal', null);
@@ -98,8 +113,8 @@ export async function createHttpServer(opts: HttpServerOptions) {
     if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) {
       // CCF apps authenticate per endpoint, later; a caller with a known certificate is still rate-limited.
       if (!opts.rateLimiter.enabled) return;
-      const der = peerCertificateDer(request.raw.socket as TLSSocket);
-      const known = der && opts.principals.byCertId(certIdOfDer(der));
+      const certId = certIdOfSocket(request.raw.socket as TLSSocket);
+      const known = certId && opts.principals.byCertId(certId);
       if (known) opts.rateLimiter.take(known.name);
       return;
     }

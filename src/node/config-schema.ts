@@ -164,6 +164,18 @@ export const CONFIG_SCHEMA = {
           default: 512,
           description: 'HTTPS requests handled at once; past it a request gets 503 with retry-after instead of waiting in a queue',
         },
+        max_anonymous_requests_in_flight: {
+          type: 'integer',
+          minimum: 1,
+          default: 32,
+          description: 'HTTPS requests at once from callers without a current identity (the public routes: health, API documents, CCF apps); their own budget, so they cannot take the slots identified callers use',
+        },
+        anonymous_request_timeout_ms: {
+          type: 'integer',
+          minimum: 100,
+          default: 10000,
+          description: 'A request from a caller without a current identity must be answered within this, body included; past it its connection is closed',
+        },
         user_requests_per_second: {
           type: 'number',
           minimum: 0,
@@ -377,7 +389,7 @@ export interface TesseraConfig {
     max_connections: number;
     handshake_timeout_ms: number;
   } & Record<WireListenerName, WireListenerConfig>;
-  limits: { max_requests_in_flight: number; user_requests_per_second: number; user_burst: number };
+  limits: { max_requests_in_flight: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
   sandbox: { memory_budget_mib: number };
   tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number };
   files: { max_file_bytes: number; max_function_input_bytes: number };

@@ -24,7 +24,7 @@ before(async () => {
       c.http.handshake_timeout_ms = 1000;
       c.wire.handshake_timeout_ms = 1000;
       c.wire.frame_timeout_ms = 1000;
-      c.limits = { max_requests_in_flight: 4 };
+      c.limits = { max_requests_in_flight: 4, max_anonymous_requests_in_flight: 2, anonymous_request_timeout_ms: 1000 };
     },
   });
 });
@@ -107,7 +107,7 @@ test('a burst past limits.max_requests_in_flight gets 503 with retry-after at on
   await new Promise((resolve) => setTimeout(resolve, 300));
   try {
     const started = performance.now();
-    const burst = await Promise.all(Array.from({ length: 10 }, () => health()));
+    const burst = await Promise.all(Array.from({ length: 10 }, () => https(`https://127.0.0.1:${node.ports.https}/v1/health`, id)));
     const took = performance.now() - started;
     assert.deepEqual(burst.map((r) => r.status), Array(10).fill(503));
     for (const r of burst) {
@@ -119,7 +119,35 @@ test('a burst past limits.max_requests_in_flight gets 503 with retry-after at on
     held.forEach((r) => r.destroy());
   }
   await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.equal((await health()).status, 200, 'served again once the held requests went');
+  assert.equal((await https(`https://127.0.0.1:${node.ports.https}/v1/health`, id)).status, 200, 'served again once the held requests went');
+});
+
+test('anonymous callers have their own small budget and a deadline: slow ones cannot take identified callers’ slots', async () => {
+  // Callers with no client certificate, each declaring a large body and sending one byte, to a public path.
+  const slow = Array.from({ length: 6 }, () => {
+    const req = request({ host: '127.0.0.1', port: node.ports.https, path: '/app/anything', method: 'POST', ca: node.ca, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': 1_000_000 } });
+    req.on('error', () => undefined);
+    req.write('{');
+    return req;
+  });
+  const closed = slow.map((req) => new Promise<number>((resolve) => {
+    const started = performance.now();
+    req.on('socket', (s) => s.on('close', () => resolve(performance.now() - started)));
+  }));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  try {
+    const anonymous = await health();
+    assert.equal(anonymous.status, 503, 'the anonymous budget (2 here) is full');
+    assert.match(anonymous.json().error.message, /limits\.max_anonymous_requests_in_flight/);
+    const identified = await https(`https://127.0.0.1:${node.ports.https}/v1/files`, alice());
+    assert.equal(identified.status, 200, 'an identified caller is served meanwhile');
+    const times = await Promise.all(closed);
+    assert.ok(Math.max(...times) < CLOSED_WITHIN_MS, `every slow anonymous request was cut at its deadline (slowest after ${Math.round(Math.max(...times))} ms)`);
+  } finally {
+    slow.forEach((r) => r.destroy());
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal((await health()).status, 200, 'anonymous callers are served again');
 });
 
 describe('per-identity rate limits', () => {
