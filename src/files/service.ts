@@ -39,6 +39,10 @@ export interface FileServiceOptions {
   maxFileBytes: number;
   /** The largest file a function may read into memory. */
   maxFunctionInputBytes: number;
+  /** Per user: how many files, and how many declared plaintext bytes, they may own (default: no bound). */
+  quota?: { files: number; bytes: number };
+  /** A file created but never uploaded goes this long after its creation (default: an hour). */
+  pendingTtlMs?: number;
   /** The https URL where a file's ciphertext is PUT and read (MesaTEE's `access_path`). */
   accessPath: (fileId: string) => string;
   logger: Logger;
@@ -87,8 +91,9 @@ export class FileService {
     if (input.file_name.length === 0 || input.file_name.length > 255) {
       throw new TesseraError('invalid_input', 'file_name must be 1 to 255 characters');
     }
-    return this.opts.store.transact((tx) =>
-      this.insert(tx, {
+    return this.opts.store.transact((tx) => {
+      this.checkQuota(tx, input.owner, input.file_size);
+      return this.insert(tx, {
         user_id: input.owner,
         file_name: input.file_name,
         sha256: input.sha256,
@@ -97,8 +102,23 @@ export class FileService {
         collaborator_list: [],
         allow_policy: 0,
         uploader: { kind: 'user', name: input.owner },
-      }),
-    ).result;
+      });
+    }).result;
+  }
+
+  /** Refuses a file past the owner's quota of files or declared bytes (files.max_files_per_user, files.max_bytes_per_user). */
+  private checkQuota(tx: ReadTx, owner: string, fileSize: number) {
+    const quota = this.opts.quota;
+    if (!quota) return;
+    const owned = tx.list<boolean>(BY_OWNER, `${owner}\u0000`);
+    if (owned.length >= quota.files) {
+      throw new TesseraError('too_large', `'${owner}' owns ${owned.length} files, the quota (files.max_files_per_user); delete some first`);
+    }
+    let bytes = fileSize;
+    for (const [key] of owned) bytes += tx.get<FileRecord>(FILES, key.slice(owner.length + 1))?.file_size ?? 0;
+    if (bytes > quota.bytes) {
+      throw new TesseraError('too_large', `'${owner}' would own ${bytes} bytes of files, over the quota of ${quota.bytes} (files.max_bytes_per_user); delete some first`);
+    }
   }
 
   /** TDFS internal Create: a file a service writes on a user's behalf; its name is the task id. */
@@ -238,6 +258,20 @@ export class FileService {
       });
       await this.opts.blobs.remove(id);
     }
+  }
+
+  /** Files created and never uploaded within files.pending_ttl_s are dropped, with their keys. */
+  sweepPending(now = Date.now()): number {
+    return this.opts.store.transact((tx) => {
+      let n = 0;
+      for (const [, r] of tx.list<FileRecord>(FILES)) {
+        if (r.state === 'pending' && now - Date.parse(r.created_at) > (this.opts.pendingTtlMs ?? 3_600_000)) {
+          this.removeIn(tx, r);
+          n++;
+        }
+      }
+      return n;
+    }).result;
   }
 
   /** At start: uploads that never completed are dropped, with their keys and partial blobs. */

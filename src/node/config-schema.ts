@@ -247,6 +247,24 @@ export const CONFIG_SCHEMA = {
           default: 268435456,
           description: 'Largest file a built-in function reads into memory, in bytes',
         },
+        pending_ttl_s: {
+          type: 'integer',
+          minimum: 1,
+          default: 3600,
+          description: 'A file created but never uploaded is removed this long after its creation',
+        },
+        max_files_per_user: {
+          type: 'integer',
+          minimum: 1,
+          default: 100000,
+          description: 'Files one user may own (pending, uploading or available); past it, Create is refused',
+        },
+        max_bytes_per_user: {
+          type: 'integer',
+          minimum: 1,
+          default: 1099511627776,
+          description: 'Declared plaintext bytes of the files one user owns (1 TiB by default); past it, Create is refused',
+        },
       },
     },
     kms: {
@@ -392,7 +410,7 @@ export interface TesseraConfig {
   limits: { max_requests_in_flight: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
   sandbox: { memory_budget_mib: number };
   tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number };
-  files: { max_file_bytes: number; max_function_input_bytes: number };
+  files: { max_file_bytes: number; max_function_input_bytes: number; pending_ttl_s: number; max_files_per_user: number; max_bytes_per_user: number };
   kms: { sealing_key_file: string };
   ledger: { signature_interval_ms: number };
   fn: {

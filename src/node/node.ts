@@ -115,6 +115,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     blobs: new BlobStore(paths.blobs),
     maxFileBytes: config.files.max_file_bytes,
     maxFunctionInputBytes: config.files.max_function_input_bytes,
+    quota: { files: config.files.max_files_per_user, bytes: config.files.max_bytes_per_user },
+    pendingTtlMs: config.files.pending_ttl_s * 1000,
     accessPath: (fileId) => {
       const https = addresses.https;
       if (!https) throw new TesseraError('unavailable', 'file content moves over the HTTPS listener, which is disabled (http.enabled)');
@@ -123,6 +125,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     logger,
   });
   const swept = files.sweepIncomplete();
+  // Files created and never uploaded do not pile up (nor count against their owner's quota) for ever.
+  const sweepPending = () => {
+    try {
+      const n = files.sweepPending();
+      if (n) logger.info({ files: n }, `files created but not uploaded within files.pending_ttl_s were removed`);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not sweep pending files');
+    }
+  };
+  sweepPending();
+  const pendingSweeper = setInterval(sweepPending, Math.min(600_000, config.files.pending_ttl_s * 1000));
+  pendingSweeper.unref();
   if (swept) logger.warn({ files: swept }, 'uploads cut off by the last shutdown were removed');
   const stopLowering = lowerSandboxThreads();
   const budget = new MemoryBudget(config.sandbox.memory_budget_mib || Math.floor((totalmem() / 1048576) * 0.75));
@@ -225,6 +239,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await apps.close();
     stopLowering();
     clearInterval(signer);
+    clearInterval(pendingSweeper);
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close(), functionsEnded]);
     cgroups.cgroups?.close();

@@ -272,7 +272,10 @@ export class SqliteStore implements Store {
   /** Validates the read set and applies the write set; made once, as better-sqlite3's wrappers are not free to make. */
   private apply(reads: Map<string, number>, tableReads: Map<string, number>, writes: Map<string, CommittedWrite>, claims: string | null): number {
     for (const [rk, seen] of reads) {
-      const [table, key] = rk.split('\u0000');
+      // Split at the first NUL only: keys may hold NULs themselves (files.by_owner is owner\0file_id).
+      const cut = rk.indexOf('\u0000');
+      const table = rk.slice(0, cut);
+      const key = rk.slice(cut + 1);
       if ((this.stmts.version.get(table, key)?.version ?? 0) !== seen) throw new ConflictError();
     }
     for (const [table, seen] of tableReads) {
