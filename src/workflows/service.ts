@@ -89,8 +89,8 @@ const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '
 
 /**
  * Workflows: started from EDGELESS JSON, kept in the Store so they come back after a restart with each
- * instance's last synced state (state keys are stable: workflow name + function name, or the function's
- * `state-key` annotation), stopped, listed and inspected; plus the http-ingress and http-egress resources.
+ * instance's last synced state (state keys are stable and per owner: owner + workflow name + function
+ * name, or the function's `state-key` annotation), stopped, listed and inspected; plus the http-ingress and http-egress resources.
  */
 export class WorkflowService {
   /** Settles when the workflows running before the last restart are back. */
@@ -213,6 +213,7 @@ export class WorkflowService {
       const fn = f.annotations?.['state-key'] ?? f.name;
       const legacy = `${record.name}/${fn}`;
       const key = WorkflowService.stateKey(record.owner, record.name, fn);
+      if (this.opts.store.read((tx) => tx.get<string>(STATE, legacy)) === undefined) continue;
       this.opts.store.transact((tx) => {
         const old = tx.get<string>(STATE, legacy);
         if (old === undefined || old === null) return;
