@@ -6,7 +6,8 @@ import { type CallRet, FunctionInstance, type InstanceLimits } from './instance.
 import { type MemoryBudget, UNLIMITED } from '../sandbox/memory-budget.js';
 import { Slots, Turn } from './slots.js';
 
-const STATE = 'workflows.state';
+/** Synced state, keyed by the service's state keys (owner, workflow name, function: see WorkflowService.stateKey). */
+export const STATE = 'workflows.state';
 const ERR: CallRet = { type: 2, data: null };
 const strict = new TextDecoder('utf-8', { fatal: true });
 const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;

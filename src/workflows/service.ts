@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
 import type { Store } from '../store/types.js';
 import type { CallRet } from './instance.js';
-import type { ResourceTarget, WorkflowRuntime } from './runtime.js';
+import { type ResourceTarget, STATE, type WorkflowRuntime } from './runtime.js';
 import { BUILTIN_FUNCTIONS, checkWorkflow, type WorkflowSpec } from './spec.js';
 
 const RUNNING = 'workflows.running';
@@ -41,13 +41,56 @@ export function eventTimeout(fn: string, annotation: string | undefined, limits:
   return ms;
 }
 
+/** An http-ingress route: who may be sent what. A null host or methods means any. */
+export interface Route {
+  host: string | null;
+  methods: string[] | null;
+  configurations: Record<string, string>;
+  target: string;
+}
+
+/** A workflow's http-ingress routes, from each resource's `host` and `method` (or `methods`) configurations. */
+function ingressRoutes(spec: WorkflowSpec): Route[] {
+  const routes: Route[] = [];
+  for (const r of spec.resources) {
+    if (r.class_type !== 'http-ingress') continue;
+    const target = r.output_mapping?.new_request;
+    if (!target) continue;
+    const c = r.configurations ?? {};
+    const methods = (c.method ?? c.methods ?? '').split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
+    routes.push({ host: c.host ? c.host.trim().toLowerCase() : null, methods: methods.length ? methods : null, configurations: c, target });
+  }
+  return routes;
+}
+
+/** Two routes overlap when some request (a host and a method) matches both. */
+function overlaps(a: Route, b: Route): boolean {
+  if (a.host !== null && b.host !== null && a.host !== b.host) return false;
+  if (a.methods !== null && b.methods !== null && !a.methods.some((m) => b.methods!.includes(m))) return false;
+  return true;
+}
+
+const describeRoute = (r: Route) => `(host ${r.host ?? 'any'}, method ${r.methods?.join(',') ?? 'any'})`;
+
+/** A record must survive the Store's serialisation (a spec nested too deeply does not): checked before anything is stored or started. */
+function storable(record: WorkflowRecord) {
+  try {
+    JSON.stringify(record);
+  } catch (err) {
+    throw new TesseraError('invalid_input', `invalid workflow: it cannot be stored (${(err as Error).message})`);
+  }
+}
+
+/** Headers that carry the caller's credentials for this node: never handed to a workflow. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
+
 const METHODS: Record<string, string> = { GET: 'Get', HEAD: 'Head', POST: 'Post', PUT: 'Put', DELETE: 'Delete', PATCH: 'Patch' };
 const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '');
 
 /**
  * Workflows: started from EDGELESS JSON, kept in the Store so they come back after a restart with each
- * instance's last synced state (state keys are stable: workflow name + function name, or the function's
- * `state-key` annotation), stopped, listed and inspected; plus the http-ingress and http-egress resources.
+ * instance's last synced state (state keys are stable and per owner: owner + workflow name + function
+ * name, or the function's `state-key` annotation), stopped, listed and inspected; plus the http-ingress and http-egress resources.
  */
 export class WorkflowService {
   /** Settles when the workflows running before the last restart are back. */
@@ -56,38 +99,88 @@ export class WorkflowService {
   private readonly stopped = new Set<string>();
   /** Names of workflows whose instances are loading (a start awaits isolate threads). */
   private readonly starting = new Set<string>();
-  private readonly ingress = new Map<string, Array<{ configurations: Record<string, string>; target: string }>>();
+  /** Routes of running workflows, which /ingress/* serves. */
+  private readonly ingress = new Map<string, Route[]>();
+  /** Routes claimed by each workflow that is running or starting, with its owner: no two owners' routes overlap. */
+  private readonly routes = new Map<string, { owner: string; routes: Route[] }>();
 
   constructor(
     private readonly opts: { store: Store; runtime: WorkflowRuntime; logger: Logger; egressHosts: string[]; eventLimits: EventLimits },
   ) {}
 
   async start(owner: string, input: { name?: string; spec: unknown }): Promise<WorkflowRecord> {
+    // Validate everything first: a bad spec is a 4xx and nothing is stored or started.
     const spec = checkWorkflow(input.spec);
     const name = input.name ?? randomUUID();
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TesseraError('invalid_input', `workflow name '${name}' must be 1-64 letters, digits, '_', '.' or '-'`);
-    const running = this.list();
-    if (running.some((w) => w.name === name) || this.starting.has(name)) throw new TesseraError('conflict', `a workflow named '${name}' is already running; stop it first`);
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TesseraError('invalid_input', `workflow name '${name}' must be 1-64 letters, digits, '_', '.' or '-'`);
+    for (const f of spec.functions) eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits);
     const record: WorkflowRecord = { id: randomUUID(), name, owner, spec, started_at: new Date().toISOString() };
-    this.starting.add(name);
+    storable(record);
+    const routes = ingressRoutes(spec);
+
+    // Names are per owner: alice's 'payroll' and bob's 'payroll' are different workflows with different state.
+    const nameKey = `${owner}\0${name}`;
+    if (this.list().some((w) => w.owner === owner && w.name === name) || this.starting.has(nameKey)) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
+    this.claimRoutes(record.id, owner, routes);
+    this.starting.add(nameKey);
     try {
-      await this.launch(record);
-      this.opts.store.transact((tx) => tx.put(RUNNING, record.id, record));
+      // Store second, launch third; any failure undoes both, so no instance runs without a record.
+      try {
+        this.opts.store.transact((tx) => tx.put(RUNNING, record.id, record));
+      } catch (err) {
+        if (err instanceof TesseraError) throw err;
+        throw new TesseraError('invalid_input', `the workflow cannot be stored: ${(err as Error).message}`);
+      }
+      try {
+        await this.launch(record, routes);
+      } catch (err) {
+        this.ingress.delete(record.id);
+        await this.opts.runtime.stopWorkflow(record.id);
+        try {
+          this.opts.store.transact((tx) => tx.delete(RUNNING, record.id));
+        } catch (again) {
+          this.opts.logger.error({ workflow: record.id, err: (again as Error).message }, 'could not delete the record of a workflow that failed to start');
+        }
+        throw err;
+      }
+    } catch (err) {
+      this.routes.delete(record.id);
+      throw err;
     } finally {
-      this.starting.delete(name);
+      this.starting.delete(nameKey);
     }
     return record;
   }
 
+  /**
+   * Claims a workflow's http-ingress routes: a route (host and methods; no host or no method means any)
+   * that overlaps one held by another owner's workflow is refused, so no tenant can take another's requests.
+   */
+  private claimRoutes(id: string, owner: string, routes: Route[]) {
+    for (const [other, held] of this.routes) {
+      if (other === id || held.owner === owner) continue;
+      for (const mine of routes) {
+        const theirs = held.routes.find((r) => overlaps(r, mine));
+        if (theirs) throw new TesseraError('conflict', `http-ingress route ${describeRoute(mine)} overlaps ${describeRoute(theirs)}, which another user's workflow holds on this node`);
+      }
+    }
+    this.routes.set(id, { owner, routes });
+  }
+
+  /** Where an instance's state lives: the owner's principal, the workflow's name, the function (or its `state-key`). */
+  static stateKey(owner: string, workflow: string, fn: string): string {
+    return `${encodeURIComponent(owner)}:${workflow}/${fn}`;
+  }
+
   /** Spawns functions, then resources, then installs mappings, then inits; any failure undoes it all. */
-  private async launch(record: WorkflowRecord) {
+  private async launch(record: WorkflowRecord, routes: Route[]) {
     const { runtime } = this.opts;
     const ids = new Map<string, string>();
     try {
       for (const f of record.spec.functions) {
         const cls = f.class_specification;
         const code = cls.function_type === 'BUILTIN' ? Buffer.from(BUILTIN_FUNCTIONS[cls.id]) : Buffer.from(cls.binary!, 'base64');
-        const stateKey = f.annotations?.['state-policy'] === 'transient' ? null : `${record.name}/${f.annotations?.['state-key'] ?? f.name}`;
+        const stateKey = f.annotations?.['state-policy'] === 'transient' ? null : WorkflowService.stateKey(record.owner, record.name, f.annotations?.['state-key'] ?? f.name);
         try {
           const limits = { eventMs: eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits) };
           ids.set(f.name, await runtime.spawn({ workflowId: record.id, name: f.name, kind: cls.function_type === 'RUST_WASM' ? 'wasm' : 'js', code, initPayload: f.annotations?.['init-payload'] ?? null, stateKey, limits }));
@@ -96,21 +189,37 @@ export class WorkflowService {
           throw new TesseraError('invalid_input', `function '${f.name}' cannot be loaded: ${(err as Error).message}`);
         }
       }
-      const entries: Array<{ configurations: Record<string, string>; target: string }> = [];
       for (const r of record.spec.resources) {
         if (r.class_type === 'http-egress') runtime.addResource(record.id, r.name, this.egress());
-        if (r.class_type === 'http-ingress') {
-          const target = r.output_mapping?.new_request;
-          if (target) entries.push({ configurations: r.configurations ?? {}, target });
-        }
       }
       for (const f of record.spec.functions) runtime.patch(ids.get(f.name)!, f.output_mapping ?? {});
       for (const f of record.spec.functions) await runtime.init(ids.get(f.name)!);
       if (this.stopped.has(record.id)) throw new TesseraError('conflict', `workflow ${record.id} was stopped while it started`);
-      this.ingress.set(record.id, entries);
+      this.ingress.set(record.id, routes);
     } catch (err) {
       await runtime.stopWorkflow(record.id);
       throw err;
+    }
+  }
+
+  /**
+   * State synced before state keys named their owner (`<workflow>/<function>`) moves to the owner of the
+   * running workflow it belonged to. State of workflows stopped before the upgrade has no known owner:
+   * it stays under its old key, where no workflow reads it.
+   */
+  private migrateState(record: WorkflowRecord) {
+    for (const f of record.spec.functions) {
+      if (f.annotations?.['state-policy'] === 'transient') continue;
+      const fn = f.annotations?.['state-key'] ?? f.name;
+      const legacy = `${record.name}/${fn}`;
+      const key = WorkflowService.stateKey(record.owner, record.name, fn);
+      if (this.opts.store.read((tx) => tx.get<string>(STATE, legacy)) === undefined) continue;
+      this.opts.store.transact((tx) => {
+        const old = tx.get<string>(STATE, legacy);
+        if (old === undefined || old === null) return;
+        if (tx.get<string>(STATE, key) === undefined) tx.put(STATE, key, old);
+        tx.delete(STATE, legacy);
+      });
     }
   }
 
@@ -118,10 +227,25 @@ export class WorkflowService {
   async restoreAll(): Promise<number> {
     const restoring = (async () => {
       let n = 0;
-      for (const record of this.list()) {
+      const records = this.list().sort((a, b) => a.started_at.localeCompare(b.started_at));
+      for (const record of records) {
         if (this.stopped.has(record.id)) continue;
         try {
-          await this.launch(record);
+          storable(record);
+          this.claimRoutes(record.id, record.owner, ingressRoutes(record.spec));
+        } catch (err) {
+          // Only a record stored before these checks existed can get here (an overlapping route): it is not brought back.
+          this.opts.logger.error({ workflow: record.id, owner: record.owner, err: (err as Error).message }, 'a stored workflow is refused and removed');
+          this.opts.store.transact((tx) => tx.delete(RUNNING, record.id));
+          continue;
+        }
+      }
+      for (const record of records) {
+        const claimed = this.routes.get(record.id);
+        if (!claimed || this.stopped.has(record.id)) continue;
+        try {
+          this.migrateState(record);
+          await this.launch(record, claimed.routes);
           n++;
         } catch (err) {
           this.opts.logger.error({ workflow: record.id, err: (err as Error).message }, 'could not restore a workflow');
@@ -141,6 +265,7 @@ export class WorkflowService {
     const record = this.getOwn(id, user);
     this.stopped.add(id);
     this.ingress.delete(id);
+    this.routes.delete(id);
     await this.opts.runtime.stopWorkflow(id);
     this.opts.store.transact((tx) => tx.delete(RUNNING, id));
     return record;
@@ -173,14 +298,9 @@ export class WorkflowService {
   async handleIngress(req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
     const method = METHODS[req.method];
-    const candidates = [...this.ingress.entries()].flatMap(([workflowId, entries]) =>
-      entries
-        .filter(({ configurations: c }) => {
-          if (c.host && c.host !== req.host.split(':')[0]) return false;
-          const allowed = (c.method ?? c.methods ?? '').split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
-          return allowed.length === 0 || allowed.includes(req.method);
-        })
-        .map((e) => ({ workflowId, ...e })),
+    const host = req.host.split(':')[0].toLowerCase();
+    const candidates = [...this.ingress.entries()].flatMap(([workflowId, routes]) =>
+      routes.filter((r) => (r.host === null || r.host === host) && (r.methods === null || r.methods.includes(req.method))).map((r) => ({ workflowId, ...r })),
     );
     if (method && candidates.length === 0 && this.restoring) {
       // Right after a restart the workflows come back while the node already answers: a request no
@@ -195,7 +315,9 @@ export class WorkflowService {
       this.opts.runtime.castTo(chosen.workflowId, chosen.target, body);
       return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('OK') };
     }
-    const request = { method, protocol: 'HTTPS', host: req.host, path: req.path, body: req.body.length ? [...req.body] : null, headers: req.headers };
+    // Routes of different owners never overlap (claimRoutes), so every candidate is the same owner's.
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase())));
+    const request = { method, protocol: 'HTTPS', host: req.host, path: req.path, body: req.body.length ? [...req.body] : null, headers };
     const ret = await this.opts.runtime.callTo(chosen.workflowId, chosen.target, JSON.stringify(request));
     if (ret.type !== 1) return notFound;
     try {
@@ -208,10 +330,13 @@ export class WorkflowService {
 
   /**
    * http-egress: a call with an EdgelessHTTPRequest performs it (only to configured hosts) and replies
-   * with an EdgelessHTTPResponse. The calling guest's thread waits; the node's event loop does not.
+   * with an EdgelessHTTPResponse. The URL is built by the URL parser from the protocol, the host and a path
+   * that starts with '/', and its parsed hostname and port must be exactly an allowed one; redirects are
+   * handed back, not followed. The request is the node's asynchronous `fetch`: the calling guest's isolate
+   * thread waits (applySyncPromise, as for any call), the node's event loop does not.
    */
   private egress(): ResourceTarget {
-    const allowed = new Set(this.opts.egressHosts);
+    const allowed = this.opts.egressHosts.map(parseAllowed).filter((a) => a !== null);
     return {
       cast: () => {},
       call: async (payload: string): Promise<CallRet> => {
@@ -221,21 +346,55 @@ export class WorkflowService {
         } catch {
           return { type: 2, data: null };
         }
-        if (!allowed.has(request.host)) {
-          this.opts.logger.warn({ host: request.host }, 'http-egress to a host that is not in workflows.egress_hosts: Err');
+        const url = egressUrl(request, allowed);
+        if (typeof url === 'string') {
+          this.opts.logger.warn({ host: String(request?.host).slice(0, 200), path: String(request?.path).slice(0, 200), why: url }, 'http-egress refused: Err');
           return { type: 2, data: null };
         }
-        const url = `${request.protocol === 'HTTPS' ? 'https' : 'http'}://${request.host}${request.path}`;
         try {
-          const res = await fetch(url, { method: request.method.toUpperCase(), headers: request.headers ?? {}, body: request.body ? Buffer.from(request.body) : undefined, signal: AbortSignal.timeout(10_000) });
+          const res = await fetch(url, { method: String(request.method).toUpperCase(), headers: request.headers ?? {}, body: request.body ? Buffer.from(request.body) : undefined, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
           const body = Buffer.from(await res.arrayBuffer());
           const data = Buffer.from(JSON.stringify({ status: res.status, headers: Object.fromEntries(res.headers), body: [...body] }));
           return { type: 1, data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer };
         } catch (err) {
-          this.opts.logger.warn({ url, err: (err as Error).message }, 'http-egress request failed: Err');
+          this.opts.logger.warn({ url: url.href, err: (err as Error).message }, 'http-egress request failed: Err');
           return { type: 2, data: null };
         }
       },
     };
   }
+}
+
+/** An entry of workflows.egress_hosts ('host' or 'host:port'); port null means the protocol's default port. */
+function parseAllowed(entry: string): { hostname: string; port: number | null } | null {
+  try {
+    const u = new URL(`http://${entry}`);
+    if (u.host !== entry.toLowerCase() && u.hostname !== entry.toLowerCase() && `${u.hostname}:80` !== entry.toLowerCase()) return null;
+    return { hostname: u.hostname, port: /:[0-9]+$/.test(entry) ? Number(entry.slice(entry.lastIndexOf(':') + 1)) : null };
+  } catch {
+    return null;
+  }
+}
+
+/** The URL an egress request may fetch, or why it may not. */
+export function egressUrl(request: { protocol?: string; host?: unknown; path?: unknown; method?: unknown }, allowed: Array<{ hostname: string; port: number | null }>): URL | string {
+  if (!request || typeof request !== 'object') return 'not an EdgelessHTTPRequest';
+  const { host, path } = request;
+  if (typeof host !== 'string' || typeof path !== 'string' || typeof request.method !== 'string') return 'host, path and method must be strings';
+  if (!path.startsWith('/')) return "the path must start with '/'";
+  const https = request.protocol === 'HTTPS';
+  if (request.protocol !== undefined && request.protocol !== 'HTTP' && !https) return 'the protocol must be HTTP or HTTPS';
+  let base: URL;
+  let url: URL;
+  try {
+    base = new URL(`${https ? 'https' : 'http'}://${host}`);
+    url = new URL(`${base.origin}${path}`);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (base.username || base.password || base.pathname !== '/' || base.search || base.hash) return 'the host must be a host name and an optional port only';
+  if (url.origin !== base.origin || url.username || url.password) return 'the path must stay on the host';
+  const port = url.port ? Number(url.port) : null;
+  const ok = allowed.some((a) => a.hostname === url.hostname && (a.port === port || (a.port !== null && port === null && a.port === (https ? 443 : 80))));
+  return ok ? url : `host ${url.host} is not in workflows.egress_hosts`;
 }
