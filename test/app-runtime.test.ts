@@ -67,3 +67,33 @@ test('set_jwt_public_signing_keys replaces an issuer’s keys', async () => {
   assert.equal(r.proposalState, 'Failed');
   assert.match(r.failure.reason, /no JWT issuer https:\/\/unknown.example/);
 });
+
+test('adjacent parameters match as CCF matches them, in time linear in the path: a 3,000-character path neither stalls the node nor its next request', { timeout: 10_000 }, async () => {
+  // Before: `/{year}{month}{day}` compiled to a backtracking regex, and one such path that did not match
+  // held the node for about 30 s; the 10 s timeout fails this test then.
+  const params = 'export function params(request) { return { body: request.params }; }';
+  const dated = { js_module: 'p.js', js_function: 'params', forwarding_required: 'never', authn_policies: ['no_auth'], mode: 'readonly' };
+  await pass([{ name: 'set_js_app', args: { bundle: { metadata: { endpoints: { '/{year}{month}{day}': { get: dated }, '/v/{name}.{ext}': { get: dated }, '/fresh': { get: ep('count') } } }, modules: [{ name: 'p.js', module: params }, { name: 'r.js', module: source('v4') }] } } }]);
+  const long = 'a'.repeat(3000);
+  const started = performance.now();
+  // Paths that almost fit are the slow case for a backtracking regex: each took seconds before.
+  const [served, next, ...missed] = await Promise.all([get(`/${long}`), get('/fresh'), get(`/${long}/`), get(`/${long}/x`), get(`/${long}//`), get(`/${long}/b/c`)]);
+  for (const r of missed) {
+    assert.equal(r.status, 404, 'a path that does not fit the template is answered');
+    assert.equal(r.json().error.code, 'ResourceNotFound');
+  }
+  assert.equal(served.status, 200);
+  assert.deepEqual(served.json(), { year: 'a'.repeat(2998), month: 'a', day: 'a' });
+  assert.equal(next.status, 200, 'the node answers another request alongside');
+  assert.equal((await get('/fresh')).status, 200, 'and the one after');
+  process.stdout.write(`# five requests with 3,000-character paths and one plain: ${(performance.now() - started).toFixed(0)} ms\n`);
+  // Each parameter as long as the rest still matches, as CCF's greedy ([^/]+) groups choose.
+  assert.deepEqual((await get('/20240131')).json(), { year: '202401', month: '3', day: '1' });
+  assert.deepEqual((await get('/v/archive.tar.gz')).json(), { name: 'archive.tar', ext: 'gz' });
+});
+
+test('a template with an unclosed parameter is refused at deployment, naming the template', async () => {
+  const bad = (await member(node, 'm0').propose({ actions: [{ name: 'set_js_app', args: { bundle: { metadata: { endpoints: { '/x/{id': { get: ep('count') } } }, modules: [{ name: 'r.js', module: source('v5') }] } } }] })).json();
+  assert.equal(bad.error.code, 'ProposalFailedToValidate');
+  assert.match(bad.error.message, /set_js_app: endpoint \/x\/\{id: '\{' without '\}'/);
+});

@@ -220,3 +220,33 @@ describe('tessera gov', () => {
     assert.match(closed.stderr, /ProposalNotOpen/);
   });
 });
+
+describe('one member cannot freeze governance', () => {
+  test('envelopes dated beyond the node’s clock are refused and never reach the median; another member’s proposal to remove that member still passes', async () => {
+    // Year 2286: inside created_at's range, far beyond the node's clock. Before the fix each of these was
+    // recorded, and once they were the median every honest proposal was ProposalCreatedTooLongAgo.
+    const year2286 = Math.floor(Date.UTC(2286, 0, 1) / 1000);
+    const attempts = [];
+    for (let i = 0; i < 101; i++) attempts.push(await m2.propose({ actions: [{ name: 'remove_jwt_issuer', args: { issuer: `future-${i}` } }] }, { createdAt: year2286 + i }));
+    const created = await m0.propose({ actions: [{ name: 'remove_member', args: { member_id: m2.id } }] });
+    assert.equal(created.status, 200, `another member's proposal is refused: ${created.body.toString()}`);
+    let state = created.json().proposalState;
+    if (state === 'Open') {
+      await m0.vote(created.json().proposalId, ACCEPT_BALLOT);
+      state = (await m1.vote(created.json().proposalId, ACCEPT_BALLOT)).json().proposalState;
+    }
+    assert.equal(state, 'Accepted');
+    const futureBallot = await m1.vote('ab'.repeat(32), ACCEPT_BALLOT, { createdAt: year2286 });
+    assert.equal(futureBallot.json().error.code, 'InvalidCreatedAt', 'ballots are checked the same way');
+    // A clock a little ahead (within the skew) is fine, as is one exactly on time.
+    const ahead = await m1.propose({ actions: [{ name: 'remove_jwt_issuer', args: { issuer: 'skew' } }] }, { createdAt: Math.floor(Date.now() / 1000) + 60 });
+    assert.equal(ahead.status, 200, ahead.body.toString());
+    attempts.forEach((r, i) => {
+      assert.equal(r.status, 400, `far-future proposal ${i} was not refused: ${r.body.toString()}`);
+      assert.equal(r.json().error.code, 'InvalidCreatedAt');
+      assert.match(r.json().error.message, new RegExp(`created_at ${year2286 + i} is \\d+ s ahead of this node's clock \\(\\d+\\); at most 300 s is allowed`));
+    });
+    const gone = await m2.propose({ actions: [{ name: 'remove_jwt_issuer', args: { issuer: 'x' } }] });
+    assert.equal(gone.status, 401, 'the removed member can no longer propose');
+  });
+});

@@ -1,4 +1,5 @@
 import { TesseraError } from '../errors/index.js';
+import { type PathTemplate, type TemplatePiece, parsePathTemplate } from '../governance/path-template.js';
 
 // Dispatch under /app from the deployed bundle's endpoints (ccf.md §5): the exact path first, then the
 // templates; several template matches are an error naming each; other verbs give 405 (204 for OPTIONS).
@@ -18,34 +19,77 @@ export interface Endpoint {
   method: string;
   url: string;
   info: EndpointInfo;
-  pattern: RegExp | null;
+  /** Null for a path without parameters, matched exactly. */
+  template: PathTemplate | null;
   names: string[];
 }
 
 export type Match = { endpoint: Endpoint; params: Record<string, string> } | { status: 404 | 405 | 204 | 500; allow?: string[]; message: string; code: string };
 
-/** `{name}` matches [^/]+, and also stops at the character right after `}` when that is not '/'. */
-function compile(url: string): { pattern: RegExp | null; names: string[] } {
-  if (!url.includes('{')) return { pattern: null, names: [] };
-  const names: string[] = [];
-  let source = '^';
-  for (let i = 0; i < url.length; ) {
-    if (url[i] === '{') {
-      const end = url.indexOf('}', i);
-      if (end < 0) throw new TesseraError('invalid_input', `endpoint ${url}: '{' without '}'`);
-      const name = url.slice(i + 1, end);
-      if (names.includes(name)) throw new TesseraError('invalid_input', `endpoint ${url}: parameter {${name}} appears twice`);
-      names.push(name);
-      const next = url[end + 1];
-      const stop = next && next !== '/' ? next.replace(/[\\\]^-]/g, '\\$&') : '';
-      source += `([^/${stop}]+)`;
-      i = end + 1;
+/**
+ * The values of `template`'s parameters in `path`, or null if it does not match. As in CCF, each `{name}`
+ * is one or more characters other than '/', and when a segment could be split between parameters in
+ * several ways each takes as much as still lets the rest match (what CCF's greedy regex chooses). Unlike a
+ * backtracking regex this takes time linear in the path for a given template, adjacent parameters
+ * (`/{year}{month}{day}`) included.
+ */
+export function matchTemplate(template: PathTemplate, path: string): Record<string, string> | null {
+  const parts = path.split('/');
+  if (parts.length !== template.segments.length) return null;
+  const values: string[] = [];
+  for (let i = 0; i < parts.length; i++) if (!matchSegment(template.segments[i], parts[i], values)) return null;
+  return Object.fromEntries(template.names.map((n, i) => [n, values[i]]));
+}
+
+/** Matches one segment (no '/') against its pieces, filling in `values`. */
+function matchSegment(pieces: TemplatePiece[], s: string, values: string[]): boolean {
+  if (pieces.every((p) => typeof p === 'string')) return pieces.join('') === s;
+  const k = pieces.length;
+  const n = s.length;
+  // fits[t][j]: pieces t.. match s from j to its end. Built from the last piece back, each in one pass.
+  const fits: Uint8Array[] = new Array(k + 1);
+  fits[k] = new Uint8Array(n + 1);
+  fits[k][n] = 1;
+  for (let t = k - 1; t >= 0; t--) {
+    const next = fits[t + 1];
+    const here = new Uint8Array(n + 1);
+    const piece = pieces[t];
+    if (typeof piece === 'string') {
+      for (let j = 0; j + piece.length <= n; j++) if (next[j + piece.length] && s.startsWith(piece, j)) here[j] = 1;
     } else {
-      source += url[i].replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      i++;
+      // A parameter fits at j if the rest fits at some j' > j.
+      let later = 0;
+      for (let j = n; j >= 0; j--) {
+        here[j] = later;
+        later |= next[j];
+      }
     }
+    fits[t] = here;
   }
-  return { pattern: new RegExp(source + '$'), names };
+  if (!fits[0][0]) return false;
+  let j = 0;
+  for (let t = 0; t < k; t++) {
+    const piece = pieces[t];
+    if (typeof piece === 'string') {
+      j += piece.length;
+      continue;
+    }
+    let end = n;
+    while (!fits[t + 1][end]) end--;
+    values[piece] = s.slice(j, end);
+    j = end;
+  }
+  return true;
+}
+
+function compile(url: string): { template: PathTemplate | null; names: string[] } {
+  if (!url.includes('{')) return { template: null, names: [] };
+  try {
+    const template = parsePathTemplate(url);
+    return { template, names: template.names };
+  } catch (err) {
+    throw new TesseraError('invalid_input', (err as Error).message);
+  }
 }
 
 export function loadEndpoints(rows: Array<[string, EndpointInfo]>): Endpoint[] {
@@ -61,10 +105,10 @@ export function match(endpoints: Endpoint[], method: string, path: string): Matc
     const exact = endpoints.find((e) => e.method === m && e.url === path);
     if (exact) return [{ endpoint: exact, params: {} }];
     return endpoints
-      .filter((e) => e.method === m && e.pattern)
+      .filter((e) => e.method === m && e.template)
       .flatMap((e) => {
-        const found = e.pattern!.exec(path);
-        return found ? [{ endpoint: e, params: Object.fromEntries(e.names.map((n, i) => [n, found[i + 1]])) }] : [];
+        const params = matchTemplate(e.template!, path);
+        return params ? [{ endpoint: e, params }] : [];
       });
   };
   const here = candidates(method);

@@ -3,6 +3,7 @@ import { TesseraError } from '../errors/index.js';
 import { type Principal, type PrincipalService, validatePrincipalName } from '../identity/principals.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import type { Tx } from '../store/types.js';
+import { pathTemplateProblem } from './path-template.js';
 import { GOV, type MemberInfo } from './tables.js';
 
 // The actions a proposal may carry. Each validates its arguments (the default constitution's validate
@@ -61,6 +62,8 @@ function bundleProblem(args: Record<string, unknown>): string | null {
   if (!isObject(endpoints)) return 'bundle.metadata.endpoints must be an object';
   for (const [url, methods] of Object.entries(endpoints)) {
     if (!isObject(methods)) return `endpoint ${url} must map methods to their info`;
+    const template = pathTemplateProblem(url);
+    if (template) return template;
     for (const [method, info] of Object.entries(methods)) {
       const where = `${method.toUpperCase()} ${url}`;
       if (!isObject(info)) return `${where}: endpoint info must be an object`;

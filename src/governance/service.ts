@@ -44,7 +44,14 @@ export interface GovernanceOptions {
   limits?: Partial<JsLimits>;
   /** How many recent envelopes are kept for replay detection. */
   replayWindow?: number;
+  /** How far ahead of the node's clock a created_at may be, in seconds (default 300). */
+  maxClockSkewS?: number;
+  /** The node's clock, in milliseconds since the epoch (tests). */
+  now?: () => number;
 }
+
+/** The default allowance for members' clocks running ahead of the node's: 5 minutes. */
+export const DEFAULT_MAX_CLOCK_SKEW_S = 300;
 
 const bad = (message: string, ccf: string) => new TesseraError('invalid_input', message, { ccf });
 const RESOLUTIONS = new Set(['Open', 'Accepted', 'Rejected']);
@@ -78,11 +85,20 @@ export class GovernanceService {
     if (!msg.verify(new X509Certificate(member.certPem))) {
       throw new TesseraError('unauthenticated', `the COSE signature does not verify with the certificate of member ${member.name}`, { ccf: 'InvalidAuthenticationInfo' });
     }
+    // A created_at beyond the node's clock (plus a small skew) is refused before it is recorded: one member's
+    // envelope from the far future would otherwise raise the median below which everyone else's are refused.
+    const now = Math.floor((this.opts.now?.() ?? Date.now()) / 1000);
+    const latest = now + (this.opts.maxClockSkewS ?? DEFAULT_MAX_CLOCK_SKEW_S);
+    if (msg.createdAt > latest) {
+      throw bad(`created_at ${msg.createdAt} is ${msg.createdAt - now} s ahead of this node's clock (${now}); at most ${latest - now} s is allowed: sign it again with the current time`, 'InvalidCreatedAt');
+    }
     const replayKey = `${String(msg.createdAt).padStart(10, '0')}:${createHash('sha256').update(msg.signature).digest('hex')}`;
     if (tx.get(GOV.coseRecent, replayKey)) throw bad('this signed request was already submitted', 'ProposalReplay');
     const recent = tx.list<number>(GOV.coseRecent);
-    if (recent.length > 0) {
-      const median = recent.map(([, t]) => t).sort((a, b) => a - b)[Math.floor(recent.length / 2)];
+    // Envelopes recorded before the check above may lie in the future: they do not count towards the median.
+    const times = recent.map(([, t]) => t).filter((t) => t <= latest);
+    if (times.length > 0) {
+      const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
       if (msg.createdAt < median) throw bad(`created_at ${msg.createdAt} is older than the recent requests (median ${median}); sign it again now`, 'ProposalCreatedTooLongAgo');
     }
     tx.put(GOV.coseRecent, replayKey, msg.createdAt);
