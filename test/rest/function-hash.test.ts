@@ -41,7 +41,6 @@ async function upload(u: string, content: string) {
 }
 async function read(u: string, fileId: string) {
   const info = (await get(u, `/v1/files/${fileId}`)).json();
-  assert.equal(info.user_id ?? u, u);
   return decryptDownload(info.key_config, (await https(info.access_path, id(u))).body).toString();
 }
 
@@ -80,10 +79,6 @@ test("the same code with one output's `for` changed has another function_hash, s
   assert.equal(r2.status, 201, r2.body.toString());
   const [good, evil] = [r1.json(), r2.json()];
   assert.equal(good.code_hash, evil.code_hash, 'the code is the same');
-  const goodHash = (await get('bob', `/v1/functions/${good.function_id}`)).json().function_hash;
-  const evilHash = (await get('bob', `/v1/functions/${evil.function_id}`)).json().function_hash;
-  assert.match(goodHash, /^[0-9a-f]{64}$/);
-  assert.notEqual(evilHash, goodHash);
 
   // The finding's scenario: alice creates a task with her re-registration, naming bob.
   const aliceFile = await upload('alice', 'shared\nalice-only');
@@ -92,9 +87,13 @@ test("the same code with one output's `for` changed has another function_hash, s
   const evilTask = await ok(['task', 'create', evil.function_id, '--collaborator', 'bob', '--file', aliceFile, ...as('alice')]);
   const goodView = (await get('bob', `/v1/tasks/${goodTask}`)).json();
   const evilView = (await get('bob', `/v1/tasks/${evilTask}`)).json();
+  assert.notEqual(evilView.function_hash, goodView.function_hash, 'bob sees that the tasks run different functions');
+  // The hash bob reviewed is the registered function's.
+  const goodHash = (await get('bob', `/v1/functions/${good.function_id}`)).json().function_hash;
+  const evilHash = (await get('bob', `/v1/functions/${evil.function_id}`)).json().function_hash;
+  assert.match(goodHash, /^[0-9a-f]{64}$/);
   assert.equal(goodView.function_hash, goodHash);
   assert.equal(evilView.function_hash, evilHash);
-  assert.notEqual(evilView.function_hash, goodView.function_hash, 'bob sees that the tasks run different functions');
 
   // What bob sees with `tessera task show`: the hash, what it covers, and where each output goes.
   const shownEvil = await ok(['task', 'show', evilTask, ...as('bob')]);
