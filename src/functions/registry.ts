@@ -65,8 +65,14 @@ export interface FunctionDefinition {
   name: string;
   kind: 'builtin' | 'js' | 'wasm' | 'process';
   type: FunctionType;
-  /** For registered code: the SHA-256 of the code, which approvals consent to. */
+  /** For registered code: the SHA-256 of the code alone. */
   codeHash?: string;
+  /**
+   * For registered code: what a task records and its approvals consent to, the SHA-256 of the code,
+   * interface (with each output's recipient), type, entry and limits (`functionHash` in user.ts). Built-ins
+   * have none: they are part of the node's measured code.
+   */
+  functionHash?: string;
   description: string;
   interface: FunctionInterface;
   /** Returns the task's result string (MesaTEE `result`). */

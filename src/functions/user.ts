@@ -14,7 +14,10 @@ export interface FunctionLimitMaxima {
   memoryPages: number;
 }
 
-/** What a user registers. The id is the SHA-256 of all of it, so the same id is always the same code. */
+/**
+ * What a user registers. The id is the SHA-256 of all of it, so the same id is always the same code;
+ * `functionHash` covers all of it but the name and description, and is what collaborators approve.
+ */
 export interface FunctionSpec {
   name: string;
   kind: 'js' | 'wasm';
@@ -33,6 +36,8 @@ export interface RegisteredFunction extends FunctionSpec {
   id: string;
   owner: string;
   code_hash: string;
+  /** What collaborators approve: see functionHash. Worked out from the record whenever it is read. */
+  function_hash: string;
   created_at: string;
 }
 
@@ -85,6 +90,25 @@ const validateSpec = new Ajv({ allErrors: true, strict: false }).compile(SPEC_SC
 const canonical = (v: unknown): string =>
   JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
 
+/**
+ * The hash a task records and its collaborators approve: the SHA-256 of a canonical JSON (keys sorted, no
+ * spaces) of everything that decides what the function does and where its results go. Two registrations
+ * that differ in any of these have different hashes; fields left out are `null`, exactly as registered
+ * (no defaults filled in). The `v` tag keeps this hash from ever equalling a hash of something else.
+ */
+export function functionHash(spec: Pick<FunctionSpec, 'kind' | 'type' | 'modules' | 'wasm' | 'entry' | 'interface' | 'limits'>): string {
+  const covered = {
+    v: 'tessera.function_hash.v1',
+    kind: spec.kind,
+    type: spec.type,
+    code: spec.kind === 'js' ? { modules: spec.modules ?? null } : { wasm: spec.wasm ?? null },
+    entry: spec.entry ?? null,
+    interface: spec.interface,
+    limits: spec.limits ?? null,
+  };
+  return createHash('sha256').update(canonical(covered)).digest('hex');
+}
+
 /** JS task functions get `io` built from these host callbacks: inputs pre-read, outputs collected. */
 const JS_PRELUDE = `
 globalThis.__io = {
@@ -126,8 +150,8 @@ function run(instance) {
 
 /**
  * Functions users register: JS run in the JS engine, WebAssembly in the WASM engine, each bound to its
- * declared inputs and outputs. Stored content-addressed; a task records the code hash it was approved
- * with, and runs only that code.
+ * declared inputs and outputs. Stored content-addressed; a task records the function hash (code,
+ * interface with each output's recipient, type, entry, limits) it was approved with, and runs only that.
  */
 export class UserFunctions {
   constructor(
@@ -169,26 +193,31 @@ export class UserFunctions {
     const codeHash = createHash('sha256').update(canonical(code)).digest('hex');
     const descriptor = { ...spec, description: spec.description ?? '' };
     const id = createHash('sha256').update(canonical(descriptor)).digest('hex');
-    const record: RegisteredFunction = { ...descriptor, id, owner, code_hash: codeHash, created_at: new Date().toISOString() };
+    const record: RegisteredFunction = { ...descriptor, id, owner, code_hash: codeHash, function_hash: functionHash(spec), created_at: new Date().toISOString() };
     this.store.transact((tx) => {
       if (!tx.get(USER_FUNCTIONS, id)) tx.put(USER_FUNCTIONS, id, record);
     });
-    return this.store.read((tx) => tx.get<RegisteredFunction>(USER_FUNCTIONS, id))!;
+    return this.get(id)!;
   }
 
+  /**
+   * A registered function. Its function_hash is worked out again from what is stored, never taken from the
+   * record, so a record changed in the store (or stored before the hash existed) shows what it would run.
+   */
   get(id: string): RegisteredFunction | undefined {
-    return this.store.read((tx) => tx.get<RegisteredFunction>(USER_FUNCTIONS, id));
+    const f = this.store.read((tx) => tx.get<RegisteredFunction>(USER_FUNCTIONS, id));
+    return f && { ...f, function_hash: functionHash(f) };
   }
 
   list(): RegisteredFunction[] {
-    return this.store.read((tx) => tx.list<RegisteredFunction>(USER_FUNCTIONS).map(([, f]) => f));
+    return this.store.read((tx) => tx.list<RegisteredFunction>(USER_FUNCTIONS).map(([, f]) => ({ ...f, function_hash: functionHash(f) })));
   }
 
-  /** The registry's view of a registered function: runnable, with its code hash. */
+  /** The registry's view of a registered function: runnable, with its code hash and the function hash approvals consent to. */
   definition(id: string): FunctionDefinition | undefined {
     const f = this.get(id);
     if (!f) return undefined;
-    return { name: f.id, kind: f.kind, type: f.type, codeHash: f.code_hash, description: f.description ?? f.name, interface: f.interface, run: (ctx) => this.execute(f, ctx) };
+    return { name: f.id, kind: f.kind, type: f.type, codeHash: f.code_hash, functionHash: f.function_hash, description: f.description ?? f.name, interface: f.interface, run: (ctx) => this.execute(f, ctx) };
   }
 
   private async execute(f: RegisteredFunction, ctx: FunctionContext): Promise<string> {

@@ -15,6 +15,36 @@ export interface TaskInfo {
   collaborator_list: Array<{ user_id: string; approved: boolean }>;
   task_result_file_id: string | null;
   user_private_result_file_id: string[];
+  /**
+   * Over REST, for a registered function: the hash collaborators approve, covering its code, interface
+   * (payload, arguments, inputs, outputs with each `for` and `owner_of`), kind, type, entry and limits.
+   * Null for built-ins; absent over MesaTEE's wire API, whose task_info has no such field.
+   */
+  function_hash?: string | null;
+}
+
+/** What `function_hash` covers, in one line, for whoever shows it to a collaborator. */
+export const FUNCTION_HASH_COVERS =
+  "the function's code, kind, type, entry, limits and whole interface: payload, arguments, inputs, and outputs with who receives each (for, owner_of); not its name or description";
+
+/** A registered (js or wasm) task function as `GET /v1/functions/{id}` gives it. */
+export interface RegisteredFunctionInfo {
+  id: string;
+  name: string;
+  owner: string;
+  kind: 'js' | 'wasm';
+  type: 'Single' | 'Multiparty';
+  description?: string;
+  code_hash: string;
+  function_hash: string;
+  interface: {
+    payload: string;
+    arguments: Array<{ name: string; required?: boolean }>;
+    inputs: Array<{ name: string; variadic?: boolean; optional?: boolean }>;
+    outputs: Array<{ name: string; for?: 'creator' | 'file_owner' | 'all_participants'; owner_of?: string }>;
+  };
+  entry?: { module?: string; export?: string };
+  limits?: { cpuMs?: number; heapMiB?: number; memoryPages?: number };
 }
 
 export interface FileInfo {

@@ -9,13 +9,14 @@ import { X509Certificate } from 'node:crypto';
 import type { NodeVerification } from '../attestation/verify.js';
 import { TesseraError } from '../errors/index.js';
 import { packDirectory } from '../packaging/package.js';
-import type { Backend, FileInfo, TaskInfo, TaskStatus } from './backend.js';
+import type { Backend, FileInfo, RegisteredFunctionInfo, TaskInfo, TaskStatus } from './backend.js';
 import { counter, decryptStream, encryptStream } from './file-crypto.js';
 import { RestBackend } from './rest-backend.js';
 import { Transport } from './transport.js';
 import { type WireAddresses, WireBackend } from './wire-backend.js';
 
-export type { FileInfo, TaskInfo, TaskStatus } from './backend.js';
+export type { FileInfo, RegisteredFunctionInfo, TaskInfo, TaskStatus } from './backend.js';
+export { FUNCTION_HASH_COVERS } from './backend.js';
 import { NodeVerifier, type VerificationOptions } from './verification.js';
 
 export interface ConnectOptions extends VerificationOptions {
@@ -157,6 +158,11 @@ export class Tessera {
   async getTaskResults(taskId: string): Promise<string[]> {
     const t = await this.getTask(taskId);
     return [...t.user_private_result_file_id, ...(t.task_result_file_id ? [t.task_result_file_id] : [])];
+  }
+
+  /** A registered (js or wasm) task function, with its interface and function_hash; over REST only. */
+  getRegisteredFunction(id: string): Promise<RegisteredFunctionInfo> {
+    return this.backend.rest('GET', `/v1/functions/${encodeURIComponent(id)}`);
   }
 
   /** Approve a task as a collaborator, contributing your files. */

@@ -1,5 +1,5 @@
 // The Tessera SDK, the package's main entry.
-export { Tessera, Task, type ConnectOptions, type TaskInfo, type TaskStatus, type FileInfo, type Progress } from './client.js';
+export { Tessera, Task, FUNCTION_HASH_COVERS, type ConnectOptions, type TaskInfo, type TaskStatus, type FileInfo, type Progress, type RegisteredFunctionInfo } from './client.js';
 export { ApiError } from './transport.js';
 export type { WireAddresses } from './wire-backend.js';
 export type { AuditorInput, VerificationOptions } from './verification.js';

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
 import { newUuid } from '../crypto/random.js';
-import { type FunctionContext, FunctionRegistry, type TaskFileRef } from '../functions/registry.js';
+import { type FunctionContext, type FunctionDefinition, FunctionRegistry, type TaskFileRef } from '../functions/registry.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
 import type { TaskFiles, TaskRecord, TaskStatus } from './types.js';
 
@@ -39,6 +39,20 @@ interface Outputs {
   created: string[];
 }
 
+/**
+ * The function a task runs must be the one its function_hash names, the hash collaborators approve. Built-ins
+ * have no hash (null on both sides). A task recorded before the hash covered the interface holds the old
+ * code-only hash, which no function has any more: it is refused, and is to be created again.
+ */
+function assertApprovedFunction(fn: FunctionDefinition, task: TaskRecord) {
+  if ((fn.functionHash ?? null) !== (task.function_hash ?? null)) {
+    throw new TesseraError(
+      'permission_denied',
+      `${task.function_name} is not the function this task was created and approved with: its function_hash (code, interface with each output's recipient, type, entry, limits) is ${fn.functionHash ?? 'none'}, the task's ${task.function_hash ?? 'none'}; create the task again`,
+    );
+  }
+}
+
 const participants = (t: TaskRecord) => [t.user_id, ...t.collaborator_list.map((c) => c.user_id)];
 const tokensEqual = (a: string, b: string) =>
   a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
@@ -69,7 +83,7 @@ export class TaskService {
       user_id: input.creator,
       function_name: fn.name,
       function_type: fn.type,
-      function_hash: fn.codeHash ?? null,
+      function_hash: fn.functionHash ?? null,
       status: fn.type === 'Single' ? 'Ready' : 'Created',
       ip,
       port,
@@ -111,6 +125,12 @@ export class TaskService {
   /** A collaborator's approval, contributing their files (TMS external Update). */
   approve(input: { task_id: string; files: string[]; user: string }): TaskRecord {
     if (input.files.length === 0) throw new TesseraError('missing_value', 'approving a task needs at least one of your files');
+    // An approval consents to the task's function_hash: refuse it if the function no longer has that hash
+    // (a record changed in the store, or a task recorded before the hash covered the interface).
+    const recorded = this.opts.store.read((tx) => this.load(tx, input.task_id));
+    if (recorded?.function_hash && participants(recorded).includes(input.user) && recorded.status === 'Created') {
+      assertApprovedFunction(this.opts.functions.mustGet(recorded.function_name), recorded);
+    }
     return this.opts.store.transact((tx) => {
       const task = this.load(tx, input.task_id);
       if (!task) throw new TesseraError('permission_denied', `no task ${input.task_id} that you can approve`);
@@ -182,9 +202,7 @@ export class TaskService {
     let timer: NodeJS.Timeout | undefined;
     try {
       const fn = this.opts.functions.mustGet(task.function_name);
-      if ((fn.codeHash ?? null) !== (task.function_hash ?? null)) {
-        throw new TesseraError('permission_denied', `the code of ${task.function_name} is not the code this task was created and approved with`);
-      }
+      assertApprovedFunction(fn, task);
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           const err = new TesseraError('timeout', `${task.function_name} ran longer than ${this.opts.functionTimeoutMs} ms (tasks.function_timeout_ms)`);

@@ -14,7 +14,11 @@ export interface TaskRecord {
   user_id: string;
   function_name: string;
   function_type: FunctionType;
-  /** For a registered function: the SHA-256 of its code, which collaborators approve and which alone may run. */
+  /**
+   * For a registered function: its function hash, the SHA-256 of a canonical JSON of its code, interface
+   * (payload, arguments, inputs, outputs with each `for` and `owner_of`), kind, type, entry and limits.
+   * Collaborators approve it, and only a function with this hash may run. Null for built-ins.
+   */
   function_hash?: string | null;
   status: TaskStatus;
   ip: string;

@@ -42,7 +42,7 @@ const upper = {
 };
 
 describe('JS task functions', () => {
-  test('register, run with named inputs and outputs, and see the code hash on the task', async () => {
+  test('register, run with named inputs and outputs, and see the function hash on the task', async () => {
     const reg = await post('alice', '/v1/functions', upper);
     assert.equal(reg.status, 201, reg.body.toString());
     const { function_id, code_hash } = reg.json();
@@ -54,7 +54,11 @@ describe('JS task functions', () => {
     const text = await upload('alice', 'hello');
     const task = (await post('alice', '/v1/tasks', { function_name: function_id, files: [text] })).json();
     const view = (await get('alice', `/v1/tasks/${task.task_id}`)).json();
-    assert.equal(view.function_hash, code_hash);
+    const registered = (await get('alice', `/v1/functions/${function_id}`)).json();
+    assert.equal(registered.code_hash, code_hash);
+    assert.match(registered.function_hash, /^[0-9a-f]{64}$/);
+    assert.notEqual(registered.function_hash, code_hash, 'the function hash covers more than the code');
+    assert.equal(view.function_hash, registered.function_hash);
     const run = await post('alice', `/v1/tasks/${task.task_id}/invoke`, { task_token: task.task_token, payload: JSON.stringify({ suffix: '!' }) });
     assert.equal(run.status, 200, run.body.toString());
     assert.equal(run.json().result, 'done!');
@@ -63,7 +67,7 @@ describe('JS task functions', () => {
     assert.ok((await get('alice', '/v1/functions')).json().functions.some((f: any) => f.name === function_id && f.code_hash === code_hash));
   });
 
-  test('a collaborator approves the code hash; code that no longer matches cannot run', async () => {
+  test('a collaborator approves the function hash; code that no longer matches cannot run', async () => {
     const join2 = {
       name: 'join2',
       kind: 'js',
@@ -71,9 +75,10 @@ describe('JS task functions', () => {
       modules: { '/main.js': "export function entrypoint(args, io) { const s = io.inputText('a') + '+' + io.inputText('b'); io.output('both', s); return s; }" },
       interface: { payload: 'none', arguments: [], inputs: [{ name: 'a' }, { name: 'b' }], outputs: [{ name: 'both', for: 'all_participants' }] },
     };
-    const { function_id, code_hash } = (await post('alice', '/v1/functions', join2)).json();
+    const { function_id } = (await post('alice', '/v1/functions', join2)).json();
+    const { function_hash } = (await get('bob', `/v1/functions/${function_id}`)).json();
     const task = (await post('alice', '/v1/tasks', { function_name: function_id, collaborator_list: ['bob'], files: [await upload('alice', 'A')] })).json();
-    assert.equal((await get('bob', `/v1/tasks/${task.task_id}`)).json().function_hash, code_hash, 'what bob approves');
+    assert.equal((await get('bob', `/v1/tasks/${task.task_id}`)).json().function_hash, function_hash, 'what bob approves');
     await post('bob', `/v1/tasks/${task.task_id}/approve`, { files: [await upload('bob', 'B')] });
 
     // Someone with access to the store swaps the function's code after approval.
@@ -86,7 +91,7 @@ describe('JS task functions', () => {
     db.close();
     const refused = await post('alice', `/v1/tasks/${task.task_id}/invoke`, { task_token: task.task_token });
     assert.equal(refused.status, 403);
-    assert.match(refused.json().error.message, /is not the code this task was created and approved with/);
+    assert.match(refused.json().error.message, /is not the function this task was created and approved with: its function_hash \(code, interface/);
   });
 
   test('a function that loops fails its task at its time limit, and the node keeps serving', async () => {

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { TesseraError } from '../../errors/index.js';
+import { FUNCTION_HASH_COVERS, type RegisteredFunctionInfo, type TaskInfo, type Tessera } from '../../sdk/client.js';
 import { type ClientFlags, clientOptions, withClient } from '../client.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -14,7 +16,8 @@ Examples:
   $ tessera task create echo                                      # prints the task id
   $ tessera task invoke <task-id> --payload hello
   $ tessera task create psi --collaborator bob --file <alice-file-id>
-  $ tessera task approve <task-id> --file <bob-file-id>           # as bob
+  $ tessera task show <task-id>                                   # as bob: the function_hash and where results go
+  $ tessera task approve <task-id> --file <bob-file-id> --function-hash <hash-bob-reviewed>
   $ tessera task results <task-id>`,
     );
 
@@ -31,9 +34,31 @@ Examples:
   clientOptions(task.command('approve <id>'))
     .description('Approve a task as a collaborator, contributing your files')
     .option('--file <id>', 'one of your files; repeat for each', collect, [])
-    .addHelpText('after', '\nExample:\n  $ tessera task approve 5ef0cfc7-11e9-445a-8c46-23790ea86819 --file b76f9ee2-63d2-43bd-a722-466792af7035')
-    .action(async (id: string, flags: ClientFlags & { file: string[] }) => {
-      const r = await withClient(flags, (c) => c.approveTaskWithFiles(id, flags.file));
+    .option('--function-hash <hash>', 'approve only if the task runs the function with this function_hash (the one you reviewed; see `tessera task show`)')
+    .addHelpText(
+      'after',
+      `
+The function_hash covers ${FUNCTION_HASH_COVERS}. A task runs only the function with the hash it was
+created with, so checking it here means your files go only where the function you reviewed sends them.
+
+Example:
+  $ tessera task approve 5ef0cfc7-11e9-445a-8c46-23790ea86819 --file b76f9ee2-63d2-43bd-a722-466792af7035 \\
+      --function-hash 3f1c…(64 hex digits)`,
+    )
+    .action(async (id: string, flags: ClientFlags & { file: string[]; functionHash?: string }) => {
+      const r = await withClient(flags, async (c) => {
+        if (flags.functionHash !== undefined) {
+          const t = await c.getTask(id);
+          const actual = t.function_hash;
+          if (actual !== flags.functionHash.trim().toLowerCase()) {
+            throw new TesseraError(
+              'permission_denied',
+              `not approved: task ${id} runs ${t.function_name} with function_hash ${actual === undefined ? '(not given over the wire API)' : (actual ?? 'none')}, not the ${flags.functionHash} you gave; see what it does with \`tessera task show ${id}\``,
+            );
+          }
+        }
+        return c.approveTaskWithFiles(id, flags.file);
+      });
       console.log(`approved; the task is ${r.status}`);
     });
 
@@ -54,11 +79,33 @@ Examples:
       if (flags.json) return console.log(JSON.stringify(t, null, 2));
       console.log(`task      ${id}`);
       console.log(`function  ${t.function_name} (${t.function_type})`);
+      if (t.function_hash) console.log(`hash      ${t.function_hash}`);
       console.log(`status    ${t.status}`);
       console.log(`creator   ${t.user_id}`);
       for (const c of t.collaborator_list) console.log(`with      ${c.user_id}${c.approved ? ' (approved)' : ' (not yet approved)'}`);
       for (const f of t.user_private_result_file_id) console.log(`result    ${f} (yours)`);
       if (t.task_result_file_id) console.log(`result    ${t.task_result_file_id} (shared)`);
+    });
+
+  clientOptions(task.command('show <id>'))
+    .description("What a collaborator approves: the task's function_hash, what it covers, and where each result goes")
+    .option('--json', 'print the task and its registered function as JSON')
+    .addHelpText(
+      'after',
+      `
+Before approving, compare the function_hash with the one of the function you reviewed (its
+\`function_hash\` in GET /v1/functions/<id>), then approve with --function-hash <that hash>.
+
+Example:
+  $ tessera task show 5ef0cfc7-11e9-445a-8c46-23790ea86819`,
+    )
+    .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
+      const { t, fn } = await withClient(flags, async (c) => {
+        const t = await c.getTask(id);
+        return { t, fn: t.function_hash ? await registeredFunction(c, t.function_name) : null };
+      });
+      if (flags.json) return console.log(JSON.stringify({ task: t, function: fn }, null, 2));
+      for (const line of showTask(id, t, fn)) console.log(line);
     });
 
   clientOptions(task.command('results <id>'))
@@ -74,4 +121,42 @@ Examples:
     .action(async (flags: ClientFlags) => {
       for (const id of await withClient(flags, (c) => c.listTasks())) console.log(id);
     });
+}
+
+async function registeredFunction(c: Tessera, id: string): Promise<RegisteredFunctionInfo | null> {
+  try {
+    return await c.getRegisteredFunction(id);
+  } catch {
+    return null;
+  }
+}
+
+/** A task as a collaborator reviews it before approving. */
+export function showTask(id: string, t: TaskInfo, fn: RegisteredFunctionInfo | null): string[] {
+  const parties = [t.user_id, ...t.collaborator_list.map((c) => c.user_id)];
+  const lines = [`task           ${id}`, `function       ${t.function_name} (${t.function_type})`];
+  if (fn) lines.push(`registered as  ${fn.name} by ${fn.owner} (${fn.kind})`);
+  if (t.function_hash === undefined) lines.push('function_hash  not given over the wire API: connect with --url to see it');
+  else if (t.function_hash === null) lines.push("function_hash  none: a built-in function, part of the node's measured code");
+  else {
+    lines.push(`function_hash  ${t.function_hash}`);
+    lines.push(`  covers       ${FUNCTION_HASH_COVERS}`);
+    if (fn && fn.function_hash !== t.function_hash) lines.push(`  WARNING      the function ${t.function_name} now has function_hash ${fn.function_hash}: this task will not run`);
+  }
+  if (fn) {
+    for (const i of fn.interface.inputs) lines.push(`input          ${i.name}${i.variadic ? ' (and any after it)' : ''}${i.optional ? ' (optional)' : ''}`);
+    for (const o of fn.interface.outputs) {
+      const to =
+        o.for === 'all_participants' ? `every participant (${parties.join(', ')})`
+        : o.for === 'file_owner' ? `the owner of input '${o.owner_of}'`
+        : `the creator (${t.user_id})`;
+      lines.push(`output         ${o.name} → ${to}`);
+    }
+    if (fn.limits) lines.push(`limits         ${Object.entries(fn.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  lines.push(`status         ${t.status}`, `creator        ${t.user_id}`);
+  for (const c of t.collaborator_list) lines.push(`with           ${c.user_id}${c.approved ? ' (approved)' : ' (not yet approved)'}`);
+  for (const f of t.user_private_result_file_id) lines.push(`result         ${f} (yours)`);
+  if (t.task_result_file_id) lines.push(`result         ${t.task_result_file_id} (shared)`);
+  return lines;
 }
