@@ -330,6 +330,20 @@ export const CONFIG_SCHEMA = {
         cache_dir: { type: 'string', default: '', description: "Where approved packages are unpacked to run (outside the data directory, plaintext code); default: a directory under the system's temporary directory named after the data directory" },
       },
     },
+    governance: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Member governance (CCF /gov)',
+      properties: {
+        max_clock_skew_s: {
+          type: 'integer',
+          minimum: 0,
+          default: 300,
+          description: "How far ahead of the node's clock a signed proposal's or ballot's created_at may be; further is refused (InvalidCreatedAt), so no member can move the median of recent proposals into the future",
+        },
+      },
+    },
     ledger: {
       type: 'object',
       additionalProperties: false,
@@ -412,6 +426,7 @@ export interface TesseraConfig {
   tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number };
   files: { max_file_bytes: number; max_function_input_bytes: number; pending_ttl_s: number; max_files_per_user: number; max_bytes_per_user: number };
   kms: { sealing_key_file: string };
+  governance: { max_clock_skew_s: number };
   ledger: { signature_interval_ms: number };
   fn: {
     allow_direct_deploy: boolean;

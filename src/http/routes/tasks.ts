@@ -22,7 +22,7 @@ const taskInfo = {
     collaborator_list: { type: 'array', items: { type: 'object', properties: { user_id: { type: 'string' }, approved: { type: 'boolean' } } } },
     task_result_file_id: { type: ['string', 'null'] },
     user_private_result_file_id: ids,
-    function_hash: { type: ['string', 'null'], description: 'for a registered function, the SHA-256 of the code the task runs (and collaborators approve)' },
+    function_hash: { type: ['string', 'null'], description: 'for a registered function, the SHA-256 of everything that decides its behaviour (code, kind, type, entry, interface with each output’s routing, limits): what collaborators approve' },
   },
 };
 
@@ -126,6 +126,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
                   interface: { type: 'object', additionalProperties: true },
                   owner: { type: 'string' },
                   code_hash: { type: 'string' },
+                  function_hash: { type: 'string' },
                 },
               },
             },
@@ -136,7 +137,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
     handler: async () => ({
       functions: [
         ...functions.list().map((f) => ({ name: f.name, kind: f.kind, type: f.type, description: f.description, interface: f.interface })),
-        ...registered.list().map((f) => ({ name: f.id, kind: f.kind, type: f.type, description: `${f.name}: ${f.description ?? ''}`, interface: f.interface, owner: f.owner, code_hash: f.code_hash })),
+        ...registered.list().map((f) => ({ name: f.id, kind: f.kind, type: f.type, description: `${f.name}: ${f.description ?? ''}`, interface: f.interface, owner: f.owner, code_hash: f.code_hash, function_hash: f.function_hash })),
       ],
     }),
   });
@@ -146,11 +147,11 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
       tags: ['functions'],
       summary: 'Register a js or wasm task function; its id is content-addressed (the SHA-256 of the whole registration)',
       body: { type: 'object' },
-      response: { 201: { type: 'object', properties: { function_id: { type: 'string' }, code_hash: { type: 'string' }, name: { type: 'string' } } }, '4xx': errorSchema },
+      response: { 201: { type: 'object', properties: { function_id: { type: 'string' }, code_hash: { type: 'string' }, function_hash: { type: 'string' }, name: { type: 'string' } } }, '4xx': errorSchema },
     },
     handler: async (request, reply) => {
       const f = registered.register(userOf(request), request.body);
-      return reply.status(201).send({ function_id: f.id, code_hash: f.code_hash, name: f.name });
+      return reply.status(201).send({ function_id: f.id, code_hash: f.code_hash, function_hash: f.function_hash, name: f.name });
     },
   });
 
