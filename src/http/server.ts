@@ -7,6 +7,8 @@ import type { FunctionRegistry } from '../functions/registry.js';
 import type { PrincipalService } from '../identity/principals.js';
 import type { TLSSocket } from 'node:tls';
 import type { InFlightLimit } from '../admission/in-flight.js';
+import type { ConnectionsPerAddress } from '../admission/per-address.js';
+import type { Socket } from 'node:net';
 import type { RateLimiter } from '../admission/rate-limit.js';
 import { certIdOfDer } from '../crypto/certificates.js';
 import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer } from '../identity/tls.js';
@@ -47,6 +49,8 @@ export interface HttpServerOptions {
   workflows: WorkflowService;
   fns: FnService;
   maxPackageBytes: number;
+  /** Connections one remote address may hold, counted before TLS. */
+  perAddress: ConnectionsPerAddress;
   /** Requests from callers without a current identity: their own in-flight bound and deadline. */
   anonymous: { inFlight: InFlightLimit; requestTimeoutMs: number };
   /** Resolves once every commit so far is on disk (Store.durable). */
@@ -88,6 +92,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
 
   app.server.headersTimeout = opts.headersTimeoutMs;
   app.server.maxConnections = opts.maxConnections;
+  app.server.on('connection', (socket: Socket) => opts.perAddress.admit(socket));
 
   // Admission comes first and costs nothing: past the in-flight bound a request is refused before its
   // caller is even looked up. Then who the caller is, then whether they are over their rate.

@@ -8,6 +8,7 @@ import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer, secureCon
 import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';
 import type { MessageHandler } from './dispatch.js';
 import type { RateLimiter } from '../admission/rate-limit.js';
+import type { ConnectionsPerAddress } from '../admission/per-address.js';
 
 export type Audience = 'user' | 'service';
 
@@ -27,6 +28,8 @@ export interface WireListenerOptions {
   /** Per-identity request rate, shared with the HTTPS listener. */
   rateLimiter: RateLimiter;
   handshakeTimeoutMs: number;
+  /** Connections one remote address may hold, counted before TLS. */
+  perAddress: ConnectionsPerAddress;
 }
 
 export const errorReply = (err: TesseraError) => ({ type: 'Error', kind: err.mesateeKind, message: err.message });
@@ -52,6 +55,7 @@ export class WireListener {
       (socket) => void this.serve(socket),
     );
     this.server.maxConnections = opts.maxConnections;
+    this.server.on('connection', (socket) => opts.perAddress.admit(socket));
     // A failed or timed-out handshake only reports here; without the destroy, a client that never
     // speaks would hold its connection (and a slot of max_connections) for ever.
     this.server.on('tlsClientError', (err, socket) => {

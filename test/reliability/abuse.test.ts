@@ -24,7 +24,8 @@ before(async () => {
       c.http.handshake_timeout_ms = 1000;
       c.wire.handshake_timeout_ms = 1000;
       c.wire.frame_timeout_ms = 1000;
-      c.limits = { max_requests_in_flight: 4, max_anonymous_requests_in_flight: 2, anonymous_request_timeout_ms: 1000 };
+      c.wire.max_connections = 60;
+      c.limits = { max_requests_in_flight: 4, max_anonymous_requests_in_flight: 2, anonymous_request_timeout_ms: 1000, max_connections_per_address: 40 };
     },
   });
 });
@@ -188,6 +189,23 @@ describe('per-identity rate limits', () => {
   });
 });
 
+test('one address cannot fill a listener: past limits.max_connections_per_address its connections are closed at once, and others connect', async () => {
+  // 100 raw connections from 127.0.0.2 that never start TLS, against wire.max_connections = 60.
+  const attacker = Array.from({ length: 100 }, () => tcpConnect({ port: node.ports.tms_external, host: '127.0.0.1', localAddress: '127.0.0.2' }).on('error', () => undefined));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  try {
+    const held = attacker.filter((s) => !s.destroyed && s.readyState === 'open').length;
+    assert.ok(held <= 40, `the address holds ${held} connections, at most the 40 allowed`);
+    const id = alice();
+    const wire = await WireClient.connect(node.ports.tms_external, { cert: id.cert, key: id.key, ca: node.ca });
+    const reply = await wire.request({ type: 'List', user_id: 'alice', user_token: id.token });
+    assert.equal(reply.type, 'List', 'a user from another address is served');
+    wire.close();
+  } finally {
+    attacker.forEach((s) => s.destroy());
+  }
+});
+
 describe('idle connections', () => {
   let roomy: TestNode;
   before(async () => {
@@ -202,13 +220,15 @@ describe('idle connections', () => {
   const before = procStatusBytes(node.proc.pid!, 'VmRSS');
   const toHttps = Math.round(IDLE * 0.9);
   const sockets: Socket[] = [];
-  const open = (port: number) =>
+  // From 100 loopback addresses (127.0.1.x), as many clients would: one address may hold only
+  // limits.max_connections_per_address (256) of them.
+  const open = (port: number, n: number) =>
     new Promise<void>((resolve) => {
-      const s = tcpConnect(port, '127.0.0.1', () => resolve()).on('error', () => resolve());
+      const s = tcpConnect({ port, host: '127.0.0.1', localAddress: `127.0.1.${1 + (n % 100)}` }, () => resolve()).on('error', () => resolve());
       sockets.push(s);
     });
   // Raw connections that send nothing yet: the cheapest kind to hold open, the most a listener must keep.
-  for (let i = 0; i < IDLE; i += 500) await Promise.all(Array.from({ length: Math.min(500, IDLE - i) }, (_, j) => open(i + j < toHttps ? node.ports.https : node.ports.tms_external)));
+  for (let i = 0; i < IDLE; i += 500) await Promise.all(Array.from({ length: Math.min(500, IDLE - i) }, (_, j) => open(i + j < toHttps ? node.ports.https : node.ports.tms_external, i + j)));
   try {
     const open_ = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
     assert.ok(open_ >= IDLE * 0.9, `${open_} of ${IDLE} connections are open`);
