@@ -94,7 +94,9 @@ test('a slow handler in a kept interpreter keeps its own transaction while anoth
 
 test('requests queued on one kept interpreter each commit their own write, in order of service', { timeout: 60_000 }, async () => {
   await pass([{ name: 'set_js_app', args: { bundle } }]);
-  // Eight at once, alternating slow successes and quick failures.
+  // Eight at once, alternating slow successes and quick failures, on a fresh deployment (no kept interpreter
+  // yet). Before the fix each of them missed the cache and made an interpreter of its own (every one
+  // answered served = 1); now the first makes it and the others take their turns in it.
   const calls = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? post(`/slow/s-${i}`, { spin: 50, status: 200 }) : post(`/fail/f-${i}`, { spin: 0, status: 400 })));
   const answers = await Promise.all(calls);
   const served: number[] = [];
