@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { bindToRequest, Turns } from '../src/apps/service.js';
 import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { type TestNode, startNode } from './helpers/cli.js';
 import { member } from './helpers/gov.js';
@@ -108,4 +109,36 @@ test('requests queued on one kept interpreter each commit their own write, in or
     else assert.equal(back.status, 404);
   }
   assert.deepEqual(served.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8], 'one interpreter served all eight, one after another');
+});
+
+test('Turns: one holder per key, in order of arrival, other keys unaffected; nothing kept once free', async () => {
+  const turns = new Turns();
+  const log: string[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const first = turns.run('k', async () => {
+    log.push('first starts');
+    await gate;
+    log.push('first ends');
+  });
+  const second = turns.run('k', async () => void log.push('second'));
+  const other = turns.run('other', async () => void log.push('other key'));
+  await other;
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(log, ['first starts', 'other key'], 'the second waits while the first holds the key');
+  open();
+  await Promise.all([first, second]);
+  assert.deepEqual(log, ['first starts', 'other key', 'first ends', 'second']);
+  await assert.rejects(turns.run('k', async () => {
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(await turns.run('k', async () => 'after a failure'), 'after a failure', 'a failed holder passes the turn on');
+  assert.equal(turns.size, 0);
+});
+
+test('a request’s host functions refuse once it is revoked', () => {
+  const bound = bindToRequest({ __h_kv: () => 'written' });
+  assert.equal(bound.host.__h_kv(), 'written');
+  bound.revoke();
+  assert.throws(() => bound.host.__h_kv(), /the request that made this call has finished/);
 });
