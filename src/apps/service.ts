@@ -61,6 +61,8 @@ export class AppService {
   private readonly auth: AppAuth;
   private readonly interpreters = new InterpreterCache(10);
   private readonly fresh = new FreshPools(10);
+  /** Whose turn it is in each kept interpreter (by interpreter_reuse key): one request runs in it at a time. */
+  private readonly turns = new Turns();
   /** The deployed app as of the last deployment seen: re-read only when a deployment changes the flush record. */
   private deployment: { version: number | undefined; codeCache: boolean; endpoints: ReturnType<typeof loadEndpoints>; modules: Record<string, string> } | null = null;
 
@@ -155,6 +157,17 @@ export class AppService {
       const state = { applyWrites: null as boolean | null, claims: null as ArrayBuffer | null, metrics: true };
       let result: DispatchResult;
       const reuse = endpoint.info.interpreter_reuse?.key && !historical ? `${deploymentVersion}\0${endpoint.info.interpreter_reuse.key}\0${endpoint.info.js_module}\0${endpoint.info.js_function}` : null;
+      // The request's host functions work only while its call runs: once it settles they throw, so nothing
+      // the interpreter does later (it may be kept) reaches this transaction.
+      const bound = bindToRequest({
+        ...this.host(tx, mode, state),
+        ...(historical
+          ? {
+              __h_historical: () => ({ transactionId: historical!.transactionId, receipt: historical!.receipt }),
+              __h_hkv: historicalKvHost((table) => this.opts.history(table, historical!.seqno)),
+            }
+          : {}),
+      });
       try {
         const job = {
           codeCache,
@@ -163,22 +176,22 @@ export class AppService {
           exportName: '__dispatch',
           args: [request, req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.byteLength)],
           prelude: CCF_PRELUDE,
-          host: {
-            ...this.host(tx, mode, state),
-            ...(historical
-              ? {
-                  __h_historical: () => ({ transactionId: historical!.transactionId, receipt: historical!.receipt }),
-                  __h_hkv: historicalKvHost((table) => this.opts.history(table, historical!.seqno)),
-                }
-              : {}),
-          },
+          host: bound.host,
           limits: { cpuMs: this.opts.runtime.maxExecutionMs, heapMiB: this.opts.runtime.maxHeapMiB },
         };
         // The deployment is in the key, so a request that read an older deployment never refills a pool with its code.
         const fresh = `${deploymentVersion}\0${historical ? 'historical' : 'current'}\0${endpoint.info.js_module}\0${endpoint.info.js_function}`;
-        result = (await (reuse ? this.opts.engine.runReused(this.interpreters, reuse, job) : this.opts.engine.runFresh(this.fresh, fresh, job))) as DispatchResult;
+        // A kept interpreter is bound to one request at a time (the engine points its host at the latest
+        // caller): the next request waits until this call has settled, so a slow handler's host calls can
+        // never reach a later request's transaction. The first request also makes the interpreter, so
+        // concurrent first requests share one.
+        result = (await (reuse
+          ? this.turns.run(reuse, () => this.opts.engine.runReused(this.interpreters, reuse, job))
+          : this.opts.engine.runFresh(this.fresh, fresh, job))) as DispatchResult;
       } catch (err) {
         return this.engineFailure(err as TesseraError);
+      } finally {
+        bound.revoke();
       }
       if (result.failure) return this.handlerFailure(result, endpoint.info);
       const status = result.statusCode!;
@@ -273,6 +286,7 @@ export class AppService {
     if (err.code === 'timeout') return ccfError(500, 'InternalError', 'Operation took too long to complete.', this.details(err.message));
     if (err.code === 'too_large') return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: out of memory'));
     if (/overflowed its stack/.test(err.message)) return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: stack overflow'));
+    if (err.code === 'unavailable') return ccfError(503, err.ccfCode, err.message, undefined, { 'retry-after': String(err.retryAfterSeconds ?? 1) });
     if (err.code === 'not_found') return ccfError(500, 'InternalError', err.message);
     return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details(err.message));
   }
@@ -292,6 +306,55 @@ export class AppService {
         return ccfError(500, 'InternalError', 'Invalid endpoint function return value (error during JSON conversion of body).');
     }
   }
+}
+
+/** The most requests that wait for one kept interpreter; more get 503 (as for an endpoint's fresh isolates). */
+const MAX_WAITING = 256;
+
+/**
+ * Turns in kept interpreters: `run(key, work)` starts `work` once no other work holds `key`, in order of
+ * arrival. Nothing is kept for a key nobody holds.
+ */
+export class Turns {
+  private readonly queues = new Map<string, Array<() => void>>();
+
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const waiting = this.queues.get(key);
+    if (!waiting) this.queues.set(key, []);
+    else {
+      if (waiting.length >= MAX_WAITING) {
+        throw new TesseraError('unavailable', `this endpoint's interpreter has ${MAX_WAITING} calls waiting; retry after 1 s`, { retryAfterSeconds: 1 });
+      }
+      await new Promise<void>((resume) => waiting.push(resume));
+    }
+    try {
+      return await work();
+    } finally {
+      // The turn passes straight to the next in line, so a request arriving meanwhile queues behind it.
+      const queue = this.queues.get(key)!;
+      const next = queue.shift();
+      if (next) next();
+      else this.queues.delete(key);
+    }
+  }
+
+  /** Keys held or waited for (tests). */
+  get size() {
+    return this.queues.size;
+  }
+}
+
+/** A request's host functions, each refusing once `revoke` is called: the request they belong to has finished. */
+export function bindToRequest<H extends Record<string, (...args: any[]) => unknown>>(functions: H): { host: H; revoke(): void } {
+  let running = true;
+  const host = {} as Record<string, (...args: any[]) => unknown>;
+  for (const [name, fn] of Object.entries(functions)) {
+    host[name] = (...args: unknown[]) => {
+      if (!running) throw new Error('the request that made this call has finished: its transaction is closed');
+      return fn(...args);
+    };
+  }
+  return { host: host as H, revoke: () => void (running = false) };
 }
 
 /** The most transactions one getStateRange call returns (CCF pages its logging sample at 2000 too). */
