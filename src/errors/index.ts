@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'timeout'
   | 'unavailable'
   | 'rate_limited'
+  | 'insufficient_storage'
   | 'internal';
 
 interface Mapping {
@@ -39,6 +40,7 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   timeout: { http: 408, ccf: 'RequestTimeout', mesatee: 'IoError' },
   unavailable: { http: 503, ccf: 'ServiceUnavailable', mesatee: 'ConnectionRefused' },
   rate_limited: { http: 429, ccf: 'TooManyRequests', mesatee: 'ConnectionRefused' },
+  insufficient_storage: { http: 507, ccf: 'InsufficientStorage', mesatee: 'IoError' },
   internal: { http: 500, ccf: 'InternalError', mesatee: 'InternalRPCError' },
 };
 
@@ -70,6 +72,17 @@ export class TesseraError extends Error {
 export function asTesseraError(err: unknown): TesseraError {
   if (err instanceof TesseraError) return err;
   return new TesseraError('internal', 'internal error; the node log has the details', { cause: err });
+}
+
+/** Errors that mean the disk (or the user's quota on it) is full: ENOSPC and EDQUOT from the file system, SQLITE_FULL from SQLite. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+/** A disk-full failure as the one error a caller sees (HTTP 507), naming where it happened; anything else unchanged. */
+export function diskFullError(err: unknown, where: string, what: string): TesseraError {
+  return new TesseraError('insufficient_storage', `the node's disk is full (no space left on the file system of ${where}): ${what}; delete files to free space, then try again`, { cause: err });
 }
 
 export const fail = (code: ErrorCode, message: string): never => {

@@ -1,10 +1,10 @@
 import { createDecipheriv, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TesseraError } from '../errors/index.js';
+import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
 import { TAG_BYTES } from '../crypto/aead.js';
 import { TrailingTag } from '../crypto/trailing-tag.js';
 import { newUuid } from '../crypto/random.js';
@@ -23,6 +23,13 @@ export interface Expected {
  * record wait for its own write on the thread pool, which left both ends of an upload mostly idle.
  */
 const STREAM_BUFFER = 1024 * 1024;
+
+/**
+ * Space held back in DATA/blobs/.reserve: when the disk is full, it is given up so that the store can
+ * still record a DELETE (or the cleanup of a failed upload), which is how space is freed; it is taken
+ * again once there is room.
+ */
+export const RESERVE_BYTES = 1024 * 1024;
 
 /**
  * Checks a ciphertext as it streams past without keeping it: the length, the GCM tag over the whole
@@ -72,10 +79,39 @@ class CiphertextVerifier extends Transform {
 /** Encrypted blobs in DATA/blobs, each written to a temporary file, fsynced, then renamed into place. */
 export class BlobStore {
   private readonly incoming: string;
+  private readonly reserve: string;
 
   constructor(private readonly dir: string) {
     this.incoming = join(dir, '.incoming');
+    this.reserve = join(dir, '.reserve');
     mkdirSync(this.incoming, { recursive: true, mode: 0o700 });
+    this.ensureReserve();
+  }
+
+  /** Takes the reserve (RESERVE_BYTES) if it is not held and there is room; never throws. */
+  ensureReserve(): void {
+    if (existsSync(this.reserve)) return;
+    const temp = join(this.incoming, '.reserve');
+    let fd: number | undefined;
+    try {
+      fd = openSync(temp, 'w', 0o600);
+      const chunk = Buffer.alloc(64 * 1024);
+      for (let written = 0; written < RESERVE_BYTES; written += chunk.length) writeSync(fd, chunk);
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+      renameSync(temp, this.reserve);
+    } catch {
+      if (fd !== undefined) closeSync(fd);
+      rmSync(temp, { force: true });
+    }
+  }
+
+  /** Gives up the reserve so that a write that freed space can be recorded; false if it was not held. */
+  releaseReserve(): boolean {
+    if (!existsSync(this.reserve)) return false;
+    rmSync(this.reserve, { force: true });
+    return true;
   }
 
   /** Uploads that were cut off when the node last stopped leave temporary files; they go at start. */
@@ -102,6 +138,8 @@ export class BlobStore {
       if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
       await rm(temp, { force: true });
       if (err instanceof TesseraError) throw err;
+      // ENOSPC or EDQUOT: the node's fault, not the client's (507, not 400).
+      if (isDiskFull(err)) throw diskFullError(err, this.dir, `the upload of file ${fileId} was not stored`);
       throw new TesseraError('invalid_input', `the upload was cut off before it completed (${(err as Error).message}); nothing was stored`);
     }
   }
@@ -131,6 +169,7 @@ export class BlobStore {
     } catch (err) {
       await handle.close().catch(() => {});
       await rm(temp, { force: true });
+      if (isDiskFull(err)) throw diskFullError(err, this.dir, `file ${fileId} was not stored`);
       throw err;
     }
   }

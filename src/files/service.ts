@@ -153,16 +153,42 @@ export class FileService {
     }).result;
     try {
       await this.opts.blobs.writeVerified(fileId, source, { config, fileSize: record.file_size, sha256: record.sha256 });
+      return this.opts.store.transact((tx) => {
+        const r = this.mustGet(tx, fileId);
+        r.state = 'available';
+        tx.put(FILES, fileId, r);
+        return r;
+      }).result;
     } catch (err) {
-      this.opts.store.transact((tx) => this.removeIn(tx, record));
+      // Nothing half-written stays: the blob (if it was renamed into place before the store failed), then the record and key.
+      await this.abandon(record);
       throw err;
     }
-    return this.opts.store.transact((tx) => {
-      const r = this.mustGet(tx, fileId);
-      r.state = 'available';
-      tx.put(FILES, fileId, r);
-      return r;
-    }).result;
+  }
+
+  /** Removes a file whose content was not (fully) stored; failures are logged, so that the caller's own error is the one reported. */
+  private async abandon(record: FileRecord) {
+    try {
+      await this.opts.blobs.remove(record.file_id);
+      this.withRoom(() => this.opts.store.transact((tx) => this.removeIn(tx, record)));
+    } catch (err) {
+      this.opts.logger.error({ err, file_id: record.file_id }, 'a failed upload could not be cleaned up; it goes at the next start');
+    }
+    this.opts.blobs.ensureReserve();
+  }
+
+  /**
+   * Runs a store write that frees space (a delete). On a full disk the store cannot even record that, so
+   * the blob store's reserve is given up and the write tried once more; the reserve is taken again later.
+   */
+  private withRoom<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      if (!(err instanceof TesseraError && err.code === 'insufficient_storage') || !this.opts.blobs.releaseReserve()) throw err;
+      this.opts.logger.warn({ err: err.message }, 'the disk is full: gave up the reserve (blobs/.reserve) to record a delete');
+      return write();
+    }
   }
 
   /** TDFS Get: the file's info and key, for anyone check_permission allows. */
@@ -197,15 +223,19 @@ export class FileService {
 
   /** TDFS Delete, owner only: metadata, key and blob. Returns what was deleted. */
   async delete(fileId: string, user: string): Promise<{ record: FileRecord; config: KeyConfig }> {
-    const deleted = this.opts.store.transact((tx) => {
-      const record = this.mustGet(tx, fileId);
-      if (record.user_id !== user) throw new TesseraError('permission_denied', `only the owner may delete file ${fileId}`);
-      if (record.state === 'uploading') throw new TesseraError('conflict', `file ${fileId} is being uploaded; delete it afterwards`);
-      const config = this.opts.keys.getIn(tx, record.key_id);
-      this.removeIn(tx, record);
-      return { record, config };
-    }).result;
+    // Works on a full disk: that is how space is freed (withRoom).
+    const deleted = this.withRoom(() =>
+      this.opts.store.transact((tx) => {
+        const record = this.mustGet(tx, fileId);
+        if (record.user_id !== user) throw new TesseraError('permission_denied', `only the owner may delete file ${fileId}`);
+        if (record.state === 'uploading') throw new TesseraError('conflict', `file ${fileId} is being uploaded; delete it afterwards`);
+        const config = this.opts.keys.getIn(tx, record.key_id);
+        this.removeIn(tx, record);
+        return { record, config };
+      }),
+    ).result;
     await this.opts.blobs.remove(fileId);
+    this.opts.blobs.ensureReserve();
     return deleted;
   }
 
@@ -241,23 +271,26 @@ export class FileService {
     });
     try {
       await this.opts.blobs.writeBuffer(record.file_id, encryptFile(config, data));
+      this.opts.store.transact((tx) => tx.put(FILES, record.file_id, { ...record, state: 'available' }));
     } catch (err) {
-      this.opts.store.transact((tx) => this.removeIn(tx, record));
+      await this.abandon(record);
       throw err;
     }
-    this.opts.store.transact((tx) => tx.put(FILES, record.file_id, { ...record, state: 'available' }));
     return record.file_id;
   }
 
   /** Removes files (e.g. outputs of a task that then failed). */
   async discard(fileIds: string[]): Promise<void> {
     for (const id of fileIds) {
-      this.opts.store.transact((tx) => {
-        const r = tx.get<FileRecord>(FILES, id);
-        if (r) this.removeIn(tx, r);
-      });
+      this.withRoom(() =>
+        this.opts.store.transact((tx) => {
+          const r = tx.get<FileRecord>(FILES, id);
+          if (r) this.removeIn(tx, r);
+        }),
+      );
       await this.opts.blobs.remove(id);
     }
+    if (fileIds.length > 0) this.opts.blobs.ensureReserve();
   }
 
   /** Files created and never uploaded within files.pending_ttl_s are dropped, with their keys. */

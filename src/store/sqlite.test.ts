@@ -157,3 +157,16 @@ test('group commit: WAL with synchronous=NORMAL, and durable() fsyncs once for e
   await Promise.all([first, second]);
   assert.equal(store.stats.fsyncs, before + 3, 'a commit made during an fsync waits for the next one');
 });
+
+test('a write the database has no room for (SQLITE_FULL) is insufficient_storage (507), not internal, and is not made', () => {
+  store.transact((tx) => tx.put('t', 'small', 1));
+  // Cap the database at its current size: the next write that needs a page fails as on a full disk.
+  const pages = store.database.pragma('page_count', { simple: true }) as number;
+  store.database.pragma(`max_page_count = ${pages}`);
+  assert.throws(
+    () => store.transact((tx) => tx.put('t', 'big', 'x'.repeat(1_000_000))),
+    (err: unknown) => err instanceof TesseraError && err.code === 'insufficient_storage' && err.httpStatus === 507 && err.ccfCode === 'InsufficientStorage' && /disk is full/.test(err.message),
+  );
+  assert.equal(store.read((tx) => tx.get('t', 'big')), undefined, 'nothing of the write was made');
+  assert.equal(store.read((tx) => tx.get('t', 'small')), 1, 'the store still reads');
+});

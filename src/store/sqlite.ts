@@ -1,7 +1,7 @@
 import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { TesseraError } from '../errors/index.js';
+import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
 import { seal, unseal } from '../crypto/aead.js';
 import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
 
@@ -71,6 +71,7 @@ export class SqliteStore implements Store {
   private readonly readTx: Database.Transaction<(fn: (tx: ReadTx) => unknown) => unknown>;
   private readonly ledgerKey: Buffer | undefined;
   private readonly walPath: string;
+  private readonly dbPath: string;
   private walFd: number | null = null;
   /** Commits made, and commits known to be on disk, counted by this connection. */
   private committed = 0;
@@ -83,6 +84,7 @@ export class SqliteStore implements Store {
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.ledgerKey = options.ledgerKey;
     this.walPath = `${path}-wal`;
+    this.dbPath = path;
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(options.commit === 'each' ? 'synchronous = FULL' : 'synchronous = NORMAL');
@@ -188,7 +190,7 @@ export class SqliteStore implements Store {
     fsync(fd, (err) => {
       this.syncing = false;
       if (!err) this.synced = Math.max(this.synced, upTo);
-      this.settle(upTo, err ? new TesseraError('internal', `the write-ahead log could not be synced to disk: ${err.message}`) : null);
+      this.settle(upTo, err ? (isDiskFull(err) ? diskFullError(err, dirname(this.walPath), 'the store could not sync its log') : new TesseraError('internal', `the write-ahead log could not be synced to disk: ${err.message}`)) : null);
       this.syncWal();
     });
   }
@@ -263,7 +265,14 @@ export class SqliteStore implements Store {
 
   /** @internal Validates the read set and applies the write set in one IMMEDIATE SQLite transaction. */
   commitTx(reads: Map<string, number>, tableReads: Map<string, number>, writes: Map<string, CommittedWrite>, claims: string | null = null): number {
-    const seqno = this.applyTx.immediate(reads, tableReads, writes, claims) as number;
+    let seqno: number;
+    try {
+      seqno = this.applyTx.immediate(reads, tableReads, writes, claims) as number;
+    } catch (err) {
+      // SQLITE_FULL: the write is rolled back; the caller hears 507, not 500 (errors/index.ts).
+      if (isDiskFull(err)) throw diskFullError(err, dirname(this.dbPath), 'the store could not take the change, which was not made');
+      throw err;
+    }
     this.localCommits++;
     this.wrote();
     return seqno;

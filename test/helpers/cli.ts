@@ -84,12 +84,16 @@ export function useEphemeralPorts(dir: string, extra?: (config: Record<string, a
   });
 }
 
-function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}, inheritFile = false): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
+function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}, inheritFile = false, wrapper?: (dir: string) => string[]): Promise<{ proc: ChildProcess; ports: Record<string, number>; output: string[] }> {
   // TESSERA_NODE_ARGS adds Node flags to the node only (e.g. --cpu-prof), which NODE_OPTIONS cannot carry.
   const extra = (process.env.TESSERA_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // inheritFile: the node starts with fd 99 open across exec, as a careless parent (here bash) leaves one.
   // (Node marks inherited descriptors close-on-exec only up to the first gap after 15: uv_disable_stdio_inheritance.)
-  const [file, args] = tesseraCommand(['serve', '--data', dir], bin, extra);
+  // wrapper: an argv prefix that must exec its arguments (so the pid stays the node's), e.g. unshare into a small file system.
+  const prefix = wrapper?.(dir) ?? [];
+  const [file, args] = prefix.length
+    ? tied(prefix[0], [...prefix.slice(1), process.execPath, '--no-node-snapshot', ...extra, bin, 'serve', '--data', dir])
+    : tesseraCommand(['serve', '--data', dir], bin, extra);
   const command: [string, string[]] = inheritFile ? ['/bin/bash', ['-c', 'exec 99</dev/null; exec "$@"', 'bash', file, ...args]] : [file, args];
   const proc = spawn(...command, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...TEST_ENV, ...env } });
   const output: string[] = [];
@@ -122,13 +126,16 @@ function spawnServe(dir: string, bin = TESSERA, env: Record<string, string> = {}
   });
 }
 
-/** `env` adds to the node's environment (e.g. its TMPDIR). */
-export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void; bin?: string; env?: Record<string, string>; inheritFile?: boolean } = {}): Promise<TestNode> {
+/**
+ * `env` adds to the node's environment (e.g. its TMPDIR). `wrapper` gives an argv prefix for `tessera serve`
+ * (not init), given the data directory; it must end by exec'ing its arguments.
+ */
+export async function startNode(opts: { users?: string[]; members?: string[]; config?: (c: Record<string, any>) => void; bin?: string; env?: Record<string, string>; inheritFile?: boolean; wrapper?: (dir: string) => string[] } = {}): Promise<TestNode> {
   const dir = join(tempDir(), 'data');
   const init = await tessera(['init', '--data', dir, '--users', (opts.users ?? ['alice', 'bob']).join(','), '--members', (opts.members ?? []).join(',')]);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   useEphemeralPorts(dir, opts.config);
-  let running = await spawnServe(dir, opts.bin, opts.env, opts.inheritFile);
+  let running = await spawnServe(dir, opts.bin, opts.env, opts.inheritFile, opts.wrapper);
   const node: TestNode = {
     dir,
     get proc() {
@@ -157,7 +164,7 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
       }),
     restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
       await node.stop(signal);
-      running = await spawnServe(dir, opts.bin, opts.env, opts.inheritFile);
+      running = await spawnServe(dir, opts.bin, opts.env, opts.inheritFile, opts.wrapper);
     },
     cleanup: async () => {
       await node.stop('SIGKILL');
