@@ -161,6 +161,8 @@ export class UserFunctions {
     private readonly builtinNames: Set<string>,
     /** The operator's maxima for the limits a function may ask for. */
     private readonly maxima: FunctionLimitMaxima = { heapMiB: 512, cpuMs: 60_000, memoryPages: 16_384 },
+    /** Functions one user may own (tasks.max_functions_per_user); no bound when left out. */
+    private readonly maxPerOwner?: number,
   ) {}
 
   /** Why `limits` is over the operator's maxima, or null; checked at registration and again at every run. */
@@ -195,7 +197,12 @@ export class UserFunctions {
     const id = createHash('sha256').update(canonical(descriptor)).digest('hex');
     const record: RegisteredFunction = { ...descriptor, id, owner, code_hash: codeHash, function_hash: functionHash(spec), created_at: new Date().toISOString() };
     this.store.transact((tx) => {
-      if (!tx.get(USER_FUNCTIONS, id)) tx.put(USER_FUNCTIONS, id, record);
+      if (tx.get(USER_FUNCTIONS, id)) return;
+      if (this.maxPerOwner !== undefined) {
+        const owned = tx.list<RegisteredFunction>(USER_FUNCTIONS).filter(([, f]) => f.owner === owner).length;
+        if (owned >= this.maxPerOwner) throw new TesseraError('too_large', `'${owner}' owns ${owned} registered functions, the quota (tasks.max_functions_per_user)`);
+      }
+      tx.put(USER_FUNCTIONS, id, record);
     });
     return this.get(id)!;
   }

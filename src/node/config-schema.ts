@@ -225,6 +225,8 @@ export const CONFIG_SCHEMA = {
         max_function_heap_mib: { type: 'integer', minimum: 8, default: 512, description: 'The largest heap (heapMiB) a registered js or wasm function may ask for; a registration over it is refused' },
         max_function_cpu_ms: { type: 'integer', minimum: 10, default: 60000, description: 'The longest time limit (cpuMs) a registered js or wasm function may ask for; a registration over it is refused' },
         max_function_memory_pages: { type: 'integer', minimum: 1, default: 16384, description: 'The most WebAssembly memory (memoryPages, 64 KiB each) a registered wasm function may ask for' },
+        max_tasks_per_user: { type: 'integer', minimum: 1, default: 100000, description: 'Tasks one user may create (tasks are kept); past it, Create is refused' },
+        max_functions_per_user: { type: 'integer', minimum: 1, default: 1000, description: 'Registered js and wasm functions one user may own; past it, a registration is refused' },
         builtin_workers: {
           type: 'integer',
           minimum: 1,
@@ -311,6 +313,7 @@ export const CONFIG_SCHEMA = {
         heap_mib: { type: 'integer', minimum: 8, default: 64, description: 'Heap of each instance’s own isolate, MiB; its WebAssembly memory, and what the host holds for it (queued events, delayed casts), may each reach as much again' },
         max_restarts_per_minute: { type: 'integer', minimum: 0, default: 5, description: 'Restarts after traps allowed per instance per minute; beyond it the instance is stopped' },
         egress_hosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts (host or host:port) that http-egress may reach' },
+        max_workflows_per_user: { type: 'integer', minimum: 1, default: 100, description: 'Workflows one user may run at once; past it, a start is refused' },
       },
     },
     fn: {
@@ -328,6 +331,7 @@ export const CONFIG_SCHEMA = {
         allow_egress: { type: 'boolean', default: false, description: 'Let functions that declare the annotation tessera.io/egress reach the network; otherwise every function has a network namespace of its own with only loopback' },
         max_package_bytes: { type: 'integer', minimum: 1024, default: 134217728, description: 'Largest function package (the archive tessera fn deploy uploads)' },
         max_unused_packages: { type: 'integer', minimum: 1, default: 16, description: 'Uploaded packages that no function uses one uploader may hold (429 beyond)' },
+        max_functions_per_user: { type: 'integer', minimum: 1, default: 100, description: "Process functions one user may own through 'tessera fn deploy' (the consortium's are not counted); past it, a deploy of a new function is refused" },
         unused_package_ttl_s: { type: 'integer', minimum: 1, default: 86400, description: 'An uploaded package no function uses is removed this long after its upload (a proposal naming it must pass before)' },
         max_pids: { type: 'integer', minimum: 4, default: 50, description: "Processes and threads per function process, through its cgroup (Fn's FN_MAX_PIDS)" },
         cpus: { type: 'number', minimum: 0.01, default: 1, description: 'CPU time per function process, in cores, through its cgroup' },
@@ -429,7 +433,7 @@ export interface TesseraConfig {
   } & Record<WireListenerName, WireListenerConfig>;
   limits: { max_requests_in_flight: number; max_connections_per_address: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
   sandbox: { memory_budget_mib: number };
-  tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number };
+  tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number; max_tasks_per_user: number; max_functions_per_user: number };
   files: { max_file_bytes: number; max_function_input_bytes: number; pending_ttl_s: number; max_files_per_user: number; max_bytes_per_user: number };
   kms: { sealing_key_file: string };
   governance: { max_clock_skew_s: number };
@@ -445,13 +449,14 @@ export interface TesseraConfig {
     max_package_bytes: number;
     max_unused_packages: number;
     unused_package_ttl_s: number;
+    max_functions_per_user: number;
     max_pids: number;
     cpus: number;
     uid: number;
     gid: number;
     cache_dir: string;
   };
-  workflows: { event_timeout_ms: number; max_event_timeout_ms: number; threads: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[] };
+  workflows: { event_timeout_ms: number; max_event_timeout_ms: number; threads: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[]; max_workflows_per_user: number };
   app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };

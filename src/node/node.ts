@@ -150,7 +150,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // Built-ins run on worker threads, never on this event loop; one whose task times out loses its thread.
   const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger });
   registerBuiltins(functions, builtinWorkers);
-  registered = new UserFunctions(store, engine, new WasmEngine(budget), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages });
+  registered = new UserFunctions(store, engine, new WasmEngine(budget), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages }, config.tasks.max_functions_per_user);
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib } });
   const runtime = new WorkflowRuntime({
     store,
@@ -161,7 +161,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     threads: config.workflows.threads || Math.max(16, 4 * availableParallelism()),
     budget,
   });
-  const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms } });
+  const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms }, maxPerOwner: config.workflows.max_workflows_per_user });
   const fnRun = join(config.fn.cache_dir || join(tmpdir(), `tessera-fn-${createHash('sha256').update(paths.root).digest('hex').slice(0, 12)}`));
   // Traversable (not listable) by the uid functions run as: they bind their package and socket from below.
   mkdirSync(fnRun, { recursive: true });
@@ -183,6 +183,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       packageLimits,
       maxUnusedPackages: config.fn.max_unused_packages,
       unusedPackageTtlMs: config.fn.unused_package_ttl_s * 1000,
+      maxFunctionsPerUser: config.fn.max_functions_per_user,
     },
     packages,
     cache: new CodeCache(join(fnRun, 'code'), packages, logger, packageLimits),
@@ -201,6 +202,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     files,
     fnsAddress,
     functionTimeoutMs: config.tasks.function_timeout_ms,
+    maxTasksPerUser: config.tasks.max_tasks_per_user,
     logger,
     tokenKey: deriveKey(masterKey, 'task tokens'),
   });

@@ -9,6 +9,8 @@ import type { TaskFiles, TaskRecord, TaskStatus } from './types.js';
 const TASKS = 'tasks.records';
 /** `${user_id}\u0000${task_id}`: the tasks each participant can see. */
 const BY_PARTICIPANT = 'tasks.by_participant';
+/** user_id → how many tasks that user has created (tasks are never deleted); counted from BY_PARTICIPANT when absent. */
+const CREATED_COUNT = 'tasks.created_count';
 
 export interface TaskServiceOptions {
   store: Store;
@@ -23,6 +25,8 @@ export interface TaskServiceOptions {
    * never stored, so the store holds no credential that opens a task.
    */
   tokenKey: Buffer;
+  /** Tasks one user may create (tasks.max_tasks_per_user); no bound when left out. */
+  maxTasksPerUser?: number;
 }
 
 export interface InternalUpdate {
@@ -98,10 +102,23 @@ export class TaskService {
       failure_reason: null,
     };
     this.opts.store.transact((tx) => {
+      const created = this.createdBy(tx, input.creator);
+      const quota = this.opts.maxTasksPerUser;
+      if (quota !== undefined && created >= quota) {
+        throw new TesseraError('too_large', `'${input.creator}' has created ${created} tasks, the quota (tasks.max_tasks_per_user)`);
+      }
+      tx.put(CREATED_COUNT, input.creator, created + 1);
       this.save(tx, task);
       for (const user of participants(task)) tx.put(BY_PARTICIPANT, `${user}\u0000${task.task_id}`, true);
     });
     return task;
+  }
+
+  /** How many tasks `user` has created: the counter, or (for tasks stored before it) a count of their own. */
+  private createdBy(tx: ReadTx, user: string): number {
+    const counted = tx.get<number>(CREATED_COUNT, user);
+    if (counted !== undefined) return counted;
+    return tx.list<boolean>(BY_PARTICIPANT, `${user}\u0000`).filter(([key]) => this.load(tx, key.slice(user.length + 1))?.user_id === user).length;
   }
 
   /** The task, if `user` is its creator or a collaborator. */

@@ -105,7 +105,15 @@ export class WorkflowService {
   private readonly routes = new Map<string, { owner: string; routes: Route[] }>();
 
   constructor(
-    private readonly opts: { store: Store; runtime: WorkflowRuntime; logger: Logger; egressHosts: string[]; eventLimits: EventLimits },
+    private readonly opts: {
+      store: Store;
+      runtime: WorkflowRuntime;
+      logger: Logger;
+      egressHosts: string[];
+      eventLimits: EventLimits;
+      /** Workflows one user may run at once (workflows.max_workflows_per_user); no bound when left out. */
+      maxPerOwner?: number;
+    },
   ) {}
 
   async start(owner: string, input: { name?: string; spec: unknown }): Promise<WorkflowRecord> {
@@ -126,7 +134,14 @@ export class WorkflowService {
     try {
       // Store second, launch third; any failure undoes both, so no instance runs without a record.
       try {
-        this.opts.store.transact((tx) => tx.put(RUNNING, record.id, record));
+        this.opts.store.transact((tx) => {
+          const quota = this.opts.maxPerOwner;
+          if (quota !== undefined) {
+            const running = tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).length;
+            if (running >= quota) throw new TesseraError('too_large', `'${owner}' runs ${running} workflows, the quota (workflows.max_workflows_per_user); stop one first`);
+          }
+          tx.put(RUNNING, record.id, record);
+        });
       } catch (err) {
         if (err instanceof TesseraError) throw err;
         throw new TesseraError('invalid_input', `the workflow cannot be stored: ${(err as Error).message}`);

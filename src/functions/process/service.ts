@@ -59,6 +59,8 @@ export interface FnSettings {
   /** Packages one uploader may hold that no function uses, and how long such a package is kept. */
   maxUnusedPackages: number;
   unusedPackageTtlMs: number;
+  /** Process functions one user may own through direct deploys (fn.max_functions_per_user); no bound when left out. The consortium is not bound. */
+  maxFunctionsPerUser?: number;
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -306,6 +308,11 @@ export class FnService {
       if (holder) throw new TesseraError('conflict', `Trigger with the same type and source exists on this app: ${t.source} belongs to function '${holder.name}' in app '${app}'`);
     }
     if (previous?.id === id) return previous;
+    const quota = this.opts.settings.maxFunctionsPerUser;
+    if (owner !== CONSORTIUM && !previous && quota !== undefined) {
+      const owned = tx.list<FnRecord>(FNS).filter(([, f]) => f.owner === owner).length;
+      if (owned >= quota) throw new TesseraError('too_large', `'${owner}' owns ${owned} process functions, the quota (fn.max_functions_per_user); remove one first`);
+    }
     const record: FnRecord = { id, owner, app, name: p.name, package: digest, version: (previous?.version ?? 0) + 1, func: p.func, created_at: new Date().toISOString() };
     if (previous) {
       tx.delete(FNS, previous.id);
