@@ -57,6 +57,30 @@ export interface OutputSpec {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/**
+ * When a user is removed (`tessera user remove`), what it owned moves to `archiveId` (an id no principal
+ * can have), in the caller's transaction: its files (records and BY_OWNER rows), and its place in other
+ * files' collaborator_list. A user added later under the same name owns and may read none of it.
+ * Returns how many files were moved.
+ */
+export function archiveFilesOf(tx: Tx, name: string, archiveId: string): number {
+  let moved = 0;
+  for (const [fileId, record] of tx.list<FileRecord>(FILES)) {
+    const owned = record.user_id === name;
+    const collaborates = record.collaborator_list.includes(name);
+    if (!owned && !collaborates) continue;
+    const next: FileRecord = { ...record, collaborator_list: record.collaborator_list.map((c) => (c === name ? archiveId : c)) };
+    if (owned) {
+      tx.delete(BY_OWNER, `${name}\u0000${fileId}`);
+      next.user_id = archiveId;
+      tx.put(BY_OWNER, `${archiveId}\u0000${fileId}`, true);
+      moved++;
+    }
+    tx.put(FILES, fileId, next);
+  }
+  return moved;
+}
+
 /** TDFS check_permission. */
 export function mayRead(record: FileRecord, user: string): boolean {
   return record.user_id === user || record.allow_policy === 2 || (record.allow_policy === 1 && record.collaborator_list.includes(user));

@@ -3,10 +3,24 @@ import { Ajv } from 'ajv';
 import { TesseraError } from '../errors/index.js';
 import type { JsEngine } from '../sandbox/js/engine.js';
 import type { WasmEngine } from '../sandbox/wasm/engine.js';
-import type { Store } from '../store/types.js';
+import type { Store, Tx } from '../store/types.js';
 import type { FileSpec, FunctionContext, FunctionDefinition, FunctionInterface, FunctionType } from './registry.js';
 
 const USER_FUNCTIONS = 'functions.registered';
+
+/**
+ * When a user is removed, the registered functions it owns are owned by `archiveId` (an id no principal
+ * can have) from the caller's transaction on, so they count in no later user's quota of the same name.
+ */
+export function archiveFunctionsOf(tx: Tx, name: string, archiveId: string): number {
+  let moved = 0;
+  for (const [id, f] of tx.list<{ owner: string }>(USER_FUNCTIONS)) {
+    if (f.owner !== name) continue;
+    tx.put(USER_FUNCTIONS, id, { ...f, owner: archiveId });
+    moved++;
+  }
+  return moved;
+}
 
 export interface FunctionLimitMaxima {
   heapMiB: number;

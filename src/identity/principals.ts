@@ -23,6 +23,12 @@ export type PrincipalSummary = Omit<Principal, 'certPem' | 'tokenHash'> & { hasT
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/;
 export const RESERVED_NAMES = new Set(['node']);
 
+/**
+ * The id what a removed principal owned is kept under: `removed:<certId>`. No principal can have it (':' is
+ * not allowed in a name), so a principal added later under the same name owns and sees none of it.
+ */
+export const archiveIdOf = (removed: Pick<Principal, 'certId'>): string => `removed:${removed.certId}`;
+
 export function validatePrincipalName(name: string): void {
   if (!NAME.test(name)) {
     throw new TesseraError(
@@ -86,8 +92,13 @@ export class PrincipalService {
     return principal;
   }
 
-  remove(name: string): Principal {
-    return this.store.transact((tx) => this.removeIn(tx, name)).result;
+  /** Removes a principal; `alsoIn` does more in the same transaction (archiving what it owned). */
+  remove(name: string, alsoIn?: (tx: Tx, removed: Principal) => void): Principal {
+    return this.store.transact((tx) => {
+      const removed = this.removeIn(tx, name);
+      alsoIn?.(tx, removed);
+      return removed;
+    }).result;
   }
 
   removeIn(tx: Tx, name: string): Principal {

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
 import { type PemPair, type Role, issueCertificate } from '../crypto/certificates.js';
 import { writeSecretFile } from '../crypto/secret-file.js';
-import { PrincipalService, newToken, validatePrincipalName, RESERVED_NAMES } from './principals.js';
+import type { Tx } from '../store/types.js';
+import { type Principal, PrincipalService, newToken, validatePrincipalName, RESERVED_NAMES } from './principals.js';
 
 export interface ProvisionedIdentity {
   name: string;
@@ -67,12 +68,15 @@ export async function provisionIdentity(
   }
 }
 
-/** Removes the principal (refused from then on, on every listener) and its files. */
-export function deprovisionIdentity(paths: IdentityPaths, principals: PrincipalService, name: string) {
+/**
+ * Removes the principal (refused from then on, on every listener) and its identity files; `alsoIn` runs in
+ * the removal's transaction (node/users.ts archives what the principal owned there).
+ */
+export function deprovisionIdentity(paths: IdentityPaths, principals: PrincipalService, name: string, alsoIn?: (tx: Tx, removed: Principal) => void) {
   const principal = principals.byName(name);
   if (!principal) throw new TesseraError('not_found', `no identity named '${name}'; 'tessera user list' shows them`);
   if (principal.role === 'service') throw new TesseraError('permission_denied', `'${name}' is a service identity`);
-  principals.remove(name);
+  principals.remove(name, alsoIn);
   rmSync(paths.identity(name).dir, { recursive: true, force: true });
   return principal;
 }

@@ -2,10 +2,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TesseraError } from '../errors/index.js';
 import type { Role } from '../crypto/certificates.js';
-import { PrincipalService } from '../identity/principals.js';
+import { archiveFilesOf } from '../files/service.js';
+import { archiveFunctionsOf } from '../functions/user.js';
+import { PrincipalService, archiveIdOf } from '../identity/principals.js';
 import { deprovisionIdentity, provisionIdentity } from '../identity/provision.js';
 import { deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { archiveTasksOf } from '../tasks/service.js';
 import { loadConfig } from './config.js';
 import { type DataDirPaths, dataDirPaths } from './datadir.js';
 
@@ -34,6 +37,19 @@ export const addIdentity = (dir: string, name: string, role: Exclude<Role, 'serv
 
 export const listIdentities = (dir: string) => withDataDir(dir, ({ principals }) => principals.list());
 
-/** Removes a user or member, and its files; refused on every listener from the next request on. */
+/**
+ * Removes a user or member and its identity files; refused on every listener from the next request on. In
+ * the same transaction, what it owned moves to `removed:<its certId>` (archiveIdOf), which no principal can
+ * be: its files and its place in files' collaborator lists, its place in tasks, its registered functions. A
+ * user added again under the name starts with nothing (issue 16 #5); see docs/RELIABILITY.md for what is
+ * not moved.
+ */
 export const removeIdentity = (dir: string, name: string) =>
-  withDataDir(dir, ({ paths, principals }) => deprovisionIdentity(paths, principals, name));
+  withDataDir(dir, ({ paths, principals }) =>
+    deprovisionIdentity(paths, principals, name, (tx, removed) => {
+      const archiveId = archiveIdOf(removed);
+      archiveFilesOf(tx, name, archiveId);
+      archiveTasksOf(tx, name, archiveId);
+      archiveFunctionsOf(tx, name, archiveId);
+    }),
+  );

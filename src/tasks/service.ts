@@ -57,6 +57,38 @@ function assertApprovedFunction(fn: FunctionDefinition, task: TaskRecord) {
   }
 }
 
+/**
+ * When a user is removed, its place in tasks moves to `archiveId` (an id no principal can have), in the
+ * caller's transaction: as creator, collaborator (with its approval), owner of input and output files,
+ * its BY_PARTICIPANT rows and its created-task count. A user added later under the same name is no
+ * participant of them. Returns how many tasks were changed.
+ */
+export function archiveTasksOf(tx: Tx, name: string, archiveId: string): number {
+  const swap = (user: string) => (user === name ? archiveId : user);
+  let moved = 0;
+  for (const [key] of tx.list<boolean>(BY_PARTICIPANT, `${name}\u0000`)) {
+    const taskId = key.slice(name.length + 1);
+    tx.delete(BY_PARTICIPANT, key);
+    tx.put(BY_PARTICIPANT, `${archiveId}\u0000${taskId}`, true);
+    const task = tx.get<TaskRecord>(TASKS, taskId);
+    if (!task) continue;
+    tx.put(TASKS, taskId, {
+      ...task,
+      user_id: swap(task.user_id),
+      collaborator_list: task.collaborator_list.map((c) => ({ ...c, user_id: swap(c.user_id) })),
+      input_files: task.input_files.map((f) => ({ ...f, user_id: swap(f.user_id) })),
+      output_files: task.output_files.map((f) => ({ ...f, user_id: swap(f.user_id) })),
+    });
+    moved++;
+  }
+  const created = tx.get<number>(CREATED_COUNT, name);
+  if (created !== undefined) {
+    tx.delete(CREATED_COUNT, name);
+    tx.put(CREATED_COUNT, archiveId, created);
+  }
+  return moved;
+}
+
 const participants = (t: TaskRecord) => [t.user_id, ...t.collaborator_list.map((c) => c.user_id)];
 const tokensEqual = (a: string, b: string) =>
   a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
