@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { bindToRequest, Turns } from '../src/apps/service.js';
-import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { type TestNode, startNode } from './helpers/cli.js';
-import { member } from './helpers/gov.js';
+import { passProposal } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';
 
 // interpreter_reuse under concurrent requests (issue 16): a kept interpreter serves one request at a time,
@@ -17,13 +16,7 @@ before(async () => {
 });
 after(() => node.cleanup());
 
-async function pass(actions: unknown[]) {
-  const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
-  const p = (await m0.propose({ actions })).json();
-  await m0.vote(p.proposalId, ACCEPT_BALLOT);
-  const r = (await m1.vote(p.proposalId, ACCEPT_BALLOT)).json();
-  assert.equal(r.proposalState, 'Accepted', JSON.stringify(r));
-}
+const pass = (actions: unknown[]) => passProposal(node, actions);
 
 // One function, so both endpoints share one kept interpreter (the key names the function too). The handler
 // spins for `spin` ms before it writes, then answers `status`: a 400 discards its transaction's writes.

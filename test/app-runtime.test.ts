@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { type TestNode, startNode } from './helpers/cli.js';
-import { member } from './helpers/gov.js';
+import { member, passProposal } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';
 
 let node: TestNode;
@@ -11,13 +11,7 @@ before(async () => {
 });
 after(() => node.cleanup());
 
-async function pass(actions: unknown[]) {
-  const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
-  const p = (await m0.propose({ actions })).json();
-  await m0.vote(p.proposalId, ACCEPT_BALLOT);
-  const r = (await m1.vote(p.proposalId, ACCEPT_BALLOT)).json();
-  assert.equal(r.proposalState, 'Accepted', JSON.stringify(r));
-}
+const pass = (actions: unknown[]) => passProposal(node, actions);
 
 const source = (tag: string) => `
 let calls = 0;

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Where everything lives inside a data directory. */
@@ -27,3 +29,9 @@ export function dataDirPaths(root: string) {
 
 export type DataDirPaths = ReturnType<typeof dataDirPaths>;
 export const DEFAULT_DATA_DIR = './tessera-data';
+
+/**
+ * fn.cache_dir's default: where approved packages are unpacked and function sockets live, outside the
+ * data directory (plaintext code), beside the system's temporary files, named after the data directory.
+ */
+export const defaultFnDir = (dataRoot: string, tmp = tmpdir()) => join(tmp, `tessera-fn-${createHash('sha256').update(dataRoot).digest('hex').slice(0, 12)}`);

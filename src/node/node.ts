@@ -1,7 +1,6 @@
-import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
@@ -43,7 +42,7 @@ import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
 import { type TesseraConfig, WIRE_LISTENERS, type WireListenerName } from './config-schema.js';
-import { dataDirPaths } from './datadir.js';
+import { dataDirPaths, defaultFnDir } from './datadir.js';
 import { VERSION } from './version.js';
 import { AttestedIdentity } from '../attestation/attested-identity.js';
 import type { ProviderName } from '../attestation/evidence.js';
@@ -162,7 +161,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     budget,
   });
   const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms }, maxPerOwner: config.workflows.max_workflows_per_user });
-  const fnRun = join(config.fn.cache_dir || join(tmpdir(), `tessera-fn-${createHash('sha256').update(paths.root).digest('hex').slice(0, 12)}`));
+  const fnRun = config.fn.cache_dir || defaultFnDir(paths.root);
   // Traversable (not listable) by the uid functions run as: they bind their package and socket from below.
   mkdirSync(fnRun, { recursive: true });
   chmodSync(fnRun, 0o711);

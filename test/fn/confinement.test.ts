@@ -11,12 +11,14 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, after, before, describe, test } from 'node:test';
 import { TEST_ENV, type TestNode, startNode, tempDir, tessera, tied } from '../helpers/cli.js';
 import { PYTHON_FN, fnDir, pythonHttpStream } from '../helpers/fn-fixtures.js';
 import { https } from '../helpers/https-client.js';
+import { markedProcesses } from '../helpers/orphan-check.js';
+import { defaultFnDir } from '../../src/node/datadir.js';
 
 /**
  * One python http-stream function that does, per call, what the request body's `do` says: the attacks
@@ -253,22 +255,7 @@ function hashes(dir: string, prefix = ''): Record<string, string> {
 }
 
 /** Live (not zombie) host processes whose environment holds `needle`. */
-function processesWith(needle: string): Array<{ pid: number; ppid: number; cmdline: string }> {
-  const found = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state === 'Z' || state === 'X') continue;
-      if (!readFileSync(`/proc/${name}/environ`).includes(needle)) continue;
-      found.push({ pid: Number(name), ppid: Number(ppid), cmdline: readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
+const processesWith = (needle: string) => markedProcesses(needle);
 
 /** A host process's cgroup for `controller`: its directory in v1's hierarchy of that name, or in v2's unified one. */
 function cgroupOf(pid: number, controller: 'pids' | 'cpu' | 'memory'): { dir: string; v2: boolean } {
@@ -363,7 +350,7 @@ before(async () => {
     config: (c) => (c.fn = { allow_direct_deploy: true, start_timeout_ms: 5000, max_processes_per_function: 2 }),
   });
   // The node's function directory (outside its data directory): <tmpdir>/tessera-fn-<12 hex of the data dir>.
-  fnRun = join(tmpdir(), `tessera-fn-${createHash('sha256').update(node.dir).digest('hex').slice(0, 12)}`);
+  fnRun = defaultFnDir(node.dir);
   assert.ok(existsSync(join(fnRun, 'code')), `the node's code cache is not at ${fnRun}`);
   goodId = await deploy(functionDir('good', 'schema_version: 20180708\nname: good\nruntime: python\nentrypoint: python3 func.py\n', { 'func.py': PYTHON_FN }), 'conf-good');
   await assertServing('at the start');

@@ -1,10 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'smol-toml';
+import { defaultFnDir } from '../../src/node/datadir.js';
 import { parentDeathPrefix } from '../../src/sandbox/process/lifetime.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -170,7 +170,7 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
       await node.stop('SIGKILL');
       rmSync(join(dir, '..'), { recursive: true, force: true });
       // The node's process-function cache and run directory (fn.cache_dir's default) live outside the data directory.
-      rmSync(join(opts.env?.TMPDIR ?? tmpdir(), `tessera-fn-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`), { recursive: true, force: true });
+      rmSync(defaultFnDir(dir, opts.env?.TMPDIR ?? tmpdir()), { recursive: true, force: true });
     },
   };
   return node;

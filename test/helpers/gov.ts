@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certIdOfPem } from '../../src/crypto/certificates.js';
 import { type GovMessageType, signCoseSign1 } from '../../src/crypto/cose.js';
+import assert from 'node:assert/strict';
+import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import type { TestNode } from './cli.js';
 import { https } from './https-client.js';
 
@@ -29,4 +31,13 @@ export function member(node: TestNode, name: string) {
     vote: (proposalId: string, ballot: string, extra = {}) => post(`/gov/members/proposals/${proposalId}/ballots/${id}:submit`, sign('ballot', { ballot }, { proposalId, ...extra })),
     withdraw: (proposalId: string) => post(`/gov/members/proposals/${proposalId}:withdraw`, sign('withdrawal', '', { proposalId })),
   };
+}
+
+/** m0 proposes `actions`, m0 and m1 vote yes (the default constitution's majority of three), and it must pass. */
+export async function passProposal(node: TestNode, actions: unknown[]) {
+  const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
+  const p = (await m0.propose({ actions })).json();
+  await m0.vote(p.proposalId, ACCEPT_BALLOT);
+  const r = (await m1.vote(p.proposalId, ACCEPT_BALLOT)).json();
+  assert.equal(r.proposalState, 'Accepted', JSON.stringify(r));
 }

@@ -22,8 +22,11 @@ export interface MarkedProcess {
   cwd: string;
 }
 
-/** Live (not zombie) processes, other than this one, whose environment or working directory carries `mark`. */
-export function markedProcesses(mark: string, dir: string): MarkedProcess[] {
+/**
+ * Live (not zombie) processes, other than this one, whose environment carries `mark`, or whose working
+ * directory is `dir` or below it (when given).
+ */
+export function markedProcesses(mark: string, dir?: string): MarkedProcess[] {
   const found: MarkedProcess[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
@@ -44,7 +47,7 @@ export function markedProcesses(mark: string, dir: string): MarkedProcess[] {
       } catch {
         // likewise
       }
-      if (!environ.includes(mark) && cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
+      if (!environ.includes(mark) && (dir === undefined || (cwd !== dir && !cwd.startsWith(`${dir}/`)))) continue;
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ');
       found.push({ pid: Number(name), ppid: Number(ppid), cmdline, cwd });
     } catch {

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { type Cgroups, type ProcessGroup } from './cgroups.js';
+import { findOnPath } from './lifetime.js';
 import { seccompProgram } from './seccomp.js';
 
 // How a function process is confined (docs/fn.md, "Confinement"). With bubblewrap, each process gets new
@@ -62,18 +63,24 @@ const ETC = ['/etc/ssl', '/etc/ca-certificates', '/etc/ld.so.cache', '/etc/alter
 /** ...and, with network access, name resolution. */
 const ETC_NETWORK = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/gai.conf'];
 
-function findOnPath(name: string): string | null {
-  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/bin']) {
-    const path = join(dir, name);
+/** /lib, /lib64, /bin, /sbin as the host has them: links into /usr on a merged-/usr system, or directories. */
+function loaderLinks(): string[] {
+  const out: string[] = [];
+  for (const p of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+    let st;
     try {
-      accessSync(path, constants.X_OK);
-      return path;
+      st = lstatSync(p);
     } catch {
-      // next
+      continue;
     }
+    if (st.isSymbolicLink()) out.push('--symlink', readlinkSync(p), p);
+    else if (st.isDirectory()) out.push('--ro-bind', p, p);
   }
-  return null;
+  return out;
 }
+
+/** bubblewrap's read-only binds of those of `paths` this host has. */
+const roBinds = (paths: string[]) => paths.filter((p) => existsSync(p)).flatMap((p) => ['--ro-bind', p, p]);
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -97,6 +104,11 @@ export class Confiner {
   readonly unavailable: string | null;
   private readonly switchUid: boolean;
   private nodeBinary: string | null = null;
+  /** What every launch binds or runs, found once: the host's layout does not change under a running node. */
+  private readonly setpriv: string | null;
+  private readonly rootLinks: string[];
+  private readonly etcBinds: string[];
+  private readonly networkEtcBinds: string[];
   /** The seccomp filter's file, opened as fd 5 by the supervising shell for bubblewrap; null if none for this machine. */
   readonly seccompFile: string | null;
 
@@ -105,6 +117,10 @@ export class Confiner {
     mkdirSync(opts.runDir, { recursive: true });
     // The node's umask (077) would leave it closed to the function's uid.
     chmodSync(opts.runDir, 0o711);
+    this.setpriv = findOnPath('setpriv');
+    this.rootLinks = loaderLinks();
+    this.etcBinds = roBinds(ETC);
+    this.networkEtcBinds = roBinds(ETC_NETWORK);
     const bwrap = findOnPath('bwrap');
     this.bwrap = bwrap;
     this.unavailable = bwrap ? this.probe(bwrap) : 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap';
@@ -124,7 +140,7 @@ export class Confiner {
   /** Can bwrap make the namespaces here, as the uid functions will run as? */
   private probe(bwrap: string): string | null {
     try {
-      const argv = this.asFunctionUser([bwrap, '--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', ...this.loaderLinks(), '--', '/bin/true']);
+      const argv = this.asFunctionUser([bwrap, '--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', ...this.rootLinks, '--', '/bin/true']);
       execFileSync(argv[0], argv.slice(1), { stdio: 'pipe', timeout: 10000, env: { PATH: '/usr/bin:/bin' } });
       return null;
     } catch (err) {
@@ -134,24 +150,7 @@ export class Confiner {
   }
 
   private asFunctionUser(argv: string[]): string[] {
-    const setpriv = findOnPath('setpriv');
-    return this.switchUid && setpriv ? [setpriv, `--reuid=${this.opts.uid}`, `--regid=${this.opts.gid}`, '--clear-groups', '--', ...argv] : argv;
-  }
-
-  /** /lib, /lib64, /bin, /sbin as the host has them: links into /usr on a merged-/usr system, or directories. */
-  private loaderLinks(): string[] {
-    const out: string[] = [];
-    for (const p of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
-      let st;
-      try {
-        st = lstatSync(p);
-      } catch {
-        continue;
-      }
-      if (st.isSymbolicLink()) out.push('--symlink', readlinkSync(p), p);
-      else if (st.isDirectory()) out.push('--ro-bind', p, p);
-    }
-    return out;
+    return this.switchUid && this.setpriv ? [this.setpriv, `--reuid=${this.opts.uid}`, `--regid=${this.opts.gid}`, '--clear-groups', '--', ...argv] : argv;
   }
 
   /** A fresh directory for one process's socket, owned by the function's uid. */
@@ -202,7 +201,6 @@ export class Confiner {
         release,
       };
     }
-    const bind = (flag: string, src: string, dest = src) => (existsSync(src) ? [flag, src, dest] : []);
     const seccomp = this.seccompFile ? `exec 5< '${this.seccompFile}'` : '';
     const argv = [
       this.bwrap!,
@@ -212,8 +210,9 @@ export class Confiner {
       ...(this.seccompFile ? ['--seccomp', '5'] : []),
       '--uid', String(this.opts.uid), '--gid', String(this.opts.gid), '--hostname', 'fn',
       '--ro-bind', '/usr', '/usr',
-      ...this.loaderLinks(),
-      ...[...ETC, ...(req.network ? ETC_NETWORK : [])].flatMap((p) => bind('--ro-bind', p)),
+      ...this.rootLinks,
+      ...this.etcBinds,
+      ...(req.network ? this.networkEtcBinds : []),
       '--ro-bind', this.runtimeNode(), `${RUNTIME_BIN}/node`,
       '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
       ...(req.socketDir ? ['--bind', req.socketDir, SOCKET_DIR] : []),

@@ -18,24 +18,30 @@ export type LifetimeMode = 'pdeathsig' | 'watchdog';
 
 let detected: { mode: LifetimeMode; setpriv?: string } | undefined;
 
-function findSetpriv(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
-  for (const dir of dirs) {
-    const path = join(dir, 'setpriv');
+/** The first executable `name` on PATH, then in the system directories; null if there is none. */
+export function findOnPath(name: string): string | null {
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    const path = join(dir, name);
     try {
       accessSync(path, constants.X_OK);
-    } catch {
-      continue;
-    }
-    try {
-      // util-linux before 2.33 has setpriv without --pdeathsig.
-      execFileSync(path, ['--pdeathsig', 'KILL', '--', '/bin/sh', '-c', ':'], { stdio: 'ignore', timeout: 5000 });
       return path;
     } catch {
-      return undefined;
+      // next
     }
   }
-  return undefined;
+  return null;
+}
+
+function findSetpriv(): string | undefined {
+  const path = findOnPath('setpriv');
+  if (!path) return undefined;
+  try {
+    // util-linux before 2.33 has setpriv without --pdeathsig.
+    execFileSync(path, ['--pdeathsig', 'KILL', '--', '/bin/sh', '-c', ':'], { stdio: 'ignore', timeout: 5000 });
+    return path;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The mode this host supports (detected once). */
