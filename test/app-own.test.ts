@@ -79,7 +79,8 @@ describe('tables', () => {
     const writes = (db.prepare('SELECT writes FROM txlog WHERE seqno = ?').get(seqno) as { writes: string }).writes;
     db.close();
     const parsed = JSON.parse(writes) as Array<{ table: string; sealed?: string; value?: unknown }>;
-    assert.ok(parsed.find((w) => w.table === 'app:records')?.sealed, 'the private table is sealed in the ledger');
+    assert.ok(!writes.includes('app:records'), 'the private table is named only by its MAC');
+    assert.ok(parsed.find((w) => w.table.startsWith('#'))?.sealed, 'the private table is sealed in the ledger');
     assert.ok(parsed.find((w) => w.table === 'public:app:counters')?.value, 'the public table is in the clear');
     assert.ok(!writes.includes(Buffer.from('"one"').toString('hex')), 'the private value does not appear');
   });

@@ -84,9 +84,10 @@ test('private tables are sealed in the ledger; public ones are not', async () =>
   const all = rows.map((r) => r.writes).join('\n');
   assert.ok(!all.includes(taskId), 'a task id appears in the clear in the ledger');
   assert.ok(!all.includes(node.identity('alice').token));
+  assert.ok(!all.includes('tasks.records'), 'a private table is named in the ledger only by its MAC, as in the rows');
   const writes = rows.flatMap((r) => JSON.parse(r.writes) as Array<{ table: string; sealed?: string }>);
-  assert.ok(writes.some((w) => w.table === 'tasks.records' && typeof w.sealed === 'string'));
-  assert.ok(writes.every((w) => w.table.startsWith('public:') || 'sealed' in w));
+  assert.ok(writes.some((w) => w.table.startsWith('#') && typeof w.sealed === 'string'));
+  assert.ok(writes.every((w) => w.table.startsWith('public:') || (w.table.startsWith('#') && 'sealed' in w)));
 });
 
 test('tessera ledger verify checks the files offline and finds a changed transaction', async () => {

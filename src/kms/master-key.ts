@@ -54,3 +54,6 @@ export function unsealMasterKey(sealedPath: string, sealingPath: string): Buffer
 
 /** A key for one purpose, derived from the master key (HKDF-SHA-256), so the master key itself is used for nothing else. */
 export const deriveKey = (masterKey: Buffer, purpose: string): Buffer => Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `tessera ${purpose}`, 32));
+
+/** The store's keys (store/sqlite.ts): one seals private tables' writes in the ledger, the other their rows. */
+export const storeKeysOf = (masterKey: Buffer) => ({ ledgerKey: deriveKey(masterKey, 'ledger private tables'), rowKey: deriveKey(masterKey, 'store rows') });

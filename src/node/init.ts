@@ -6,7 +6,7 @@ import { PrincipalService } from '../identity/principals.js';
 import { type ProvisionedIdentity, provisionIdentity } from '../identity/provision.js';
 import { writeSecretFile } from '../crypto/secret-file.js';
 import { SqliteStore } from '../store/sqlite.js';
-import { createMasterKey, deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { createMasterKey, sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
 import { configTemplate, resolveConfig } from './config.js';
 import { dataDirPaths } from './datadir.js';
 
@@ -67,7 +67,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     writeFileSync(paths.nodeCert, node.certPem, { flag: 'wx' });
     writeSecretFile(paths.nodeKey, node.keyPem);
 
-    const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(unsealMasterKey(paths.sealedMasterKey, sealingKey), 'ledger private tables'), commit: 'each' });
+    const store = new SqliteStore(paths.store, { ...storeKeysOf(unsealMasterKey(paths.sealedMasterKey, sealingKey)), commit: 'each' });
     try {
       const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
       principals.add({ name: 'node', role: 'service', certPem: node.certPem, tokenHash: null });

@@ -20,7 +20,7 @@ import { tdfsExternal, tdfsInternal } from '../wire/tdfs.js';
 import { TesseraError } from '../errors/index.js';
 import { BlobStore } from '../files/blobs.js';
 import { FileService } from '../files/service.js';
-import { deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { deriveKey, sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
 import { Ledger } from '../store/ledger.js';
 import { GovernanceService } from '../governance/service.js';
 import { GOV } from '../governance/tables.js';
@@ -101,7 +101,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const serverIdentity = await attested.issue();
   const tlsMaterial = { certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, caPem: readFileSync(paths.caCert, 'utf8') };
   const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
-  const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(masterKey, 'ledger private tables') });
+  const store = new SqliteStore(paths.store, storeKeysOf(masterKey));
   const ledger = new Ledger(store, deriveKey(masterKey, 'commit evidence'), {
     certPem: readFileSync(paths.nodeCert, 'utf8'),
     keyPem: readFileSync(paths.nodeKey, 'utf8'),

@@ -6,7 +6,7 @@ import { archiveFilesOf } from '../files/service.js';
 import { archiveFunctionsOf } from '../functions/user.js';
 import { PrincipalService, archiveIdOf } from '../identity/principals.js';
 import { deprovisionIdentity, provisionIdentity } from '../identity/provision.js';
-import { deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { archiveTasksOf } from '../tasks/service.js';
 import { loadConfig } from './config.js';
@@ -23,7 +23,7 @@ async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; prin
   }
   const config = loadConfig(paths.config);
   const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
-  const store = new SqliteStore(paths.store, { ledgerKey: deriveKey(masterKey, 'ledger private tables'), commit: 'each' });
+  const store = new SqliteStore(paths.store, { ...storeKeysOf(masterKey), commit: 'each' });
   try {
     return await fn({ paths, principals: new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 }) });
   } finally {

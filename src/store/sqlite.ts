@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
 import { seal, unseal } from '../crypto/aead.js';
+import { RowSealer, SEALED_TABLE_PREFIX, isPublicTable } from './sealed-rows.js';
 import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
 
 const SCHEMA = `
@@ -17,13 +18,17 @@ CREATE TABLE IF NOT EXISTS txlog (
 CREATE TABLE IF NOT EXISTS ledger_leaves (
   seqno INTEGER PRIMARY KEY, write_set_digest TEXT NOT NULL, commit_evidence TEXT NOT NULL, claims_digest TEXT NOT NULL, leaf BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger_signatures (
   seqno INTEGER PRIMARY KEY, root BLOB NOT NULL, signature BLOB NOT NULL, cert TEXT NOT NULL, signed_at INTEGER NOT NULL
 );
 `;
 
-/** Tables named `public:…` are in the clear in the ledger, as in CCF; every other table's writes are sealed there. */
-export const isPublicTable = (table: string) => table.startsWith('public:');
+/** Tables named `public:…` are in the clear, in the ledger and in the rows, as in CCF; every other table's are sealed. */
+export { isPublicTable };
+
+/** store_meta's record that every private row is sealed (sealed-rows.ts); absent in a store written before. */
+const ROWS_SEALED = 'rows sealed v1';
 
 const MAX_RETRIES = 16;
 
@@ -56,6 +61,8 @@ class ConflictError extends TesseraError {
 export interface SqliteStoreOptions {
   /** Seals private tables' writes in the ledger (txlog). Without it they are stored in the clear: tests only. */
   ledgerKey?: Buffer;
+  /** Seals private tables' rows (sealed-rows.ts). Without it they are stored in the clear: tests only. */
+  rowKey?: Buffer;
   /**
    * 'group' (the node): commits return at once and `durable()` fsyncs for all of them. 'each': every commit
    * waits for its own fsync (synchronous=FULL), for the CLI, which writes once and exits without replies.
@@ -70,6 +77,14 @@ export class SqliteStore implements Store {
   private readonly applyTx: Database.Transaction<SqliteStore['apply']>;
   private readonly readTx: Database.Transaction<(fn: (tx: ReadTx) => unknown) => unknown>;
   private readonly ledgerKey: Buffer | undefined;
+  private readonly sealer: RowSealer | undefined;
+  /**
+   * The real keys of each listed private table, sorted, as of the table's version (which changes whenever a
+   * row is added or removed, by any connection). Stored keys are MACs, so SQLite cannot list by prefix.
+   */
+  private readonly keyIndexes = new Map<string, { version: number; keys: string[] }>();
+  /** Key additions and removals of the commit in progress, applied to keyIndexes once it has committed. */
+  private indexUpdates: Array<{ table: string; from: number; to: number; added: string[]; removed: string[] }> = [];
   private readonly walPath: string;
   private readonly dbPath: string;
   private walFd: number | null = null;
@@ -83,6 +98,7 @@ export class SqliteStore implements Store {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.ledgerKey = options.ledgerKey;
+    this.sealer = options.rowKey ? new RowSealer(options.rowKey) : undefined;
     this.walPath = `${path}-wal`;
     this.dbPath = path;
     this.db = new Database(path);
@@ -92,14 +108,14 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
     this.stmts = {
-      get: this.db.prepare<[string, string], { value: string; version: number }>(
+      get: this.db.prepare<[string, string], { value: string | Buffer; version: number }>(
         'SELECT value, version FROM kv WHERE tbl = ? AND key = ?',
       ),
       version: this.db.prepare<[string, string], { version: number }>('SELECT version FROM kv WHERE tbl = ? AND key = ?'),
-      listAll: this.db.prepare<[string], { key: string; value: string; version: number }>(
+      listAll: this.db.prepare<[string], { key: string; value: string | Buffer; version: number }>(
         'SELECT key, value, version FROM kv WHERE tbl = ? ORDER BY key',
       ),
-      listPrefix: this.db.prepare<[string, string, string], { key: string; value: string; version: number }>(
+      listPrefix: this.db.prepare<[string, string, string], { key: string; value: string | Buffer; version: number }>(
         'SELECT key, value, version FROM kv WHERE tbl = ? AND key >= ? AND key < ? ORDER BY key',
       ),
       tableVersion: this.db.prepare<[string], { version: number }>('SELECT version FROM table_versions WHERE tbl = ?'),
@@ -119,6 +135,40 @@ export class SqliteStore implements Store {
     };
     this.applyTx = this.db.transaction(this.apply.bind(this));
     this.readTx = this.db.transaction((fn: (tx: ReadTx) => unknown) => fn(new SqliteTx(this)));
+    if (this.sealer) this.sealPlaintextRows();
+  }
+
+  /**
+   * A store written before rows were sealed (or by a test without a key) has private rows in the clear:
+   * they are sealed once, in one transaction, and the file is then rebuilt (VACUUM) and the WAL emptied,
+   * so that no free page or log frame keeps the old plaintext.
+   */
+  private sealPlaintextRows(): void {
+    const sealer = this.sealer!;
+    const migrated = this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM store_meta WHERE name = ?').get(ROWS_SEALED)) return 0;
+      const rows = this.db.prepare("SELECT tbl, key, value, version FROM kv WHERE substr(tbl, 1, 7) <> 'public:'").all() as Array<{ tbl: string; key: string; value: string; version: number }>;
+      const versions = this.db.prepare("SELECT tbl, version FROM table_versions WHERE substr(tbl, 1, 7) <> 'public:'").all() as Array<{ tbl: string; version: number }>;
+      const insert = this.db.prepare('INSERT INTO kv (tbl, key, value, version) VALUES (?, ?, ?, ?)');
+      for (const row of rows) {
+        if (row.tbl.startsWith(SEALED_TABLE_PREFIX) && Buffer.isBuffer(row.value)) continue;
+        const st = sealer.table(row.tbl);
+        const sk = sealer.key(row.tbl, row.key);
+        this.stmts.remove.run(row.tbl, row.key);
+        insert.run(st, sk, sealer.seal(st, sk, row.key, row.value), row.version);
+      }
+      for (const v of versions) {
+        if (v.tbl.startsWith(SEALED_TABLE_PREFIX)) continue;
+        this.db.prepare('DELETE FROM table_versions WHERE tbl = ?').run(v.tbl);
+        this.stmts.bumpTable.run(sealer.table(v.tbl), v.version);
+      }
+      this.db.prepare('INSERT INTO store_meta (name, value) VALUES (?, ?)').run(ROWS_SEALED, new Date().toISOString());
+      return rows.length;
+    }).immediate();
+    if (migrated > 0) {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
   }
 
   begin(): PendingTx {
@@ -215,10 +265,14 @@ export class SqliteStore implements Store {
     this.walFd = null;
   }
 
-  /** A write as the ledger keeps it: private tables sealed, bound to the table and sequence number. */
+  /**
+   * A write as the ledger keeps it: a private table's sealed, bound to the sequence number and to the table
+   * under its stored name (a MAC, as in the rows: entries written before rows were sealed show the name).
+   */
   private forLedger(w: CommittedWrite, seqno: number): CommittedWrite | { table: string; sealed: string } {
     if (!this.ledgerKey || isPublicTable(w.table)) return w;
-    return { table: w.table, sealed: seal(this.ledgerKey, Buffer.from(JSON.stringify({ key: w.key, value: w.value })), Buffer.from(`${seqno}\0${w.table}`)).toString('base64') };
+    const table = this.sealer ? this.sealer.table(w.table) : w.table;
+    return { table, sealed: seal(this.ledgerKey, Buffer.from(JSON.stringify({ key: w.key, value: w.value })), Buffer.from(`${seqno}\0${table}`)).toString('base64') };
   }
 
   /**
@@ -227,10 +281,11 @@ export class SqliteStore implements Store {
    */
   stateAt(table: string, seqno: number): Map<string, unknown> {
     const state = new Map<string, unknown>();
+    const stored = this.sealer ? this.sealer.table(table) : table;
     const rows = this.db.prepare('SELECT seqno, writes FROM txlog WHERE seqno <= ? ORDER BY seqno').iterate(seqno) as Iterable<{ seqno: number; writes: string }>;
     for (const row of rows) {
       for (const w of JSON.parse(row.writes) as Array<CommittedWrite | { table: string; sealed: string }>) {
-        if (w.table !== table) continue;
+        if (w.table !== table && w.table !== stored) continue;
         let write: { key: string; value: unknown };
         if ('sealed' in w) {
           if (!this.ledgerKey) throw new TesseraError('internal', 'the ledger key is needed to read private tables historically');
@@ -248,27 +303,88 @@ export class SqliteStore implements Store {
     return this.db;
   }
 
-  /** @internal */
-  rawGet(table: string, key: string) {
-    return this.stmts.get.get(table, key);
+  /** Where a row is stored: its own table and key if public (or unsealed), else their MACs. */
+  private locate(table: string, key: string): [string, string] {
+    return this.sealer && !isPublicTable(table) ? [this.sealer.table(table), this.sealer.key(table, key)] : [table, key];
+  }
+
+  /** @internal A row's JSON and version, unsealed. */
+  rawGet(table: string, key: string): { value: string; version: number } | undefined {
+    const [st, sk] = this.locate(table, key);
+    const row = this.stmts.get.get(st, sk);
+    if (!row || st === table) return row as { value: string; version: number } | undefined;
+    const opened = this.sealer!.open(table, st, sk, row.value);
+    if (opened.key !== key) throw new TesseraError('internal', `a stored row of table '${table}' holds another key than the one it is stored under`);
+    return { value: opened.json, version: row.version };
   }
   /** @internal */
-  rawList(table: string, prefix?: string) {
-    return prefix === undefined
-      ? this.stmts.listAll.all(table)
-      : this.stmts.listPrefix.all(table, prefix, prefix + '\uffff');
+  rawVersion(table: string, key: string): number | undefined {
+    const [st, sk] = this.locate(table, key);
+    return this.stmts.version.get(st, sk)?.version;
+  }
+  /** @internal Rows in key order, unsealed; a private table's keys come from its in-memory index. */
+  rawList(table: string, prefix?: string): Array<{ key: string; value: string; version: number }> {
+    if (!this.sealer || isPublicTable(table)) {
+      return (prefix === undefined ? this.stmts.listAll.all(table) : this.stmts.listPrefix.all(table, prefix, prefix + '\uffff')) as Array<{ key: string; value: string; version: number }>;
+    }
+    const keys = this.keysOf(table);
+    const out: Array<{ key: string; value: string; version: number }> = [];
+    for (let i = prefix === undefined ? 0 : lowerBound(keys, prefix); i < keys.length; i++) {
+      if (prefix !== undefined && !keys[i].startsWith(prefix)) break;
+      const row = this.rawGet(table, keys[i]);
+      if (row) out.push({ key: keys[i], ...row });
+    }
+    return out;
   }
   /** @internal */
   rawTableVersion(table: string): number {
-    return this.stmts.tableVersion.get(table)?.version ?? 0;
+    return this.stmts.tableVersion.get(this.sealer ? this.sealer.table(table) : table)?.version ?? 0;
+  }
+
+  /** The sorted real keys of a private table, rebuilt by unsealing every row when another commit changed its key set. */
+  private keysOf(table: string): string[] {
+    // The version is read before the rows: a commit in between makes the index newer than its version says,
+    // which only costs a rebuild next time, never a missing key.
+    const version = this.rawTableVersion(table);
+    const cached = this.keyIndexes.get(table);
+    if (cached && cached.version === version) return cached.keys;
+    const st = this.sealer!.table(table);
+    const keys = this.stmts.listAll.all(st).map((row) => this.sealer!.open(table, st, row.key, row.value).key);
+    keys.sort(compareKeys);
+    this.keyIndexes.set(table, { version, keys });
+    return keys;
+  }
+
+  /** Brings the key indexes up to a commit of this connection, or drops one another connection changed first. */
+  private updateIndexes(updates: SqliteStore['indexUpdates']): void {
+    for (const u of updates) {
+      const index = this.keyIndexes.get(u.table);
+      if (!index) continue;
+      if (index.version !== u.from) {
+        this.keyIndexes.delete(u.table);
+        continue;
+      }
+      for (const key of u.removed) {
+        const i = lowerBound(index.keys, key);
+        if (index.keys[i] === key) index.keys.splice(i, 1);
+      }
+      for (const key of u.added) {
+        const i = lowerBound(index.keys, key);
+        if (index.keys[i] !== key) index.keys.splice(i, 0, key);
+      }
+      index.version = u.to;
+    }
   }
 
   /** @internal Validates the read set and applies the write set in one IMMEDIATE SQLite transaction. */
   commitTx(reads: Map<string, number>, tableReads: Map<string, number>, writes: Map<string, CommittedWrite>, claims: string | null = null): number {
     let seqno: number;
     try {
+      this.indexUpdates = [];
       seqno = this.applyTx.immediate(reads, tableReads, writes, claims) as number;
+      this.updateIndexes(this.indexUpdates);
     } catch (err) {
+      this.indexUpdates = [];
       // SQLITE_FULL: the write is rolled back; the caller hears 507, not 500 (errors/index.ts).
       if (isDiskFull(err)) throw diskFullError(err, dirname(this.dbPath), 'the store could not take the change, which was not made');
       throw err;
@@ -285,26 +401,47 @@ export class SqliteStore implements Store {
       const cut = rk.indexOf('\u0000');
       const table = rk.slice(0, cut);
       const key = rk.slice(cut + 1);
-      if ((this.stmts.version.get(table, key)?.version ?? 0) !== seen) throw new ConflictError();
+      if ((this.rawVersion(table, key) ?? 0) !== seen) throw new ConflictError();
     }
     for (const [table, seen] of tableReads) {
       if (this.rawTableVersion(table) !== seen) throw new ConflictError();
     }
     const seqno = (this.stmts.maxSeqno.get()?.s ?? 0) + 1;
-    const touched = new Set<string>();
+    // Tables whose key set changes, by stored name, with the keys added and removed (for keyIndexes).
+    const touched = new Map<string, { table: string; added: string[]; removed: string[] }>();
+    const touch = (table: string, st: string) => touched.get(st) ?? touched.set(st, { table, added: [], removed: [] }).get(st)!;
     for (const w of writes.values()) {
+      const [st, sk] = this.locate(w.table, w.key);
       if (w.value === null) {
-        if (this.stmts.remove.run(w.table, w.key).changes > 0) touched.add(w.table);
+        if (this.stmts.remove.run(st, sk).changes > 0) touch(w.table, st).removed.push(w.key);
       } else {
-        const existed = this.stmts.version.get(w.table, w.key) !== undefined;
-        this.stmts.upsert.run(w.table, w.key, JSON.stringify(w.value), seqno);
-        if (!existed) touched.add(w.table);
+        const existed = this.stmts.version.get(st, sk) !== undefined;
+        const json = JSON.stringify(w.value);
+        this.stmts.upsert.run(st, sk, st === w.table ? json : this.sealer!.seal(st, sk, w.key, json), seqno);
+        if (!existed) touch(w.table, st).added.push(w.key);
       }
     }
-    for (const table of touched) this.stmts.bumpTable.run(table, seqno);
+    for (const [st, t] of touched) {
+      if (st !== t.table) this.indexUpdates.push({ table: t.table, from: this.stmts.tableVersion.get(st)?.version ?? 0, to: seqno, added: t.added, removed: t.removed });
+      this.stmts.bumpTable.run(st, seqno);
+    }
     this.stmts.append.run(seqno, Date.now(), JSON.stringify([...writes.values()].map((w) => this.forLedger(w, seqno))), claims);
     return seqno;
   }
+}
+
+const compareKeys = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The first index in sorted `keys` whose key is not below `key`. */
+function lowerBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 class SqliteTx implements PendingTx {
@@ -331,10 +468,10 @@ class SqliteTx implements PendingTx {
   }
 
   versionOf(table: string, key: string): number | undefined {
-    const row = this.store.rawGet(table, key);
+    const version = this.store.rawVersion(table, key);
     const rk = rowKey(table, key);
-    if (!this.reads.has(rk)) this.reads.set(rk, row?.version ?? 0);
-    return row?.version;
+    if (!this.reads.has(rk)) this.reads.set(rk, version ?? 0);
+    return version;
   }
 
   list<T>(table: string, prefix?: string): Array<[string, T]> {

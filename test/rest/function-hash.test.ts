@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type TestNode, auditedEnclaveInfo, startNode, tessera } from '../helpers/cli.js';
 import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
+import { openNodeStore } from '../helpers/node-store.js';
 
 // Issue 16: collaborators approved a hash of the code alone, so a function re-registered with an output's
 // `for` changed showed them the same hash. function_hash now covers the interface too, and a collaborator
@@ -132,12 +132,14 @@ test("an output's `for` changed in the store after approval: the task no longer 
   await ok(['task', 'approve', task, '--file', await upload('bob', BOB_SECRET), '--function-hash', hash, ...as('bob')]);
 
   // Someone with access to the store reroutes `cleaned` to the creator, leaving the code (and code_hash) alone.
-  const db = new Database(join(node.dir, 'store.sqlite'));
-  const row = db.prepare("SELECT value FROM kv WHERE tbl = 'functions.registered' AND key = ?").get(function_id) as { value: string };
-  const record = JSON.parse(row.value);
-  record.interface.outputs[1] = { name: 'cleaned', for: 'creator' };
-  db.prepare("UPDATE kv SET value = ? WHERE tbl = 'functions.registered' AND key = ?").run(JSON.stringify(record), function_id);
-  db.close();
+  // (Rows are sealed at rest: only someone holding the sealing key can do this.)
+  const store = openNodeStore(node.dir);
+  store.transact((tx) => {
+    const record = tx.get<{ interface: { outputs: unknown[] } }>('functions.registered', function_id)!;
+    record.interface.outputs[1] = { name: 'cleaned', for: 'creator' };
+    tx.put('functions.registered', function_id, record);
+  });
+  store.close();
 
   assert.match(await ok(['task', 'show', task, ...as('bob')]), /WARNING\s+the function .* now has function_hash [0-9a-f]{64}: this task will not run/);
   const r = await cli(['task', 'invoke', task, ...as('alice')]);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type TestNode, startNode } from '../helpers/cli.js';
 import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
 import { wat } from '../helpers/wat.js';
+import { openNodeStore } from '../helpers/node-store.js';
 
 let node: TestNode;
 before(async () => {
@@ -82,13 +81,15 @@ describe('JS task functions', () => {
     await post('bob', `/v1/tasks/${task.task_id}/approve`, { files: [await upload('bob', 'B')] });
 
     // Someone with access to the store swaps the function's code after approval.
-    const db = new Database(join(node.dir, 'store.sqlite'));
-    const row = db.prepare("SELECT value FROM kv WHERE tbl = 'functions.registered' AND key = ?").get(function_id) as { value: string };
-    const record = JSON.parse(row.value);
-    record.modules['/main.js'] = "export function entrypoint() { return 'stolen'; }";
-    record.code_hash = 'f'.repeat(64);
-    db.prepare("UPDATE kv SET value = ? WHERE tbl = 'functions.registered' AND key = ?").run(JSON.stringify(record), function_id);
-    db.close();
+    // (Rows are sealed at rest: only someone holding the sealing key can do this.)
+    const store = openNodeStore(node.dir);
+    store.transact((tx) => {
+      const record = tx.get<{ modules: Record<string, string>; code_hash: string }>('functions.registered', function_id)!;
+      record.modules['/main.js'] = "export function entrypoint() { return 'stolen'; }";
+      record.code_hash = 'f'.repeat(64);
+      tx.put('functions.registered', function_id, record);
+    });
+    store.close();
     const refused = await post('alice', `/v1/tasks/${task.task_id}/invoke`, { task_token: task.task_token });
     assert.equal(refused.status, 403);
     assert.match(refused.json().error.message, /is not the function this task was created and approved with: its function_hash \(code, interface/);
