@@ -64,6 +64,16 @@ export const BENCHMARKS: Benchmark[] = [
     ],
   },
   {
+    name: 'store-rows',
+    script: 'store-rows.js',
+    about: 'the store with private rows sealed at rest (MAC keys, AES-256-GCM values) against the same store with rows in the clear, 10,000 rows, in one process',
+    rows: (r) => [
+      atLeast('sealed row point read', r.sealed.get_per_s, r.clear.get_per_s, 0.5, 'reads/s'),
+      atLeast('sealed row commit (one row)', r.sealed.put_per_s, r.clear.put_per_s, 0.5, 'commits/s'),
+      atLeast('sealed prefix listing (100 of 10,000 rows)', r.sealed.list_100_per_s, r.clear.list_100_per_s, 0.25, 'lists/s'),
+    ],
+  },
+  {
     name: 'files',
     script: 'files.js',
     about: '256 MiB upload and download through the node; baseline: raw node:crypto AES-256-GCM over the same bytes',

@@ -118,6 +118,10 @@ export class SqliteStore implements Store {
       listPrefix: this.db.prepare<[string, string, string], { key: string; value: string | Buffer; version: number }>(
         'SELECT key, value, version FROM kv WHERE tbl = ? AND key >= ? AND key < ? ORDER BY key',
       ),
+      /** Rows of one table by a JSON array of keys: a sealed table's listing fetches its matches in one statement. */
+      getMany: this.db.prepare<[string, string], { key: string; value: Buffer; version: number }>(
+        'SELECT key, value, version FROM kv WHERE tbl = ? AND key IN (SELECT value FROM json_each(?))',
+      ),
       tableVersion: this.db.prepare<[string], { version: number }>('SELECT version FROM table_versions WHERE tbl = ?'),
       bumpTable: this.db.prepare(
         'INSERT INTO table_versions (tbl, version) VALUES (?, ?) ON CONFLICT(tbl) DO UPDATE SET version = excluded.version',
@@ -313,7 +317,7 @@ export class SqliteStore implements Store {
     const [st, sk] = this.locate(table, key);
     const row = this.stmts.get.get(st, sk);
     if (!row || st === table) return row as { value: string; version: number } | undefined;
-    const opened = this.sealer!.open(table, st, sk, row.value);
+    const opened = this.sealer!.open(table, st, sk, row.value, row.version);
     if (opened.key !== key) throw new TesseraError('internal', `a stored row of table '${table}' holds another key than the one it is stored under`);
     return { value: opened.json, version: row.version };
   }
@@ -327,12 +331,24 @@ export class SqliteStore implements Store {
     if (!this.sealer || isPublicTable(table)) {
       return (prefix === undefined ? this.stmts.listAll.all(table) : this.stmts.listPrefix.all(table, prefix, prefix + '\uffff')) as Array<{ key: string; value: string; version: number }>;
     }
+    const sealer = this.sealer;
     const keys = this.keysOf(table);
-    const out: Array<{ key: string; value: string; version: number }> = [];
+    const st = sealer.table(table);
+    const wanted: string[] = [];
     for (let i = prefix === undefined ? 0 : lowerBound(keys, prefix); i < keys.length; i++) {
       if (prefix !== undefined && !keys[i].startsWith(prefix)) break;
-      const row = this.rawGet(table, keys[i]);
-      if (row) out.push({ key: keys[i], ...row });
+      wanted.push(keys[i]);
+    }
+    const stored = wanted.map((key) => sealer.key(table, key));
+    const rows = new Map(this.stmts.getMany.all(st, JSON.stringify(stored)).map((row) => [row.key, row]));
+    const out: Array<{ key: string; value: string; version: number }> = [];
+    for (const [i, key] of wanted.entries()) {
+      // A row another connection removed since the index was read is skipped, as a fresh read would.
+      const row = rows.get(stored[i]);
+      if (!row) continue;
+      const opened = sealer.open(table, st, stored[i], row.value, row.version);
+      if (opened.key !== key) throw new TesseraError('internal', `a stored row of table '${table}' holds another key than the one it is stored under`);
+      out.push({ key, value: opened.json, version: row.version });
     }
     return out;
   }
@@ -349,7 +365,7 @@ export class SqliteStore implements Store {
     const cached = this.keyIndexes.get(table);
     if (cached && cached.version === version) return cached.keys;
     const st = this.sealer!.table(table);
-    const keys = this.stmts.listAll.all(st).map((row) => this.sealer!.open(table, st, row.key, row.value).key);
+    const keys = this.stmts.listAll.all(st).map((row) => this.sealer!.open(table, st, row.key, row.value, row.version).key);
     keys.sort(compareKeys);
     this.keyIndexes.set(table, { version, keys });
     return keys;
