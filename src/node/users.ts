@@ -4,11 +4,13 @@ import { TesseraError } from '../errors/index.js';
 import type { Role } from '../crypto/certificates.js';
 import { archiveFilesOf } from '../files/service.js';
 import { archiveFunctionsOf } from '../functions/user.js';
+import { archiveProcessFunctionsOf } from '../functions/process/service.js';
 import { PrincipalService, archiveIdOf } from '../identity/principals.js';
 import { deprovisionIdentity, provisionIdentity } from '../identity/provision.js';
 import { sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { archiveTasksOf } from '../tasks/service.js';
+import { archiveWorkflowsOf } from '../workflows/service.js';
 import { loadConfig } from './config.js';
 import { type DataDirPaths, dataDirPaths } from './datadir.js';
 
@@ -40,8 +42,11 @@ export const listIdentities = (dir: string) => withDataDir(dir, ({ principals })
 /**
  * Removes a user or member and its identity files; refused on every listener from the next request on. In
  * the same transaction, what it owned moves to `removed:<its certId>` (archiveIdOf), which no principal can
- * be: its files and its place in files' collaborator lists, its place in tasks, its registered functions. A
- * user added again under the name starts with nothing (issue 16 #5); see docs/RELIABILITY.md for what is
+ * be: its files and its place in files' collaborator lists, its place in tasks, its registered functions,
+ * its directly deployed process functions and apps, its running workflows and all its workflow state. A
+ * user added again under the name starts with nothing (issue 16 #5). A node running on the data directory
+ * sees the commit as a new store version: it refuses the archived functions and ingress routes at once and
+ * stops their processes and instances within GONE_CHECK_MS (250 ms). See docs/RELIABILITY.md for what is
  * not moved.
  */
 export const removeIdentity = (dir: string, name: string) =>
@@ -51,5 +56,7 @@ export const removeIdentity = (dir: string, name: string) =>
       archiveFilesOf(tx, name, archiveId);
       archiveTasksOf(tx, name, archiveId);
       archiveFunctionsOf(tx, name, archiveId);
+      archiveProcessFunctionsOf(tx, name, archiveId);
+      archiveWorkflowsOf(tx, name, archiveId);
     }),
   );

@@ -171,8 +171,12 @@ export class TaskService {
     return tasks.sort((a, b) => a.created_at.localeCompare(b.created_at)).map((t) => t.task_id);
   }
 
-  /** A collaborator's approval, contributing their files (TMS external Update). */
-  approve(input: { task_id: string; files: string[]; user: string }): TaskRecord {
+  /**
+   * A collaborator's approval, contributing their files (TMS external Update, REST approve). With
+   * `function_hash` (REST only: the hash the collaborator reviewed), the approval is refused (409) and
+   * nothing recorded unless the task's function has exactly that hash now.
+   */
+  approve(input: { task_id: string; files: string[]; user: string; function_hash?: string }): TaskRecord {
     if (input.files.length === 0) throw new TesseraError('missing_value', 'approving a task needs at least one of your files');
     // An approval consents to the task's function_hash: refuse it if the function no longer has that hash
     // (a record changed in the store, or a task recorded before the hash covered the interface).
@@ -192,6 +196,7 @@ export class TaskService {
       const me = task.collaborator_list.find((c) => c.user_id === input.user);
       if (!me) throw new TesseraError('permission_denied', `'${input.user}' is not a collaborator on task ${input.task_id}`);
       if (me.approved) throw new TesseraError('permission_denied', `'${input.user}' has already approved task ${input.task_id}`);
+      if (input.function_hash !== undefined) this.assertReviewedHash(task, input.function_hash);
       for (const fileId of input.files) this.assertReadable(fileId, input.user);
       me.approved = true;
       task.approved_user_number += 1;
@@ -199,6 +204,22 @@ export class TaskService {
       task.input_files.push(...input.files.map((file_id) => ({ user_id: input.user, file_id })));
       return this.save(tx, task);
     }).result;
+  }
+
+  /**
+   * The check behind `approve --function-hash`, made by the node and not only by the client: the hash the
+   * collaborator reviewed must be the one the task's function has now (built-ins have none). Asked only of
+   * a collaborator of the task, so it tells nobody else which function a task runs.
+   */
+  private assertReviewedHash(task: TaskRecord, reviewed: string) {
+    const actual = this.opts.functions.mustGet(task.function_name).functionHash ?? null;
+    const given = reviewed.trim().toLowerCase();
+    if (given !== actual) {
+      throw new TesseraError(
+        'conflict',
+        `not approved: task ${task.task_id} runs ${task.function_name} with function_hash ${actual ?? "none (a built-in function, part of the node's measured code)"}, not the ${given} you gave; nothing was recorded. See what it does with \`tessera task show ${task.task_id}\``,
+      );
+    }
   }
 
   /** TMS internal Get: the whole record, for services. */

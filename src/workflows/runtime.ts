@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
-import type { Store } from '../store/types.js';
+import type { ReadTx, Store } from '../store/types.js';
 import { type CallRet, FunctionInstance, type InstanceLimits } from './instance.js';
 import { type MemoryBudget, UNLIMITED } from '../sandbox/memory-budget.js';
 import { Slots, Turn } from './slots.js';
@@ -54,6 +54,12 @@ export interface InstanceSpec {
   stateKey: string | null;
   /** Overrides of the runtime's default limits (from the function's annotations). */
   limits?: Partial<InstanceLimits>;
+  /**
+   * Read in `sync`'s transaction: the state is written only while this holds (the workflow's record is
+   * still stored). A workflow whose owner was removed in another process may sync before this node stops
+   * it; its write is then dropped, never put back under a key a new user of the name would read.
+   */
+  syncWhile?: (tx: ReadTx) => boolean;
 }
 
 /** A resource target an alias may point at (http-egress, or anything a host adds). */
@@ -111,6 +117,8 @@ export class WorkflowRuntime {
   private readonly names = new Map<string, Map<string, string | ResourceTarget>>();
   private readonly slots: Slots;
   readonly stats = { casts: 0, calls: 0, dropped: 0, restarts: 0 };
+  /** What runs at close (the service's watcher stops). */
+  private readonly closers: Array<() => void> = [];
 
   constructor(private readonly opts: RuntimeOptions) {
     this.slots = new Slots(opts.threads);
@@ -200,8 +208,14 @@ export class WorkflowRuntime {
     await Promise.all(stopping);
   }
 
+  /** Runs `fn` when the runtime closes. */
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
   /** At node shutdown: every instance stops where it is (state is what it last synced). */
   close(): void {
+    for (const fn of this.closers.splice(0)) fn();
     for (const r of this.instances.values()) {
       r.stopped = true;
       for (const t of r.timers) clearTimeout(t);
@@ -449,7 +463,12 @@ export class WorkflowRuntime {
       slf: () => ({ node: ab(uuidBytes(this.nodeId)), component: ab(uuidBytes(r.id)) }),
       sync: (stateB: unknown) => {
         const state = text(stateB, 'the state');
-        if (r.spec.stateKey && !r.stopped) this.opts.store.transact((tx) => tx.put(STATE, r.spec.stateKey!, state));
+        if (!r.spec.stateKey || r.stopped) return;
+        const { syncWhile } = r.spec;
+        this.opts.store.transact((tx) => {
+          if (syncWhile && !syncWhile(tx)) return;
+          tx.put(STATE, r.spec.stateKey!, state);
+        });
       },
     };
   }

@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
-import type { Store } from '../store/types.js';
+import type { ReadTx, Store, Tx } from '../store/types.js';
 import type { CallRet } from './instance.js';
 import { type ResourceTarget, STATE, type WorkflowRuntime } from './runtime.js';
 import { BUILTIN_FUNCTIONS, checkWorkflow, type WorkflowSpec } from './spec.js';
 
 const RUNNING = 'workflows.running';
+/** Workflows that were running when their owner was removed: the record, under the owner's archive id. */
+const ARCHIVED = 'workflows.archived';
+/**
+ * How often the running node looks for workflows whose record another process deleted (`tessera user
+ * remove` archives the removed user's): the longest their instances, delayed casts and egress outlive the
+ * removal. Ingress requests and starts look first, so no ingress request is served after the removal commits.
+ */
+export const GONE_CHECK_MS = 250;
 
 interface WorkflowRecord {
   id: string;
@@ -84,6 +92,32 @@ function storable(record: WorkflowRecord) {
 /** Headers that carry the caller's credentials for this node: never handed to a workflow. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
 
+/**
+ * When a user is removed (`tessera user remove`, in its transaction): its running workflows stop being
+ * running (their records move to ARCHIVED under `archiveId`; the node stops their instances and routes, see
+ * WorkflowService.stopGone), and all the state it synced, of running and stopped workflows, moves from its
+ * state keys to `archiveId`'s. A user added again under the name runs, sees and is counted for none of
+ * them, and its workflows of the same names start without the old state. Returns how many workflows stopped.
+ */
+export function archiveWorkflowsOf(tx: Tx, name: string, archiveId: string): number {
+  let moved = 0;
+  const archivedAt = new Date().toISOString();
+  for (const [id, w] of tx.list<WorkflowRecord>(RUNNING)) {
+    if (w.owner !== name) continue;
+    tx.delete(RUNNING, id);
+    tx.put(ARCHIVED, id, { ...w, owner: archiveId, archived_at: archivedAt });
+    moved++;
+  }
+  // State keys start with the encoded owner and ':' (stateKey), which the encoding keeps out of the owner part.
+  const from = WorkflowService.stateKey(name, '', '').slice(0, -1);
+  const to = WorkflowService.stateKey(archiveId, '', '').slice(0, -1);
+  for (const [key, state] of tx.list<string>(STATE, from)) {
+    tx.delete(STATE, key);
+    tx.put(STATE, to + key.slice(from.length), state);
+  }
+  return moved;
+}
+
 const METHODS: Record<string, string> = { GET: 'Get', HEAD: 'Head', POST: 'Post', PUT: 'Put', DELETE: 'Delete', PATCH: 'Patch' };
 const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '');
 
@@ -103,6 +137,8 @@ export class WorkflowService {
   private readonly ingress = new Map<string, Route[]>();
   /** Routes claimed by each workflow that is running or starting, with its owner: no two owners' routes overlap. */
   private readonly routes = new Map<string, { owner: string; routes: Route[] }>();
+  /** The store version stopGone last looked at. */
+  private seenVersion = '';
 
   constructor(
     private readonly opts: {
@@ -114,7 +150,39 @@ export class WorkflowService {
       /** Workflows one user may run at once (workflows.max_workflows_per_user); no bound when left out. */
       maxPerOwner?: number;
     },
-  ) {}
+  ) {
+    const watcher = setInterval(() => {
+      try {
+        this.stopGone();
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message }, 'could not look for workflows stopped elsewhere');
+      }
+    }, GONE_CHECK_MS);
+    watcher.unref();
+    opts.runtime.onClose(() => clearInterval(watcher));
+  }
+
+  /**
+   * Stops the workflows this node runs whose record is no longer stored: `tessera user remove`, in another
+   * process, archives the removed user's running workflows, which this node sees only as a new store
+   * version. Their instances (with pending delayed casts) and ingress routes go. One version check when
+   * nothing has committed since the last look, else one indexed lookup per running workflow.
+   */
+  private stopGone(): void {
+    const version = this.opts.store.version();
+    if (version === this.seenVersion) return;
+    const ids = [...this.routes.keys()];
+    const gone = ids.length ? this.opts.store.read((tx) => ids.filter((id) => tx.versionOf(RUNNING, id) === undefined)) : [];
+    this.seenVersion = version;
+    for (const id of gone) {
+      const owner = this.routes.get(id)?.owner;
+      this.stopped.add(id);
+      this.ingress.delete(id);
+      this.routes.delete(id);
+      this.opts.logger.info({ workflow: id, owner }, 'workflow stopped: its record is gone from the store (its owner was removed)');
+      this.opts.runtime.stopWorkflow(id).catch((err) => this.opts.logger.error({ workflow: id, err: (err as Error).message }, 'could not stop a workflow whose record is gone'));
+    }
+  }
 
   async start(owner: string, input: { name?: string; spec: unknown }): Promise<WorkflowRecord> {
     // Validate everything first: a bad spec is a 4xx and nothing is stored or started.
@@ -126,6 +194,8 @@ export class WorkflowService {
     storable(record);
     const routes = ingressRoutes(spec);
 
+    // A removed user's workflows must not hold names or routes a new user of the name would then share.
+    this.stopGone();
     // Names are per owner: alice's 'payroll' and bob's 'payroll' are different workflows with different state.
     const nameKey = `${owner}\0${name}`;
     if (this.list().some((w) => w.owner === owner && w.name === name) || this.starting.has(nameKey)) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
@@ -198,7 +268,8 @@ export class WorkflowService {
         const stateKey = f.annotations?.['state-policy'] === 'transient' ? null : WorkflowService.stateKey(record.owner, record.name, f.annotations?.['state-key'] ?? f.name);
         try {
           const limits = { eventMs: eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits) };
-          ids.set(f.name, await runtime.spawn({ workflowId: record.id, name: f.name, kind: cls.function_type === 'RUST_WASM' ? 'wasm' : 'js', code, initPayload: f.annotations?.['init-payload'] ?? null, stateKey, limits }));
+          const syncWhile = (tx: ReadTx) => tx.versionOf(RUNNING, record.id) !== undefined;
+          ids.set(f.name, await runtime.spawn({ workflowId: record.id, name: f.name, kind: cls.function_type === 'RUST_WASM' ? 'wasm' : 'js', code, initPayload: f.annotations?.['init-payload'] ?? null, stateKey, limits, syncWhile }));
         } catch (err) {
           if (err instanceof TesseraError) throw err;
           throw new TesseraError('invalid_input', `function '${f.name}' cannot be loaded: ${(err as Error).message}`);
@@ -312,6 +383,8 @@ export class WorkflowService {
   /** http-ingress: routes a request to a matching workflow, as EDGELESS's request/response JSON. */
   async handleIngress(req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
+    // A workflow archived with its removed owner answers nothing from the moment the removal committed.
+    this.stopGone();
     const method = METHODS[req.method];
     const host = req.host.split(':')[0].toLowerCase();
     const candidates = [...this.ingress.entries()].flatMap(([workflowId, routes]) =>

@@ -9,6 +9,7 @@ import { ProcessPool } from '../../sandbox/process/pool.js';
 import type { ReadTx, Store, Tx } from '../../store/types.js';
 import { RowCache } from '../../store/row-cache.js';
 import type { FunctionDefinition } from '../registry.js';
+import { archiveIdOf } from '../../identity/principals.js';
 import type { CodeCache } from './code-cache.js';
 import { type FuncFile, egressOf, formatOf, readFuncFile } from './funcfile.js';
 import { fnError, requestHeaders, responseHeaders, triggerRequestHeaders, triggerResponse } from './fn-http.js';
@@ -25,6 +26,14 @@ const APPS = 'fn.apps';
 const PACKAGES = 'fn.packages';
 /** The owner of functions deployed by governance: '@' starts no principal's name. */
 export const CONSORTIUM = '@consortium';
+/** How owners that are archives of removed principals begin (`removed:<certId>`, archiveIdOf). */
+const ARCHIVE_PREFIX = archiveIdOf({ certId: '' });
+const isArchived = (owner: string) => owner.startsWith(ARCHIVE_PREFIX);
+/**
+ * How often the running node looks for functions that are gone from the store while their processes run
+ * (removed by `tessera user remove` in another process): the longest such processes outlive the removal.
+ */
+export const GONE_CHECK_MS = 250;
 
 /** One version of a process function: its package digest, and who owns it. Immutable once written. */
 export interface FnRecord {
@@ -92,6 +101,33 @@ export function fnId(): string {
 /** A function's id: the SHA-256 of who owns it, its app and its package, so one id is always one code. */
 export const functionId = (owner: string, app: string, digest: string) => createHash('sha256').update(`tessera process function\0${owner}\0${app}\0${digest}`).digest('hex');
 
+/**
+ * When a user is removed (`tessera user remove`, in its transaction), the process functions and apps it
+ * deployed directly move to `archiveId`, and so does its name among the uploaders of packages (whose count
+ * fn.max_unused_packages bounds). A function's id is the SHA-256 of its owner, app and package, so an
+ * archived function gets a new id: the old one names nothing, and the running node, seeing it gone, stops
+ * its processes (FnService.retireGone). Nobody may call an archived function, under either id, nor deploy
+ * into its app; a user added again under the name owns, lists under its name and is counted for none of them.
+ * Returns how many functions moved.
+ */
+export function archiveProcessFunctionsOf(tx: Tx, name: string, archiveId: string): number {
+  let moved = 0;
+  for (const [id, f] of tx.list<FnRecord>(FNS)) {
+    if (f.owner !== name) continue;
+    const archived = functionId(archiveId, f.app, f.package);
+    tx.delete(FNS, id);
+    tx.put(FNS, archived, { ...f, id: archived, owner: archiveId });
+    moved++;
+  }
+  for (const [app, a] of tx.list<{ owner: string }>(APPS)) {
+    if (a.owner === name) tx.put(APPS, app, { ...a, owner: archiveId });
+  }
+  for (const [digest, p] of tx.list<PackageRecord>(PACKAGES)) {
+    if (p.uploaded_by.includes(name)) tx.put(PACKAGES, digest, { ...p, uploaded_by: p.uploaded_by.map((u) => (u === name ? archiveId : u)) });
+  }
+  return moved;
+}
+
 const APP_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
@@ -115,6 +151,9 @@ export class FnService {
   }
 
   private sweeper: NodeJS.Timeout | undefined;
+  private watcher: NodeJS.Timeout | undefined;
+  /** The store version retireGone last looked at. */
+  private seenVersion = '';
 
   /** Start-up: the cache is checked against the approved digests; the confinement in use is logged. */
   async open(): Promise<void> {
@@ -122,6 +161,14 @@ export class FnService {
     await this.sweepUnused();
     this.sweeper = setInterval(() => void this.sweepUnused().catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'could not sweep unused packages')), Math.min(3600_000, Math.max(1000, this.opts.settings.unusedPackageTtlMs)));
     this.sweeper.unref();
+    this.watcher = setInterval(() => {
+      try {
+        this.retireGone();
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message }, 'could not look for removed process functions');
+      }
+    }, GONE_CHECK_MS);
+    this.watcher.unref();
     const keep = new Set(this.list().map((f) => f.package));
     const checked = await this.opts.cache.verifyAll(keep);
     const problem = this.problem();
@@ -290,7 +337,8 @@ export class FnService {
     if (!APP_NAME.test(app)) throw new TesseraError('invalid_input', `app name '${app}' must be 1-64 letters, digits, '_', '.' or '-'`);
     const a = tx.get<{ owner: string }>(APPS, app);
     if (a && a.owner !== owner) {
-      throw new TesseraError('permission_denied', `app '${app}' belongs to ${a.owner === CONSORTIUM ? 'the consortium (deployed by governance)' : 'another user'}; deploy into an app of your own`);
+      const whose = a.owner === CONSORTIUM ? 'the consortium (deployed by governance)' : isArchived(a.owner) ? 'the archive of a removed user' : 'another user';
+      throw new TesseraError('permission_denied', `app '${app}' belongs to ${whose}; deploy into an app of your own`);
     }
   }
 
@@ -338,6 +386,26 @@ export class FnService {
     const pool = this.pools.get(id);
     this.pools.delete(id);
     void pool?.close();
+  }
+
+  /**
+   * Stops the processes of functions that are no longer stored under their id, or belong to a removed
+   * user's archive: `tessera user remove` archives a user's functions from another process, which this node
+   * sees only as a new store version. Runs every GONE_CHECK_MS; one version check when nothing committed.
+   */
+  retireGone(): void {
+    if (this.pools.size === 0) return;
+    const version = this.opts.store.version();
+    if (version === this.seenVersion) return;
+    const gone = [...this.pools.keys()].filter((id) => {
+      const f = this.record(id);
+      return !f || isArchived(f.owner);
+    });
+    this.seenVersion = version;
+    for (const id of gone) {
+      this.opts.logger.info({ fn_id: id }, 'process function gone from the store (its owner was removed, or it was removed): its processes are stopped');
+      this.retire(id);
+    }
   }
 
   list(): FnRecord[] {
@@ -415,14 +483,15 @@ export class FnService {
   /** POST /invoke/{fn_id}: the client's headers pass through; the FDK's 200 comes back as it is. */
   invoke(id: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
     const f = this.record(id);
-    if (!f) return Promise.resolve(fnError(404, 'Fn not found'));
+    // An archived function (its owner was removed) runs for nobody; it looks like one that does not exist.
+    if (!f || isArchived(f.owner)) return Promise.resolve(fnError(404, 'Fn not found'));
     const detached = (headers['fn-invoke-type']?.[0] ?? '').toLowerCase() === 'detached';
     return this.run(f, requestHeaders(headers), body, detached).then((r) => ({ ...r, headers: responseHeaders(r.headers) }));
   }
 
   /** ANY /t/{app}/{source}: headers renamed Fn-Http-H-*, status and headers mapped back from the FDK's. */
   async trigger(app: string, source: string, method: string, url: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
-    const fns = this.list().filter((fn) => fn.app === app);
+    const fns = this.list().filter((fn) => fn.app === app && !isArchived(fn.owner));
     if (!fns.length && !this.opts.store.read((tx) => tx.get(APPS, app))) return fnError(404, 'App not found');
     const f = fns.find((fn) => (fn.func.triggers ?? []).some((t) => t.source === source));
     if (!f) return fnError(404, 'Trigger not found');
@@ -436,7 +505,7 @@ export class FnService {
    */
   taskDefinition(id: string): FunctionDefinition | undefined {
     const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
-    if (!f) return undefined;
+    if (!f || isArchived(f.owner)) return undefined;
     return {
       name: `fn:${f.id}`,
       kind: 'process',
@@ -454,6 +523,7 @@ export class FnService {
   /** Ends every function process (and its process group); resolves once they have all exited. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.watcher);
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close()));

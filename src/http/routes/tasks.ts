@@ -65,16 +65,28 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
     handler: async (request) => ({ tasks: tasks.listForUser(userOf(request)) }),
   });
 
-  app.post<{ Params: { id: string }; Body: { files: string[] } }>('/v1/tasks/:id/approve', {
+  app.post<{ Params: { id: string }; Body: { files: string[]; function_hash?: string } }>('/v1/tasks/:id/approve', {
     schema: {
       tags: ['tasks'],
-      summary: 'Approve a multi-party task as a collaborator, contributing your files',
+      summary: 'Approve a multi-party task as a collaborator, contributing your files; with function_hash, only if the task runs the function with that hash',
       params: taskId,
-      body: { type: 'object', additionalProperties: false, required: ['files'], properties: { files: ids } },
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['files'],
+        properties: {
+          files: ids,
+          function_hash: {
+            type: 'string',
+            maxLength: 128,
+            description: 'the function_hash you reviewed (GET /v1/functions/{id}); when the task’s function has another one now, the approval is refused with 409 naming both, and nothing is recorded. Not on the wire (TMS Update keeps MesaTEE’s shape).',
+          },
+        },
+      },
       response: { 200: { type: 'object', properties: { status: { type: 'string' }, approved_user_number: { type: 'integer' } } }, '4xx': errorSchema },
     },
     handler: async (request) => {
-      const t = tasks.approve({ task_id: request.params.id, files: request.body.files, user: userOf(request) });
+      const t = tasks.approve({ task_id: request.params.id, files: request.body.files, user: userOf(request), function_hash: request.body.function_hash });
       return { status: t.status, approved_user_number: t.approved_user_number };
     },
   });
