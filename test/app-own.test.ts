@@ -10,7 +10,7 @@ import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { signCoseSign1 } from '../src/crypto/cose.js';
 import { certIdOfPem } from '../src/crypto/certificates.js';
 import { verifyReceipt, type Receipt } from '../src/sdk/index.js';
-import { REPO, type TestNode, startNode, tempDir } from './helpers/cli.js';
+import { REPO, type TestNode, nodeKeyFiles, startNode, tempDir } from './helpers/cli.js';
 import { member } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';
 
@@ -107,7 +107,7 @@ describe('tables', () => {
 describe('authentication policies', () => {
   test('a certificate that expires is refused from then on, although it was accepted (and cached) before', async () => {
     const { issueCertificate } = await import('../src/crypto/certificates.js');
-    const ca = { certPem: node.ca, keyPem: readFileSync(join(node.dir, 'ca.key.pem'), 'utf8') };
+    const ca = { certPem: node.ca, keyPem: nodeKeyFiles(node.dir).read(join(node.dir, 'ca.key.sealed'), 'ca') };
     const shortLived = await issueCertificate(ca, { name: 'brief', role: 'user', validMs: 2500 });
     const as = { cert: shortLived.certPem, key: shortLived.keyPem, ca: node.ca };
     const before = await https(`https://127.0.0.1:${node.ports.https}/app/whoami/any`, as);

@@ -14,9 +14,12 @@ describe('tessera init', () => {
     const dir = join(tempDir(), 'data');
     const r = await tessera(['init', '--data', dir, '--users', 'alice,bob', '--members', 'm0,m1,m2']);
     assert.equal(r.code, 0, r.stderr);
-    for (const f of ['tessera.toml', 'ca.pem', 'ca.key.pem', 'node/cert.pem', 'node/key.pem']) assert.ok(existsSync(join(dir, f)), f);
-    assert.equal(mode(join(dir, 'ca.key.pem')), 0o600);
-    assert.equal(mode(join(dir, 'node/key.pem')), 0o600);
+    for (const f of ['tessera.toml', 'ca.pem', 'ca.key.sealed', 'node/cert.pem', 'node/key.sealed']) assert.ok(existsSync(join(dir, f)), f);
+    for (const f of ['ca.key.sealed', 'node/key.sealed']) {
+      assert.equal(mode(join(dir, f)), 0o600);
+      assert.doesNotMatch(readFileSync(join(dir, f), 'utf8'), /PRIVATE KEY/, `${f} holds its key sealed, not as PEM`);
+    }
+    for (const f of ['ca.key.pem', 'node/key.pem']) assert.ok(!existsSync(join(dir, f)), `no plaintext ${f}`);
     for (const name of ['alice', 'bob']) {
       assert.equal(mode(join(dir, 'identities', name, 'key.pem')), 0o600);
       assert.equal(mode(join(dir, 'identities', name, 'token')), 0o600);

@@ -1,7 +1,7 @@
 import { TesseraError } from '../errors/index.js';
 import type { AttestationProvider, ProviderName } from './evidence.js';
 import { sevSnpProvider } from './sev-snp.js';
-import { softwareProvider } from './software.js';
+import { type PlatformKeyFile, softwareProvider } from './software.js';
 import { tdxProvider } from './tdx.js';
 
 export interface ProviderSettings {
@@ -10,10 +10,10 @@ export interface ProviderSettings {
   sev_snp_cert_chain: string;
 }
 
-export function createProvider(settings: ProviderSettings, platformKeyPath: string): AttestationProvider {
+export function createProvider(settings: ProviderSettings, platformKey: PlatformKeyFile): AttestationProvider {
   switch (settings.provider) {
     case 'software':
-      return softwareProvider(platformKeyPath);
+      return softwareProvider(platformKey);
     case 'sev-snp':
       return sevSnpProvider({ tsmDir: settings.tsm_dir, certChainFile: settings.sev_snp_cert_chain || undefined });
     case 'tdx':

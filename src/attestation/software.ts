@@ -1,7 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
-import { writeSecretFile } from '../crypto/secret-file.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
 
 // The `software` provider, for machines without a TEE: the node's platform key (ECDSA P-256, in the
@@ -11,16 +9,28 @@ import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from 
 
 export const SOFTWARE_WARNING = 'software attestation: signed by the node’s own platform key; it proves nothing about the hardware or the operator';
 
-export function loadOrCreatePlatformKey(path: string) {
-  if (!existsSync(path)) {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeSecretFile(path, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-  }
-  return createPrivateKey(readFileSync(path, 'utf8'));
+/** Where the platform key is kept: sealed in the data directory (kms/key-files.ts's KeyFiles does this). */
+export interface PlatformKeyFile {
+  keyFiles: {
+    exists(path: string, legacyPath?: string): boolean;
+    read(path: string, role: 'platform', legacyPath?: string): string;
+    write(path: string, role: 'platform', pem: string): void;
+  };
+  path: string;
+  /** Where it was in the clear before keys were sealed. */
+  legacyPath?: string;
 }
 
-export function softwareProvider(platformKeyPath: string): AttestationProvider {
-  const key = loadOrCreatePlatformKey(platformKeyPath);
+export function loadOrCreatePlatformKey({ keyFiles, path, legacyPath }: PlatformKeyFile) {
+  if (!keyFiles.exists(path, legacyPath)) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    keyFiles.write(path, 'platform', privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+  }
+  return createPrivateKey(keyFiles.read(path, 'platform', legacyPath));
+}
+
+export function softwareProvider(keyFile: PlatformKeyFile): AttestationProvider {
+  const key = loadOrCreatePlatformKey(keyFile);
   const platformKey = createPublicKey(key).export({ format: 'der', type: 'spki' }).toString('base64');
   return {
     name: 'software',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -29,8 +29,11 @@ async function certWith(provider: ProviderName, attest: (reportData: Buffer) => 
   return { der: new X509Certificate(pair.certPem).raw, spki };
 }
 
+/** Key files kept in the clear: the node seals them (kms/key-files.ts), which is not what is tested here. */
+const plainKeyFiles = { exists: (p: string) => existsSync(p), read: (p: string) => readFileSync(p, 'utf8'), write: (p: string, _role: string, pem: string) => writeFileSync(p, pem, { mode: 0o600 }) };
+
 describe('software evidence', () => {
-  const provider = softwareProvider(join(dir, 'platform.key.pem'));
+  const provider = softwareProvider({ keyFiles: plainKeyFiles, path: join(dir, 'platform.key.pem') });
 
   test('verifies when bound to the certificate key, fresh, and listed', async () => {
     const { der } = await certWith('software', (rd) => provider.attest(rd));
@@ -61,7 +64,7 @@ describe('software evidence', () => {
   test('a report signed by some other key than the one it names is refused; pinned platform keys are enforced', async () => {
     const forged = await certWith('software', async (rd) => {
       const real = await provider.attest(rd);
-      const other = await softwareProvider(join(dir, 'other.key.pem')).attest(rd);
+      const other = await softwareProvider({ keyFiles: plainKeyFiles, path: join(dir, 'other.key.pem') }).attest(rd);
       return { report: real.report, auxiliary: other.auxiliary };
     });
     assert.throws(() => verifyNodeCertificate(forged.der, { allowed, maxAgeMs: day }), /not signed by the platform key it names/);

@@ -18,12 +18,19 @@ export interface ProvisionedIdentity {
 export interface IdentityPaths {
   caCert: string;
   caKey: string;
+  legacy: { caKey: string };
   identity(name: string): { dir: string; cert: string; key: string; token: string };
 }
 
-export const readCa = (paths: Pick<IdentityPaths, 'caCert' | 'caKey'>): PemPair => ({
+/** How the CA's key is read: unsealed (kms/key-files.ts's KeyFiles does this). */
+export interface CaKeyReader {
+  read(path: string, role: 'ca', legacyPath?: string): string;
+}
+
+/** The CA's certificate and key. */
+export const readCa = (paths: Pick<IdentityPaths, 'caCert' | 'caKey' | 'legacy'>, keys: CaKeyReader): PemPair => ({
   certPem: readFileSync(paths.caCert, 'utf8'),
-  keyPem: readFileSync(paths.caKey, 'utf8'),
+  keyPem: keys.read(paths.caKey, 'ca', paths.legacy.caKey),
 });
 
 /**
@@ -33,6 +40,7 @@ export const readCa = (paths: Pick<IdentityPaths, 'caCert' | 'caKey'>): PemPair 
  */
 export async function provisionIdentity(
   paths: IdentityPaths,
+  keys: CaKeyReader,
   principals: PrincipalService,
   name: string,
   role: Exclude<Role, 'service'>,
@@ -43,7 +51,7 @@ export async function provisionIdentity(
     throw new TesseraError('conflict', `'${name}' already exists; run 'tessera user remove ${name}' first to replace it`);
   }
   const files = paths.identity(name);
-  const pair = await issueCertificate(readCa(paths), { name, role });
+  const pair = await issueCertificate(readCa(paths, keys), { name, role });
   const token = role === 'user' ? newToken() : null;
   const tokenHash = token ? await principals.hashToken(token) : null;
   // A leftover folder from an earlier, removed identity of the same name is replaced.

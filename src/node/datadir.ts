@@ -9,14 +9,17 @@ export function dataDirPaths(root: string) {
     config: join(root, 'tessera.toml'),
     store: join(root, 'store.sqlite'),
     sealedMasterKey: join(root, 'master.key.sealed'),
-    platformKey: join(root, 'platform.key.pem'),
+    /** Private keys, sealed (kms/key-files.ts). */
+    platformKey: join(root, 'platform.key.sealed'),
     blobs: join(root, 'blobs'),
     fnPackages: join(root, 'fn-packages'),
     caCert: join(root, 'ca.pem'),
-    caKey: join(root, 'ca.key.pem'),
+    caKey: join(root, 'ca.key.sealed'),
     nodeDir: join(root, 'node'),
     nodeCert: join(root, 'node', 'cert.pem'),
-    nodeKey: join(root, 'node', 'key.pem'),
+    nodeKey: join(root, 'node', 'key.sealed'),
+    /** Where those keys were, in the clear, before they were sealed: moved at the first start. */
+    legacy: { platformKey: join(root, 'platform.key.pem'), caKey: join(root, 'ca.key.pem'), nodeKey: join(root, 'node', 'key.pem') },
     identities: join(root, 'identities'),
     identity: (name: string) => ({
       dir: join(root, 'identities', name),

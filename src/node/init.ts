@@ -4,8 +4,8 @@ import { TesseraError } from '../errors/index.js';
 import { createCertificateAuthority, issueCertificate } from '../crypto/certificates.js';
 import { PrincipalService } from '../identity/principals.js';
 import { type ProvisionedIdentity, provisionIdentity } from '../identity/provision.js';
-import { writeSecretFile } from '../crypto/secret-file.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { KeyFiles } from '../kms/key-files.js';
 import { createMasterKey, sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
 import { configTemplate, resolveConfig } from './config.js';
 import { dataDirPaths } from './datadir.js';
@@ -50,11 +50,13 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
 
     const sealingKey = sealingKeyPath(config.kms.sealing_key_file);
     createMasterKey(paths.sealedMasterKey, sealingKey);
+    const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKey);
+    const keys = new KeyFiles(masterKey);
     step('created the master key, sealed');
 
     const ca = await createCertificateAuthority('Tessera node CA');
     writeFileSync(paths.caCert, ca.certPem, { flag: 'wx' });
-    writeSecretFile(paths.caKey, ca.keyPem);
+    keys.write(paths.caKey, 'ca', ca.keyPem);
     step('created the certificate authority');
 
     const node = await issueCertificate(ca, {
@@ -65,20 +67,20 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     });
     mkdirSync(paths.nodeDir, { mode: 0o700 });
     writeFileSync(paths.nodeCert, node.certPem, { flag: 'wx' });
-    writeSecretFile(paths.nodeKey, node.keyPem);
+    keys.write(paths.nodeKey, 'node', node.keyPem);
 
-    const store = new SqliteStore(paths.store, { ...storeKeysOf(unsealMasterKey(paths.sealedMasterKey, sealingKey)), commit: 'each' });
+    const store = new SqliteStore(paths.store, { ...storeKeysOf(masterKey), commit: 'each' });
     try {
       const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
       principals.add({ name: 'node', role: 'service', certPem: node.certPem, tokenHash: null });
       step('created the node identity');
       const identities: ProvisionedIdentity[] = [];
       for (const name of opts.users) {
-        identities.push(await provisionIdentity(paths, principals, name, 'user'));
+        identities.push(await provisionIdentity(paths, keys, principals, name, 'user'));
         step(`created user ${name}`);
       }
       for (const name of opts.members) {
-        identities.push(await provisionIdentity(paths, principals, name, 'member'));
+        identities.push(await provisionIdentity(paths, keys, principals, name, 'member'));
         step(`created member ${name}`);
       }
       return { dir: paths.root, config: paths.config, caCert: paths.caCert, nodeCert: paths.nodeCert, sealingKey, identities };

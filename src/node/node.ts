@@ -50,6 +50,7 @@ import { type Measurement, measure } from '../attestation/measurement.js';
 import { createProvider } from '../attestation/providers.js';
 import { SOFTWARE_WARNING } from '../attestation/software.js';
 import { readCa } from '../identity/provision.js';
+import { KeyFiles } from '../kms/key-files.js';
 import { secureContextOptions } from '../identity/tls.js';
 import { measuredSettings } from './measured-settings.js';
 
@@ -91,20 +92,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // The server certificate is made now, with fresh evidence and a key that never touches disk. The
   // certificate in DATA/node is the node's client identity towards internal listeners.
   const measurement = measure(measuredSettings(config));
+  const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
+  const keyFiles = new KeyFiles(masterKey);
   const attested = new AttestedIdentity({
-    ca: readCa(paths),
-    provider: createProvider(config.attestation, paths.platformKey),
+    ca: readCa(paths, keyFiles),
+    provider: createProvider(config.attestation, { keyFiles, path: paths.platformKey, legacyPath: paths.legacy.platformKey }),
     measurement,
     maxAgeMs: config.attestation.evidence_max_age_s * 1000,
     logger,
   });
   const serverIdentity = await attested.issue();
   const tlsMaterial = { certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, caPem: readFileSync(paths.caCert, 'utf8') };
-  const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
   const store = new SqliteStore(paths.store, storeKeysOf(masterKey));
   const ledger = new Ledger(store, deriveKey(masterKey, 'commit evidence'), {
     certPem: readFileSync(paths.nodeCert, 'utf8'),
-    keyPem: readFileSync(paths.nodeKey, 'utf8'),
+    keyPem: keyFiles.read(paths.nodeKey, 'node', paths.legacy.nodeKey),
   });
   const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
   const keys = new KeyService(store, masterKey);

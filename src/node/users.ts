@@ -8,6 +8,7 @@ import { archiveProcessFunctionsOf } from '../functions/process/service.js';
 import { PrincipalService, archiveIdOf } from '../identity/principals.js';
 import { deprovisionIdentity, provisionIdentity } from '../identity/provision.js';
 import { sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
+import { KeyFiles } from '../kms/key-files.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { archiveTasksOf } from '../tasks/service.js';
 import { archiveWorkflowsOf } from '../workflows/service.js';
@@ -18,7 +19,7 @@ import { type DataDirPaths, dataDirPaths } from './datadir.js';
 // while the node runs, which looks its callers up in the store on every request.
 
 /** Opens an existing data directory's store for an offline command, closing it afterwards. */
-async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; principals: PrincipalService }) => Promise<T> | T): Promise<T> {
+async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; keys: KeyFiles; principals: PrincipalService }) => Promise<T> | T): Promise<T> {
   const paths = dataDirPaths(resolve(dir));
   if (!existsSync(paths.store)) {
     throw new TesseraError('not_found', `${paths.root} is not a Tessera data directory; create one with 'tessera init --data ${dir}'`);
@@ -27,7 +28,7 @@ async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; prin
   const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
   const store = new SqliteStore(paths.store, { ...storeKeysOf(masterKey), commit: 'each' });
   try {
-    return await fn({ paths, principals: new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 }) });
+    return await fn({ paths, keys: new KeyFiles(masterKey), principals: new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 }) });
   } finally {
     store.close();
   }
@@ -35,7 +36,7 @@ async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; prin
 
 /** Issues a certificate (and, for a user, a token) into DATA/identities/NAME and records the principal. */
 export const addIdentity = (dir: string, name: string, role: Exclude<Role, 'service'>) =>
-  withDataDir(dir, ({ paths, principals }) => provisionIdentity(paths, principals, name, role));
+  withDataDir(dir, ({ paths, keys, principals }) => provisionIdentity(paths, keys, principals, name, role));
 
 export const listIdentities = (dir: string) => withDataDir(dir, ({ principals }) => principals.list());
 

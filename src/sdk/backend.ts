@@ -69,7 +69,8 @@ export interface Backend {
   createTask(functionName: string, collaborators: string[], files: string[]): Promise<{ task_id: string; task_token: string }>;
   getTask(taskId: string): Promise<TaskInfo>;
   listTasks(): Promise<string[]>;
-  approveTask(taskId: string, files: string[]): Promise<{ status: TaskStatus }>;
+  /** With `functionHash`, the node records the approval only if the task's function has that function_hash. */
+  approveTask(taskId: string, files: string[], functionHash?: string): Promise<{ status: TaskStatus }>;
   invokeTask(taskId: string, taskToken: string, payload: string | null): Promise<string>;
   createFile(fileName: string, sha256: string, fileSize: number): Promise<CreatedFile>;
   getFile(fileId: string): Promise<FileInfo>;

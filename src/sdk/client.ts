@@ -165,9 +165,12 @@ export class Tessera {
     return this.backend.rest('GET', `/v1/functions/${encodeURIComponent(id)}`);
   }
 
-  /** Approve a task as a collaborator, contributing your files. */
-  approveTaskWithFiles(taskId: string, files: string[]): Promise<{ status: TaskStatus }> {
-    return this.backend.approveTask(taskId, files);
+  /**
+   * Approve a task as a collaborator, contributing your files. With `functionHash` (the function_hash you
+   * reviewed) the node records the approval only if the task's function still has it (409 otherwise).
+   */
+  approveTaskWithFiles(taskId: string, files: string[], opts: { functionHash?: string } = {}): Promise<{ status: TaskStatus }> {
+    return this.backend.approveTask(taskId, files, opts.functionHash?.trim().toLowerCase());
   }
 
   listTasks(): Promise<string[]> {

@@ -17,8 +17,8 @@ export class RestBackend implements Backend {
   async listTasks() {
     return (await this.http.json<{ tasks: string[] }>('GET', '/v1/tasks')).tasks;
   }
-  approveTask(taskId: string, files: string[]) {
-    return this.http.json<{ status: TaskStatus }>('POST', `/v1/tasks/${enc(taskId)}/approve`, { files });
+  approveTask(taskId: string, files: string[], functionHash?: string) {
+    return this.http.json<{ status: TaskStatus }>('POST', `/v1/tasks/${enc(taskId)}/approve`, { files, ...(functionHash === undefined ? {} : { function_hash: functionHash }) });
   }
   async invokeTask(taskId: string, taskToken: string, payload: string | null) {
     return (await this.http.json<{ result: string }>('POST', `/v1/tasks/${enc(taskId)}/invoke`, { task_token: taskToken, payload })).result;

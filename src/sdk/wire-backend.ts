@@ -124,7 +124,9 @@ export class WireBackend implements Backend {
   async listTasks() {
     return (await this.tms.request<{ list: string[] }>({ type: 'List', ...this.creds })).list;
   }
-  async approveTask(taskId: string, files: string[]) {
+  async approveTask(taskId: string, files: string[], functionHash?: string) {
+    // MesaTEE's TMS Update has no place for it, and its task info shows no function_hash to compare with.
+    if (functionHash !== undefined) throw new TesseraError('invalid_input', "the wire API cannot approve against a function_hash (MesaTEE's Update carries none); connect over REST to have the node check it");
     const r = await this.tms.request<{ status: TaskStatus }>({ type: 'Update', task_id: taskId, files, ...this.creds });
     return { status: r.status };
   }

@@ -456,7 +456,7 @@ async function probe(
 
 describe('a function cannot read or change the node', () => {
   test("the data directory, the sealing key, the node's environment, another function's package: every read and write fails", async (t) => {
-    const dataFiles = ['store.sqlite', 'master.key.sealed', 'ca.key.pem', 'node/key.pem', 'identities/alice/token'].map((f) => join(node.dir, f));
+    const dataFiles = ['store.sqlite', 'master.key.sealed', 'ca.key.sealed', 'node/key.sealed', 'identities/alice/token'].map((f) => join(node.dir, f));
     const sealingKey = TEST_ENV.TESSERA_SEALING_KEY_FILE;
     for (const f of [...dataFiles, sealingKey]) assert.ok(existsSync(f), `${f} exists on the host (the read must have something to find)`);
 

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'smol-toml';
 import { defaultFnDir } from '../../src/node/datadir.js';
 import { parentDeathPrefix } from '../../src/sandbox/process/lifetime.js';
+import { KeyFiles } from '../../src/kms/key-files.js';
+import { unsealMasterKey } from '../../src/kms/master-key.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const TESSERA = join(REPO, 'bin', 'tessera.js');
@@ -21,6 +23,11 @@ export interface CliResult {
 const sealingDir = mkdtempSync(join(tmpdir(), 'tessera-sealing-'));
 process.on('exit', () => rmSync(sealingDir, { recursive: true, force: true }));
 export const TEST_ENV = { ...process.env, TESSERA_SEALING_KEY_FILE: join(sealingDir, 'sealing.key') };
+
+/** A test node's master key, as the node unseals it (every test node of a process shares the sealing key). */
+export const nodeMasterKey = (dir: string) => unsealMasterKey(join(dir, 'master.key.sealed'), TEST_ENV.TESSERA_SEALING_KEY_FILE);
+/** A test node's private key files (its CA's, its own), which are kept sealed. */
+export const nodeKeyFiles = (dir: string) => new KeyFiles(nodeMasterKey(dir));
 
 /**
  * [file, args] for a child of this test process that dies with it (`setpriv --pdeathsig KILL`), so that
@@ -145,7 +152,7 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
       return running.ports;
     },
     ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
-    service: { cert: readFileSync(join(dir, 'node', 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'node', 'key.pem'), 'utf8') },
+    service: { cert: readFileSync(join(dir, 'node', 'cert.pem'), 'utf8'), key: nodeKeyFiles(dir).read(join(dir, 'node', 'key.sealed'), 'node') },
     identity: (name) => {
       const base = join(dir, 'identities', name);
       return {

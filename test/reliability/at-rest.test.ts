@@ -5,11 +5,13 @@
 // so the test searches for what is really there.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { unsealMasterKey } from '../../src/kms/master-key.js';
-import { TEST_ENV, type TestNode, startNode, tempDir } from '../helpers/cli.js';
+import Database from 'better-sqlite3';
+import { TEST_ENV, type TestNode, nodeKeyFiles, startNode, tempDir } from '../helpers/cli.js';
+import { openNodeStore } from '../helpers/node-store.js';
 import { encryptForUpload } from '../helpers/files.js';
 import { passProposal } from '../helpers/gov.js';
 import { https } from '../helpers/https-client.js';
@@ -82,6 +84,12 @@ before(async () => {
   secrets.push({ what: "the file's key", bytes: Buffer.from(created.key_config.key, 'base64') });
   secrets.push({ what: 'the task token', bytes: Buffer.from(task.task_token) });
   secrets.push({ what: 'the master key', bytes: unsealMasterKey(join(node.dir, 'master.key.sealed'), TEST_ENV.TESSERA_SEALING_KEY_FILE) });
+  // The node's own private keys (kept sealed), by their PEM bodies.
+  const pemBody = (pem: string) => Buffer.from(pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''));
+  const keyFiles = nodeKeyFiles(node.dir);
+  secrets.push({ what: "the node CA's key", bytes: pemBody(keyFiles.read(join(node.dir, 'ca.key.sealed'), 'ca')) });
+  secrets.push({ what: "the node's TLS key", bytes: pemBody(keyFiles.read(join(node.dir, 'node', 'key.sealed'), 'node')) });
+  secrets.push({ what: 'the platform key', bytes: pemBody(keyFiles.read(join(node.dir, 'platform.key.sealed'), 'platform')) });
   for (const user of ['alice', 'bob']) {
     secrets.push({ what: `${user}'s token`, bytes: Buffer.from(node.identity(user).token), home: join('identities', user, 'token') });
   }
@@ -123,4 +131,42 @@ test('after a restart, a workflow started again under its name gets the state it
   const started = await wf.start({ functions: [jsFunction('vault', VAULT)], resources: [ingress('vault', { host: 'vault.example' })] }, 'payroll');
   assert.equal(started.status, 201, started.body.toString());
   assert.equal((await wf.ingressAt('vault.example', '/get')).body.toString(), `init saw: ${planted.workflowState}`);
+});
+
+test('a data directory from before sealing: its plaintext keys and rows are sealed at the next start, and the plaintext is gone', async () => {
+  await node.stop();
+  const keys = nodeKeyFiles(node.dir);
+  const legacy: Array<[string, string, 'ca' | 'node' | 'platform']> = [
+    ['ca.key.sealed', 'ca.key.pem', 'ca'],
+    [join('node', 'key.sealed'), join('node', 'key.pem'), 'node'],
+    ['platform.key.sealed', 'platform.key.pem', 'platform'],
+  ];
+  const pems = new Map<string, string>();
+  for (const [sealed, clear, role] of legacy) {
+    const pem = keys.read(join(node.dir, sealed), role);
+    pems.set(clear, pem);
+    writeFileSync(join(node.dir, clear), pem, { mode: 0o600 });
+    rmSync(join(node.dir, sealed));
+  }
+  // A private row in the clear, as every row was before, and the store no longer marked as sealed.
+  const db = new Database(join(node.dir, 'store.sqlite'));
+  db.prepare('DELETE FROM store_meta').run();
+  db.prepare("INSERT INTO kv (tbl, key, value, version) VALUES ('legacy.rows', 'old-key', ?, 1)").run(JSON.stringify(`old-value-${tag}`));
+  db.close();
+
+  await node.restart();
+  const alice = { ...node.identity('alice'), ca: node.ca };
+  assert.equal((await https(`https://127.0.0.1:${node.ports.https}/app/vault/${planted.appKey}`, alice)).body.toString(), planted.appValue, 'the node serves with its keys and rows');
+  for (const [sealed, clear, role] of legacy) {
+    assert.ok(!existsSync(join(node.dir, clear)), `${clear} is removed`);
+    assert.equal(keys.read(join(node.dir, sealed), role), pems.get(clear), `${sealed} holds the same key`);
+  }
+  const bytes = Buffer.concat(files(node.dir).filter((f) => f.includes('store.sqlite')).map((f) => readFileSync(f)));
+  assert.ok(!bytes.includes(Buffer.from(`old-value-${tag}`)), 'the old plaintext row is gone from the store files');
+  const store = openNodeStore(node.dir);
+  try {
+    assert.equal(store.read((tx) => tx.get('legacy.rows', 'old-key')), `old-value-${tag}`, 'and is kept sealed');
+  } finally {
+    store.close();
+  }
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { unsealMasterKey } from '../../src/kms/master-key.js';
-import { TEST_ENV, type TestNode, startNode } from '../helpers/cli.js';
+import { TEST_ENV, type TestNode, nodeKeyFiles, startNode } from '../helpers/cli.js';
 import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
 
@@ -62,7 +62,9 @@ before(async () => {
     secrets.push({ what: `${user}'s token`, bytes: Buffer.from(node.identity(user).token), home: join(node.dir, 'identities', user, 'token') });
     secrets.push({ what: `${user}'s private key`, bytes: pemBody(node.identity(user).key), home: join(node.dir, 'identities', user, 'key.pem') });
   }
-  secrets.push({ what: "the node's TLS private key", bytes: pemBody(node.service.key), home: join(node.dir, 'node', 'key.pem') });
+  // The node's own keys are kept sealed (kms/key-files.ts): they may be nowhere in the clear.
+  secrets.push({ what: "the node's TLS private key", bytes: pemBody(node.service.key) });
+  secrets.push({ what: "the node CA's private key", bytes: pemBody(nodeKeyFiles(node.dir).read(join(node.dir, 'ca.key.sealed'), 'ca')) });
   const master = unsealMasterKey(join(node.dir, 'master.key.sealed'), TEST_ENV.TESSERA_SEALING_KEY_FILE);
   secrets.push({ what: 'the master key', bytes: master });
   await node.stop(); // a clean stop checkpoints the WAL, so its pages are in the database file too

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { TesseraError } from '../../errors/index.js';
-import type { Backend } from '../../sdk/backend.js';
-import { FUNCTION_HASH_COVERS, type RegisteredFunctionInfo, type TaskInfo, type TaskStatus, type Tessera } from '../../sdk/client.js';
+import { FUNCTION_HASH_COVERS, type RegisteredFunctionInfo, type TaskInfo, type Tessera } from '../../sdk/client.js';
 import { type ClientFlags, clientOptions, withClient } from '../client.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -48,7 +46,7 @@ Example:
       --function-hash 3f1c…(64 hex digits)`,
     )
     .action(async (id: string, flags: ClientFlags & { file: string[]; functionHash?: string }) => {
-      const r = await withClient(flags, (c) => (flags.functionHash === undefined ? c.approveTaskWithFiles(id, flags.file) : approveReviewed(c, id, flags.file, flags.functionHash)));
+      const r = await withClient(flags, (c) => c.approveTaskWithFiles(id, flags.file, { functionHash: flags.functionHash }));
       console.log(`approved; the task is ${r.status}`);
     });
 
@@ -111,18 +109,6 @@ Example:
     .action(async (flags: ClientFlags) => {
       for (const id of await withClient(flags, (c) => c.listTasks())) console.log(id);
     });
-}
-
-/**
- * Approves with the function_hash the collaborator reviewed, which the node compares with the task's
- * function's in the approval's transaction (409 naming both, nothing recorded): no window between a check
- * here and the approval there. The CLI talks REST (connectFromFlags takes a URL); the SDK's
- * approveTaskWithFiles has no place for the hash, so the request goes through the client's REST backend.
- */
-function approveReviewed(c: Tessera, id: string, files: string[], functionHash: string): Promise<{ status: TaskStatus }> {
-  const backend = (c as unknown as { backend?: { rest?: Backend['rest'] } }).backend;
-  if (typeof backend?.rest !== 'function') throw new TesseraError('internal', 'this client cannot send an approval with --function-hash (no REST backend)');
-  return backend.rest<{ status: TaskStatus }>('POST', `/v1/tasks/${encodeURIComponent(id)}/approve`, { files, function_hash: functionHash.trim().toLowerCase() });
 }
 
 async function registeredFunction(c: Tessera, id: string): Promise<RegisteredFunctionInfo | null> {
