@@ -81,7 +81,10 @@ export function routesIn(...files: string[]): Set<string> {
   const found = new Set<string>();
   for (const f of files) {
     const file = f.includes('/') ? join(REPO, f) : join(REPO, 'src', 'http', 'routes', f);
-    for (const m of readFileSync(file, 'utf8').matchAll(/(?:app|scope)\.(get|post|put|delete|patch|all)(?:<[^(]*>)?\('([^']+)'/g)) found.add(`${m[1].toUpperCase()} ${m[2]}`);
+    const source = readFileSync(file, 'utf8');
+    for (const m of source.matchAll(/(?:app|scope)\.(get|post|put|delete|patch|all)(?:<[^(]*>)?\('([^']+)'/g)) found.add(`${m[1].toUpperCase()} ${m[2]}`);
+    // The object form, route({ method: [...], url }), as one entry 'GET|PUT /path'.
+    for (const m of source.matchAll(/(?:app|scope)\.route(?:<[^(]*>)?\(\{\s*method:\s*\[([^\]]*)\],\s*url:\s*'([^']+)'/g)) found.add(`${[...m[1].matchAll(/'([A-Z]+)'/g)].map((x) => x[1]).join('|')} ${m[2]}`);
   }
   return found;
 }

@@ -107,6 +107,8 @@ const ROWS: Array<RestRow<Caller>> = [
   { route: 'DELETE /v1/fns/:id', what: "the consortium's function (only governance removes it)", call: async () => ({ method: 'DELETE', path: `/v1/fns/${fns.shared}` }), expect: usersOnly(404) },
   { route: 'POST /invoke/:id', what: "alice's function", call: call(() => `/invoke/${fns.alice}`), observe: answeredBy, expect: { ...usersOnly(403), owner: 'alice' } },
   { route: 'POST /invoke/:id', what: "the consortium's function", call: call(() => `/invoke/${fns.shared}`), observe: answeredBy, expect: usersOnly('consortium') },
+  // Another method is 405 for every user, before the function is looked up: it tells nobody anything.
+  { route: 'GET|PUT|DELETE|PATCH|OPTIONS /invoke/:id', what: "GET on alice's function", call: async () => ({ path: `/invoke/${fns.alice}` }), expect: usersOnly(405) },
   { route: 'POST /invoke/:id', what: 'an id no function has', call: call(() => '/invoke/01ABCDEFGHJKMNPQRSTVWXYZ00'), expect: usersOnly(404) },
   { route: 'ALL /t/:app/*', what: "alice's trigger", call: call(() => '/t/alice-app/mine'), observe: answeredBy, expect: { ...usersOnly(403), owner: 'alice' } },
   { route: 'ALL /t/:app/*', what: "the consortium's trigger", call: call(() => '/t/shared/shared'), observe: answeredBy, expect: usersOnly('consortium') },

@@ -131,6 +131,8 @@ const ROWS: Row[] = [
   // Members upload packages to propose them (a bad archive is 400); users only where they may deploy, not here.
   { route: 'PUT /v1/fn/packages', call: async () => ({ method: 'PUT', path: '/v1/fn/packages', body: Buffer.from('not a tar archive'), headers: { 'content-type': 'application/x-tar' } }), expect: { ...ANY_IDENTITY(403), member: 400 } },
   { route: 'POST /invoke/:id', call: async () => ({ method: 'POST', path: '/invoke/01ABCDEFGHJKMNPQRSTVWXYZ00' }), expect: USERS_ONLY(404) },
+  // Fn's router answers another method on /invoke with 405 before looking the function up.
+  { route: 'GET|PUT|DELETE|PATCH|OPTIONS /invoke/:id', call: async () => ({ method: 'GET', path: '/invoke/01ABCDEFGHJKMNPQRSTVWXYZ00' }), expect: USERS_ONLY(405) },
   { route: 'ALL /t/:app/*', call: async () => ({ path: '/t/noapp/route' }), expect: USERS_ONLY(404) },
   { route: 'ALL /t/:app', call: async () => ({ path: '/t/noapp' }), expect: USERS_ONLY(404) },
   { route: 'GET /gov/members/proposals', call: async () => ({ path: '/gov/members/proposals?api-version=2024-07-01' }), expect: ANY_IDENTITY('ok') },
