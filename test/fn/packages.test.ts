@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { digestOf, packDirectory } from '../../src/packaging/package.js';
 import { type TestNode, startNode, tempDir, tessera } from '../helpers/cli.js';
 import { PYTHON_FN } from '../helpers/fn-fixtures.js';
+import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import { member } from '../helpers/gov.js';
 import { type HandEntry, handTar } from '../helpers/hand-tar.js';
 import { https } from '../helpers/https-client.js';
@@ -45,8 +46,9 @@ async function deploy(dir: string, app: string, user = 'alice'): Promise<{ id: s
 }
 
 const invoke = (id: string, user = 'alice') => https(url(`/invoke/${id}`), as(user), { method: 'POST', body: Buffer.from('ping'), headers: { 'content-type': 'text/plain' } });
-const whoRuns = async (id: string) => {
-  const r = await invoke(id);
+/** Whose code a function runs, asked by its owner (a user's function answers only its owner). */
+const whoRuns = async (id: string, user = 'alice') => {
+  const r = await invoke(id, user);
   assert.equal(r.status, 200, r.body.toString());
   return r.json().who as string;
 };
@@ -138,10 +140,12 @@ describe('owners, apps and versions', () => {
   test('bob deploying the same name in his own app makes his own function; alice’s is unchanged', async () => {
     const bob = (await deploy(pyDir('greet', 'bob'), 'bobs', 'bob')).id;
     assert.notEqual(bob, alice1);
-    assert.equal(await whoRuns(bob), 'bob');
+    assert.equal(await whoRuns(bob, 'bob'), 'bob');
     assert.equal(await whoRuns(alice1), 'alice v1');
-    const greets = (await fnList()).fns.filter((f: any) => f.name === 'greet').map((f: any) => [f.app, f.owner, f.version]);
-    assert.deepEqual(greets.sort(), [['alices', 'alice', 1], ['bobs', 'bob', 1]]);
+    // Each lists only the functions they may call: their own (and the consortium's).
+    const greets = async (user: string) => (await https(url('/v1/fns'), as(user))).json().fns.filter((f: any) => f.name === 'greet').map((f: any) => [f.app, f.owner, f.version]);
+    assert.deepEqual(await greets('alice'), [['alices', 'alice', 1]]);
+    assert.deepEqual(await greets('bob'), [['bobs', 'bob', 1]]);
   });
 
   test('a redeploy of changed code is a new id and version 2; the old id answers 404 Fn not found', async () => {
@@ -175,6 +179,48 @@ describe('owners, apps and versions', () => {
     const gone = await invoke(id);
     assert.deepEqual([gone.status, gone.body.toString()], [404, FN_NOT_FOUND]);
     assert.equal((await fnList()).fns.filter((f: any) => f.app === 'alices').length, 0);
+  });
+});
+
+describe('who may invoke', () => {
+  // A user's function (a direct deploy) answers only its owner; the consortium's (deployed by governance)
+  // answers every user. Before, any user could invoke any function by its id or its app's triggers.
+  test("bob cannot invoke alice's function by its id, her app's trigger or a task; alice still gets her answer; the consortium's answers both", async () => {
+    const triggered = `schema_version: 20180708\nname: mine\nversion: 0.0.1\nruntime: python\nentrypoint: python3 func.py\ntriggers:\n- name: mine\n  type: http\n  source: /mine\n`;
+    const { id } = await deploy(pyDir('mine', 'alice only', { 'func.yaml': triggered }), 'alice-private');
+    const byBob = await invoke(id, 'bob');
+    assert.equal(byBob.status, 403, byBob.body.toString());
+    assert.equal(byBob.json().message, `function ${id} belongs to another user: only its owner may invoke it (functions deployed by governance are for every user)`);
+    const trigger = (user: string) => https(url('/t/alice-private/mine'), as(user), { method: 'POST', body: Buffer.from('ping'), headers: { 'content-type': 'text/plain' } });
+    const triggerByBob = await trigger('bob');
+    assert.equal(triggerByBob.status, 403, triggerByBob.body.toString());
+    assert.equal(triggerByBob.json().message, "app 'alice-private' belongs to another user: only its owner may call its triggers");
+    const task = await https(url('/v1/tasks'), as('bob'), { method: 'POST', json: { function_name: `fn:${id}` } });
+    // A task naming it is created (the task service does not know who may call it) but refused when it runs.
+    assert.equal(task.status, 201, task.body.toString());
+    const { task_id, task_token } = task.json();
+    const run = await https(url(`/v1/tasks/${task_id}/invoke`), as('bob'), { method: 'POST', json: { task_token, payload: 'ping' } });
+    assert.equal(run.status, 403, run.body.toString());
+    assert.equal(run.json().error.message, `process function ${id} belongs to another user: only its owner may run it (functions deployed by governance are for every user)`);
+    // Bob does not see it listed either; alice does.
+    assert.equal((await https(url('/v1/fns'), as('bob'))).json().fns.find((f: any) => f.id === id), undefined);
+    assert.equal((await fnList()).fns.find((f: any) => f.id === id)?.owner, 'alice');
+    // The bystander: alice's calls still reach her code, by id and by trigger.
+    assert.equal(await whoRuns(id), 'alice only');
+    const mine = await trigger('alice');
+    assert.deepEqual([mine.status, mine.json().who], [200, 'alice only']);
+
+    const propose = await cli(['fn', 'deploy', pyDir('shared', 'consortium'), '--app', 'shared', '--propose'], 'm0');
+    assert.equal(propose.code, 0, propose.stderr);
+    const proposalId = propose.stdout.split(/\s+/)[0];
+    await member(node, 'm0').vote(proposalId, ACCEPT_BALLOT);
+    assert.equal((await member(node, 'm1').vote(proposalId, ACCEPT_BALLOT)).json().proposalState, 'Accepted');
+    const shared = (await fnList()).fns.find((f: any) => f.app === 'shared');
+    assert.equal(shared.owner, '@consortium');
+    assert.deepEqual([await whoRuns(shared.id, 'alice'), await whoRuns(shared.id, 'bob')], ['consortium', 'consortium']);
+    assert.equal((await https(url('/v1/fns'), as('bob'))).json().fns.some((f: any) => f.id === shared.id), true, "every user sees the consortium's functions");
+    const anonymous = await https(url(`/invoke/${shared.id}`), { ca: node.ca }, { method: 'POST', body: Buffer.from('ping') });
+    assert.equal(anonymous.status, 401);
   });
 });
 

@@ -412,6 +412,19 @@ export class FnService {
     return this.opts.store.read((tx) => tx.list<FnRecord>(FNS).map(([, f]) => f));
   }
 
+  /**
+   * Who may call a function: its owner, and every user for the consortium's (deployed by governance). A
+   * user's direct deploy is that user's own code over that user's requests; nobody else runs it.
+   */
+  static mayCall(owner: string, user: string): boolean {
+    return owner === CONSORTIUM || owner === user;
+  }
+
+  /** The functions `user` may call, as GET /v1/fns lists them: their own and the consortium's. */
+  listFor(user: string): FnRecord[] {
+    return this.list().filter((f) => FnService.mayCall(f.owner, user));
+  }
+
   get(id: string): FnRecord {
     const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
     if (!f) throw new TesseraError('not_found', `no function ${id}`, { ccf: 'FunctionNotFound' });
@@ -480,19 +493,29 @@ export class FnService {
     }
   }
 
-  /** POST /invoke/{fn_id}: the client's headers pass through; the FDK's 200 comes back as it is. */
-  invoke(id: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
+  /**
+   * POST /invoke/{fn_id} by `user`: the client's headers pass through; the FDK's 200 comes back as it is.
+   * Another user's function is refused (403) before anything reaches it.
+   */
+  invoke(id: string, user: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
     const f = this.record(id);
     // An archived function (its owner was removed) runs for nobody; it looks like one that does not exist.
     if (!f || isArchived(f.owner)) return Promise.resolve(fnError(404, 'Fn not found'));
+    if (!FnService.mayCall(f.owner, user)) return Promise.resolve(fnError(403, `function ${id} belongs to another user: only its owner may invoke it (functions deployed by governance are for every user)`));
     const detached = (headers['fn-invoke-type']?.[0] ?? '').toLowerCase() === 'detached';
     return this.run(f, requestHeaders(headers), body, detached).then((r) => ({ ...r, headers: responseHeaders(r.headers) }));
   }
 
-  /** ANY /t/{app}/{source}: headers renamed Fn-Http-H-*, status and headers mapped back from the FDK's. */
-  async trigger(app: string, source: string, method: string, url: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
+  /**
+   * ANY /t/{app}/{source} by `user`: headers renamed Fn-Http-H-*, status and headers mapped back from the
+   * FDK's. An app belongs to one owner (appOwner), so another user's app is refused (403) as a whole; an
+   * archived one (its owner was removed) is not found.
+   */
+  async trigger(app: string, user: string, source: string, method: string, url: string, headers: Record<string, string[]>, body: Buffer): Promise<FnResponse> {
     const fns = this.list().filter((fn) => fn.app === app && !isArchived(fn.owner));
-    if (!fns.length && !this.opts.store.read((tx) => tx.get(APPS, app))) return fnError(404, 'App not found');
+    const owner = this.opts.store.read((tx) => tx.get<{ owner: string }>(APPS, app))?.owner ?? fns[0]?.owner;
+    if (owner === undefined || isArchived(owner)) return fnError(404, 'App not found');
+    if (!FnService.mayCall(owner, user)) return fnError(403, `app '${app}' belongs to another user: only its owner may call its triggers`);
     const f = fns.find((fn) => (fn.func.triggers ?? []).some((t) => t.source === source));
     if (!f) return fnError(404, 'Trigger not found');
     const r = await this.run(f, triggerRequestHeaders(method, url, headers), body, false);
@@ -513,6 +536,8 @@ export class FnService {
       description: `process function ${f.app}/${f.name}`,
       interface: { payload: 'text', arguments: [], inputs: [], outputs: [] },
       run: async (ctx) => {
+        // The task's creator is who calls the function: the same rule as /invoke.
+        if (!FnService.mayCall(f.owner, ctx.creator)) throw new TesseraError('permission_denied', `process function ${f.id} belongs to another user: only its owner may run it (functions deployed by governance are for every user)`);
         const r = await this.run(f, { 'content-type': ['text/plain'] }, Buffer.from(ctx.payload ?? ''), false);
         if (r.status !== 200) throw new TesseraError('function_failed', `process function ${f.name} answered ${r.status}: ${r.body.toString('utf8')}`);
         return r.body.toString('utf8');

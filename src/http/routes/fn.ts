@@ -10,9 +10,9 @@ import { callerOf, userOf } from '../auth.js';
  */
 export async function fnRoutes(app: FastifyInstance, fns: FnService, limits: { maxPackageBytes: number; maxBodyBytes: number }) {
   app.get('/v1/fns', { schema: { tags: ['fn'], summary: 'Process functions, and how this node confines them' } }, async (request) => {
-    userOf(request);
     return {
-      fns: fns.list().map((f) => ({ id: f.id, owner: f.owner, app: f.app, name: f.name, version: f.version, package: f.package, runtime: f.func.runtime ?? null, memory: f.func.memory ?? 128, triggers: f.func.triggers ?? [] })),
+      // What the caller may call: their own functions and the consortium's; another user's are not listed.
+      fns: fns.listFor(userOf(request)).map((f) => ({ id: f.id, owner: f.owner, app: f.app, name: f.name, version: f.version, package: f.package, runtime: f.func.runtime ?? null, memory: f.func.memory ?? 128, triggers: f.func.triggers ?? [] })),
       confinement: fns.confinement(),
     };
   });
@@ -78,8 +78,7 @@ export async function fnRoutes(app: FastifyInstance, fns: FnService, limits: { m
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     scope.post<{ Params: { id: string } }>('/invoke/:id', { schema: { hide: true } }, async (request, reply) => {
-      userOf(request);
-      return send(reply, await fns.invoke(request.params.id, headersFromRaw(request.raw.rawHeaders), await bodyOf(request)));
+      return send(reply, await fns.invoke(request.params.id, userOf(request), headersFromRaw(request.raw.rawHeaders), await bodyOf(request)));
     });
     // Fn's router answers a wrong method on /invoke with 405 and its own message.
     scope.route<{ Params: { id: string } }>({
@@ -92,10 +91,10 @@ export async function fnRoutes(app: FastifyInstance, fns: FnService, limits: { m
       },
     });
     const trigger = async (request: FastifyRequest<{ Params: { app: string; '*'?: string } }>, reply: FastifyReply) => {
-      userOf(request);
+      const user = userOf(request);
       const url = `https://${request.headers.host}${request.url}`;
       const source = `/${(request.params['*'] ?? '').split('?')[0]}`;
-      return send(reply, await fns.trigger(request.params.app, source, request.method, url, headersFromRaw(request.raw.rawHeaders), await bodyOf(request)));
+      return send(reply, await fns.trigger(request.params.app, user, source, request.method, url, headersFromRaw(request.raw.rawHeaders), await bodyOf(request)));
     };
     scope.all<{ Params: { app: string } }>('/t/:app', { schema: { hide: true } }, trigger);
     scope.all<{ Params: { app: string; '*': string } }>('/t/:app/*', { schema: { hide: true } }, trigger);
