@@ -22,6 +22,7 @@ import { startNode, tessera } from '../test/helpers/cli.js';
 import { fnDir, nodeYaml } from '../test/helpers/fn-fixtures.js';
 import type { LoadResult } from './fn-load.js';
 import { median } from './stats.js';
+import { identitiesDirOf } from '../src/node/datadir.js';
 
 const PROCESSES = Number(process.env.BENCH_FN_PROCESSES ?? Math.max(1, Math.min(4, availableParallelism())));
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 8);
@@ -83,7 +84,7 @@ const servers: Array<{ close(): void }> = [];
 const loads: ChildProcess[] = [];
 try {
   const url = `https://127.0.0.1:${node.ports.https}`;
-  const r = await tessera(['fn', 'deploy', dir, '--app', 'bench', '-i', join(node.dir, 'identities', 'alice'), '--url', url, '--insecure-skip-verification']);
+  const r = await tessera(['fn', 'deploy', dir, '--app', 'bench', '-i', join(identitiesDirOf(node.dir), 'alice'), '--url', url, '--insecure-skip-verification']);
   if (r.code) throw new Error(r.stderr);
   const id = r.stdout.trim();
   const warm = new Agent({ keepAlive: true, maxSockets: CALLERS, ca: node.ca, cert: alice.cert, key: alice.key });

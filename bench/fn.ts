@@ -34,6 +34,7 @@ import { type TestNode, startNode, tessera } from '../test/helpers/cli.js';
 import { fnDir, nodeYaml } from '../test/helpers/fn-fixtures.js';
 import type { LoadCommand, LoadConfig, LoadResult } from './fn-load.js';
 import { mean, median, percentile } from './stats.js';
+import { identitiesDirOf } from '../src/node/datadir.js';
 
 /** Hot processes per function (fn.max_processes_per_function): one per core of this machine by default. */
 const PROCESSES = Number(process.env.BENCH_FN_PROCESSES ?? Math.max(1, Math.min(4, availableParallelism())));
@@ -152,7 +153,7 @@ async function main() {
   // Where the node runs its functions (src/node/node.ts: fnRun): the socket directories are run/fn-*.
   const fnRun = join(tmpdir(), `tessera-fn-${createHash('sha256').update(node.dir).digest('hex').slice(0, 12)}`);
   const url = `https://127.0.0.1:${node.ports.https}`;
-  const identity = join(node.dir, 'identities', 'alice');
+  const identity = join(identitiesDirOf(node.dir), 'alice');
   const alice = node.identity('alice');
   const agent = new Agent({ keepAlive: true, maxSockets: CALLERS, ca: node.ca, cert: alice.cert, key: alice.key });
   const dirs: string[] = [];

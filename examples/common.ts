@@ -26,3 +26,5 @@ export function connectOptions(identityDir: string): ConnectOptions {
 }
 
 export const dataDir = () => process.env.TESSERA_DATA ?? './tessera-data';
+/** Where `tessera init` puts the identities it issues: beside the data directory, never in it. */
+export const identitiesDirOf = (data: string) => `${data.replace(/\/+$/, '')}-identities`;

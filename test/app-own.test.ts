@@ -13,6 +13,7 @@ import { verifyReceipt, type Receipt } from '../src/sdk/index.js';
 import { REPO, type TestNode, nodeKeyFiles, startNode, tempDir } from './helpers/cli.js';
 import { member } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';
+import { identitiesDirOf } from '../src/node/datadir.js';
 
 // An app of our own, written in TypeScript against @microsoft/ccf-app, bundled with esbuild and deployed
 // by proposal, exercised end to end.
@@ -49,7 +50,7 @@ function call(path: string, opts: { method?: string; json?: unknown; body?: Buff
       ? { ca: node.ca }
       : who === 'alice'
         ? { cert: alice().cert, key: alice().key, ca: node.ca }
-        : { cert: readFileSync(join(node.dir, 'identities', 'm0', 'cert.pem'), 'utf8'), key: readFileSync(join(node.dir, 'identities', 'm0', 'key.pem'), 'utf8'), ca: node.ca };
+        : { cert: readFileSync(join(identitiesDirOf(node.dir), 'm0', 'cert.pem'), 'utf8'), key: readFileSync(join(identitiesDirOf(node.dir), 'm0', 'key.pem'), 'utf8'), ca: node.ca };
   return https(`https://127.0.0.1:${node.ports.https}/app${path}`, id, { method: opts.method, json: opts.json, body: opts.body, headers: opts.headers });
 }
 const jwt = (claims: Record<string, unknown> = {}) =>
@@ -126,7 +127,7 @@ describe('authentication policies', () => {
     assert.equal(user.cert, alice().cert);
     const m = (await call('/whoami/member', { as: 'm0' })).json();
     assert.equal(m.policy, 'member_cert');
-    assert.equal(m.id, certIdOfPem(readFileSync(join(node.dir, 'identities', 'm0', 'cert.pem'), 'utf8')));
+    assert.equal(m.id, certIdOfPem(readFileSync(join(identitiesDirOf(node.dir), 'm0', 'cert.pem'), 'utf8')));
     assert.equal((await call('/whoami/any', { as: 'm0' })).json().policy, 'any_cert');
     const token = await jwt();
     const j = (await call('/whoami/jwt', { as: 'anonymous', headers: { authorization: `Bearer ${token}` } })).json();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type TestNode, auditedEnclaveInfo, startNode, tempDir, tessera } from './helpers/cli.js';
 import { letterRecords } from './helpers/files.js';
+import { identitiesDirOf } from '../src/node/datadir.js';
 
 let node: TestNode;
 let trust: string[];
@@ -14,7 +15,7 @@ before(async () => {
 });
 after(() => node.cleanup());
 
-const as = (user: string) => ['--identity', join(node.dir, 'identities', user), ...trust];
+const as = (user: string) => ['--identity', join(identitiesDirOf(node.dir), user), ...trust];
 async function ok(args: string[]) {
   const r = await tessera(args);
   assert.equal(r.code, 0, `tessera ${args.join(' ')}\n${r.stderr}`);
@@ -57,7 +58,7 @@ test('an echo task, and no progress bar when stderr is not a terminal', async ()
 });
 
 test('the client refuses to run unverified unless told to, and says how', async () => {
-  const bare = ['--identity', join(node.dir, 'identities', 'alice'), '--url', `https://127.0.0.1:${node.ports.https}`];
+  const bare = ['--identity', join(identitiesDirOf(node.dir), 'alice'), '--url', `https://127.0.0.1:${node.ports.https}`];
   const r = await tessera(['task', 'list', ...bare]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /verification needs enclaveInfo and at least one auditor; to connect without any check, pass insecureSkipVerification/);

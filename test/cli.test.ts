@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startNode, tempDir, tessera } from './helpers/cli.js';
 import { WireClient } from './helpers/wire-client.js';
+import { identitiesDirOf } from '../src/node/datadir.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
@@ -21,14 +22,19 @@ describe('tessera init', () => {
     }
     for (const f of ['ca.key.pem', 'node/key.pem']) assert.ok(!existsSync(join(dir, f)), `no plaintext ${f}`);
     for (const name of ['alice', 'bob']) {
-      assert.equal(mode(join(dir, 'identities', name, 'key.pem')), 0o600);
-      assert.equal(mode(join(dir, 'identities', name, 'token')), 0o600);
-      const token = readFileSync(join(dir, 'identities', name, 'token'), 'utf8').trim();
+      assert.equal(mode(join(identitiesDirOf(dir), name, 'key.pem')), 0o600);
+      assert.equal(mode(join(identitiesDirOf(dir), name, 'token')), 0o600);
+      const token = readFileSync(join(identitiesDirOf(dir), name, 'token'), 'utf8').trim();
       assert.ok(Buffer.from(token, 'base64url').length >= 16, 'a token has at least 128 bits');
     }
+    assert.equal(identitiesDirOf(dir), `${dir}-identities`);
+    assert.ok(!existsSync(join(dir, 'identities')), 'no credential is kept in the data directory');
+    assert.equal(mode(identitiesDirOf(dir)), 0o700);
+    assert.equal(readFileSync(join(identitiesDirOf(dir), 'alice', 'ca.pem'), 'utf8'), readFileSync(join(dir, 'ca.pem'), 'utf8'), 'each folder carries the CA to trust');
+    assert.match(r.stdout, /hand each folder of \S+-identities to its owner/);
     for (const name of ['m0', 'm1', 'm2']) {
-      assert.ok(existsSync(join(dir, 'identities', name, 'cert.pem')));
-      assert.ok(!existsSync(join(dir, 'identities', name, 'token')), 'members get no token');
+      assert.ok(existsSync(join(identitiesDirOf(dir), name, 'cert.pem')));
+      assert.ok(!existsSync(join(identitiesDirOf(dir), name, 'token')), 'members get no token');
     }
     assert.match(r.stdout, /Next: tessera serve --data /);
     assert.match(r.stdout, /sealing key\s+\S*tessera-sealing-\S*\/sealing.key\s+\(outside the data directory/);
@@ -41,7 +47,7 @@ describe('tessera init', () => {
   test('tokens reach the store only as scrypt hashes', async () => {
     const dir = join(tempDir(), 'data');
     assert.equal((await tessera(['init', '--data', dir, '--users', 'alice'])).code, 0);
-    const token = readFileSync(join(dir, 'identities', 'alice', 'token'), 'utf8').trim();
+    const token = readFileSync(join(identitiesDirOf(dir), 'alice', 'token'), 'utf8').trim();
     for (const f of readdirSync(dir).filter((f) => f.startsWith('store.sqlite'))) {
       assert.ok(!readFileSync(join(dir, f)).includes(token), `${f} holds the token in the clear`);
     }
@@ -90,7 +96,7 @@ describe('tessera user', () => {
     const add = await tessera(['user', 'add', 'carol', '--data', dir]);
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /Added user carol/);
-    assert.ok(existsSync(join(dir, 'identities', 'carol', 'token')));
+    assert.ok(existsSync(join(identitiesDirOf(dir), 'carol', 'token')));
     const member = await tessera(['user', 'add', 'm9', '--member', '--data', dir]);
     assert.match(member.stdout, /Added member m9/);
 
@@ -105,7 +111,7 @@ describe('tessera user', () => {
     assert.match(node.stderr, /'node' is a service identity/);
     const removed = await tessera(['user', 'remove', 'carol', '--data', dir]);
     assert.equal(removed.code, 0);
-    assert.ok(!existsSync(join(dir, 'identities', 'carol')));
+    assert.ok(!existsSync(join(identitiesDirOf(dir), 'carol')));
     const gone = await tessera(['user', 'remove', 'carol', '--data', dir]);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /no identity named 'carol'/);
@@ -255,8 +261,8 @@ describe('tessera start', () => {
         proc.on('exit', () => reject(new Error(out)));
       });
       assert.ok(!out.includes('Created'), 'start re-ran init on an existing directory');
-      assert.ok(existsSync(join(dir, 'identities', 'zed')));
-      assert.ok(!existsSync(join(dir, 'identities', 'alice')));
+      assert.ok(existsSync(join(identitiesDirOf(dir), 'zed')));
+      assert.ok(!existsSync(join(identitiesDirOf(dir), 'alice')));
     } finally {
       // Ended by its pid whatever the assertions said.
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');

@@ -9,6 +9,7 @@ import { ACCEPT_BALLOT, REJECT_BALLOT } from '../src/sdk/member.js';
 import { REPO, type TestNode, startNode } from './helpers/cli.js';
 import { member } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';
+import { identitiesDirOf } from '../src/node/datadir.js';
 
 let node: TestNode;
 let m0: ReturnType<typeof member>, m1: ReturnType<typeof member>, m2: ReturnType<typeof member>;
@@ -135,7 +136,7 @@ describe('bad input changes nothing', () => {
   });
 
   test('every /gov call needs api-version', async () => {
-    const r = await https(`https://127.0.0.1:${node.ports.https}/gov/members/proposals`, { cert: readFileSync(join(node.dir, 'identities', 'm0', 'cert.pem'), 'utf8'), key: readFileSync(join(node.dir, 'identities', 'm0', 'key.pem'), 'utf8'), ca: node.ca });
+    const r = await https(`https://127.0.0.1:${node.ports.https}/gov/members/proposals`, { cert: readFileSync(join(identitiesDirOf(node.dir), 'm0', 'cert.pem'), 'utf8'), key: readFileSync(join(identitiesDirOf(node.dir), 'm0', 'key.pem'), 'utf8'), ca: node.ca });
     assert.equal(r.status, 400);
     assert.equal(r.json().error.code, 'MissingApiVersionParameter');
   });
@@ -199,7 +200,7 @@ describe('tessera gov', () => {
     const dir = tempDir();
     const file = join(dir, 'proposal.json');
     writeFileSync(file, JSON.stringify({ actions: [{ name: 'set_jwt_issuer', args: { issuer: 'https://cli.example' } }] }));
-    const flags = (m: string) => ['-i', join(node.dir, 'identities', m), '--url', `https://127.0.0.1:${node.ports.https}`];
+    const flags = (m: string) => ['-i', join(identitiesDirOf(node.dir), m), '--url', `https://127.0.0.1:${node.ports.https}`];
     const proposed = await tessera(['gov', 'propose', file, ...flags('m0')]);
     assert.equal(proposed.code, 0, proposed.stderr);
     const id = proposed.stdout.split(/\s+/)[0];

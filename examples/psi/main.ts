@@ -5,13 +5,13 @@
 //   node --no-node-snapshot dist/examples/psi/main.js
 import { join } from 'node:path';
 import { Tessera } from 'tessera';
-import { connectOptions, dataDir } from '../common.js';
+import { connectOptions, dataDir, identitiesDirOf } from '../common.js';
 
 /** Records are 32 bytes each; here, a letter repeated 32 times, as in MesaTEE's test. */
 const records = (letters: string) => Buffer.from([...letters].map((l) => l.repeat(32)).join(''));
 
-const alice = await Tessera.connect(connectOptions(join(dataDir(), 'identities', 'alice')));
-const bob = await Tessera.connect(connectOptions(join(dataDir(), 'identities', 'bob')));
+const alice = await Tessera.connect(connectOptions(join(identitiesDirOf(dataDir()), 'alice')));
+const bob = await Tessera.connect(connectOptions(join(identitiesDirOf(dataDir()), 'bob')));
 console.log(`both parties verified the node: ${alice.node ? `${alice.node.provider} attestation, measurement ${alice.node.measurement.mr_enclave}` : 'NOT VERIFIED'}`);
 
 // 1. Each party uploads its own set, encrypted locally under a fresh per-file key.

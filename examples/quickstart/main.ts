@@ -3,9 +3,9 @@
 //   node --no-node-snapshot dist/examples/quickstart/main.js
 import { join } from 'node:path';
 import { Tessera } from 'tessera';
-import { connectOptions, dataDir } from '../common.js';
+import { connectOptions, dataDir, identitiesDirOf } from '../common.js';
 
-const alice = await Tessera.connect(connectOptions(join(dataDir(), 'identities', 'alice')));
+const alice = await Tessera.connect(connectOptions(join(identitiesDirOf(dataDir()), 'alice')));
 console.log(`connected; node measurement ${alice.node?.measurement.mr_enclave ?? '(not verified)'}`);
 const task = await alice.createTask('echo');
 console.log(`created task ${task.taskId}`);

@@ -43,7 +43,7 @@ export async function authenticateHttp(request: FastifyRequest, principals: Prin
   if (principal.role === 'user') {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new TesseraError('unauthenticated', `'${principal.name}' must also send 'Authorization: Bearer <token>' with the token from identities/${principal.name}/token`);
+    if (!match) throw new TesseraError('unauthenticated', `'${principal.name}' must also send 'Authorization: Bearer <token>' with the token from its identity folder (DATA-identities/${principal.name}/token)`);
     await principals.authenticateUser(principal.name, match[1]);
   }
   return principal;

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TesseraError } from '../errors/index.js';
 import { type PemPair, type Role, issueCertificate } from '../crypto/certificates.js';
 import { writeSecretFile } from '../crypto/secret-file.js';
@@ -19,7 +20,9 @@ export interface IdentityPaths {
   caCert: string;
   caKey: string;
   legacy: { caKey: string };
-  identity(name: string): { dir: string; cert: string; key: string; token: string };
+  /** The folder handed to the identity's owner: cert.pem, key.pem, token (users) and the CA's ca.pem. */
+  identity(name: string): { dir: string; cert: string; key: string; token: string; ca: string };
+  legacyIdentities: string;
 }
 
 /** How the CA's key is read: unsealed (kms/key-files.ts's KeyFiles does this). */
@@ -34,7 +37,7 @@ export const readCa = (paths: Pick<IdentityPaths, 'caCert' | 'caKey' | 'legacy'>
 });
 
 /**
- * Issues a certificate (and, for a user, a bearer token) into DIR/identities/NAME and records the
+ * Issues a certificate (and, for a user, a bearer token) into DIR-identities/NAME, with the CA's ca.pem, and records the
  * principal in the store. The token reaches disk only in the identity's own 0600 file; the store
  * keeps just its scrypt hash.
  */
@@ -51,7 +54,8 @@ export async function provisionIdentity(
     throw new TesseraError('conflict', `'${name}' already exists; run 'tessera user remove ${name}' first to replace it`);
   }
   const files = paths.identity(name);
-  const pair = await issueCertificate(readCa(paths, keys), { name, role });
+  const ca = readCa(paths, keys);
+  const pair = await issueCertificate(ca, { name, role });
   const token = role === 'user' ? newToken() : null;
   const tokenHash = token ? await principals.hashToken(token) : null;
   // A leftover folder from an earlier, removed identity of the same name is replaced.
@@ -59,6 +63,8 @@ export async function provisionIdentity(
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   try {
     writeFileSync(files.cert, pair.certPem, { flag: 'wx' });
+    // The folder is all its owner needs: the CA to trust comes with it.
+    writeFileSync(files.ca, ca.certPem, { flag: 'wx' });
     writeSecretFile(files.key, pair.keyPem);
     if (token) writeSecretFile(files.token, token + '\n');
     const principal = principals.add({ name, role, certPem: pair.certPem, tokenHash });
@@ -86,5 +92,6 @@ export function deprovisionIdentity(paths: IdentityPaths, principals: PrincipalS
   if (principal.role === 'service') throw new TesseraError('permission_denied', `'${name}' is a service identity`);
   principals.remove(name, alsoIn);
   rmSync(paths.identity(name).dir, { recursive: true, force: true });
+  rmSync(join(paths.legacyIdentities, name), { recursive: true, force: true });
   return principal;
 }

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Where `tessera init` and `tessera user add` put the credentials they issue, for the operator to hand
+ * over: beside the data directory, never in it (DATA-identities for DATA), so that a copy of the data
+ * directory holds no credential (docs/at-rest.md). The node never reads them.
+ */
+export const identitiesDirOf = (root: string) => join(dirname(root), `${basename(root)}-identities`);
 
 /** Where everything lives inside a data directory. */
 export function dataDirPaths(root: string) {
@@ -20,13 +27,16 @@ export function dataDirPaths(root: string) {
     nodeKey: join(root, 'node', 'key.sealed'),
     /** Where those keys were, in the clear, before they were sealed: moved at the first start. */
     legacy: { platformKey: join(root, 'platform.key.pem'), caKey: join(root, 'ca.key.pem'), nodeKey: join(root, 'node', 'key.pem') },
-    identities: join(root, 'identities'),
+    identities: identitiesDirOf(root),
     identity: (name: string) => ({
-      dir: join(root, 'identities', name),
-      cert: join(root, 'identities', name, 'cert.pem'),
-      key: join(root, 'identities', name, 'key.pem'),
-      token: join(root, 'identities', name, 'token'),
+      dir: join(identitiesDirOf(root), name),
+      cert: join(identitiesDirOf(root), name, 'cert.pem'),
+      key: join(identitiesDirOf(root), name, 'key.pem'),
+      token: join(identitiesDirOf(root), name, 'token'),
+      ca: join(identitiesDirOf(root), name, 'ca.pem'),
     }),
+    /** Where identities were written before, inside the data directory: the node warns while it exists. */
+    legacyIdentities: join(root, 'identities'),
   };
 }
 

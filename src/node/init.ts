@@ -42,6 +42,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
   if (dup) throw new TesseraError('invalid_input', `'${dup}' is named twice; each user and member needs its own name`);
 
   const createdRoot = !existsSync(paths.root);
+  const createdIdentities = !existsSync(paths.identities);
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   try {
     writeFileSync(paths.config, configTemplate() + '\n', { flag: 'wx' });
@@ -89,6 +90,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     }
   } catch (err) {
     // Nothing half-made is left behind: a failed init can simply be run again.
+    if (createdIdentities) rmSync(paths.identities, { recursive: true, force: true });
     if (createdRoot) rmSync(paths.root, { recursive: true, force: true });
     else for (const entry of readdirSync(paths.root)) rmSync(`${paths.root}/${entry}`, { recursive: true, force: true });
     throw err;

@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
@@ -88,6 +88,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   if (opts.logLevel) config.log.level = opts.logLevel;
   const logger = pino({ level: config.log.level, base: { node: 'tessera' } }, opts.logDestination ?? process.stdout);
   if (inherited.length) logger.info({ fds: inherited }, 'closed file descriptors inherited from the parent process, so that no function process gets them');
+  // Data directories made before identities were kept beside them hold credentials in the clear.
+  if (existsSync(paths.legacyIdentities)) {
+    logger.warn({ path: paths.legacyIdentities }, 'this folder holds users\' and members\' credentials in the clear inside the data directory: hand each identity folder to its owner and delete it (new ones go to DATA-identities; docs/at-rest.md)');
+  }
 
   // The server certificate is made now, with fresh evidence and a key that never touches disk. The
   // certificate in DATA/node is the node's client identity towards internal listeners.

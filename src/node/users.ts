@@ -34,7 +34,7 @@ async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; keys
   }
 }
 
-/** Issues a certificate (and, for a user, a token) into DATA/identities/NAME and records the principal. */
+/** Issues a certificate (and, for a user, a token) into DATA-identities/NAME (beside the data directory) and records the principal. */
 export const addIdentity = (dir: string, name: string, role: Exclude<Role, 'service'>) =>
   withDataDir(dir, ({ paths, keys, principals }) => provisionIdentity(paths, keys, principals, name, role));
 

@@ -7,8 +7,13 @@ export interface Identity {
   cert: string;
   key: string;
   token: string;
-  /** The node CA, when the folder sits in a data directory (DATA/identities/NAME) or holds ca.pem. */
+  /** The node CA: the folder's ca.pem (as 'tessera user add' writes it), or DATA/ca.pem for a folder under DATA/identities (the layout before). */
   ca?: string;
+}
+
+/** The node CA for an identity folder: its own ca.pem, else DATA/ca.pem for a folder under DATA/identities (the layout before). */
+export function caPathFor(dir: string): string | undefined {
+  return [join(resolve(dir), 'ca.pem'), join(resolve(dir), '..', '..', 'ca.pem')].find((p) => existsSync(p));
 }
 
 /** Reads an identity folder as `tessera user add` writes it: cert.pem, key.pem and token. */
@@ -19,7 +24,6 @@ export function loadIdentity(dir: string): Identity {
     if (!existsSync(p)) throw new TesseraError('not_found', `${p} is missing: an identity folder holds cert.pem, key.pem and token (as 'tessera user add' makes it)`);
     return readFileSync(p, 'utf8');
   };
-  const caCandidates = [join(path, 'ca.pem'), join(path, '..', '..', 'ca.pem')];
-  const ca = caCandidates.find((p) => existsSync(p));
+  const ca = caPathFor(path);
   return { userId: basename(path), cert: need('cert.pem'), key: need('key.pem'), token: need('token').trim(), ca: ca ? readFileSync(ca, 'utf8') : undefined };
 }

@@ -18,7 +18,7 @@ import { TEST_ENV, type TestNode, startNode, tempDir, tessera, tied } from '../h
 import { PYTHON_FN, fnDir, pythonHttpStream } from '../helpers/fn-fixtures.js';
 import { https } from '../helpers/https-client.js';
 import { markedProcesses } from '../helpers/orphan-check.js';
-import { defaultFnDir } from '../../src/node/datadir.js';
+import { defaultFnDir, identitiesDirOf } from '../../src/node/datadir.js';
 
 /**
  * One python http-stream function that does, per call, what the request body's `do` says: the attacks
@@ -227,7 +227,7 @@ const alice = () => ({ ...node.identity('alice'), ca: node.ca });
 const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
 
 async function deploy(dir: string, app: string): Promise<string> {
-  const r = await tessera(['fn', 'deploy', dir, '--app', app, '-i', `${node.dir}/identities/alice`, '--url', url(''), '--insecure-skip-verification']);
+  const r = await tessera(['fn', 'deploy', dir, '--app', app, '-i', `${identitiesDirOf(node.dir)}/alice`, '--url', url(''), '--insecure-skip-verification']);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
 }
@@ -401,7 +401,7 @@ async function probe(
     unix: victimSockets,
     write: [
       '/function/func.py', '/function/new-file', ...litter.slice(0, 3), '/opt/tessera/bin/node',
-      join(node.dir, 'pwned'), join(node.dir, 'identities', 'alice', 'token'), join(node.dir, 'store.sqlite'), join(node.dir, 'master.key.sealed'),
+      join(node.dir, 'pwned'), join(identitiesDirOf(node.dir), 'alice', 'token'), join(node.dir, 'store.sqlite'), join(node.dir, 'master.key.sealed'),
       sealingKey, join(victimCode, 'func.py'), join(victimCode, 'pwned'), join(fnRun, 'pwned'),
     ],
   };
@@ -456,7 +456,7 @@ async function probe(
 
 describe('a function cannot read or change the node', () => {
   test("the data directory, the sealing key, the node's environment, another function's package: every read and write fails", async (t) => {
-    const dataFiles = ['store.sqlite', 'master.key.sealed', 'ca.key.sealed', 'node/key.sealed', 'identities/alice/token'].map((f) => join(node.dir, f));
+    const dataFiles = [...['store.sqlite', 'master.key.sealed', 'ca.key.sealed', 'node/key.sealed'].map((f) => join(node.dir, f)), join(identitiesDirOf(node.dir), 'alice', 'token')];
     const sealingKey = TEST_ENV.TESSERA_SEALING_KEY_FILE;
     for (const f of [...dataFiles, sealingKey]) assert.ok(existsSync(f), `${f} exists on the host (the read must have something to find)`);
 
@@ -531,7 +531,7 @@ describe('resource abuse is contained', () => {
     assert.ok(still >= 20, `the bomb no longer runs (${still} pids)`);
     await assertServing('still while a fork bomb runs');
     // Its owner removes it: the node ends the process, and with it its PID namespace, bomb and all, and its group.
-    const removed = await tessera(['fn', 'remove', id, '-i', `${node.dir}/identities/alice`, '--url', url(''), '--insecure-skip-verification']);
+    const removed = await tessera(['fn', 'remove', id, '-i', `${identitiesDirOf(node.dir)}/alice`, '--url', url(''), '--insecure-skip-verification']);
     assert.equal(removed.code, 0, removed.stderr);
     await until('no process of the function left', 10_000, () => processesWith(`FN_FN_ID=${id}`).length === 0);
     await until('its pids group removed', 10_000, () => !existsSync(group));

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { type TestNode, startNode, tessera } from '../helpers/cli.js';
 import { fnDir, nodeYaml } from '../helpers/fn-fixtures.js';
 import { https } from '../helpers/https-client.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 const EGRESS = 'annotations:\n  tessera.io/egress: true\n';
 const CONNECT = `const net = require('net');
@@ -30,7 +31,7 @@ after(async () => {
   await Promise.all([open?.cleanup(), closed?.cleanup()]);
 });
 
-const deploy = (node: TestNode, dir: string) => tessera(['fn', 'deploy', dir, '--app', 'net', '-i', `${node.dir}/identities/alice`, '--url', `https://127.0.0.1:${node.ports.https}`, '--insecure-skip-verification']);
+const deploy = (node: TestNode, dir: string) => tessera(['fn', 'deploy', dir, '--app', 'net', '-i', `${identitiesDirOf(node.dir)}/alice`, '--url', `https://127.0.0.1:${node.ports.https}`, '--insecure-skip-verification']);
 const call = (node: TestNode, id: string) =>
   https(`https://127.0.0.1:${node.ports.https}/invoke/${id}`, { ...node.identity('alice'), ca: node.ca }, { method: 'POST', json: { port: (server.address() as AddressInfo).port } });
 

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { REPO, TEST_ENV, type TestNode, startNode, tempDir, tesseraCommand, tessera } from '../helpers/cli.js';
 import { PYTHON_FN, fnDir, pythonHttpStream } from '../helpers/fn-fixtures.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 /** http-stream in Python: echoes method, path, headers (every line, in order) and body; replies with `reply_headers` from a JSON body. */
 const MIRROR_FN = pythonHttpStream(
@@ -48,7 +49,7 @@ before(async () => {
 after(() => node.cleanup());
 
 const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
-const aliceId = () => `${node.dir}/identities/alice`;
+const aliceId = () => `${identitiesDirOf(node.dir)}/alice`;
 const cli = (args: string[], opts: { cwd?: string } = {}) => tessera([...args, '-i', aliceId(), '--url', url(''), '--insecure-skip-verification'], opts);
 
 function pyDir(name: string, yamlTail = '', code = MIRROR_FN, head = `schema_version: 20180708\nname: ${name}\nruntime: python\nentrypoint: python3 func.py\n`): string {

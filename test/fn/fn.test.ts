@@ -5,6 +5,7 @@ import { type TestNode, startNode, tessera } from '../helpers/cli.js';
 import { PYTHON_FN, fnDir, nodeYaml } from '../helpers/fn-fixtures.js';
 import { member } from '../helpers/gov.js';
 import { https } from '../helpers/https-client.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 let node: TestNode;
 before(async () => {
@@ -16,7 +17,7 @@ after(() => node.cleanup());
 const alice = () => ({ ...node.identity('alice'), ca: node.ca });
 const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
 async function deploy(dir: string, app = 'demo'): Promise<string> {
-  const r = await tessera(['fn', 'deploy', dir, '--app', app, '-i', `${node.dir}/identities/alice`, '--url', url(''), '--insecure-skip-verification']);
+  const r = await tessera(['fn', 'deploy', dir, '--app', app, '-i', `${identitiesDirOf(node.dir)}/alice`, '--url', url(''), '--insecure-skip-verification']);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
 }
@@ -34,7 +35,7 @@ describe('unmodified @fnproject/fdk functions', () => {
     assert.equal(body.callID, r.headers['fn-call-id']);
     assert.equal(body.memory, 128);
     assert.match(String(r.headers['fn-fdk-version']), /^fdk-node\//);
-    assert.match((await tessera(['fn', 'list', '-i', `${node.dir}/identities/alice`, '--url', url(''), '--insecure-skip-verification'])).stdout, new RegExp(`${id}  demo  hello`));
+    assert.match((await tessera(['fn', 'list', '-i', `${identitiesDirOf(node.dir)}/alice`, '--url', url(''), '--insecure-skip-verification'])).stdout, new RegExp(`${id}  demo  hello`));
   });
 
   test('string input mode: a returned string arrives JSON-encoded, as fdk-node does', async () => {
@@ -185,7 +186,7 @@ describe('bad processes get Fn’s statuses, and the pool recovers', () => {
 
   test('func.yaml with unknown fields or bad values is refused by name', async () => {
     const bad = async (yaml: string, pattern: RegExp) => {
-      const r = await tessera(['fn', 'deploy', fnDir('bad', yaml, {}), '-i', `${node.dir}/identities/alice`, '--url', url(''), '--insecure-skip-verification']);
+      const r = await tessera(['fn', 'deploy', fnDir('bad', yaml, {}), '-i', `${identitiesDirOf(node.dir)}/alice`, '--url', url(''), '--insecure-skip-verification']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, pattern);
     };
@@ -200,7 +201,7 @@ describe('bad processes get Fn’s statuses, and the pool recovers', () => {
 describe('registration through governance', () => {
   test('set_node_function with kind process registers a function when direct deploy is off', async () => {
     const dir = fnDir('governed', nodeYaml('governed'), { 'func.js': "require('@fnproject/fdk').handle(() => 'governed', { inputMode: 'string' });" });
-    const propose = await tessera(['fn', 'deploy', dir, '--app', 'gov', '--propose', '-i', `${node.dir}/identities/m0`, '--url', url('')]);
+    const propose = await tessera(['fn', 'deploy', dir, '--app', 'gov', '--propose', '-i', `${identitiesDirOf(node.dir)}/m0`, '--url', url('')]);
     assert.equal(propose.code, 0, propose.stderr);
     const proposalId = propose.stdout.split(/\s+/)[0];
     const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];

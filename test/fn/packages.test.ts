@@ -12,6 +12,7 @@ import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import { member } from '../helpers/gov.js';
 import { type HandEntry, handTar } from '../helpers/hand-tar.js';
 import { https } from '../helpers/https-client.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 const MAX_PACKAGE_BYTES = 32 * 1024;
 
@@ -27,7 +28,7 @@ after(() => node.cleanup());
 
 const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
 const as = (user: string) => ({ ...node.identity(user), ca: node.ca });
-const cli = (args: string[], user = 'alice') => tessera([...args, '-i', `${node.dir}/identities/${user}`, '--url', url(''), '--insecure-skip-verification']);
+const cli = (args: string[], user = 'alice') => tessera([...args, '-i', `${identitiesDirOf(node.dir)}/${user}`, '--url', url(''), '--insecure-skip-verification']);
 
 /** A stdlib-only Python function whose answer says whose code it is: `who` is part of the package. */
 function pyDir(name: string, who: string, extra: Record<string, string | Buffer> = {}): string {
@@ -299,7 +300,7 @@ describe('confinement', () => {
     const loose = await startNode({ users: ['alice'], config: (c) => (c.fn = { confinement: 'none', allow_direct_deploy: true }) });
     try {
       assert.match(loose.logs(), /process functions run UNCONFINED \(fn\.confinement = \\?"none\\?"\)/);
-      const r = await tessera(['fn', 'list', '-i', `${loose.dir}/identities/alice`, '--url', `https://127.0.0.1:${loose.ports.https}`, '--insecure-skip-verification']);
+      const r = await tessera(['fn', 'list', '-i', `${identitiesDirOf(loose.dir)}/alice`, '--url', `https://127.0.0.1:${loose.ports.https}`, '--insecure-skip-verification']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /^WARNING: process functions run unconfined on this node \(fn\.confinement = "none"\)$/m);
       const body = (await https(`https://127.0.0.1:${loose.ports.https}/v1/fns`, { ...loose.identity('alice'), ca: loose.ca })).json();

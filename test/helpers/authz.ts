@@ -9,6 +9,7 @@ import { certIdOfPem, createCertificateAuthority, issueCertificate } from '../..
 import { type GovMessageType, signCoseSign1 } from '../../src/crypto/cose.js';
 import { REPO, type TestNode, tessera } from './cli.js';
 import { type HttpsIdentity, type HttpsReply, https } from './https-client.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 /** What a cell expects: 'ok' for any 2xx, else the status; or a word a row's `observe` gives. */
 export type Expected = number | string;
@@ -27,7 +28,7 @@ export type BaseCaller = (typeof BASE_CALLERS)[number];
 export async function baseCallers(node: TestNode, names: { owner: string; otherUser: string; revoked: string; member: string }): Promise<Record<BaseCaller, Identity>> {
   const ident = (name: string) => ({ ...node.identity(name), ca: node.ca });
   const impostor = await issueCertificate(await createCertificateAuthority('Mallory CA'), { name: names.owner, role: 'user' });
-  const m = join(node.dir, 'identities', names.member);
+  const m = join(identitiesDirOf(node.dir), names.member);
   const who: Record<BaseCaller, Identity> = {
     anonymous: { ca: node.ca },
     otherCa: { cert: impostor.certPem, key: impostor.keyPem, token: node.identity(names.owner).token, ca: node.ca },

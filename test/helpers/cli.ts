@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'smol-toml';
-import { defaultFnDir } from '../../src/node/datadir.js';
+import { defaultFnDir, identitiesDirOf } from '../../src/node/datadir.js';
 import { parentDeathPrefix } from '../../src/sandbox/process/lifetime.js';
 import { KeyFiles } from '../../src/kms/key-files.js';
 import { unsealMasterKey } from '../../src/kms/master-key.js';
@@ -154,7 +154,7 @@ export async function startNode(opts: { users?: string[]; members?: string[]; co
     ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
     service: { cert: readFileSync(join(dir, 'node', 'cert.pem'), 'utf8'), key: nodeKeyFiles(dir).read(join(dir, 'node', 'key.sealed'), 'node') },
     identity: (name) => {
-      const base = join(dir, 'identities', name);
+      const base = join(identitiesDirOf(dir), name);
       return {
         cert: readFileSync(join(base, 'cert.pem'), 'utf8'),
         key: readFileSync(join(base, 'key.pem'), 'utf8'),

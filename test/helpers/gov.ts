@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import type { TestNode } from './cli.js';
 import { https } from './https-client.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 export const API = 'api-version=2024-07-01';
 
 /** A member as a governance client: signs COSE Sign1 envelopes with its own key and posts them. */
 export function member(node: TestNode, name: string) {
-  const base = join(node.dir, 'identities', name);
+  const base = join(identitiesDirOf(node.dir), name);
   const cert = readFileSync(join(base, 'cert.pem'), 'utf8');
   const keyPem = readFileSync(join(base, 'key.pem'), 'utf8');
   const id = certIdOfPem(cert);

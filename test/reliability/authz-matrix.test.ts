@@ -16,6 +16,7 @@ import { encryptForUpload, letterRecords, sha256 } from '../helpers/files.js';
 import { type HttpsIdentity, https } from '../helpers/https-client.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { HTTP_REPLY, jsFunction } from '../helpers/workflows.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 const CALLERS = ['anonymous', 'otherCa', 'revoked', 'wrongToken', 'anotherUser', 'collabBefore', 'collabAfter', 'creator', 'member', 'service'] as const;
 type Caller = (typeof CALLERS)[number];
@@ -43,7 +44,7 @@ const spec = { functions: [jsFunction('f', `${HTTP_REPLY} export function handle
 before(async () => {
   node = await startNode({ users: ['alice', 'bob', 'carol', 'dave'], members: ['m0'], config: (c) => (c.log.level = 'warn') });
   const mallory = await issueCertificate(await createCertificateAuthority('Mallory CA'), { name: 'alice', role: 'user' });
-  const m0 = join(node.dir, 'identities', 'm0');
+  const m0 = join(identitiesDirOf(node.dir), 'm0');
   Object.assign(who, {
     anonymous: { ca: node.ca },
     otherCa: { cert: mallory.certPem, key: mallory.keyPem, token: node.identity('alice').token, ca: node.ca },

@@ -19,6 +19,7 @@ import { member } from '../helpers/gov.js';
 import { jsFunction } from '../helpers/workflows.js';
 import { https } from '../helpers/https-client.js';
 import { WireClient } from '../helpers/wire-client.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 const RUNS = Number(process.env.TESSERA_FUZZ_RUNS ?? 100);
 const tried: Record<string, { inputs: number; accepted: number }> = {};
@@ -141,7 +142,7 @@ test('REST bodies: every JSON body route in the OpenAPI document', async () => {
 
 test('COSE envelopes: random CBOR and random bytes to governance', async () => {
   const cose = fc.oneof(fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), json.map((v) => Buffer.from(encode(v))), fc.tuple(json, json, json, json).map((t) => Buffer.from(encode(t))));
-  const base = join(node.dir, 'identities', 'm0');
+  const base = join(identitiesDirOf(node.dir), 'm0');
   const m0 = { cert: readFileSync(join(base, 'cert.pem'), 'utf8'), key: readFileSync(join(base, 'key.pem'), 'utf8'), ca: node.ca };
   for (const path of ['/gov/members/proposals:create', '/gov/members/state-digests/m0:update', '/gov/members/proposals/0000/ballots/m0:submit']) {
     await fuzz(`COSE ${path}`, cose, async (body) => restOutcome(await https(url(`${path}?api-version=2024-07-01`), m0, { method: 'POST', body, headers: { 'content-type': 'application/cose' } })));

@@ -8,6 +8,7 @@ import { fnDir, nodeYaml } from '../helpers/fn-fixtures.js';
 import { https } from '../helpers/https-client.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { jsFunction, workflowClient } from '../helpers/workflows.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 let node: TestNode;
 before(async () => {
@@ -77,7 +78,7 @@ test('workflows.max_workflows_per_user: a third running workflow is refused, and
 
 test('fn.max_functions_per_user: a third process function deployed directly is refused; a new version is not counted; bob still deploys his', async () => {
   const deploy = (user: string, name: string, app: string, body = 'ok') =>
-    tessera(['fn', 'deploy', fnDir(name, nodeYaml(name), { 'func.js': `console.log(${JSON.stringify(body)});` }), '--app', app, '-i', `${node.dir}/identities/${user}`, '--url', url(''), '--insecure-skip-verification']);
+    tessera(['fn', 'deploy', fnDir(name, nodeYaml(name), { 'func.js': `console.log(${JSON.stringify(body)});` }), '--app', app, '-i', `${identitiesDirOf(node.dir)}/${user}`, '--url', url(''), '--insecure-skip-verification']);
   for (const name of ['f1', 'f2']) {
     const r = await deploy('alice', name, 'alice-app');
     assert.equal(r.code, 0, r.stderr);

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { type TestNode, startNode, tessera } from '../helpers/cli.js';
 import { encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 let node: TestNode;
 before(async () => {
@@ -19,7 +20,7 @@ const id = (u: string) => ({ ...node.identity(u), ca: node.ca });
 const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
 const post = (u: string, p: string, json: unknown) => https(url(p), id(u), { method: 'POST', json });
 const get = (u: string, p: string) => https(url(p), id(u));
-const cli = (args: string[], user: string) => tessera([...args, '--identity', join(node.dir, 'identities', user), '--url', url(''), '--insecure-skip-verification']);
+const cli = (args: string[], user: string) => tessera([...args, '--identity', join(identitiesDirOf(node.dir), user), '--url', url(''), '--insecure-skip-verification']);
 
 async function upload(u: string, content: string) {
   const plain = Buffer.from(content);

@@ -5,6 +5,7 @@ import { type TestNode, auditedEnclaveInfo, startNode, tessera } from '../helper
 import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
 import { openNodeStore } from '../helpers/node-store.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 // Issue 16: collaborators approved a hash of the code alone, so a function re-registered with an output's
 // `for` changed showed them the same hash. function_hash now covers the interface too, and a collaborator
@@ -23,7 +24,7 @@ const id = (u: string) => ({ ...node.identity(u), ca: node.ca });
 const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
 const post = (u: string, p: string, json: unknown) => https(url(p), id(u), { method: 'POST', json });
 const get = (u: string, p: string) => https(url(p), id(u));
-const as = (user: string) => ['--identity', join(node.dir, 'identities', user), ...trust];
+const as = (user: string) => ['--identity', join(identitiesDirOf(node.dir), user), ...trust];
 async function cli(args: string[]) {
   const r = await tessera(args);
   return { ...r, stdout: r.stdout.trim() };

@@ -13,6 +13,7 @@ import { type TestNode, startNode, tessera } from '../helpers/cli.js';
 import { fnDir, nodeYaml } from '../helpers/fn-fixtures.js';
 import { https } from '../helpers/https-client.js';
 import { HTTP_REPLY, ingress, jsFunction, workflowClient } from '../helpers/workflows.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 let node: TestNode;
 const as = (user: string) => ({ ...node.identity(user), ca: node.ca });
@@ -45,7 +46,7 @@ const deploy = async (user: string, app: string, answer: string) => {
   const dir = fnDir(name, nodeYaml(name, 'idle_timeout: 300\ntriggers:\n- name: hello\n  type: http\n  source: /hello\n'), {
     'func.js': `require('@fnproject/fdk').handle(() => ${JSON.stringify(answer)}, { inputMode: 'string' });`,
   });
-  const r = await tessera(['fn', 'deploy', dir, '--app', app, '-i', `${node.dir}/identities/${user}`, '--url', url(''), '--insecure-skip-verification']);
+  const r = await tessera(['fn', 'deploy', dir, '--app', app, '-i', `${identitiesDirOf(node.dir)}/${user}`, '--url', url(''), '--insecure-skip-verification']);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
 };
@@ -137,7 +138,7 @@ test("the new bob owns, lists, calls and removes none of the old bob's process f
   }
   // The app stays the archive's: the new bob cannot deploy into it and take its trigger.
   const dir = fnDir('bobfn', nodeYaml('bobfn'), { 'func.js': "require('@fnproject/fdk').handle(() => 'x');" });
-  const into = await tessera(['fn', 'deploy', dir, '--app', 'bobapp', '-i', `${node.dir}/identities/bob`, '--url', url(''), '--insecure-skip-verification']);
+  const into = await tessera(['fn', 'deploy', dir, '--app', 'bobapp', '-i', `${identitiesDirOf(node.dir)}/bob`, '--url', url(''), '--insecure-skip-verification']);
   assert.notEqual(into.code, 0);
   assert.match(into.stderr, /app 'bobapp' belongs to the archive of a removed user/);
 });

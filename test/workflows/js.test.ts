@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type TestNode, startNode } from '../helpers/cli.js';
 import { HTTP_REPLY, ingress, jsFunction, workflowClient } from '../helpers/workflows.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 let node: TestNode;
 let wf: ReturnType<typeof workflowClient>;
@@ -143,7 +144,7 @@ describe('tessera workflow', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'echo.js'), 'export function handle_call(src, msg) { return msg; }');
     writeFileSync(join(dir, 'flow.json'), JSON.stringify({ functions: [{ name: 'echo', class_specification: { id: 'echo', function_type: 'JS', version: '1', code: 'echo.js', outputs: [] }, output_mapping: {}, annotations: {} }], resources: [] }));
-    const flags = ['-i', join(node.dir, 'identities', 'alice'), '--url', `https://127.0.0.1:${node.ports.https}`, '--insecure-skip-verification'];
+    const flags = ['-i', join(identitiesDirOf(node.dir), 'alice'), '--url', `https://127.0.0.1:${node.ports.https}`, '--insecure-skip-verification'];
     const started = await tessera(['workflow', 'start', join(dir, 'flow.json'), ...flags]);
     assert.equal(started.code, 0, started.stderr);
     const id = started.stdout.trim();

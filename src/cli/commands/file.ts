@@ -13,7 +13,7 @@ export function registerFile(program: Command) {
       'after',
       `
 Examples:
-  $ export TESSERA_IDENTITY=./tessera-data/identities/alice
+  $ export TESSERA_IDENTITY=./tessera-data-identities/alice
   $ tessera file upload ./records.bin --enclave-info enclave_info.toml --auditor a.pub.pem:a.sign.sha256
   $ tessera file list --insecure-skip-verification
 ${ENV_HINT}`,
@@ -22,7 +22,7 @@ ${ENV_HINT}`,
   clientOptions(file.command('upload <path>'))
     .description('Encrypt a file locally and upload it; prints its file id')
     .option('--name <name>', 'file name to record (default: the base name)')
-    .addHelpText('after', '\nExample:\n  $ tessera file upload ./alice.csv -i ./tessera-data/identities/alice --insecure-skip-verification')
+    .addHelpText('after', '\nExample:\n  $ tessera file upload ./alice.csv -i ./tessera-data-identities/alice --insecure-skip-verification')
     .action(async (path: string, flags: ClientFlags & { name?: string }) => {
       const bar = progressBar('upload');
       const id = await withClient(flags, (c) => c.uploadFile(path, { fileName: flags.name, onProgress: bar.update })).finally(bar.stop);

@@ -21,9 +21,9 @@ export function registerFn(program: Command) {
       `
 Examples:
   $ tessera fn init --runtime node hello                 # Fn's boilerplate: func.yaml, func.js, package.json
-  $ tessera fn deploy ./hello --app demo -i ./tessera-data/identities/alice
+  $ tessera fn deploy ./hello --app demo -i ./tessera-data-identities/alice
                                                        # packs, uploads, deploys; prints the function id
-  $ tessera fn deploy ./hello --app demo --propose -i ./tessera-data/identities/m0
+  $ tessera fn deploy ./hello --app demo --propose -i ./tessera-data-identities/m0
                                                        # as a member: uploads, proposes set_node_function
   $ echo '{"name":"Bob"}' | tessera fn invoke <id> --content-type application/json
   $ tessera fn list
@@ -55,7 +55,7 @@ never a path on its own disk.
 
 Examples:
   $ tessera fn deploy ./hello --app demo                     # needs fn.allow_direct_deploy
-  $ tessera fn deploy ./hello --app demo --propose -i ./tessera-data/identities/m0
+  $ tessera fn deploy ./hello --app demo --propose -i ./tessera-data-identities/m0
   $ tessera fn deploy ./hello --pack-only                    # prints the digest a proposal should name`,
     )
     .action(async (dir: string, flags: ClientFlags & { app: string; propose?: boolean; packOnly?: boolean }) => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { caPathFor } from '../../sdk/identity.js';
 import { TesseraError } from '../../errors/index.js';
 import { ACCEPT_BALLOT, REJECT_BALLOT, type MemberClient, memberClient } from '../../sdk/member.js';
 
@@ -16,7 +17,9 @@ export function memberFromFlags(flags: GovFlags): MemberClient {
   if (!dir) throw new TesseraError('invalid_input', "which member? pass --identity DIR (the member's folder with cert.pem and key.pem) or set TESSERA_IDENTITY");
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
   const key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  const ca = readFileSync(flags.ca ?? process.env.TESSERA_CA ?? join(resolve(dir), '..', '..', 'ca.pem'), 'utf8');
+  const caPath = flags.ca ?? process.env.TESSERA_CA ?? caPathFor(dir);
+  if (!caPath) throw new TesseraError('not_found', `no ca.pem in ${dir} (nor two folders up): pass --ca with the node's CA certificate`);
+  const ca = readFileSync(caPath, 'utf8');
   return memberClient({ url: flags.url, cert, key, ca });
 }
 
@@ -54,15 +57,15 @@ export function registerGov(program: Command) {
       'after',
       `
 Examples:
-  $ tessera gov propose deploy-app.json -i ./tessera-data/identities/m0
-  $ tessera gov vote <proposal-id> --accept -i ./tessera-data/identities/m1
-  $ tessera gov vote <proposal-id> --ballot my-ballot.js -i ./tessera-data/identities/m2
-  $ tessera gov list -i ./tessera-data/identities/m0`,
+  $ tessera gov propose deploy-app.json -i ./tessera-data-identities/m0
+  $ tessera gov vote <proposal-id> --accept -i ./tessera-data-identities/m1
+  $ tessera gov vote <proposal-id> --ballot my-ballot.js -i ./tessera-data-identities/m2
+  $ tessera gov list -i ./tessera-data-identities/m0`,
     );
 
   options(gov.command('propose <file>'))
     .description('Submit a proposal ({"actions":[{"name","args"}]}); prints its id and state')
-    .addHelpText('after', '\nExample:\n  $ tessera gov propose set_js_app.json -i ./tessera-data/identities/m0')
+    .addHelpText('after', '\nExample:\n  $ tessera gov propose set_js_app.json -i ./tessera-data-identities/m0')
     .action(async (file: string, flags: GovFlags) => {
       const client = memberFromFlags(flags);
       const r = await client.call('POST', '/gov/members/proposals:create', client.sign('proposal', readFileSync(file, 'utf8')));
@@ -74,7 +77,7 @@ Examples:
     .option('--accept', 'the standard yes ballot')
     .option('--reject', 'the standard no ballot')
     .option('--ballot <file>', 'a JS module exporting vote')
-    .addHelpText('after', '\nExample:\n  $ tessera gov vote 027a4c5a…ebf --accept -i ./tessera-data/identities/m1')
+    .addHelpText('after', '\nExample:\n  $ tessera gov vote 027a4c5a…ebf --accept -i ./tessera-data-identities/m1')
     .action(async (id: string, flags: GovFlags & { accept?: boolean; reject?: boolean; ballot?: string }) => {
       const chosen = [flags.accept, flags.reject, flags.ballot].filter(Boolean).length;
       if (chosen !== 1) throw new TesseraError('invalid_input', 'choose exactly one of --accept, --reject or --ballot FILE');
@@ -86,7 +89,7 @@ Examples:
 
   options(gov.command('list'))
     .description('List proposals with their states')
-    .addHelpText('after', '\nExample:\n  $ tessera gov list -i ./tessera-data/identities/m0')
+    .addHelpText('after', '\nExample:\n  $ tessera gov list -i ./tessera-data-identities/m0')
     .action(async (flags: GovFlags) => {
       const r = await memberFromFlags(flags).call('GET', '/gov/members/proposals');
       for (const p of JSON.parse(await expectOk(r)).value) printState(JSON.stringify(p));
@@ -94,7 +97,7 @@ Examples:
 
   options(gov.command('show <id>'))
     .description("Show a proposal's state, votes and actions")
-    .addHelpText('after', '\nExample:\n  $ tessera gov show 027a4c5a…ebf -i ./tessera-data/identities/m0')
+    .addHelpText('after', '\nExample:\n  $ tessera gov show 027a4c5a…ebf -i ./tessera-data-identities/m0')
     .action(async (id: string, flags: GovFlags) => {
       const client = memberFromFlags(flags);
       const state = JSON.parse(await expectOk(await client.call('GET', `/gov/members/proposals/${id}`)));

@@ -28,12 +28,13 @@ Init refuses to touch a directory that is not empty.`,
       });
       console.log(`Created ${report.dir}`);
       console.log(`  configuration   ${report.config}`);
-      console.log(`  node CA         ${report.caCert}  (its key beside it, mode 0600)`);
+      console.log(`  node CA         ${report.caCert}  (its key beside it, sealed)`);
       console.log(`  node identity   ${report.nodeCert}`);
       console.log(`  sealing key     ${report.sealingKey}  (outside the data directory: back it up separately)`);
       for (const id of report.identities) {
         console.log(`  ${id.role.padEnd(6)} ${id.name.padEnd(8)} ${id.certPath}${id.tokenPath ? `, token in ${id.tokenPath}` : ''}`);
       }
+      if (report.identities.length) console.log(`  (credentials are kept outside the data directory: hand each folder of ${report.dir}-identities to its owner)`);
       console.log(`\nNext: tessera serve --data ${opts.data}`);
     });
 }

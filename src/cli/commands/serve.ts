@@ -86,7 +86,7 @@ Examples:
   ).action(async (opts: ServeOptions) => {
     if (!existsSync(dataDirPaths(opts.data).config)) {
       const report = await initDataDir({ dir: opts.data, users: ['alice', 'bob'], members: ['m0'] });
-      console.log(`Created ${report.dir} with users alice and bob (certificates and tokens under ${report.dir}/identities) and member m0`);
+      console.log(`Created ${report.dir} with users alice and bob (certificates and tokens under ${report.dir}-identities) and member m0`);
     }
     await serve(opts);
   });

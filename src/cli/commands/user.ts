@@ -18,7 +18,7 @@ Examples:
 
   user
     .command('add <name>')
-    .description('Issue a certificate and, for a user, a bearer token into DATA/identities/NAME')
+    .description('Issue a certificate and, for a user, a bearer token into DATA-identities/NAME (beside the data directory: hand the folder to its owner)')
     .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
     .option('--member', 'create a governance member (certificate only, no token)')
     .action(async (name: string, opts: { data: string; member?: boolean }) => {
