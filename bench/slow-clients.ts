@@ -275,7 +275,7 @@ async function main() {
       const base = alice.surface === 'https' ? baseline.https : baseline.wire;
       const ratio = round(alice.served_per_s / base.served_per_s, 3);
       process.stderr.write(
-        `  ${a.id}: attacker ${attack.attempts} attempts, ${attack.opened} opened, ${attack.held_peak} held at peak, ${attack.closed_by_node} closed by the node (${attack.closed_at_once} at once); alice ${alice.served} served, ${alice.failed} failed in ${alice.seconds} s (${ratio} of the rate without attack); p50 ${alice.p50_ms} ms, p99 ${alice.p99_ms} ms; node: ${seen.fds_before} fds before, ${seen.connections_held_peak} connections held at peak, RSS ${seen.rss_before_mib} → ${seen.rss_peak_mib} MiB, ${seen.cpu_cores_busy} cores busy\n`,
+        `  ${a.id}: attacker ${attack.attempts} attempts, ${attack.opened} opened, ${attack.held_peak} held at peak, ${attack.closed_by_node} closed by the node (${attack.closed_at_once} at once; the others after ${attack.lifetime_ms ? `${attack.lifetime_ms.median} ms median, ${attack.lifetime_ms.max} ms max` : '—'}); replies ${JSON.stringify(attack.replies)}; alice ${alice.served} served, ${alice.failed} failed in ${alice.seconds} s (${ratio} of the rate without attack); p50 ${alice.p50_ms} ms, p99 ${alice.p99_ms} ms, failures ${JSON.stringify(alice.failures)}; node: ${seen.fds_before} fds before, ${seen.connections_held_peak} connections held at peak, RSS ${seen.rss_before_mib} → ${seen.rss_peak_mib} MiB, ${seen.cpu_cores_busy} cores busy\n`,
       );
       // Once the attacker has gone: how long until the user is served again, and the node has let go of
       // the attacker's connections (so that the next attack starts on a node as it was).
