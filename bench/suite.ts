@@ -22,7 +22,7 @@ Options:
   -h, --help this text
 
 Examples:
-  npm run bench                      # the whole suite, about 2 minutes on 2 cores
+  npm run bench                      # the whole suite, about 5 minutes on 2 cores
   npm run bench -- psi               # one benchmark
   npm run bench -- fn workflows      # two
   BENCH_ROUNDS=5 npm run bench -- files

@@ -135,6 +135,28 @@ export const BENCHMARKS: Benchmark[] = [
     ],
   },
   {
+    name: 'slow-clients',
+    script: 'slow-clients.js',
+    about: 'a user’s fresh-connection requests (HTTPS or wire, mTLS + token) while an attacker process holds slow connections open (issue 16, finding 10 a–c), default limits; baseline: the same user’s loop on the same node with no attack, just before',
+    rows: (r) =>
+      r.attacks.map((a: any) => {
+        const base = r.baseline[a.alice.surface];
+        return {
+          measure: `slow clients ${a.id}: ${n(a.attacker.target_connections)} attacker connections, ${n(a.node.connections_held_peak)} held by the node at peak, ${n(a.attacker.closed_by_node)} closed by it; the user’s ${a.alice.surface} requests served (ratio: per second, attack / none)`,
+          tessera: `${n(a.alice.served)} served, ${n(a.alice.failed)} failed in ${n(a.alice.seconds)} s, p99 ${a.alice.p99_ms ?? '—'} ms`,
+          baseline: `${n(base.served)} served in ${n(base.seconds)} s, p99 ${base.p99_ms} ms`,
+          ratio: a.served_per_s_ratio_vs_no_attack,
+          target: 'none failed',
+          met: a.alice.failed === 0,
+        };
+      }),
+    latencies: (r) => [
+      { label: 'user HTTPS, no attack', p50: r.baseline.https.p50_ms, p99: r.baseline.https.p99_ms },
+      { label: 'user wire, no attack', p50: r.baseline.wire.p50_ms, p99: r.baseline.wire.p99_ms },
+      ...r.attacks.filter((a: any) => a.alice.served).map((a: any) => ({ label: `user ${a.alice.surface}, attack ${a.id}`, p50: a.alice.p50_ms, p99: a.alice.p99_ms })),
+    ],
+  },
+  {
     name: 'idle',
     script: 'idle.js',
     about: 'RSS of an idle node; memory added by 1,000 idle JS workflow instances',

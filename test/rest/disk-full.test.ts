@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readdirSync, rmSync, writeSync } from 
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type TestNode, startNode, tempDir } from '../helpers/cli.js';
-import { encryptForUpload, sha256 } from '../helpers/files.js';
+import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
 
 // Issue 16, finding 10f: a full disk was blamed on the client (400 "upload was cut off") and DELETE
@@ -42,7 +42,7 @@ const skip = unsupported();
 let node: TestNode;
 before(async () => {
   if (skip) return;
-  node = await startNode({ users: ['alice'], wrapper: (dir) => ['unshare', '-m', 'sh', '-c', WRAP, 'sh', dir] });
+  node = await startNode({ users: ['alice', 'bob'], wrapper: (dir) => ['unshare', '-m', 'sh', '-c', WRAP, 'sh', dir] });
 });
 after(async () => {
   await node?.cleanup();
@@ -50,25 +50,29 @@ after(async () => {
 
 const MiB = 1024 * 1024;
 const octets = { 'content-type': 'application/octet-stream' };
-const id = () => ({ ...node.identity('alice'), ca: node.ca });
+const id = (user = 'alice') => ({ ...node.identity(user), ca: node.ca });
 const url = (path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
 /** The data directory as the node sees it: through its own mount namespace. */
 const inside = (...parts: string[]) => join(`/proc/${node.proc.pid}/root`, node.dir, ...parts);
 
-async function create(plain: Buffer) {
-  return https(url('/v1/files'), id(), { method: 'POST', json: { file_name: 'f', sha256: sha256(plain), file_size: plain.length } });
+async function create(plain: Buffer, user = 'alice') {
+  return https(url('/v1/files'), id(user), { method: 'POST', json: { file_name: 'f', sha256: sha256(plain), file_size: plain.length } });
 }
 
-async function upload(plain: Buffer) {
-  const c = await create(plain);
-  if (c.status !== 201) return { fileId: null, create: c, put: null };
+async function upload(plain: Buffer, user = 'alice') {
+  const c = await create(plain, user);
+  if (c.status !== 201) return { fileId: null, create: c, put: null, keyConfig: null };
   const f = c.json() as { file_id: string; access_path: string; key_config: { key: string; nonce: string; ad: string } };
-  const put = await https(f.access_path, id(), { method: 'PUT', body: encryptForUpload(f.key_config, plain), headers: octets });
-  return { fileId: f.file_id, create: c, put };
+  const put = await https(f.access_path, id(user), { method: 'PUT', body: encryptForUpload(f.key_config, plain), headers: octets });
+  return { fileId: f.file_id, create: c, put, keyConfig: f.key_config };
 }
 
 test('on a full disk an upload gets 507 and leaves nothing, DELETE frees space, and uploads work again', { skip: skip ?? false }, async () => {
   assert.ok(existsSync(inside('store.sqlite')), 'the node runs on the small file system');
+  // The bystander: bob stored a file before alice filled the disk.
+  const bobsPlain = randomBytes(64 * 1024);
+  const bobs = await upload(bobsPlain, 'bob');
+  assert.equal(bobs.put?.status, 200, (bobs.put ?? bobs.create).body.toString());
   const stored: string[] = [];
   let failed: Awaited<ReturnType<typeof upload>> | undefined;
   for (let i = 0; i < 20 && !failed; i++) {
@@ -87,7 +91,7 @@ test('on a full disk an upload gets 507 and leaves nothing, DELETE frees space, 
   // Nothing half-written: no temporary file, no blob and no record for the failed file.
   assert.deepEqual(readdirSync(inside('blobs', '.incoming')), [], 'no partial upload in blobs/.incoming');
   const blobs = readdirSync(inside('blobs')).filter((f) => !f.startsWith('.'));
-  assert.deepEqual(blobs.sort(), [...stored].sort(), 'DATA/blobs holds exactly the stored files');
+  assert.deepEqual(blobs.sort(), [...stored, bobs.fileId].sort(), 'DATA/blobs holds exactly the stored files');
   if (failed.fileId) assert.equal((await https(url(`/v1/files/${failed.fileId}`), id())).status, 404, 'the failed file is removed, with its key');
   assert.deepEqual(((await https(url('/v1/files'), id())).json().files as string[]).sort(), [...stored].sort());
 
@@ -107,6 +111,12 @@ test('on a full disk an upload gets 507 and leaves nothing, DELETE frees space, 
   assert.equal(onFullReply.status, 507, onFullReply.body.toString());
   assert.equal(onFullReply.json().error.code, 'InsufficientStorage');
   assert.deepEqual(readdirSync(inside('blobs', '.incoming')), []);
+
+  // Bob still lists and reads his file on the full disk, and is told 507 (not blamed) for a new one.
+  assert.deepEqual((await https(url('/v1/files'), id('bob'))).json().files, [bobs.fileId]);
+  assert.deepEqual(decryptDownload(bobs.keyConfig!, (await https(url(`/v1/files/${bobs.fileId}/content`), id('bob'))).body), bobsPlain);
+  const bobOnFull = await upload(randomBytes(MiB), 'bob');
+  assert.equal((bobOnFull.put ?? bobOnFull.create).status, 507);
 
   // DELETE still works on the full disk, and frees the file's space.
   const victim = stored.shift()!;

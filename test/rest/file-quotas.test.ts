@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type TestNode, startNode } from '../helpers/cli.js';
+import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
 import { WireClient } from '../helpers/wire-client.js';
 
@@ -32,7 +33,15 @@ test('past files.max_files_per_user or files.max_bytes_per_user, Create is refus
   assert.equal(reply.type, 'Error');
   assert.match(reply.message, /files\.max_files_per_user/);
   wire.close();
-  assert.equal((await create('bob', 100)).status, 201, "bob has a quota of his own");
+  // The bystander: bob, with a quota of his own, still uploads a file and reads it back.
+  const plain = Buffer.from('bob is not affected');
+  const bobs = await https(`https://127.0.0.1:${node.ports.https}/v1/files`, as('bob'), { method: 'POST', json: { file_name: 'b.txt', sha256: sha256(plain), file_size: plain.length } });
+  assert.equal(bobs.status, 201, `bob has a quota of his own: ${bobs.body.toString()}`);
+  const { file_id, access_path, key_config } = bobs.json();
+  const put = await https(access_path, as('bob'), { method: 'PUT', body: encryptForUpload(key_config, plain), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(put.status, 200, put.body.toString());
+  const back = await https(`https://127.0.0.1:${node.ports.https}/v1/files/${file_id}/content`, as('bob'));
+  assert.deepEqual(decryptDownload(key_config, back.body), plain);
 });
 
 test('a file created and never uploaded is removed after files.pending_ttl_s, and frees its place in the quota', async () => {

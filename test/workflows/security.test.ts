@@ -130,6 +130,12 @@ describe('a workflow that cannot be stored never runs', () => {
     assert.ok(r.status >= 400 && r.status < 500, `a 4xx, not ${r.status}: ${r.body.toString().slice(0, 300)}`);
     assert.equal((await alice.list()).json().workflows.find((w: any) => w.name === 'ghost'), undefined, 'not listed');
     assert.equal((await alice.ingressAt('ghost.example', '/boo')).status, 404, 'its ingress does not answer');
+    // The bystander: a ghost would hold its route against every other owner (routes are unique), so bob could
+    // never take ghost.example. He can, and his workflow gets the requests.
+    const bobs = await bob.start({ functions: [fn], resources: [ingress('ghost', { host: 'ghost.example' })] }, 'ghost');
+    assert.equal(bobs.status, 201, `another user can claim the refused workflow's route: ${bobs.body.toString()}`);
+    assert.equal((await bob.ingressAt('ghost.example', '/boo')).body.toString(), 'boo');
+    assert.equal((await bob.stop(idOf(bobs))).status, 200);
     const ok = await alice.start(JSON.parse(spec), 'ghost');
     assert.equal(ok.status, 201, 'the name and the route are free: nothing was left holding them');
     assert.equal((await alice.ingressAt('ghost.example', '/boo')).body.toString(), 'boo');
