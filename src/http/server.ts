@@ -7,7 +7,7 @@ import type { FunctionRegistry } from '../functions/registry.js';
 import type { PrincipalService } from '../identity/principals.js';
 import type { TLSSocket } from 'node:tls';
 import type { InFlightLimit } from '../admission/in-flight.js';
-import type { ConnectionsPerAddress } from '../admission/per-address.js';
+import type { ConnectionAdmission } from '../admission/per-address.js';
 import type { Socket } from 'node:net';
 import type { RateLimiter } from '../admission/rate-limit.js';
 import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
@@ -49,7 +49,7 @@ export interface HttpServerOptions {
   fns: FnService;
   maxPackageBytes: number;
   /** Connections one remote address may hold, counted before TLS. */
-  perAddress: ConnectionsPerAddress;
+  admission: ConnectionAdmission;
   /** Requests from callers without a current identity: their own in-flight bound and deadline. */
   anonymous: { inFlight: InFlightLimit; requestTimeoutMs: number };
   /** Resolves once every commit so far is on disk (Store.durable). */
@@ -91,7 +91,8 @@ export async function createHttpServer(opts: HttpServerOptions) {
 
   app.server.headersTimeout = opts.headersTimeoutMs;
   app.server.maxConnections = opts.maxConnections;
-  app.server.on('connection', (socket: Socket) => opts.perAddress.admit(socket));
+  app.server.on('connection', (socket: Socket) => opts.admission.admit(socket));
+  app.server.on('secureConnection', (socket: TLSSocket) => opts.admission.secured(socket));
 
   // Admission comes first and costs nothing: past the in-flight bound a request is refused before its
   // caller is even looked up. Then who the caller is, then whether they are over their rate.

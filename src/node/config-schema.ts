@@ -170,6 +170,12 @@ export const CONFIG_SCHEMA = {
           default: 256,
           description: 'Connections one remote address may hold on each listener, counted from TCP accept, before TLS; past it a new one is closed at once (so one address cannot fill http.max_connections or wire.max_connections)',
         },
+        max_handshaking_connections: {
+          type: 'integer',
+          minimum: 1,
+          default: 256,
+          description: 'Connections on each listener that have not finished their TLS handshake, never more: when full, a new one is let in and the oldest handshaking connection of the address holding the most is closed, so addresses that never finish cannot fill the listener or keep anyone else out',
+        },
         max_anonymous_requests_in_flight: {
           type: 'integer',
           minimum: 1,
@@ -431,7 +437,7 @@ export interface TesseraConfig {
     max_connections: number;
     handshake_timeout_ms: number;
   } & Record<WireListenerName, WireListenerConfig>;
-  limits: { max_requests_in_flight: number; max_connections_per_address: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
+  limits: { max_requests_in_flight: number; max_connections_per_address: number; max_handshaking_connections: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
   sandbox: { memory_budget_mib: number };
   tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number; max_tasks_per_user: number; max_functions_per_user: number };
   files: { max_file_bytes: number; max_function_input_bytes: number; pending_ttl_s: number; max_files_per_user: number; max_bytes_per_user: number };

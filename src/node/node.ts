@@ -8,7 +8,7 @@ import { BuiltinWorkerPool } from '../functions/worker-pool.js';
 import { createHttpServer } from '../http/server.js';
 import { InFlightLimit } from '../admission/in-flight.js';
 import { RateLimiter } from '../admission/rate-limit.js';
-import { ConnectionsPerAddress } from '../admission/per-address.js';
+import { ConnectionAdmission } from '../admission/per-address.js';
 import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { TaskService } from '../tasks/service.js';
@@ -227,7 +227,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // One limiter for both kinds of listener: an identity's rate is the same whichever protocol it uses.
   const rateLimiter = new RateLimiter(config.limits.user_requests_per_second, config.limits.user_burst);
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, handshakeTimeoutMs: config.http.handshake_timeout_ms, headersTimeoutMs: config.http.headers_timeout_ms, maxConnections: config.http.max_connections, inFlight: new InFlightLimit(config.limits.max_requests_in_flight), rateLimiter, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, maxPackageBytes: config.fn.max_package_bytes, perAddress: new ConnectionsPerAddress(config.limits.max_connections_per_address), anonymous: { inFlight: new InFlightLimit(config.limits.max_anonymous_requests_in_flight, 'limits.max_anonymous_requests_in_flight'), requestTimeoutMs: config.limits.anonymous_request_timeout_ms }, durable: () => store.durable() })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, handshakeTimeoutMs: config.http.handshake_timeout_ms, headersTimeoutMs: config.http.headers_timeout_ms, maxConnections: config.http.max_connections, inFlight: new InFlightLimit(config.limits.max_requests_in_flight), rateLimiter, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, fns: processFunctions, maxPackageBytes: config.fn.max_package_bytes, admission: new ConnectionAdmission({ maxPerAddress: config.limits.max_connections_per_address, maxHandshaking: config.limits.max_handshaking_connections }), anonymous: { inFlight: new InFlightLimit(config.limits.max_anonymous_requests_in_flight, 'limits.max_anonymous_requests_in_flight'), requestTimeoutMs: config.limits.anonymous_request_timeout_ms }, durable: () => store.durable() })
     : null;
 
   const signer = setInterval(() => {
@@ -275,7 +275,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           idleTimeoutMs: config.wire.idle_timeout_ms,
         },
         maxConnections: config.wire.max_connections,
-        perAddress: new ConnectionsPerAddress(config.limits.max_connections_per_address),
+        admission: new ConnectionAdmission({ maxPerAddress: config.limits.max_connections_per_address, maxHandshaking: config.limits.max_handshaking_connections }),
         principals,
         handler,
         logger,

@@ -8,7 +8,7 @@ import { type TlsMaterial, mutualTlsServerOptions, peerCertificateDer, secureCon
 import { FrameReader, type FrameLimits, encodeFrame } from './framing.js';
 import type { MessageHandler } from './dispatch.js';
 import type { RateLimiter } from '../admission/rate-limit.js';
-import type { ConnectionsPerAddress } from '../admission/per-address.js';
+import type { ConnectionAdmission } from '../admission/per-address.js';
 
 export type Audience = 'user' | 'service';
 
@@ -28,8 +28,8 @@ export interface WireListenerOptions {
   /** Per-identity request rate, shared with the HTTPS listener. */
   rateLimiter: RateLimiter;
   handshakeTimeoutMs: number;
-  /** Connections one remote address may hold, counted before TLS. */
-  perAddress: ConnectionsPerAddress;
+  /** Who may hold connections before TLS: per address, and a shared budget for handshakes. */
+  admission: ConnectionAdmission;
 }
 
 export const errorReply = (err: TesseraError) => ({ type: 'Error', kind: err.mesateeKind, message: err.message });
@@ -50,12 +50,14 @@ export class WireListener {
 
   constructor(private readonly opts: WireListenerOptions) {
     this.server = tls.createServer(
-      // Half-open: a client that ends its side mid-frame still hears why its request was refused.
-      { ...mutualTlsServerOptions(opts.tls), allowHalfOpen: true, handshakeTimeout: opts.handshakeTimeoutMs },
+      // Not half-open until the handshake is done: a client that ends its side before that is closed at once
+      // instead of holding its slot until the handshake timeout (serve() allows it after).
+      { ...mutualTlsServerOptions(opts.tls), allowHalfOpen: false, handshakeTimeout: opts.handshakeTimeoutMs },
       (socket) => void this.serve(socket),
     );
     this.server.maxConnections = opts.maxConnections;
-    this.server.on('connection', (socket) => opts.perAddress.admit(socket));
+    this.server.on('connection', (socket) => opts.admission.admit(socket));
+    this.server.on('secureConnection', (socket) => opts.admission.secured(socket));
     // A failed or timed-out handshake only reports here; without the destroy, a client that never
     // speaks would hold its connection (and a slot of max_connections) for ever.
     this.server.on('tlsClientError', (err, socket) => {
@@ -125,6 +127,8 @@ export class WireListener {
 
   private async serve(socket: tls.TLSSocket) {
     const { logger, name } = this.opts;
+    // Half-open from here: a client that ends its side mid-frame still hears why its request was refused.
+    socket.allowHalfOpen = true;
     const state = { busy: false };
     this.connections.set(socket, state);
     socket.on('error', (err) => logger.debug({ listener: name, err: err.message }, 'connection error'));
