@@ -75,6 +75,11 @@ export interface FunctionDefinition {
   functionHash?: string;
   description: string;
   interface: FunctionInterface;
+  /**
+   * Who may create tasks with it, when not everyone: a reason to refuse `creator`, or null. (A user's own
+   * process function is for that user; run() checks the same again.)
+   */
+  refuseCreator?(creator: string): string | null;
   /** Returns the task's result string (MesaTEE `result`). */
   run(ctx: FunctionContext): Promise<string> | string;
 }

@@ -13,7 +13,7 @@ import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { TaskService } from '../tasks/service.js';
 import { fns } from '../wire/fns.js';
-import { WireListener } from '../wire/listener.js';
+import { LISTEN_BACKLOG, WireListener } from '../wire/listener.js';
 import type { MessageHandler } from '../wire/dispatch.js';
 import { kms } from '../wire/kms.js';
 import { tdfsExternal, tdfsInternal } from '../wire/tdfs.js';
@@ -288,7 +288,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       addresses[name] = { host: address.address, port: address.port };
     }
     if (http) {
-      await http.listen({ host: config.http.host, port: config.http.port });
+      await http.listen({ host: config.http.host, port: config.http.port, backlog: LISTEN_BACKLOG });
       const address = http.server.address() as { address: string; port: number };
       addresses.https = { host: address.address, port: address.port };
     }

@@ -103,6 +103,8 @@ export class TaskService {
 
   create(input: { creator: string; function_name: string; collaborator_list: string[]; files: string[] }): TaskRecord {
     const fn = this.opts.functions.mustGet(input.function_name);
+    const refused = fn.refuseCreator?.(input.creator);
+    if (refused) throw new TesseraError('permission_denied', refused);
     const collaborators = input.collaborator_list;
     if (fn.type === 'Multiparty' && (collaborators.length === 0 || input.files.length === 0)) {
       throw new TesseraError('missing_value', `${fn.name} is multi-party: name at least one collaborator and one of your files`);

@@ -12,6 +12,9 @@ import type { ConnectionAdmission } from '../admission/per-address.js';
 
 export type Audience = 'user' | 'service';
 
+/** The accept queue asked of the kernel for every listener (Node's default is 511). */
+export const LISTEN_BACKLOG = 4096;
+
 export interface WireListenerOptions {
   name: string;
   host: string;
@@ -69,7 +72,9 @@ export class WireListener {
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.opts.port, this.opts.host, () => {
+      // A long accept queue (the kernel caps it at net.core.somaxconn): under a flood of connections the
+      // node closes, a user's new one waits in the queue instead of being dropped and resent a second later.
+      this.server.listen({ port: this.opts.port, host: this.opts.host, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         resolve(this.server.address() as AddressInfo);
       });

@@ -535,8 +535,9 @@ export class FnService {
       type: 'Single',
       description: `process function ${f.app}/${f.name}`,
       interface: { payload: 'text', arguments: [], inputs: [], outputs: [] },
+      // The task's creator is who calls the function: the same rule as /invoke, at creation and at run.
+      refuseCreator: (creator) => (FnService.mayCall(f.owner, creator) ? null : `process function ${f.id} belongs to another user: only its owner may run it (functions deployed by governance are for every user)`),
       run: async (ctx) => {
-        // The task's creator is who calls the function: the same rule as /invoke.
         if (!FnService.mayCall(f.owner, ctx.creator)) throw new TesseraError('permission_denied', `process function ${f.id} belongs to another user: only its owner may run it (functions deployed by governance are for every user)`);
         const r = await this.run(f, { 'content-type': ['text/plain'] }, Buffer.from(ctx.payload ?? ''), false);
         if (r.status !== 200) throw new TesseraError('function_failed', `process function ${f.name} answered ${r.status}: ${r.body.toString('utf8')}`);
