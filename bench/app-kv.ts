@@ -94,7 +94,7 @@ async function main() {
   const node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => (c.log.level = 'warn') });
   await deploy(node);
   const script = fileURLToPath(new URL('./baseline-kv-server.js', import.meta.url));
-  const baseline = spawn(process.execPath, [script, node.dir, join(tempDir(), 'baseline.sqlite')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const baseline = spawn(process.execPath, [script, node.dir, join(tempDir(), 'baseline.sqlite')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BASELINE_KEY_PEM: node.service.key } });
   const baselinePort = await new Promise<number>((resolve) => baseline.stdout!.on('data', (d: Buffer) => {
     const m = /baseline ready (\d+)/.exec(d.toString());
     if (m) resolve(Number(m[1]));

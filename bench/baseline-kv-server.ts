@@ -17,7 +17,8 @@ const put = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(ke
 const server = createServer(
   {
     cert: readFileSync(join(dataDir, 'node', 'cert.pem')),
-    key: readFileSync(join(dataDir, 'node', 'key.pem')),
+    // The node's key is kept sealed in its data directory; the bench unseals it and hands it over.
+    key: process.env.BASELINE_KEY_PEM!,
     ca: [readFileSync(join(dataDir, 'ca.pem'))],
     requestCert: true,
     rejectUnauthorized: true,

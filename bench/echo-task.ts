@@ -42,9 +42,9 @@ async function measure(open: () => Promise<{ tms: WireClient; fns: WireClient }>
   return { tasksPerSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-async function startBaseline(dir: string) {
+async function startBaseline(dir: string, keyPem: string) {
   const script = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
-  const proc = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BASELINE_KEY_PEM: keyPem } });
   const port = await new Promise<number>((resolve) => {
     proc.stdout!.on('data', (d: Buffer) => {
       const m = /baseline ready (\d+)/.exec(d.toString());
@@ -56,7 +56,7 @@ async function startBaseline(dir: string) {
 
 async function main() {
   const node: TestNode = await startNode({ users: ['alice'], config: (c) => (c.log.level = 'warn') });
-  const baseline = await startBaseline(node.dir);
+  const baseline = await startBaseline(node.dir, node.service.key);
   try {
     const alice = node.identity('alice');
     const creds = { user_id: 'alice', user_token: alice.token };
