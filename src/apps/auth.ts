@@ -54,9 +54,12 @@ function parse(der: Buffer): ParsedCert {
 /** The certificate, refused unless it is valid now (checked on every request, cached or not). */
 function liveCert(der: Buffer): ParsedCert {
   const cert = parse(der);
-  const now = Date.now();
-  if (now < cert.validFrom) refuse('Certificate is not yet valid');
-  if (now > cert.validTo) refuse('Certificate has expired');
+  // CCF's wording, in Unix seconds (src/endpoints/authentication/cert_auth.cpp, ValidityPeriodsCache).
+  const now = Math.floor(Date.now() / 1000);
+  const from = Math.floor(cert.validFrom / 1000);
+  const to = Math.floor(cert.validTo / 1000);
+  if (now < from) refuse(`Current time ${now} is before certificate's Not Before validity period ${from}`);
+  if (now > to) refuse(`Current time ${now} is after certificate's Not After validity period ${to}`);
   return cert;
 }
 

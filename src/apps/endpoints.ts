@@ -116,7 +116,9 @@ export function match(endpoints: Endpoint[], method: string, path: string): Matc
   if (here.length > 1) {
     return { status: 500, code: 'InternalError', message: `Multiple potential matches for path: ${path}\n${here.map((h) => h.endpoint.url).join('\n')}` };
   }
-  const allow = [...new Set(endpoints.map((e) => e.method))].filter((m) => candidates(m).length > 0).sort();
+  const verbs = [...new Set(endpoints.map((e) => e.method))].filter((m) => candidates(m).length > 0).sort();
+  // CCF's frontend lists OPTIONS first, then the path's verbs (src/node/rpc/frontend.h).
+  const allow = verbs.length ? ['OPTIONS', ...verbs] : [];
   if (allow.length) {
     if (method === 'OPTIONS') return { status: 204, allow, code: '', message: '' };
     return { status: 405, allow, code: 'UnsupportedHttpVerb', message: `Allowed methods for '${path}' are: ${allow.join(', ')}.` };

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'unauthenticated'
   | 'permission_denied'
   | 'not_found'
+  | 'not_acceptable'
   | 'conflict'
   | 'unsupported_function'
   | 'too_large'
@@ -33,6 +34,7 @@ const MAPPINGS: Record<ErrorCode, Mapping> = {
   unauthenticated: { http: 401, ccf: 'InvalidAuthenticationInfo', mesatee: 'PermissionDenied' },
   permission_denied: { http: 403, ccf: 'AuthorizationFailed', mesatee: 'PermissionDenied' },
   not_found: { http: 404, ccf: 'ResourceNotFound', mesatee: 'MissingValue' },
+  not_acceptable: { http: 406, ccf: 'UnsupportedContentType', mesatee: 'InvalidInputError' },
   conflict: { http: 409, ccf: 'StateDigestMismatch', mesatee: 'PermissionDenied' },
   unsupported_function: { http: 404, ccf: 'ResourceNotFound', mesatee: 'FunctionNotSupportedError' },
   too_large: { http: 413, ccf: 'RequestTooLarge', mesatee: 'MsgSizeLimitExceedError' },

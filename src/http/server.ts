@@ -26,6 +26,11 @@ import { workflowRoutes } from './routes/workflows.js';
 import type { FnService } from '../functions/process/service.js';
 import { fnRoutes } from './routes/fn.js';
 import { govRoutes } from './routes/gov.js';
+import { type NodeFacts, nodeRoutes, openApiOf, recordRoutes } from './routes/node.js';
+import { govReadRoutes } from './routes/gov-reads.js';
+import { StateDigests } from '../governance/state-digests.js';
+import type { Store } from '../store/types.js';
+import { checkApiVersion } from './routes/gov.js';
 
 export interface HttpServerOptions {
   tls: TlsMaterial;
@@ -54,10 +59,21 @@ export interface HttpServerOptions {
   anonymous: { inFlight: InFlightLimit; requestTimeoutMs: number };
   /** Resolves once every commit so far is on disk (Store.durable). */
   durable: () => Promise<void>;
+  /** The store, for the /gov reads and state digests. */
+  store: Store;
+  /** The app runtime's limits, for /node/js_metrics. */
+  appRuntime: NodeFacts['appRuntime'];
 }
 
-/** Routes reachable without a node identity: liveness, the API descriptions, and the app (which applies its own policies). */
-const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api', '/app/api', '/app/*']);
+/**
+ * Routes reachable without a node identity: liveness, the API descriptions, the app (which applies its
+ * own policies, under /app and unprefixed as CCF routes it), and CCF's frontends' endpoints that CCF
+ * registers with no_auth_required (the common /commit, /tx, /receipt, /api; every /node endpoint; the
+ * /gov reads). /gov writes carry their own authentication, the member's COSE Sign1 signature, as in CCF
+ * (src/node/gov/handlers/helpers.h: member_sig_only_policies), so they need no client certificate either.
+ */
+const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api', '/app/api', '/app/*', '/*', '/', '/app/commit', '/app/tx', '/app/receipt', '/commit', '/tx', '/receipt']);
+const isPublic = (route: string) => PUBLIC_ROUTES.has(route) || route.startsWith('/node/') || route.startsWith('/gov/');
 
 /**
  * The HTTPS API. Client certificates are requested on every connection; the caller is authenticated
@@ -115,7 +131,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
 
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
-    if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) {
+    if (isPublic(request.routeOptions.url ?? '')) {
       // CCF apps authenticate per endpoint, later; a caller with a known certificate is still rate-limited.
       if (!opts.rateLimiter.enabled) return;
       const certId = certIdOfSocket(request.raw.socket as TLSSocket);
@@ -163,11 +179,20 @@ export async function createHttpServer(opts: HttpServerOptions) {
     void reply.status(404).send({ error: { code: 'ResourceNotFound', message: `no route ${request.method} ${request.url}` } });
   });
 
+  recordRoutes(app);
   app.get('/v1/health', { schema: { hide: true } }, async () => ({ status: 'ok', version: opts.version }));
   fileRoutes(app, opts.files);
   taskRoutes(app, opts.tasks, opts.functions, opts.registered);
   ledgerRoutes(app, opts.ledger);
-  govRoutes(app, opts.governance, () => opts.ledger.lastCommitted());
+  govRoutes(app, opts.governance, () => opts.ledger.lastCommitted(), opts.principals, new StateDigests({ store: opts.store, ledger: opts.ledger, gov: opts.governance }));
+  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime };
+  nodeRoutes(app, node);
+  govReadRoutes(app, { store: opts.store, principals: opts.principals, ledger: opts.ledger, node });
+  // CCF's /gov/api: with an api-version (checked as CCF does), that version's API; without one, the classic description.
+  app.get('/gov/api', { schema: { hide: true } }, async (request) => {
+    if (new URL(request.url, 'https://node').searchParams.has('api-version')) checkApiVersion(request, ['2023-06-01-preview', '2024-07-01']);
+    return openApiOf(app, '/gov/', opts.version);
+  });
   await appRoutes(app, opts.apps);
   await workflowRoutes(app, opts.workflows);
   await fnRoutes(app, opts.fns, { maxPackageBytes: opts.maxPackageBytes, maxBodyBytes: opts.maxBodyBytes });

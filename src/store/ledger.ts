@@ -6,14 +6,28 @@ import type { SqliteStore } from './sqlite.js';
 
 // The verifiable ledger over the Store's transaction log. Every committed write transaction is a leaf;
 // the node signs the Merkle root over all leaves so far at an interval; any signed transaction then has
-// a receipt a client can check offline (src/store/receipt.ts). There is one node, so the view is 1.
+// a receipt a client can check offline (src/store/receipt.ts). There is one node and no election, so
+// every transaction is in one view: 2, as in a new CCF service, whose first view is 2 (CCF's
+// tests/e2e_logging.py test_invalid_txids: "views start at 2", so 1.1 is Invalid, never Committed).
+// Receipts do not depend on the view beyond the transaction id in their commit evidence, which is
+// stored with each leaf: leaves made under an older view keep verifying.
 
-export const VIEW = 1;
+export const VIEW = 2;
 export const txIdOf = (seqno: number) => `${VIEW}.${seqno}`;
 
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * A transaction id as CCF's TxID::from_str reads it (include/ccf/tx_id.h): `view.seqno`, both unsigned
+ * 64-bit decimal integers, neither 0 (no transaction has view or seqno 0); anything else is no id.
+ */
 export function parseTxId(id: string): { view: number; seqno: number } | null {
   const m = /^(\d+)\.(\d+)$/.exec(id);
-  return m ? { view: Number(m[1]), seqno: Number(m[2]) } : null;
+  if (!m) return null;
+  const view = BigInt(m[1]);
+  const seqno = BigInt(m[2]);
+  if (view === 0n || seqno === 0n || view > UINT64_MAX || seqno > UINT64_MAX) return null;
+  return { view: Number(view), seqno: Number(seqno) };
 }
 
 export type TxStatus = 'Committed' | 'Pending' | 'Unknown' | 'Invalid';
@@ -78,6 +92,17 @@ export class Ledger {
     return { seqno: n, root: root.toString('hex') };
   }
 
+  /** The node's id as CCF computes it: the SHA-256 of its public key's DER. */
+  get id(): string {
+    return this.nodeId;
+  }
+
+  /** The Merkle root of the latest signature, hex (CCF's state digest), or null before the first. */
+  lastSignatureRoot(): string | null {
+    const row = this.db.prepare('SELECT root FROM ledger_signatures ORDER BY seqno DESC LIMIT 1').get() as { root: Buffer } | undefined;
+    return row ? Buffer.from(row.root).toString('hex') : null;
+  }
+
   lastSigned(): number {
     return (this.db.prepare('SELECT max(seqno) AS s FROM ledger_signatures').get() as { s: number | null }).s ?? 0;
   }
@@ -86,19 +111,26 @@ export class Ledger {
     return (this.db.prepare('SELECT max(seqno) AS s FROM txlog').get() as { s: number | null }).s ?? 0;
   }
 
+  /**
+   * CCF's evaluate_tx_status (include/ccf/tx_status.h) for one node in one view: a committed seqno is
+   * Committed in VIEW and Invalid in any other; a seqno not yet committed is Invalid in an earlier view
+   * (the service has committed past it) and Unknown otherwise.
+   */
   status(id: string): TxStatus {
     const tx = parseTxId(id);
     if (!tx) throw new TesseraError('invalid_input', `'${id}' is not a transaction id of the form view.seqno`, { ccf: 'InvalidHeaderValue' });
-    if (tx.view !== VIEW || tx.seqno < 1) return tx.seqno <= this.lastCommitted() ? 'Invalid' : 'Unknown';
-    return tx.seqno <= this.lastCommitted() ? 'Committed' : 'Unknown';
+    if (tx.seqno <= this.lastCommitted()) return tx.view === VIEW ? 'Committed' : 'Invalid';
+    return tx.view < VIEW ? 'Invalid' : 'Unknown';
   }
 
   /** The receipt for a committed transaction, once a signature covers it; null while none does yet. */
   receipt(id: string): Receipt | null {
     const tx = parseTxId(id);
     if (!tx) throw new TesseraError('invalid_input', `'${id}' is not a transaction id of the form view.seqno`);
-    if (tx.view !== VIEW) throw new TesseraError('not_found', `transaction ${id} is invalid: this service has only view ${VIEW}`, { ccf: 'TransactionInvalid' });
-    if (tx.seqno < 1 || tx.seqno > this.lastCommitted()) throw new TesseraError('not_found', `transaction ${id} is pending or unknown`, { ccf: 'TransactionPendingOrUnknown' });
+    // CCF's historical adapter (src/node/historical_queries_adapter.cpp) words both refusals alike.
+    const status = this.status(id);
+    if (status === 'Invalid') throw new TesseraError('not_found', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is Invalid`, { ccf: 'TransactionInvalid' });
+    if (status !== 'Committed') throw new TesseraError('not_found', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is ${status}`, { ccf: 'TransactionPendingOrUnknown' });
     this.catchUp();
     const sig = this.db.prepare('SELECT seqno, signature, cert FROM ledger_signatures WHERE seqno >= ? ORDER BY seqno LIMIT 1').get(tx.seqno) as
       | { seqno: number; signature: Buffer; cert: string }

@@ -82,14 +82,76 @@ interface Row {
   expect: Record<Caller, Expected>;
 }
 
+const API = 'api-version=2024-07-01';
+/** Reads open to every caller: route, a path, and the outcome (nothing here needs an identity). */
+const OPEN_READS: Array<[string, string, Expected]> = [
+  ['GET /commit', '/commit', 'ok'],
+  ['GET /tx', '/tx?transaction_id=2.1', 'ok'],
+  ['GET /receipt', '/receipt?transaction_id=2.999999', 404],
+  ['GET /node/commit', '/node/commit', 'ok'],
+  ['GET /node/tx', '/node/tx?transaction_id=2.1', 'ok'],
+  ['GET /node/receipt', '/node/receipt?transaction_id=2.999999', 404],
+  ['GET /gov/commit', '/gov/commit', 'ok'],
+  ['GET /gov/tx', '/gov/tx?transaction_id=2.1', 'ok'],
+  ['GET /gov/receipt', '/gov/receipt?transaction_id=2.999999', 404],
+  ['GET /gov/api', '/gov/api', 'ok'],
+  ['GET /node/api', '/node/api', 'ok'],
+  ['GET /node/state', '/node/state', 'ok'],
+  ['GET /node/version', '/node/version', 'ok'],
+  ['GET /node/quotes', '/node/quotes', 'ok'],
+  ['GET /node/quotes/self', '/node/quotes/self', 'ok'],
+  ['GET /node/attestations', '/node/attestations', 'ok'],
+  ['GET /node/attestations/self', '/node/attestations/self', 'ok'],
+  ['GET /node/network', '/node/network', 'ok'],
+  ['GET /node/network/nodes', '/node/network/nodes', 'ok'],
+  ['GET /node/network/nodes/self', '/node/network/nodes/self', 'ok'],
+  ['GET /node/network/nodes/primary', '/node/network/nodes/primary', 'ok'],
+  ['GET /node/network/nodes/:node_id', `/node/network/nodes/${'0'.repeat(64)}`, 404],
+  ['GET /node/network/removable_nodes', '/node/network/removable_nodes', 'ok'],
+  ['GET /node/service/previous_identity', '/node/service/previous_identity', 404],
+  ['GET /node/backup', '/node/backup', 404],
+  ['GET /node/config', '/node/config', 'ok'],
+  ['GET /node/consensus', '/node/consensus', 'ok'],
+  ['GET /node/memory', '/node/memory', 'ok'],
+  ['GET /node/metrics', '/node/metrics', 'ok'],
+  ['GET /node/js_metrics', '/node/js_metrics', 'ok'],
+  ['GET /node/service/configuration', '/node/service/configuration', 'ok'],
+  ['GET /node/jwt_keys/refresh/metrics', '/node/jwt_keys/refresh/metrics', 'ok'],
+  ['GET /node/index/strategies', '/node/index/strategies', 'ok'],
+  ['GET /node/self_signed_certificate', '/node/self_signed_certificate', 'ok'],
+  ['GET /node/ready/app', '/node/ready/app', 'ok'],
+  ['GET /node/ready/gov', '/node/ready/gov', 'ok'],
+  ['GET /gov/service/constitution', `/gov/service/constitution?${API}`, 'ok'],
+  ['GET /gov/service/info', `/gov/service/info?${API}`, 'ok'],
+  ['GET /gov/service/members', `/gov/service/members?${API}`, 'ok'],
+  ['GET /gov/service/members/:memberId', `/gov/service/members/${'0'.repeat(64)}?${API}`, 404],
+  ['GET /gov/service/users', `/gov/service/users?${API}`, 'ok'],
+  ['GET /gov/service/users/:userId', `/gov/service/users/${'0'.repeat(64)}?${API}`, 404],
+  ['GET /gov/service/nodes', `/gov/service/nodes?${API}`, 'ok'],
+  ['GET /gov/service/nodes/:nodeId', `/gov/service/nodes/${'0'.repeat(64)}?${API}`, 404],
+  ['GET /gov/service/jwk', `/gov/service/jwk?${API}`, 'ok'],
+  ['GET /gov/service/join-policy', `/gov/service/join-policy?${API}`, 'ok'],
+  ['GET /gov/service/transactions/commit', `/gov/service/transactions/commit?${API}`, 'ok'],
+  ['GET /gov/service/transactions/:transactionId', `/gov/service/transactions/2.1?${API}`, 'ok'],
+  ['GET /gov/members/state-digests/:memberId', `/gov/members/state-digests/${'0'.repeat(64)}?${API}`, 404],
+];
+
 const ROWS: Row[] = [
   { route: 'GET /v1/health', call: async () => ({ path: '/v1/health' }), expect: EVERYONE('ok') },
   { route: 'GET /v1/api', call: async () => ({ path: '/v1/api' }), expect: EVERYONE('ok') },
   { route: 'GET /app/api', call: async () => ({ path: '/app/api' }), expect: EVERYONE('ok') },
   { route: 'ALL /app/*', call: async () => ({ path: '/app/nothing-deployed' }), expect: EVERYONE(404) },
-  { route: 'GET /app/commit', call: async () => ({ path: '/app/commit' }), expect: ANY_IDENTITY('ok') },
-  { route: 'GET /app/tx', call: async () => ({ path: '/app/tx?transaction_id=2.1' }), expect: ANY_IDENTITY('ok') },
-  { route: 'GET /app/receipt', call: async () => ({ path: '/app/receipt?transaction_id=2.999999' }), expect: ANY_IDENTITY(404) },
+  // CCF's common endpoints, every /node endpoint and the /gov reads are no_auth_required in CCF
+  // (common_endpoint_registry.cpp, node_frontend.h, gov/handlers/*.h): open to every caller.
+  { route: 'GET /app/commit', call: async () => ({ path: '/app/commit' }), expect: EVERYONE('ok') },
+  { route: 'GET /app/tx', call: async () => ({ path: '/app/tx?transaction_id=2.1' }), expect: EVERYONE('ok') },
+  { route: 'GET /app/receipt', call: async () => ({ path: '/app/receipt?transaction_id=2.999999' }), expect: EVERYONE(404) },
+  ...OPEN_READS.map(([route, path, status]) => ({ route, call: async () => ({ path }), expect: EVERYONE(status) })),
+  { route: 'GET|HEAD /node/primary', call: async () => ({ path: '/node/primary' }), expect: EVERYONE('ok') },
+  { route: 'DELETE /node/network/nodes/:node_id', call: async () => ({ method: 'DELETE', path: `/node/network/nodes/${'0'.repeat(64)}` }), expect: EVERYONE(404) },
+  // Paths outside Tessera's and CCF's prefixes are the app's, as in CCF; nothing is deployed here.
+  { route: 'ALL /*', call: async () => ({ path: '/nothing-deployed' }), expect: EVERYONE(404) },
+  { route: 'ALL /', call: async () => ({ path: '/' }), expect: EVERYONE(404) },
   { route: 'GET /v1/files', call: async () => ({ path: '/v1/files' }), expect: USERS_ONLY('ok') },
   { route: 'POST /v1/files', call: async () => ({ method: 'POST', path: '/v1/files', json: { file_name: 'n', sha256: 'a'.repeat(64), file_size: 1 } }), expect: USERS_ONLY('ok') },
   { route: 'GET /v1/files/:id', call: async () => ({ path: `/v1/files/${fixtures.aliceFile}` }), expect: { ...USERS_ONLY(403), creator: 'ok' } },
@@ -136,18 +198,19 @@ const ROWS: Row[] = [
   { route: 'GET|PUT|DELETE|PATCH|OPTIONS /invoke/:id', call: async () => ({ method: 'GET', path: '/invoke/01ABCDEFGHJKMNPQRSTVWXYZ00' }), expect: USERS_ONLY(405) },
   { route: 'ALL /t/:app/*', call: async () => ({ path: '/t/noapp/route' }), expect: USERS_ONLY(404) },
   { route: 'ALL /t/:app', call: async () => ({ path: '/t/noapp' }), expect: USERS_ONLY(404) },
-  { route: 'GET /gov/members/proposals', call: async () => ({ path: '/gov/members/proposals?api-version=2024-07-01' }), expect: ANY_IDENTITY('ok') },
-  { route: 'GET /gov/members/proposals/:id', call: async () => ({ path: '/gov/members/proposals/00?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
-  { route: 'GET /gov/members/proposals/:id/actions', call: async () => ({ path: '/gov/members/proposals/00/actions?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
-  { route: 'GET /gov/members/proposals/:id/ballots/:member', call: async () => ({ path: '/gov/members/proposals/00/ballots/00?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
-  { route: 'GET /gov/service/javascript-app', call: async () => ({ path: '/gov/service/javascript-app?api-version=2024-07-01' }), expect: ANY_IDENTITY('ok') },
-  { route: 'GET /gov/service/javascript-modules', call: async () => ({ path: '/gov/service/javascript-modules?api-version=2024-07-01' }), expect: ANY_IDENTITY('ok') },
-  { route: 'GET /gov/service/javascript-modules/:name', call: async () => ({ path: '/gov/service/javascript-modules/none.js?api-version=2024-07-01' }), expect: ANY_IDENTITY(404) },
+  { route: 'GET /gov/members/proposals', call: async () => ({ path: '/gov/members/proposals?api-version=2024-07-01' }), expect: EVERYONE('ok') },
+  { route: 'GET /gov/members/proposals/:id', call: async () => ({ path: '/gov/members/proposals/00?api-version=2024-07-01' }), expect: EVERYONE(404) },
+  { route: 'GET /gov/members/proposals/:id/actions', call: async () => ({ path: '/gov/members/proposals/00/actions?api-version=2024-07-01' }), expect: EVERYONE(404) },
+  { route: 'GET /gov/members/proposals/:id/ballots/:member', call: async () => ({ path: '/gov/members/proposals/00/ballots/00?api-version=2024-07-01' }), expect: EVERYONE(404) },
+  { route: 'GET /gov/service/javascript-app', call: async () => ({ path: '/gov/service/javascript-app?api-version=2024-07-01' }), expect: EVERYONE('ok') },
+  { route: 'GET /gov/service/javascript-modules', call: async () => ({ path: '/gov/service/javascript-modules?api-version=2024-07-01' }), expect: EVERYONE('ok') },
+  { route: 'GET /gov/service/javascript-modules/:name', call: async () => ({ path: '/gov/service/javascript-modules/none.js?api-version=2024-07-01' }), expect: EVERYONE(404) },
   {
     route: 'POST /gov/members/*',
-    // A proposal signed with the caller's own key: only a member's signature counts.
+    // A proposal signed with the caller's own key: only a member's signature counts, with or without a
+    // TLS client certificate (CCF's member_sig_only_policies). A caller with no key sends no envelope: 400.
     call: async (c) => ({ method: 'POST', path: '/gov/members/proposals:create?api-version=2024-07-01', body: signedBy(c, { actions: [{ name: 'set_constitution', args: { constitution: 'x' } }] }), headers: { 'content-type': 'application/cose' } }),
-    expect: { ...ANY_IDENTITY(401), member: 400 },
+    expect: { ...ANY_IDENTITY(401), anonymous: 400, member: 400 },
   },
 ];
 
@@ -292,7 +355,8 @@ describe('governance actions × callers', () => {
         const res = await https(url('/gov/members/proposals:create?api-version=2024-07-01'), who[c], { method: 'POST', body: signedBy(c, { actions: [{ name: action, args: {} }] }), headers: { 'content-type': 'application/cose' } });
         // A member's proposal is judged on its arguments (here empty): accepted or refused as malformed, never as unauthorized.
         got[action][c] = c === 'member' ? (res.status === 401 || res.status === 403 ? res.status : 'processed') : outcome(res.status);
-        want[action][c] = c === 'member' ? 'processed' : 401;
+        // A caller with no key sends no COSE envelope at all: 400 before any signature is looked for.
+        want[action][c] = c === 'member' ? 'processed' : c === 'anonymous' ? 400 : 401;
       }
     }
     assert.deepEqual(got, want);
@@ -315,7 +379,7 @@ describe('governance actions × callers', () => {
       const withdrawal = await https(url(`/gov/members/proposals/${p}:withdraw?api-version=2024-07-01`), who[c], { method: 'POST', body: signedBy(c, '', 'withdrawal', p), headers: { 'content-type': 'application/cose' } });
       got.withdrawal[c] = outcome(withdrawal.status);
     }
-    const want = { ...ANY_IDENTITY(401), member: 'ok' as Expected };
+    const want = { ...ANY_IDENTITY(401), anonymous: 400 as Expected, member: 'ok' as Expected };
     assert.deepEqual(got, { ballot: want, withdrawal: want });
     process.stdout.write(`# authorization pairs checked: ${ROWS.length * CALLERS.length} REST, ${WIRE_ROWS.length * CALLERS.length} wire, ${(ACTIONS.length + 2) * CALLERS.length} governance\n`);
   });

@@ -1,7 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TesseraError } from '../../errors/index.js';
 import type { TLSSocket } from 'node:tls';
 import type { AppService } from '../../apps/service.js';
 import { peerCertificateDer } from '../../identity/tls.js';
+
+/** Tessera's own route prefixes: a path under one that no route takes is Tessera's 404, not the app's. */
+const TESSERA_PREFIXES = ['/v1/', '/invoke/', '/t/', '/ingress/', '/gov/', '/node/'];
 
 /**
  * The deployed CCF app under /app. Authentication here is the endpoint's own policies (which may be
@@ -14,13 +18,16 @@ export async function appRoutes(app: FastifyInstance, apps: AppService) {
 
     scope.get('/app/api', { schema: { hide: true } }, async () => apps.openApi());
 
-    scope.all('/app/*', { schema: { hide: true } }, async (request, reply) => {
+    const serve = (prefix: string) => async (request: FastifyRequest, reply: FastifyReply) => {
       const url = new URL(request.url, 'https://node');
+      if (prefix === '' && TESSERA_PREFIXES.some((p) => url.pathname.startsWith(p))) {
+        throw new TesseraError('not_found', `no route ${request.method} ${url.pathname}`);
+      }
       const socket = request.raw.socket as TLSSocket;
       const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')]));
       const result = await apps.handle({
         method: request.method,
-        path: url.pathname.slice('/app'.length) || '/',
+        path: url.pathname.slice(prefix.length) || '/',
         query: url.search.slice(1),
         hostname: request.headers.host ?? null,
         headers,
@@ -29,6 +36,12 @@ export async function appRoutes(app: FastifyInstance, apps: AppService) {
       });
       reply.status(result.status).headers(result.headers);
       return reply.send(result.body ?? undefined);
-    });
+    };
+    scope.all('/app/*', { schema: { hide: true } }, serve('/app'));
+    // CCF gives a path whose first segment names no frontend (gov, app, node) to the app's frontend
+    // unchanged (src/http/http_rpc_context.h, extract_actor and fetch_rpc_handler): an endpoint `/log`
+    // answers at /app/log and at /log, and GET / is the app's `/` (404 `Unknown path: /.` without one).
+    scope.all('/*', { schema: { hide: true } }, serve(''));
+    scope.all('/', { schema: { hide: true } }, serve(''));
   });
 }
