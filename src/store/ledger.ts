@@ -78,6 +78,12 @@ export class Ledger {
     return { seqno: n, root: root.toString('hex') };
   }
 
+  /** The latest signature's seqno and Merkle root (hex), or null before the first (governance reads it as public:ccf.internal.signatures). */
+  lastSignature(): { seqno: number; root: string } | null {
+    const row = this.db.prepare('SELECT seqno, root FROM ledger_signatures ORDER BY seqno DESC LIMIT 1').get() as { seqno: number; root: Buffer } | undefined;
+    return row ? { seqno: row.seqno, root: Buffer.from(row.root).toString('hex') } : null;
+  }
+
   lastSigned(): number {
     return (this.db.prepare('SELECT max(seqno) AS s FROM ledger_signatures').get() as { s: number | null }).s ?? 0;
   }

@@ -39,7 +39,8 @@ export function govRoutes(app: FastifyInstance, gov: GovernanceService, lastComm
     }
     if ((m = /^\/gov\/members\/proposals\/([0-9a-f]+):withdraw$/.exec(path))) {
       const { result, seqno } = await gov.withdraw(envelope(request), m[1]);
-      return committed(reply, seqno).send(result);
+      // CCF answers 204 for a proposal it does not know: withdrawal is idempotent.
+      return result === null ? committed(reply, seqno).status(204).send() : committed(reply, seqno).send(result);
     }
     if ((m = /^\/gov\/members\/state-digests\/([0-9a-f]+):ack$/.exec(path))) {
       const { result, seqno } = await gov.ack(envelope(request), m[1]);
