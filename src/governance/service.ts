@@ -466,5 +466,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
 /** An engine error as CCF words a JS failure in governance: the exception itself, or its time limit. */
 function reasonOf(err: TesseraError): string {
   if (err?.code === 'timeout') return 'Operation took too long to complete.';
-  return String(err?.message ?? err).replace(/^the code threw /, '');
+  const reason = String(err?.message ?? err).replace(/^the code threw /, '');
+  // The engine names an exception's class unless it is plain Error; CCF's reasons always name it.
+  return /^[A-Za-z]*Error: /.test(reason) || !/^the code threw /.test(String(err?.message)) ? reason : `Error: ${reason}`;
 }
