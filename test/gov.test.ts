@@ -133,7 +133,11 @@ describe('bad input changes nothing', () => {
   test('a constitution that does not export all three functions is refused', async () => {
     const r = await m0.propose({ actions: [{ name: 'set_constitution', args: { constitution: 'export function validate() { return { valid: true }; } export function apply() {}' } }] });
     assert.equal(r.status, 400);
-    assert.match(r.json().error.message, /the constitution must export validate, resolve and apply; it lacks resolve/);
+    // CCF's validateConstitution checks apply, resolve, validate in that order, with these messages.
+    assert.equal(r.json().error.code, 'ProposalFailedToValidate');
+    assert.match(r.json().error.message, /proposed constitution exports function apply with 0 args, expected 2 args \(proposal, proposerId\)/);
+    const noResolve = await m0.propose({ actions: [{ name: 'set_constitution', args: { constitution: 'export function validate(i) { return { valid: true }; } export function apply(p, id) {}' } }] });
+    assert.match(noResolve.json().error.message, /proposed constitution does not export a function named resolve: Failed to find export 'resolve' in module 'proposed constitution'/);
   });
 
   test('every /gov call needs api-version', async () => {
@@ -144,11 +148,18 @@ describe('bad input changes nothing', () => {
 });
 
 describe('proposal states', () => {
-  test('withdraw is the proposer’s alone, once', async () => {
+  test('withdraw is the proposer’s alone; withdrawing again, or an unknown proposal, is idempotent (CCF)', async () => {
     const p = (await m0.propose({ actions: [{ name: 'remove_jwt_issuer', args: { issuer: 'w' } }] })).json();
-    assert.equal((await m1.withdraw(p.proposalId)).status, 403);
+    const other = await m1.withdraw(p.proposalId);
+    assert.equal(other.status, 403);
+    assert.deepEqual(other.json().error, { code: 'AuthorizationFailed', message: `Proposal ${p.proposalId} can only be withdrawn by proposer ${m0.id}, not caller ${m1.id}.` });
     assert.equal((await m0.withdraw(p.proposalId)).json().proposalState, 'Withdrawn');
-    assert.equal((await m0.withdraw(p.proposalId)).json().error.code, 'ProposalNotOpen');
+    const again = await m0.withdraw(p.proposalId);
+    assert.equal(again.status, 200);
+    assert.equal(again.json().proposalState, 'Withdrawn');
+    assert.equal((await m0.withdraw('cd'.repeat(32))).status, 204);
+    const late = await m1.vote(p.proposalId, ACCEPT_BALLOT);
+    assert.deepEqual(late.json().error, { code: 'ProposalNotOpen', message: `Proposal ${p.proposalId} is currently in state Withdrawn - only Open proposals can receive votes` });
   });
 
   test('an accepted action that fails to apply leaves the proposal Failed and changes nothing', async () => {
@@ -241,7 +252,7 @@ describe('one member cannot freeze governance', () => {
     const futureBallot = await m1.vote('ab'.repeat(32), ACCEPT_BALLOT, { createdAt: year2286 });
     assert.equal(futureBallot.json().error.code, 'InvalidCreatedAt', 'ballots are checked the same way');
     // A clock a little ahead (within the skew) is fine, as is one exactly on time.
-    const ahead = await m1.propose({ actions: [{ name: 'remove_jwt_issuer', args: { issuer: 'skew' } }] }, { createdAt: Math.floor(Date.now() / 1000) + 60 });
+    const ahead = await m1.propose({ actions: [{ name: 'set_jwt_issuer', args: { issuer: 'skew' } }] }, { createdAt: Math.floor(Date.now() / 1000) + 60 });
     assert.equal(ahead.status, 200, ahead.body.toString());
     attempts.forEach((r, i) => {
       assert.equal(r.status, 400, `far-future proposal ${i} was not refused: ${r.body.toString()}`);

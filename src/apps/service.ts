@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
-import { GOV } from '../governance/tables.js';
+import { GOV, type JsRuntimeOptions } from '../governance/tables.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
 import { FreshPools, InterpreterCache, type JsEngine } from '../sandbox/js/engine.js';
@@ -64,7 +64,7 @@ export class AppService {
   /** Whose turn it is in each kept interpreter (by interpreter_reuse key): one request runs in it at a time. */
   private readonly turns = new Turns();
   /** The deployed app as of the last deployment seen: re-read only when a deployment changes the flush record. */
-  private deployment: { version: number | undefined; codeCache: boolean; endpoints: ReturnType<typeof loadEndpoints>; modules: Record<string, string> } | null = null;
+  private deployment: { version: number | undefined; options: number | undefined; codeCache: boolean; endpoints: ReturnType<typeof loadEndpoints>; modules: Record<string, string> } | null = null;
 
   constructor(
     private readonly opts: {
@@ -80,6 +80,7 @@ export class AppService {
     },
   ) {
     this.auth = new AppAuth(opts.principals);
+    this.runtime = opts.runtime;
   }
 
   openApi() {
@@ -97,14 +98,28 @@ export class AppService {
     await this.fresh.close();
   }
 
+  /** The runtime options in force: the node's config, replaced by governance's set_js_runtime_options once set (as CCF does). */
+  private runtime: AppRuntimeOptions & { logExceptionDetails?: boolean };
+
   private deployed() {
-    const version = this.opts.store.read((tx) => tx.versionOf(GOV.interpreterFlush, 'flush'));
-    if (this.deployment && this.deployment.version === version) return this.deployment;
+    const [version, options] = this.opts.store.read((tx) => [tx.versionOf(GOV.interpreterFlush, 'flush'), tx.versionOf(GOV.jsRuntimeOptions, 'options')]);
+    if (this.deployment && this.deployment.version === version && this.deployment.options === options) return this.deployment;
+    const set = this.opts.store.read((tx) => tx.get<JsRuntimeOptions>(GOV.jsRuntimeOptions, 'options'));
+    this.runtime = set
+      ? {
+          ...this.opts.runtime,
+          maxExecutionMs: set.max_execution_time_ms,
+          maxHeapMiB: Math.max(8, Math.ceil(set.max_heap_bytes / 1048576)),
+          returnExceptionDetails: set.return_exception_details === true,
+          logExceptionDetails: set.log_exception_details === true,
+        }
+      : this.opts.runtime;
     this.interpreters.clear();
     this.fresh.clear();
     this.opts.engine.clearCodeCache();
     this.deployment = this.opts.store.read((tx) => ({
       version,
+      options,
       codeCache: tx.get<{ disable_bytecode_cache?: boolean }>(GOV.interpreterFlush, 'flush')?.disable_bytecode_cache !== true,
       endpoints: loadEndpoints(tx.list<EndpointInfo>(GOV.endpoints)),
       modules: Object.fromEntries(tx.list<string>(GOV.modules)),
@@ -177,7 +192,7 @@ export class AppService {
           args: [request, req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.byteLength)],
           prelude: CCF_PRELUDE,
           host: bound.host,
-          limits: { cpuMs: this.opts.runtime.maxExecutionMs, heapMiB: this.opts.runtime.maxHeapMiB },
+          limits: { cpuMs: this.runtime.maxExecutionMs, heapMiB: this.runtime.maxHeapMiB },
         };
         // The deployment is in the key, so a request that read an older deployment never refills a pool with its code.
         const fresh = `${deploymentVersion}\0${historical ? 'historical' : 'current'}\0${endpoint.info.js_module}\0${endpoint.info.js_function}`;
@@ -277,7 +292,8 @@ export class AppService {
   }
 
   private details(message: string, trace = '') {
-    return this.opts.runtime.returnExceptionDetails ? [{ code: 'JSException', message, trace }] : undefined;
+    if (this.runtime.logExceptionDetails) this.opts.logger.info({ tag: 'js', trace }, message);
+    return this.runtime.returnExceptionDetails ? [{ code: 'JSException', message, trace }] : undefined;
   }
 
   /** A limit or a failure outside the handler's own try (module load, the engine). */

@@ -4,7 +4,7 @@ import { type Principal, type PrincipalService, validatePrincipalName } from '..
 import { certIdOfPem } from '../crypto/certificates.js';
 import type { Tx } from '../store/types.js';
 import { pathTemplateProblem } from './path-template.js';
-import { GOV, type MemberInfo } from './tables.js';
+import { GOV, type JsRuntimeOptions, type MemberInfo } from './tables.js';
 
 // The actions a proposal may carry. Each validates its arguments (the default constitution's validate
 // calls these) and applies them inside the governance transaction (its apply does).
@@ -81,6 +81,13 @@ function bundleProblem(args: Record<string, unknown>): string | null {
   }
   if (args.disable_bytecode_cache !== undefined && typeof args.disable_bytecode_cache !== 'boolean') return 'disable_bytecode_cache must be a boolean';
   return null;
+}
+
+/** CCF's check of a member or user id: the hex SHA-256 of a certificate. */
+function entityIdProblem(v: unknown, field: string): string | null {
+  if (!str(v)) return `${field} must be of type string but is ${typeof v}`;
+  if ((v as string).length !== 64) return `${field} must contain exactly 64 characters`;
+  return /^[a-fA-F0-9]*$/.test(v as string) ? null : `${field} contains non-hexadecimal character`;
 }
 
 function clearTable(tx: Tx, table: string) {
@@ -162,11 +169,40 @@ export const ACTIONS: Record<string, Action> = {
       tx.delete(GOV.membersInfo, p.certId);
     },
   },
-  set_user: {
-    validate: (a) => (!isObject(a) ? 'args must be an object' : certProblem(a.cert)),
+  set_member_data: {
+    validate: (a) => (!isObject(a) ? 'args must be an object' : (entityIdProblem(a.member_id, 'member_id') ?? (isObject(a.member_data) ? null : 'member_data must be an object'))),
     apply: (a, { tx, principals }) => {
-      const p = principals.addIn(tx, { name: nameFor(tx, principals, a.cert), role: 'user', certPem: a.cert, tokenHash: null });
-      tx.put(GOV.usersInfo, p.certId, a.user_data !== undefined ? { user_data: a.user_data } : {});
+      const p = principals.byCertIdIn(tx, a.member_id);
+      if (!p || p.role !== 'member') throw new TesseraError('not_found', `Member ${a.member_id} does not exist`);
+      // Members made at init have no row yet: they are Active.
+      const info = tx.get<MemberInfo>(GOV.membersInfo, a.member_id) ?? { status: 'Active' as const };
+      tx.put<MemberInfo>(GOV.membersInfo, a.member_id, { ...info, member_data: a.member_data });
+    },
+  },
+  set_js_runtime_options: {
+    validate: (a) => {
+      if (!isObject(a)) return 'args must be an object';
+      for (const k of ['max_heap_bytes', 'max_stack_bytes', 'max_execution_time_ms']) if (!Number.isInteger(a[k])) return `${k} must be an integer`;
+      for (const k of ['log_exception_details', 'return_exception_details']) if (a[k] !== undefined && a[k] !== null && typeof a[k] !== 'boolean') return `${k} must be of type boolean but is ${typeof a[k]}`;
+      if (a.max_cached_interpreters !== undefined && a.max_cached_interpreters !== null && !Number.isInteger(a.max_cached_interpreters)) return 'max_cached_interpreters must be an integer';
+      return null;
+    },
+    // The app runtime reads these on its next request (apps/service.ts); governance code may only be given more.
+    apply: (a, { tx }) => tx.put<JsRuntimeOptions>(GOV.jsRuntimeOptions, 'options', a),
+  },
+  set_user: {
+    validate: (a) => {
+      if (!isObject(a)) return 'args must be an object';
+      return certProblem(a.cert) ?? (a.user_data !== undefined && a.user_data !== null && !isObject(a.user_data) ? 'user_data must be an object' : null);
+    },
+    apply: (a, { tx, principals }) => {
+      // set_user on a known certificate is CCF's way to change a user's data: the user stays, its data is replaced.
+      const id = certIdOfPem(a.cert);
+      const existing = principals.byCertIdIn(tx, id);
+      if (existing && existing.role !== 'user') throw new TesseraError('conflict', `certificate ${id} already belongs to ${existing.role} ${existing.name}: in Tessera a certificate is one identity`);
+      if (!existing) principals.addIn(tx, { name: nameFor(tx, principals, a.cert), role: 'user', certPem: a.cert, tokenHash: null });
+      if (a.user_data !== undefined && a.user_data !== null) tx.put(GOV.usersInfo, id, { user_data: a.user_data });
+      else tx.delete(GOV.usersInfo, id);
     },
   },
   remove_user: {
@@ -186,7 +222,10 @@ export const ACTIONS: Record<string, Action> = {
   },
   set_constitution: {
     validate: (a, ctx) => (isObject(a) && str(a.constitution) ? ctx.constitutionCheck(a.constitution as string) : 'constitution must be a string'),
-    apply: (a, { tx, proposalId }) => {
+    apply: (a, { tx, proposalId, constitutionCheck }) => {
+      // Checked again against the state it is applied to: a constitution that cannot govern is never stored.
+      const problem = constitutionCheck(a.constitution);
+      if (problem) throw new TesseraError('invalid_input', problem);
       tx.put(GOV.constitution, 'constitution', a.constitution);
       // Open proposals were made under the old rules: CCF drops them.
       for (const [id, info] of tx.list<{ state: string }>(GOV.proposalsInfo)) {

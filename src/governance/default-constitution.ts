@@ -2,7 +2,8 @@
 // each action, accept on a strict majority of Active members (the proposer does not vote implicitly,
 // nothing is ever rejected), and apply the actions in order. The host grants three functions:
 // tessera_validate_action(name, argsJson) → error text or null, tessera_active_members() → count,
-// and tessera_apply_action(name, argsJson, proposalId).
+// and tessera_apply_action(name, argsJson, proposalId); like any constitution it also has the `ccf` global
+// (ccf-global.ts). TODO(issue 17): move this guest code into a *.sandbox.ts module once that mechanism exists.
 export const DEFAULT_CONSTITUTION = `
 export function validate(input) {
   let proposal;

@@ -7,10 +7,21 @@ import type { Store, Tx } from '../store/types.js';
 import { ACTIONS, type ActionContext } from './actions.js';
 import type { CoseMessage, GovMessageType } from '../crypto/cose.js';
 import { DEFAULT_CONSTITUTION } from './default-constitution.js';
-import { GOV, type MemberInfo } from './tables.js';
+import { GOV_PRELUDE, govHost } from './ccf-global.js';
+import type { GovKvDeps, GovPhase } from './ccf-kv.js';
+import { GOV, type JsRuntimeOptions, type MemberInfo } from './tables.js';
 
-
-const CONSTITUTION_PRELUDE = 'for (const k of Object.keys(H)) globalThis[k] = H[k];';
+/** What the dry run of a proposed constitution runs validate, resolve and apply on: a proposal of no actions. */
+const PROBE_PROPOSAL = '{"actions":[]}';
+const PROBE_ID = '0'.repeat(64);
+/** CCF's name for a candidate constitution in its messages (validateConstitution, src/js/extensions/ccf/gov.cpp). */
+const CANDIDATE = 'proposed constitution';
+/** The arguments CCF requires of each export (required, optional), checked by their declared length. */
+const EXPORT_ARGS: Array<[string, string[], string[]]> = [
+  ['apply', ['proposal', 'proposerId'], []],
+  ['resolve', ['proposal', 'proposerId', 'votes'], ['proposalId']],
+  ['validate', ['input'], []],
+];
 
 export type ProposalState = 'Open' | 'Accepted' | 'Withdrawn' | 'Rejected' | 'Failed' | 'Dropped';
 
@@ -48,7 +59,14 @@ export interface GovernanceOptions {
   maxClockSkewS?: number;
   /** The node's clock, in milliseconds since the epoch (tests). */
   now?: () => number;
+  /** The latest ledger signature (public:ccf.internal.signatures to governance code). */
+  lastSignature?: () => { seqno: number; root: string } | null;
+  /** The service certificate (public:ccf.gov.service.info to governance code). */
+  serviceCertPem?: string;
 }
+
+/** Constitution sources checked for this request (load, exports, dry run): source → problem, or null if fine. */
+type Checks = Map<string, string | null>;
 
 /** The default allowance for members' clocks running ahead of the node's: 5 minutes. */
 export const DEFAULT_MAX_CLOCK_SKEW_S = 300;
@@ -65,8 +83,23 @@ const RESOLUTIONS = new Set(['Open', 'Accepted', 'Rejected']);
 export class GovernanceService {
   constructor(private readonly opts: GovernanceOptions) {}
 
-  private get limits(): Partial<JsLimits> {
-    return { heapMiB: 32, cpuMs: 1000, ...this.opts.limits };
+  /** Governance code's limits: set_js_runtime_options may raise them but never lower them (CCF's NO_LOWER_THAN_DEFAULTS). */
+  private limitsIn(tx: Tx): JsLimits {
+    const base = { heapMiB: 32, cpuMs: 1000, ...this.opts.limits };
+    const o = tx.get<JsRuntimeOptions>(GOV.jsRuntimeOptions, 'options');
+    if (!o) return base;
+    return { heapMiB: Math.max(base.heapMiB, Math.ceil((o.max_heap_bytes ?? 0) / 1048576)), cpuMs: Math.max(base.cpuMs, o.max_execution_time_ms ?? 0) };
+  }
+
+  private deps(tx: Tx, checks: Checks): GovKvDeps {
+    return {
+      tx,
+      principals: this.opts.principals,
+      lastSignature: this.opts.lastSignature,
+      serviceCertPem: this.opts.serviceCertPem,
+      constitutionProblem: (source) =>
+        checks.has(source) ? checks.get(source)! : `${CANDIDATE} was not checked: a constitution is checked when it is a string argument "constitution" of an action of the proposal`,
+    };
   }
 
   private constitution(tx: Tx): string {
@@ -111,69 +144,142 @@ export class GovernanceService {
     return this.opts.principals.listIn(tx).filter((p) => p.role === 'member' && (tx.get<MemberInfo>(GOV.membersInfo, p.certId)?.status ?? 'Active') === 'Active').length;
   }
 
-  /** Checks a constitution exports validate, resolve and apply. */
-  async checkConstitution(source: string): Promise<string | null> {
-    try {
-      const kinds = await this.opts.engine.run({
-        modules: { '/constitution.js': source, '/probe.js': "import * as c from './constitution.js'; export function probe() { return [typeof c.validate, typeof c.resolve, typeof c.apply]; }" },
-        entry: '/probe.js',
-        exportName: 'probe',
-        limits: this.limits,
-      });
-      const missing = ['validate', 'resolve', 'apply'].filter((_, i) => (kinds as string[])[i] !== 'function');
-      return missing.length ? `the constitution must export validate, resolve and apply; it lacks ${missing.join(', ')}` : null;
-    } catch (err) {
-      return `the constitution does not load: ${(err as Error).message}`;
-    }
-  }
-
-  private async runConstitution(tx: Tx, fn: 'validate' | 'resolve' | 'apply', args: unknown[], host: Record<string, (...a: any[]) => unknown>) {
-    // The constitution calls its host functions as globals: the prelude hands out the boundary's typed copies.
-    return this.opts.engine.run({ modules: { '/constitution.js': this.constitution(tx) }, entry: '/constitution.js', exportName: fn, args, host, prelude: CONSTITUTION_PRELUDE, limits: this.limits });
-  }
-
-  private async validate(tx: Tx, proposal: string): Promise<void> {
-    let parsed: { actions?: Array<{ name?: string; args?: { constitution?: unknown } }> } = {};
+  /**
+   * Every constitution a proposal carries (any action's string argument "constitution"), checked before the
+   * proposal is validated or applied: the host calls that need the result (ccf.gov.validateConstitution, a
+   * write to the constitution table) are synchronous, and a check runs the candidate in its own isolate.
+   */
+  private async checkCandidates(tx: Tx, proposal: string, proposerId: string): Promise<Checks> {
+    const checks: Checks = new Map();
+    let parsed: { actions?: Array<{ args?: { constitution?: unknown } }> } | undefined;
     try {
       parsed = JSON.parse(proposal);
     } catch {
-      /* the constitution reports it */
+      return checks;
     }
-    // set_constitution is checked by running the candidate, which cannot happen inside a synchronous host call.
-    const checked = new Map<string, string | null>();
-    for (const a of parsed?.actions ?? []) {
-      if (a?.name === 'set_constitution' && typeof a.args?.constitution === 'string') checked.set(a.args.constitution, await this.checkConstitution(a.args.constitution));
+    for (const a of Array.isArray(parsed?.actions) ? parsed.actions : []) {
+      const source = a?.args?.constitution;
+      if (typeof source === 'string' && !checks.has(source)) checks.set(source, await this.checkConstitution(tx, source, proposerId));
     }
-    const ctx = { principals: this.opts.principals, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: (s: string) => (checked.has(s) ? checked.get(s)! : 'the constitution was not checked') };
-    const result = (await this.runConstitution(tx, 'validate', [proposal], {
-      tessera_validate_action: (name: string, argsJson: string) => {
-        const action = ACTIONS[name];
-        if (!action) return `${name}: no such action`;
-        const problem = action.validate(JSON.parse(argsJson), ctx);
-        return problem ? `${name}: ${problem}` : null;
-      },
-      tessera_active_members: () => this.activeMembers(tx),
-    })) as { valid?: boolean; description?: string } | undefined;
-    if (!result?.valid) throw bad(`the proposal failed to validate: ${result?.description ?? 'validate returned nothing'}`, 'ProposalFailedToValidate');
+    return checks;
+  }
+
+  /**
+   * Whether `source` can govern: it loads, exports validate, resolve and apply with the arguments CCF requires
+   * (CCF's validateConstitution, with its messages), and a dry run of all three on a proposal of no actions,
+   * against the current state, neither throws nor returns what the node cannot use. Nothing the dry run
+   * writes is kept. A constitution that fails this would refuse every later proposal, including its own
+   * replacement: governance would be locked for good.
+   */
+  async checkConstitution(tx: Tx, source: string, proposerId: string): Promise<string | null> {
+    if (source.length === 0) return 'constitution is empty';
+    const probe = `import * as c from './constitution.js';
+export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.map((n) => [n in c, typeof c[n], typeof c[n] === 'function' ? c[n].length : 0]); }`;
+    let shape: Array<[boolean, string, number]>;
+    const rollback = tx.savepoint();
+    try {
+      try {
+        shape = (await this.opts.engine.run({
+          modules: { '/constitution.js': source, '/probe.js': probe },
+          entry: '/probe.js',
+          exportName: 'probe',
+          prelude: GOV_PRELUDE,
+          host: govHost({ deps: this.deps(tx, new Map()), phase: 'ro', logger: this.opts.logger }),
+          limits: this.limitsIn(tx),
+        })) as Array<[boolean, string, number]>;
+      } catch (err) {
+        const e = err as TesseraError;
+        const reason = /SyntaxError|compile/i.test(e.message) ? `Failed to compile ${CANDIDATE}: ${reasonOf(e)}` : `Failed to execute ${CANDIDATE}: ${reasonOf(e)}`;
+        return `${CANDIDATE} does not export a function named apply: ${reason}`;
+      }
+      for (const [i, [name, required, optional]] of EXPORT_ARGS.entries()) {
+        const [present, kind, length] = shape[i];
+        if (!present) return `${CANDIDATE} does not export a function named ${name}: Failed to find export '${name}' in module '${CANDIDATE}'`;
+        if (kind !== 'function') return `${CANDIDATE} does not export a function named ${name}: Export '${name}' of module '${CANDIDATE}' is not a function`;
+        const plural = (n: number) => (n === 1 ? 'arg' : 'args');
+        const actual = `${CANDIDATE} exports function ${name} with ${length} ${plural(length)}`;
+        if (optional.length === 0 && length !== required.length) return `${actual}, expected ${required.length} ${plural(required.length)} (${required.join(', ')})`;
+        if (optional.length > 0 && (length < required.length || length > required.length + optional.length)) {
+          return `${actual}, expected between ${required.length} and ${required.length + optional.length} args (${required.join(', ')}[, ${optional.join(', ')}])`;
+        }
+      }
+      // The dry run, with the ccf global and the access of each phase, inside this transaction (undone below).
+      const noChecks: Checks = new Map();
+      const run = async (fn: 'validate' | 'resolve' | 'apply', args: unknown[], phase: GovPhase) => {
+        try {
+          return { value: await this.runConstitution(tx, source, fn, args, phase, noChecks, { proposalId: PROBE_ID }) };
+        } catch (err) {
+          return { error: `${CANDIDATE} failed a dry run on a proposal of no actions: ${fn}() threw ${reasonOf(err as TesseraError)}` };
+        }
+      };
+      const validated = await run('validate', [PROBE_PROPOSAL], 'ro');
+      if ('error' in validated) return validated.error!;
+      if (typeof validated.value !== 'object' || validated.value === null) return `${CANDIDATE} failed a dry run on a proposal of no actions: validate() did not return an object`;
+      const resolved = await run('resolve', [PROBE_PROPOSAL, proposerId, [], PROBE_ID], 'ro');
+      if ('error' in resolved) return resolved.error!;
+      if (!RESOLUTIONS.has(String(resolved.value))) return `${CANDIDATE} failed a dry run on a proposal of no actions: resolve() returned invalid status value: "${String(resolved.value)}"`;
+      const applied = await run('apply', [PROBE_PROPOSAL, PROBE_ID], 'rw');
+      if ('error' in applied) return applied.error!;
+      return null;
+    } finally {
+      rollback();
+    }
+  }
+
+  /** Calls the constitution's `fn` (the stored one, or `source`) with the ccf global of `phase` and Tessera's own host functions. */
+  private async runConstitution(tx: Tx, source: string | null, fn: 'validate' | 'resolve' | 'apply', args: unknown[], phase: GovPhase, checks: Checks, extra: { proposalId?: string; host?: Record<string, (...a: any[]) => unknown> } = {}) {
+    const host = { ...govHost({ deps: this.deps(tx, checks), phase, logger: this.opts.logger, proposalId: extra.proposalId }), tessera_active_members: () => this.activeMembers(tx), ...extra.host };
+    return this.opts.engine.run({ modules: { '/constitution.js': source ?? this.constitution(tx) }, entry: '/constitution.js', exportName: fn, args, host, prelude: GOV_PRELUDE, limits: this.limitsIn(tx) });
+  }
+
+  private async validate(tx: Tx, proposal: string, checks: Checks): Promise<void> {
+    const ctx = { principals: this.opts.principals, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: (s: string) => this.deps(tx, checks).constitutionProblem(s) };
+    let result: unknown;
+    try {
+      result = await this.runConstitution(tx, null, 'validate', [proposal], 'ro', checks, {
+        host: {
+          tessera_validate_action: (name: string, argsJson: string) => {
+            const action = ACTIONS[name];
+            if (!action) return `${name}: no such action`;
+            const problem = action.validate(JSON.parse(argsJson), ctx);
+            return problem ? `${name}: ${problem}` : null;
+          },
+        },
+      });
+    } catch (err) {
+      // CCF: a validate that throws is the node's failure, not the proposal's (proposals.h).
+      throw new TesseraError('internal', `Failed to execute validation: ${reasonOf(err as TesseraError)}`, { ccf: 'InternalError' });
+    }
+    if (typeof result !== 'object' || result === null) throw new TesseraError('internal', 'Validation failed to return an object', { ccf: 'InternalError' });
+    const { valid, description } = result as { valid?: unknown; description?: unknown };
+    if (valid !== true) throw bad(`Proposal failed to validate: ${typeof description === 'string' ? description : ''}`, 'ProposalFailedToValidate');
+    // Whatever the constitution says, a proposal naming a constitution that would lock governance is refused.
+    for (const [, problem] of checks) if (problem) throw bad(`Proposal failed to validate: ${problem}`, 'ProposalFailedToValidate');
   }
 
   /** Runs every ballot, then the constitution's resolve, and on Accepted its apply; updates `info` in place. */
-  private async resolve(tx: Tx, proposalId: string, proposal: string, info: ProposalInfo): Promise<void> {
+  private async resolve(tx: Tx, proposalId: string, proposal: string, info: ProposalInfo, checks: Checks): Promise<void> {
     const votes: Array<{ member_id: string; vote: boolean }> = [];
     const failures: Record<string, { reason: string }> = {};
     for (const [memberId, ballot] of Object.entries(info.ballots)) {
       try {
-        const vote = await this.opts.engine.run({ modules: { '/ballot.js': ballot }, entry: '/ballot.js', exportName: 'vote', args: [proposal, info.proposer_id], limits: this.limits });
-        votes.push({ member_id: memberId, vote: Boolean(vote) });
+        votes.push({ member_id: memberId, vote: (await this.runBallot(tx, ballot, proposal, info.proposer_id)) === true });
       } catch (err) {
-        failures[memberId] = { reason: (err as Error).message };
+        failures[memberId] = { reason: reasonOf(err as TesseraError) };
       }
     }
-    const state = String(await this.runConstitution(tx, 'resolve', [proposal, info.proposer_id, votes, proposalId], { tessera_active_members: () => this.activeMembers(tx) }));
     if (Object.keys(failures).length) info.vote_failures = failures;
+    let state: string;
+    try {
+      state = String(await this.runConstitution(tx, null, 'resolve', [proposal, info.proposer_id, votes, proposalId], 'ro', checks));
+    } catch (err) {
+      info.state = 'Failed';
+      info.failure = { reason: `Failed to resolve(): ${reasonOf(err as TesseraError)}` };
+      return;
+    }
     if (!RESOLUTIONS.has(state)) {
       info.state = 'Failed';
-      info.failure = { reason: `resolve returned '${state}'` };
+      info.failure = { reason: `resolve() returned invalid status value: "${state}"` };
       return;
     }
     if (state !== 'Accepted') {
@@ -181,29 +287,40 @@ export class GovernanceService {
       return;
     }
     info.final_votes = Object.fromEntries(votes.map((v) => [v.member_id, v.vote]));
-    const queued: Array<{ name: string; args: unknown }> = [];
+    // apply writes straight into this transaction, through ccf.kv and through Tessera's actions; if it throws,
+    // everything it wrote is undone, so a Failed proposal changes nothing.
+    const rollback = tx.savepoint();
     try {
-      await this.runConstitution(tx, 'apply', [proposal, proposalId], {
-        tessera_apply_action: (name: string, argsJson: string) => void queued.push({ name, args: JSON.parse(argsJson) }),
-        tessera_active_members: () => this.activeMembers(tx),
+      const ctx: ActionContext = {
+        tx,
+        principals: this.opts.principals,
+        proposalId,
+        builtins: this.opts.builtins,
+        processes: this.opts.processes,
+        constitutionCheck: (s) => this.deps(tx, checks).constitutionProblem(s),
+      };
+      await this.runConstitution(tx, null, 'apply', [proposal, proposalId], 'rw', checks, {
+        proposalId,
+        host: {
+          tessera_apply_action: (name: string, argsJson: string) => {
+            const action = ACTIONS[name];
+            if (!action) throw new TesseraError('invalid_input', `${name}: no such action`);
+            action.apply(JSON.parse(argsJson), ctx);
+          },
+        },
       });
-      const rollback = tx.savepoint();
-      try {
-        const ctx: ActionContext = { tx, principals: this.opts.principals, proposalId, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: () => null };
-        for (const a of queued) {
-          const action = ACTIONS[a.name];
-          if (!action) throw new TesseraError('invalid_input', `${a.name}: no such action`);
-          action.apply(a.args, ctx);
-        }
-        info.state = 'Accepted';
-      } catch (err) {
-        rollback();
-        throw err;
-      }
+      info.state = 'Accepted';
     } catch (err) {
+      rollback();
       info.state = 'Failed';
-      info.failure = { reason: (err as Error).message };
+      info.failure = { reason: `Failed to apply(): ${reasonOf(err as TesseraError)}` };
     }
+  }
+
+  /** A ballot's vote, run as CCF runs ballots: with the ccf global of read-only governance. */
+  private runBallot(tx: Tx, ballot: string, proposal: string, proposerId: string): Promise<unknown> {
+    const host = govHost({ deps: this.deps(tx, new Map()), phase: 'ro', logger: this.opts.logger });
+    return this.opts.engine.run({ modules: { '/ballot.js': ballot }, entry: '/ballot.js', exportName: 'vote', args: [proposal, proposerId], host, prelude: GOV_PRELUDE, limits: this.limitsIn(tx) });
   }
 
   private view(proposalId: string, info: ProposalInfo): ProposalView {
@@ -235,12 +352,16 @@ export class GovernanceService {
     return this.transact(async (tx) => {
       const member = this.authenticate(tx, msg, 'proposal');
       const proposal = msg.payload.toString('utf8');
-      await this.validate(tx, proposal);
+      const checks = await this.checkCandidates(tx, proposal, member.certId);
+      await this.validate(tx, proposal, checks);
       const proposalId = createHash('sha256').update(msg.envelope).digest('hex');
       const info: ProposalInfo = { proposer_id: member.certId, state: 'Open', ballots: {} };
       tx.put(GOV.proposals, proposalId, proposal);
+      tx.put(GOV.proposalsInfo, proposalId, info);
       // A proposal is resolved as soon as it exists: a constitution may accept it outright.
-      await this.resolve(tx, proposalId, proposal, info);
+      await this.resolve(tx, proposalId, proposal, info, checks);
+      // CCF: one that fails at once is not recorded at all; the caller gets the failure (proposals.h).
+      if (info.state === 'Failed') throw new TesseraError('internal', info.failure?.reason ?? 'the proposal failed', { ccf: 'InternalError' });
       tx.put(GOV.proposalsInfo, proposalId, info);
       return this.view(proposalId, info);
     });
@@ -252,7 +373,7 @@ export class GovernanceService {
       if (member.certId !== memberId) throw new TesseraError('permission_denied', `the ballot is signed by ${member.certId}, not by member ${memberId}`);
       if (msg.proposalId !== proposalId) throw bad('the proposal_id in the COSE header does not match the URL', 'InvalidInput');
       const { proposal, info } = this.mustGetProposal(tx, proposalId);
-      if (info.state !== 'Open') throw bad(`proposal ${proposalId} is ${info.state}, not Open`, 'ProposalNotOpen');
+      if (info.state !== 'Open') throw bad(`Proposal ${proposalId} is currently in state ${info.state} - only Open proposals can receive votes`, 'ProposalNotOpen');
       let body: { ballot?: unknown };
       try {
         body = JSON.parse(msg.payload.toString('utf8'));
@@ -267,12 +388,12 @@ export class GovernanceService {
       }
       // A ballot that cannot run is refused now, rather than counted as a failure later.
       try {
-        await this.opts.engine.run({ modules: { '/ballot.js': body.ballot }, entry: '/ballot.js', exportName: 'vote', args: [proposal, info.proposer_id], limits: this.limits });
+        await this.runBallot(tx, body.ballot, proposal, info.proposer_id);
       } catch (err) {
         throw bad(`the ballot failed: ${(err as Error).message}`, 'InvalidInput');
       }
       info.ballots[memberId] = body.ballot;
-      await this.resolve(tx, proposalId, proposal, info);
+      await this.resolve(tx, proposalId, proposal, info, await this.checkCandidates(tx, proposal, info.proposer_id));
       tx.put(GOV.proposalsInfo, proposalId, info);
       return this.view(proposalId, info);
     });
@@ -282,9 +403,12 @@ export class GovernanceService {
     return this.transact(async (tx) => {
       const member = this.authenticate(tx, msg, 'withdrawal');
       if (msg.proposalId !== proposalId) throw bad('the proposal_id in the COSE header does not match the URL', 'InvalidInput');
-      const { info } = this.mustGetProposal(tx, proposalId);
-      if (info.proposer_id !== member.certId) throw new TesseraError('permission_denied', 'only the proposer may withdraw a proposal');
-      if (info.state !== 'Open') throw bad(`proposal ${proposalId} is ${info.state}, not Open`, 'ProposalNotOpen');
+      const info = tx.get<ProposalInfo>(GOV.proposalsInfo, proposalId);
+      // CCF: withdrawing an unknown proposal is idempotent (204), as is withdrawing a withdrawn one.
+      if (!info) return null;
+      if (info.proposer_id !== member.certId) throw new TesseraError('permission_denied', `Proposal ${proposalId} can only be withdrawn by proposer ${info.proposer_id}, not caller ${member.certId}.`);
+      if (info.state === 'Withdrawn') return this.view(proposalId, info);
+      if (info.state !== 'Open') throw bad(`Proposal ${proposalId} is currently in state ${info.state} and cannot be withdrawn.`, 'ProposalNotOpen');
       info.state = 'Withdrawn';
       tx.put(GOV.proposalsInfo, proposalId, info);
       return this.view(proposalId, info);
@@ -334,7 +458,15 @@ export class GovernanceService {
   private mustGetProposal(tx: Tx, proposalId: string): { proposal: string; info: ProposalInfo } {
     const proposal = tx.get<string>(GOV.proposals, proposalId);
     const info = tx.get<ProposalInfo>(GOV.proposalsInfo, proposalId);
-    if (proposal === undefined || !info) throw new TesseraError('not_found', `no proposal ${proposalId}`, { ccf: 'ProposalNotFound' });
+    if (proposal === undefined || !info) throw new TesseraError('not_found', `Could not find proposal ${proposalId}.`, { ccf: 'ProposalNotFound' });
     return { proposal, info };
   }
+}
+
+/** An engine error as CCF words a JS failure in governance: the exception itself, or its time limit. */
+function reasonOf(err: TesseraError): string {
+  if (err?.code === 'timeout') return 'Operation took too long to complete.';
+  const reason = String(err?.message ?? err).replace(/^the code threw /, '');
+  // The engine names an exception's class unless it is plain Error; CCF's reasons always name it.
+  return /^[A-Za-z]*Error: /.test(reason) || !/^the code threw /.test(String(err?.message)) ? reason : `Error: ${reason}`;
 }

@@ -195,7 +195,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     confiner: new Confiner({ mode: config.fn.confinement, uid: config.fn.uid, gid: config.fn.gid, pids: config.fn.max_pids, cpus: config.fn.cpus, runDir: join(fnRun, 'run'), cgroups: cgroups.cgroups }),
   });
   await processFunctions.open();
-  const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger, processes: processFunctions, maxClockSkewS: config.governance.max_clock_skew_s });
+  const governance = new GovernanceService({ store, principals, engine, builtins: new Set(functions.list().map((f) => f.name)), logger, processes: processFunctions, maxClockSkewS: config.governance.max_clock_skew_s, lastSignature: () => ledger.lastSignature(), serviceCertPem: tlsMaterial.caPem });
 
   const fnsAddress = () => ({
     ip: config.node.advertise_ip,

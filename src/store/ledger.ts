@@ -97,10 +97,15 @@ export class Ledger {
     return this.nodeId;
   }
 
+  /** The latest signature's seqno and Merkle root (hex), or null before the first (governance reads it as public:ccf.internal.signatures). */
+  lastSignature(): { seqno: number; root: string } | null {
+    const row = this.db.prepare('SELECT seqno, root FROM ledger_signatures ORDER BY seqno DESC LIMIT 1').get() as { seqno: number; root: Buffer } | undefined;
+    return row ? { seqno: row.seqno, root: Buffer.from(row.root).toString('hex') } : null;
+  }
+
   /** The Merkle root of the latest signature, hex (CCF's state digest), or null before the first. */
   lastSignatureRoot(): string | null {
-    const row = this.db.prepare('SELECT root FROM ledger_signatures ORDER BY seqno DESC LIMIT 1').get() as { root: Buffer } | undefined;
-    return row ? Buffer.from(row.root).toString('hex') : null;
+    return this.lastSignature()?.root ?? null;
   }
 
   lastSigned(): number {

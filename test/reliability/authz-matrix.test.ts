@@ -208,9 +208,10 @@ const ROWS: Row[] = [
   {
     route: 'POST /gov/members/*',
     // A proposal signed with the caller's own key: only a member's signature counts, with or without a
-    // TLS client certificate (CCF's member_sig_only_policies). A caller with no key sends no envelope: 400.
+    // TLS client certificate (CCF's member_sig_only_policies). A caller with no key sends bytes that are no
+    // envelope: the signature is the authentication, so that is 401 like any other failed one.
     call: async (c) => ({ method: 'POST', path: '/gov/members/proposals:create?api-version=2024-07-01', body: signedBy(c, { actions: [{ name: 'set_constitution', args: { constitution: 'x' } }] }), headers: { 'content-type': 'application/cose' } }),
-    expect: { ...ANY_IDENTITY(401), anonymous: 400, member: 400 },
+    expect: { ...ANY_IDENTITY(401), member: 400 },
   },
 ];
 
@@ -355,8 +356,8 @@ describe('governance actions × callers', () => {
         const res = await https(url('/gov/members/proposals:create?api-version=2024-07-01'), who[c], { method: 'POST', body: signedBy(c, { actions: [{ name: action, args: {} }] }), headers: { 'content-type': 'application/cose' } });
         // A member's proposal is judged on its arguments (here empty): accepted or refused as malformed, never as unauthorized.
         got[action][c] = c === 'member' ? (res.status === 401 || res.status === 403 ? res.status : 'processed') : outcome(res.status);
-        // A caller with no key sends no COSE envelope at all: 400 before any signature is looked for.
-        want[action][c] = c === 'member' ? 'processed' : c === 'anonymous' ? 400 : 401;
+        // A caller with no key sends bytes that are no COSE envelope: its authentication fails, 401.
+        want[action][c] = c === 'member' ? 'processed' : 401;
       }
     }
     assert.deepEqual(got, want);
@@ -379,7 +380,7 @@ describe('governance actions × callers', () => {
       const withdrawal = await https(url(`/gov/members/proposals/${p}:withdraw?api-version=2024-07-01`), who[c], { method: 'POST', body: signedBy(c, '', 'withdrawal', p), headers: { 'content-type': 'application/cose' } });
       got.withdrawal[c] = outcome(withdrawal.status);
     }
-    const want = { ...ANY_IDENTITY(401), anonymous: 400 as Expected, member: 'ok' as Expected };
+    const want = { ...ANY_IDENTITY(401), member: 'ok' as Expected };
     assert.deepEqual(got, { ballot: want, withdrawal: want });
     process.stdout.write(`# authorization pairs checked: ${ROWS.length * CALLERS.length} REST, ${WIRE_ROWS.length * CALLERS.length} wire, ${(ACTIONS.length + 2) * CALLERS.length} governance\n`);
   });

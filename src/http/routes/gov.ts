@@ -49,7 +49,16 @@ export function govRoutes(app: FastifyInstance, gov: GovernanceService, lastComm
 
   const envelope = (request: FastifyRequest, type: GovMessageType) => {
     if (!Buffer.isBuffer(request.body)) throw new TesseraError('invalid_input', 'the body must be a COSE Sign1 envelope with content-type application/cose');
-    const msg = decodeCoseSign1(request.body);
+    // The envelope is the only authentication of a /gov write: bytes that are not one fail it (401), as a
+    // missing certificate would on another route, rather than being a malformed request.
+    let msg: ReturnType<typeof decodeCoseSign1>;
+    try {
+      msg = decodeCoseSign1(request.body);
+    } catch (err) {
+      // Specific refusals (e.g. InvalidCreatedAt) keep their CCF code; bytes that do not decode at all fail authentication.
+      if (err instanceof TesseraError && err.code !== 'internal' && err.ccfCode === 'InvalidInput') throw new TesseraError('unauthenticated', `Failed to decode COSE Sign1 envelope: ${err.message}`, { ccf: 'InvalidAuthenticationInfo' });
+      throw err;
+    }
     checkMessageType(msg, type, principals);
     return msg;
   };
@@ -67,7 +76,8 @@ export function govRoutes(app: FastifyInstance, gov: GovernanceService, lastComm
     }
     if ((m = /^\/gov\/members\/proposals\/([0-9a-f]+):withdraw$/.exec(path))) {
       const { result, seqno } = await gov.withdraw(envelope(request, 'withdrawal'), m[1]);
-      return committed(reply, seqno).send(result);
+      // CCF answers 204 for a proposal it does not know: withdrawal is idempotent.
+      return result === null ? committed(reply, seqno).status(204).send() : committed(reply, seqno).send(result);
     }
     if ((m = /^\/gov\/members\/state-digests\/([0-9a-f]+):ack$/.exec(path))) {
       const { result, seqno } = await gov.ack(envelope(request, 'ack'), m[1]);
