@@ -74,6 +74,15 @@ export const BENCHMARKS: Benchmark[] = [
     ],
   },
   {
+    name: 'historical',
+    script: 'historical.js',
+    about: "a historical query (the state one past transaction wrote, a private table's sealed write) through the store's seqno-keyed cache, at 1,000 and 50,000 transactions, in one process; baseline: the same query on the smallest ledger",
+    rows: (r) => [
+      atLeast(`historical query, cold (first read of a seqno), ${r.largest.transactions.toLocaleString('en-US')} vs ${r.first.transactions.toLocaleString('en-US')} transactions`, 1e6 / r.largest.cold_us, 1e6 / r.first.cold_us, 0.5, 'queries/s'),
+      atLeast(`historical query, warm (cached), ${r.largest.transactions.toLocaleString('en-US')} vs ${r.first.transactions.toLocaleString('en-US')} transactions`, 1e6 / r.largest.warm_us, 1e6 / r.first.warm_us, 0.5, 'queries/s'),
+    ],
+  },
+  {
     name: 'files',
     script: 'files.js',
     about: '256 MiB upload and download through the node; baseline: raw node:crypto AES-256-GCM over the same bytes',

@@ -71,8 +71,13 @@ export function kvHost(tx: Tx, context: KvContext) {
   };
 }
 
-/** ccf.historicalState.kv: read-only, over the state as of one past transaction. */
-export function historicalKvHost(stateAt: (table: string) => Map<string, unknown>) {
+/**
+ * ccf.historicalState.kv, and each state's kv of ccf.historical.getStateRange: read-only, over what one
+ * past transaction wrote, as in CCF, where a historical store holds that transaction's writes only
+ * (include/ccf/historical_queries_interface.h). A key it did not write is absent; a key it wrote has that
+ * transaction's seqno as its version (getVersionOfPreviousWrite).
+ */
+export function historicalKvHost(stateAt: (table: string) => Map<string, unknown>, seqno?: number) {
   const cache = new Map<string, Array<[string, string]>>();
   const rows = (table: string) => {
     let r = cache.get(table);
@@ -91,7 +96,7 @@ export function historicalKvHost(stateAt: (table: string) => Map<string, unknown
         return v ? unhex(v[1]) : undefined;
       }
       case 'version':
-        return undefined;
+        return seqno !== undefined && all.some(([k]) => k === hex(a!)) ? seqno : undefined;
       case 'size':
         return all.length;
       case 'entries': {

@@ -152,7 +152,7 @@ export class AppService {
     }
     const auth = await this.auth.authenticate(endpoint.info.authn_policies, req, this.opts.store.begin());
     if ('failures' in auth) {
-      return ccfError(401, 'InvalidAuthenticationInfo', 'Invalid authentication credentials.', auth.failures, { 'www-authenticate': 'Bearer realm="JWT bearer token access", error="invalid_token"' });
+      return ccfError(401, 'InvalidAuthenticationInfo', 'Invalid authentication credentials.', auth.failures, auth.headers);
     }
     const route = `/app${endpoint.url}`;
     const request = {
@@ -179,7 +179,7 @@ export class AppService {
         ...(historical
           ? {
               __h_historical: () => ({ transactionId: historical!.transactionId, receipt: historical!.receipt }),
-              __h_hkv: historicalKvHost((table) => this.opts.history(table, historical!.seqno)),
+              __h_hkv: historicalKvHost((table) => this.opts.history(table, historical!.seqno), historical.seqno),
             }
           : {}),
       });
@@ -263,12 +263,16 @@ export class AppService {
         if (!fn) throw new TypeError(`ccf.crypto.${name} is not a function`);
         return fn(...args);
       },
-      // ccf.historical.getStateRange: every state in [start, end], or null while a signature does not yet cover them all.
+      // ccf.historical.getStateRange: each transaction's own writes in [start, end], or null while a
+      // signature does not yet cover them all. Bad arguments as CCF's js_historical_get_state_range.
       __h_range: (_handle: number, start: number, end: number) => {
-        if (end < start) return [];
-        if (start < 1) throw new RangeError(`seqno ${start} is before the first transaction`);
-        if (end - start + 1 > MAX_RANGE) throw new RangeError(`a range holds at most ${MAX_RANGE} transactions`);
-        if (end > ledger.lastSigned()) return null;
+        // dropCachedStates (prelude) asks for (handle, 0, -1): states are cached by seqno, not by handle.
+        if (start === 0 && end === -1) return [];
+        if (_handle < 0 || start < 0 || end < 0) throw new RangeError('Invalid handle or seqno or expiry: cannot be negative');
+        if (end < start) throw new Error(`Failed to get state range: Invalid range for historical query: end ${end} is before start ${start}`);
+        if (end - start + 1 > MAX_RANGE) throw new Error(`Failed to get state range: a range holds at most ${MAX_RANGE} transactions in Tessera (CCF's samples page at 2001 and 10001)`);
+        // Seqno 0 never exists, and a seqno past the last signature is not yet verifiable: CCF keeps fetching (null).
+        if (start < 1 || end > ledger.lastSigned()) return null;
         return Array.from({ length: end - start + 1 }, (_, i) => {
           const id = txIdOf(start + i);
           return { seqno: start + i, transactionId: id, receipt: { ...ledger.receipt(id), is_signature_transaction: false } };
@@ -278,7 +282,7 @@ export class AppService {
         const hosts = new Map<number, ReturnType<typeof historicalKvHost>>();
         return (seqno: number, table: string, method: string, a?: ArrayBuffer | null, b?: ArrayBuffer | null) => {
           let host = hosts.get(seqno);
-          if (!host) hosts.set(seqno, (host = historicalKvHost((t) => this.opts.history(t, seqno))));
+          if (!host) hosts.set(seqno, (host = historicalKvHost((t) => this.opts.history(t, seqno), seqno)));
           return host(table, method, a, b);
         };
       })(),
@@ -373,7 +377,11 @@ export function bindToRequest<H extends Record<string, (...args: any[]) => unkno
   return { host: host as H, revoke: () => void (running = false) };
 }
 
-/** The most transactions one getStateRange call returns (CCF pages its logging sample at 2000 too). */
-const MAX_RANGE = 2000;
+/**
+ * The most transactions one getStateRange call returns. CCF has no limit of its own (its apps page:
+ * the JS logging sample asks for 2001 states at a time, the C++ one for 10001); this one keeps a single
+ * call from making the node build receipts without end, and lets both samples run.
+ */
+const MAX_RANGE = 10_001;
 
 export const DEFAULT_APP_RUNTIME: AppRuntimeOptions = { maxExecutionMs: 5000, maxHeapMiB: 100, returnExceptionDetails: false, maxAttempts: 30 };

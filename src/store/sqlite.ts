@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
 import { seal, unseal } from '../crypto/aead.js';
+import { HistoricalCache } from './historical-cache.js';
 import { RowSealer, SEALED_TABLE_PREFIX, isPublicTable } from './sealed-rows.js';
 import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
 
@@ -279,27 +280,38 @@ export class SqliteStore implements Store {
     return { table, sealed: seal(this.ledgerKey, Buffer.from(JSON.stringify({ key: w.key, value: w.value })), Buffer.from(`${seqno}\0${table}`)).toString('base64') };
   }
 
+  /** Write sets of past transactions, cached across requests (historical-cache.ts); made on first use. */
+  private historical: HistoricalCache | undefined;
+
   /**
-   * The contents of `table` as of transaction `seqno`, rebuilt from the transaction log (private tables
-   * unsealed). Linear in the log's length: historical reads are rare and the log is the source of truth.
+   * The state `table` was given by transaction `seqno`, as CCF's historical queries see it: the keys that
+   * transaction wrote, with their values (a key it deleted is absent). Private tables' writes are unsealed;
+   * in the log they are under their stored name (a MAC) or, for entries written before rows were sealed,
+   * under their own. One log row by primary key per transaction not yet cached: the cost does not grow
+   * with the log's length.
    */
   stateAt(table: string, seqno: number): Map<string, unknown> {
+    const cache = (this.historical ??= new HistoricalCache({
+      load: ((row) => (n: number) => row.get(n))(this.db.prepare<[number], string>('SELECT writes FROM txlog WHERE seqno = ?').pluck()),
+      unseal: (n, w) => {
+        if (!this.ledgerKey) throw new TesseraError('internal', 'the ledger key is needed to read private tables historically');
+        return JSON.parse(unseal(this.ledgerKey, Buffer.from(w.sealed, 'base64'), Buffer.from(`${n}\0${w.table}`)).toString('utf8'));
+      },
+    }));
+    const writes = cache.writesAt(seqno);
     const state = new Map<string, unknown>();
     const stored = this.sealer ? this.sealer.table(table) : table;
-    const rows = this.db.prepare('SELECT seqno, writes FROM txlog WHERE seqno <= ? ORDER BY seqno').iterate(seqno) as Iterable<{ seqno: number; writes: string }>;
-    for (const row of rows) {
-      for (const w of JSON.parse(row.writes) as Array<CommittedWrite | { table: string; sealed: string }>) {
-        if (w.table !== table && w.table !== stored) continue;
-        let write: { key: string; value: unknown };
-        if ('sealed' in w) {
-          if (!this.ledgerKey) throw new TesseraError('internal', 'the ledger key is needed to read private tables historically');
-          write = JSON.parse(unseal(this.ledgerKey, Buffer.from(w.sealed, 'base64'), Buffer.from(`${row.seqno}\0${w.table}`)).toString('utf8'));
-        } else write = w;
-        if (write.value === null) state.delete(write.key);
-        else state.set(write.key, write.value);
+    for (const name of stored === table ? [table] : [table, stored]) {
+      for (const [key, value] of writes.get(name) ?? []) {
+        if (value !== null) state.set(key, value);
       }
     }
     return state;
+  }
+
+  /** Cached historical write sets (tests and the benchmark). */
+  get historicalCache(): HistoricalCache | undefined {
+    return this.historical;
   }
 
   /** @internal The ledger reads and extends its own tables on the same connection. */
