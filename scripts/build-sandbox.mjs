@@ -17,6 +17,8 @@ await Promise.all(
       outfile: join(root, 'dist', relative(root, file)).replace(/\.sandbox\.ts$/, '.sandbox.bundle.js'),
       bundle: true,
       format: 'iife',
+      // A bundle's exports, if it has any, are a `var __guest` in the scope it runs in (functions/user.ts uses them).
+      globalName: '__guest',
       platform: 'neutral',
       target: 'es2022',
       // Kept readable: a stack trace from guest code points at lines someone can find in the source.
