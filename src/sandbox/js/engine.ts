@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import { type FreshPools, PoolDisposed } from './fresh-pool.js';
-import { ModuleGraph } from './modules.js';
+import { ModuleGraph, mayImportDynamically } from './modules.js';
 import { type BoundaryLimits, DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
 import { dropHandlesAtExit } from '../exit-gc.js';
 import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
@@ -272,7 +272,7 @@ export class JsEngine {
       const entryName = normalise(job.entry);
       const entry = await graph.load(entryName, null);
       await entry.instantiate(context, graph.resolver);
-      if ([...sources.values()].some((source) => /\bimport\s*\(/.test(source))) await this.enableDynamicImport(isolate, context, graph, limits);
+      if ([...sources.values()].some(mayImportDynamically)) await this.enableDynamicImport(isolate, context, graph, limits);
       const ctx = context;
       let fn: ivm.Reference<unknown> | undefined;
       return {

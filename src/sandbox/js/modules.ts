@@ -47,7 +47,32 @@ const reason = (err: unknown) => {
  * only, not the word in strings, comments or templates; a source it cannot lex is left as it is.
  */
 export function rewriteDynamicImports(source: string, key: string): string | null {
-  if (!/\bimport\s*\(/.test(source)) return null;
+  if (!mayImportDynamically(source)) return null;
+  const cacheKey = `${key}\0${source}`;
+  const known = rewritten.get(cacheKey);
+  if (known !== undefined) return known;
+  const result = rewrite(source, key);
+  if (rewritten.size >= 1000) rewritten.clear();
+  rewritten.set(cacheKey, result);
+  return result;
+}
+
+/** Rewrites by module key and source: every context of an app compiles the same modules again. */
+const rewritten = new Map<string, string | null>();
+const mentions = new Map<string, boolean>();
+
+/** Whether a source mentions `import(` at all (cached by the string, whose hash V8 keeps). */
+export function mayImportDynamically(source: string): boolean {
+  let found = mentions.get(source);
+  if (found === undefined) {
+    found = /\bimport\s*\(/.test(source);
+    if (mentions.size >= 1000) mentions.clear();
+    mentions.set(source, found);
+  }
+  return found;
+}
+
+function rewrite(source: string, key: string): string | null {
   let imports: ReturnType<typeof parse>[0];
   try {
     [imports] = parse(source);
