@@ -4,7 +4,7 @@ import { TesseraError } from '../errors/index.js';
 import { GOV, type JsRuntimeOptions } from '../governance/tables.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
-import { FreshPools, InterpreterCache, type JsEngine } from '../sandbox/js/engine.js';
+import { FreshPools, InterpreterCache, type JsEngine, ModuleLoadError } from '../sandbox/js/engine.js';
 import { type Ledger, parseTxId, txIdOf, VIEW } from '../store/ledger.js';
 import type { PendingTx, Store } from '../store/types.js';
 import { AppAuth, type AuthInput } from './auth.js';
@@ -188,6 +188,7 @@ export class AppService {
           codeCache,
           modules: { ...modules, '/__ccf_dispatch.js': dispatchModule(endpoint.info.js_module, endpoint.info.js_function) },
           entry: '/__ccf_dispatch.js',
+          wrapper: true,
           exportName: '__dispatch',
           args: [request, req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.byteLength)],
           prelude: CCF_PRELUDE,
@@ -238,8 +239,8 @@ export class AppService {
     const ledger = this.opts.ledger;
     const decoder = new TextDecoder('utf-8', { fatal: false });
     return {
-      __h_now: () => Date.now(),
-      __h_random: () => randomBytes(7).readUIntBE(0, 7) / 2 ** 56,
+      // Math.random as CCF makes it (src/js/extensions/math/random.cpp): 64 bits from the CSPRNG, the top 52 as the fraction.
+      __h_random: () => Number(randomBytes(8).readBigUInt64BE() >> 12n) / 2 ** 52,
       // A log line is cut at 16 K characters: a handler cannot make the node write megabytes per call.
       __h_log: (level: unknown, message: unknown) => {
         const text = String(message);
@@ -307,7 +308,7 @@ export class AppService {
     if (err.code === 'too_large') return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: out of memory'));
     if (/overflowed its stack/.test(err.message)) return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: stack overflow'));
     if (err.code === 'unavailable') return ccfError(503, err.ccfCode, err.message, undefined, { 'retry-after': String(err.retryAfterSeconds ?? 1) });
-    if (err.code === 'not_found') return ccfError(500, 'InternalError', err.message);
+    if (err.code === 'not_found' || err instanceof ModuleLoadError) return ccfError(500, 'InternalError', err.message);
     return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details(err.message));
   }
 

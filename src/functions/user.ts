@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { TesseraError } from '../errors/index.js';
+import { guestSource } from '../sandbox/guest-source.js';
 import type { JsEngine } from '../sandbox/js/engine.js';
 import type { WasmEngine } from '../sandbox/wasm/engine.js';
 import type { Store, Tx } from '../store/types.js';
@@ -123,44 +124,12 @@ export function functionHash(spec: Pick<FunctionSpec, 'kind' | 'type' | 'modules
   return createHash('sha256').update(canonical(covered)).digest('hex');
 }
 
-/** JS task functions get `io` built from these host callbacks: inputs pre-read, outputs collected. */
-const JS_PRELUDE = `
-globalThis.__io = {
-  input(name) { return new Uint8Array(__tessera_input(name)); },
-  inputText(name) { return __tessera_input_text(name); },
-  output(name, data) { __tessera_output(name, data); },
-};`;
+/** JS task functions get `io` built from the host callbacks (task-io.sandbox.ts, bundled at build time). */
+const JS_PRELUDE = guestSource(import.meta.url, 'task-io');
 
-/** Teaclave's WAMR executor ABI, in the isolate: fds over inputs read in full beforehand, outputs collected until closed. */
-const TEACLAVE_GLUE = (entry: string, argv: string[]) => `
-const files = [];
-let memory = () => { throw new Error('no memory'); };
-const bytes = () => new Uint8Array(memory().buffer);
-function cstr(ptr) { const m = bytes(); let end = ptr; while (m[end] !== 0) end++; let s = ''; for (let i = ptr; i < end; i++) s += String.fromCharCode(m[i]); return decodeURIComponent(escape(s)); }
-function joined(chunks) { let n = 0; for (const c of chunks) n += c.length; const out = new Uint8Array(n); let at = 0; for (const c of chunks) { out.set(c, at); at += c.length; } return out; }
-function imports(getMemory) {
-  memory = getMemory;
-  return { env: {
-    teaclave_open_input(namePtr) { const data = __tessera_input_or_null(cstr(namePtr)); if (data === null) return -1; files.push({ data: new Uint8Array(data), pos: 0 }); return files.length - 1; },
-    teaclave_create_output(namePtr) { const name = cstr(namePtr); if (!__tessera_has_output(name)) return -1; files.push({ out: name, chunks: [] }); return files.length - 1; },
-    teaclave_read_file(fd, buf, size) { const f = files[fd]; if (!f || !f.data) return -1; const n = Math.min(size, f.data.length - f.pos); bytes().set(f.data.subarray(f.pos, f.pos + n), buf); f.pos += n; return n; },
-    teaclave_write_file(fd, buf, size) { const f = files[fd]; if (!f || !f.out) return -1; f.chunks.push(bytes().slice(buf, buf + size)); return size; },
-    teaclave_close_file(fd) { const f = files[fd]; if (!f) return -1; if (f.out) { __tessera_output(f.out, joined(f.chunks)); f.chunks = null; f.out = null; } files[fd] = null; return 0; },
-  } };
-}
-function run(instance) {
-  const argv = ${JSON.stringify(argv)};
-  const mem = instance.exports.memory;
-  const start = mem.grow(Math.ceil((argv.reduce((n, a) => n + unescape(encodeURIComponent(a)).length + 1, 0) + 4 * (argv.length + 1)) / 65536) || 1) * 65536;
-  if (start < 0) throw new Error('no memory left for the arguments');
-  const view = new DataView(mem.buffer);
-  let at = start + 4 * (argv.length + 1);
-  argv.forEach((a, i) => { const raw = unescape(encodeURIComponent(a)); view.setUint32(start + 4 * i, at, true); for (let j = 0; j < raw.length; j++) view.setUint8(at++, raw.charCodeAt(j)); view.setUint8(at++, 0); });
-  view.setUint32(start + 4 * argv.length, 0, true);
-  const result = instance.exports[${JSON.stringify(entry)}](argv.length, start);
-  for (const f of files) if (f && f.out) __tessera_output(f.out, joined(f.chunks));
-  return String(result);
-}`;
+/** Teaclave's WAMR executor ABI (teaclave-glue.sandbox.ts): its `imports` and `run`, for this entry and argv. */
+const TEACLAVE_GLUE = (entry: string, argv: string[]) =>
+  `const TEACLAVE = ${JSON.stringify({ entry, argv })};\n${guestSource(import.meta.url, 'teaclave-glue')}\nconst { imports, run } = __guest;`;
 
 /**
  * Functions users register: JS run in the JS engine, WebAssembly in the WASM engine, each bound to its

@@ -4,6 +4,7 @@ import { posix } from 'node:path';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import { type FreshPools, PoolDisposed } from './fresh-pool.js';
+import { ModuleGraph, mayImportDynamically } from './modules.js';
 import { type BoundaryLimits, DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
 import { dropHandlesAtExit } from '../exit-gc.js';
 import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
@@ -11,6 +12,7 @@ import { sandboxThreadsMayHaveStarted } from '../thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
 
 export { FreshPools } from './fresh-pool.js';
+export { ModuleLoadError } from './modules.js';
 
 // Untrusted JavaScript runs here, never in the node's own V8 context: each run gets its own V8 isolate
 // (its own heap, with a hard limit) and a fresh context that holds nothing but the language and the host
@@ -46,6 +48,8 @@ export interface JsRun {
   signal?: AbortSignal;
   /** Use and fill the V8 code cache (default true). */
   codeCache?: boolean;
+  /** The entry is a wrapper the host wrote around one module of the bundle: load errors name that module. */
+  wrapper?: boolean;
 }
 
 /** A context ready to call: the export, and the binding its host functions reach. */
@@ -264,25 +268,11 @@ export class JsEngine {
       await global.delete('__tessera_invoke');
 
       const sources = new Map(Object.entries(job.modules).map(([name, src]) => [normalise(name), src]));
-      const compiled = new Map<string, ivm.Module>();
-      const moduleNames = new Map<ivm.Module, string>();
-      const load = async (name: string): Promise<ivm.Module> => {
-        const existing = compiled.get(name);
-        if (existing) return existing;
-        const source = sources.get(name);
-        if (source === undefined) throw new TesseraError('not_found', `module '${name}' is not in the bundle`);
-        const module = await this.compile(isolate, name, source, job.codeCache !== false);
-        compiled.set(name, module);
-        moduleNames.set(module, name);
-        return module;
-      };
-      const entry = await load(normalise(job.entry));
-      await entry.instantiate(context, async (specifier, referrer) => {
-        if (!specifier.startsWith('./') && !specifier.startsWith('../') && !specifier.startsWith('/')) {
-          throw new TesseraError('invalid_input', `import '${specifier}' is not relative: bundle dependencies as files and import them by path`);
-        }
-        return load(posix.resolve(posix.dirname(moduleNames.get(referrer) ?? '/'), specifier));
-      });
+      const graph = new ModuleGraph(sources, job.wrapper === true, (name, source) => this.compile(isolate, name, source, job.codeCache !== false));
+      const entryName = normalise(job.entry);
+      const entry = await graph.load(entryName, null);
+      await entry.instantiate(context, graph.resolver);
+      if ([...sources.values()].some(mayImportDynamically)) await this.enableDynamicImport(isolate, context, graph, limits);
       const ctx = context;
       let fn: ivm.Reference<unknown> | undefined;
       return {
@@ -294,7 +284,11 @@ export class JsEngine {
         exported: async () => {
           if (fn) return fn;
           try {
-            await withDeadline(isolate, limits.cpuMs, entry.evaluate({ timeout: limits.cpuMs }), job.signal);
+            try {
+              await withDeadline(isolate, limits.cpuMs, entry.evaluate({ timeout: limits.cpuMs }), job.signal);
+            } catch (err) {
+              throw graph.evaluationFailure(classify(err, limits, isolate), err);
+            }
             const found = await entry.namespace.get(job.exportName, { reference: true });
             if (found.typeof !== 'function') throw new TesseraError('not_found', `module '${normalise(job.entry)}' has no exported function '${job.exportName}'`);
             return (fn = found);
@@ -312,6 +306,31 @@ export class JsEngine {
       context?.release();
       throw classify(err, limits, isolate);
     }
+  }
+
+  /**
+   * `import()` for the context's modules (rewritten to `__tessera_import(referrer, specifier)`): the
+   * guest gets a promise; the host loads the module into the same graph (so each module still exists
+   * once), links and evaluates it, then settles the promise with the module's namespace.
+   */
+  private async enableDynamicImport(isolate: ivm.Isolate, context: ivm.Context, graph: ModuleGraph, limits: JsLimits): Promise<void> {
+    let settle: ivm.Reference<unknown> | undefined;
+    const serve = async (id: number, referrer: string, specifier: string) => {
+      try {
+        const module = await graph.load(graph.resolve(referrer, specifier), referrer);
+        await module.instantiate(context, graph.resolver);
+        await module.evaluate({ timeout: limits.cpuMs });
+        await settle!.apply(undefined, [id, true, module.namespace.derefInto()]);
+      } catch (err) {
+        if (isolate.isDisposed) return;
+        const message = err instanceof Error ? err.message : String(err);
+        await settle?.apply(undefined, [id, false, message]).catch(() => undefined);
+      }
+    };
+    await context.global.set('__tessera_import_host', new ivm.Callback((id: number, referrer: string, specifier: string) => void serve(id, referrer, specifier)));
+    await (await this.scriptIn(isolate, DYNAMIC_IMPORT_GUEST)).run(context, { timeout: limits.cpuMs });
+    settle = await context.global.get('__tessera_import_settle', { reference: true });
+    await context.global.delete('__tessera_import_settle');
   }
 
   /** Calls the export through the boundary's `invoke`, so that the result leaves the isolate as plain data. */
@@ -377,6 +396,26 @@ export class JsEngine {
     return module;
   }
 }
+
+/** The guest half of `import()`: a promise per call, settled by the host (enableDynamicImport). */
+const DYNAMIC_IMPORT_GUEST = `(() => {
+  const request = globalThis.__tessera_import_host;
+  delete globalThis.__tessera_import_host;
+  const pending = new Map();
+  let next = 0;
+  globalThis.__tessera_import_settle = (id, ok, value) => {
+    const p = pending.get(id);
+    pending.delete(id);
+    if (p) ok ? p.resolve(value) : p.reject(new Error(value));
+  };
+  Object.defineProperty(globalThis, '__tessera_import', {
+    value: (referrer, specifier) => new Promise((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      request(id, String(referrer), String(specifier));
+    }),
+  });
+})();`;
 
 function classify(err: unknown, limits: JsLimits, isolate: ivm.Isolate): TesseraError {
   if (err instanceof TesseraError) return err;
