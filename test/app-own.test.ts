@@ -109,12 +109,13 @@ describe('authentication policies', () => {
   test('a certificate that expires is refused from then on, although it was accepted (and cached) before', async () => {
     const { issueCertificate } = await import('../src/crypto/certificates.js');
     const ca = { certPem: node.ca, keyPem: nodeKeyFiles(node.dir).read(join(node.dir, 'ca.key.sealed'), 'ca') };
-    const shortLived = await issueCertificate(ca, { name: 'brief', role: 'user', validMs: 2500 });
+    const shortLived = await issueCertificate(ca, { name: 'brief', role: 'user', validMs: 2000 });
     const as = { cert: shortLived.certPem, key: shortLived.keyPem, ca: node.ca };
     const before = await https(`https://127.0.0.1:${node.ports.https}/app/whoami/any`, as);
     assert.equal(before.status, 200, before.body.toString());
     assert.equal(certIdOfPem(before.json().cert), certIdOfPem(shortLived.certPem));
-    await new Promise((r) => setTimeout(r, 3000));
+    // Validity is checked in whole seconds, as CCF does: 1.5 s past the end is past it whatever the rounding.
+    await new Promise((r) => setTimeout(r, 3500));
     const afterwards = await https(`https://127.0.0.1:${node.ports.https}/app/whoami/any`, as);
     assert.equal(afterwards.status, 401, afterwards.body.toString());
     // CCF's wording (src/endpoints/authentication/cert_auth.cpp), with Unix seconds.
@@ -210,7 +211,7 @@ describe('transactions', () => {
     assert.deepEqual([missing.status, missing.json().error.code], [400, 'MissingRequiredHeader']);
     const bad = await call('/history/records/h', { headers: { 'x-ms-ccf-transaction-id': 'yesterday' } });
     assert.deepEqual([bad.status, bad.json().error.code], [400, 'InvalidHeaderValue']);
-    const unknown = await call('/history/records/h', { headers: { 'x-ms-ccf-transaction-id': '1.999999' } });
+    const unknown = await call('/history/records/h', { headers: { 'x-ms-ccf-transaction-id': '2.999999' } });
     assert.deepEqual([unknown.status, unknown.json().error.code, unknown.headers['cache-control']], [404, 'TransactionPendingOrUnknown', 'no-cache']);
     const invalid = await call('/history/records/h', { headers: { 'x-ms-ccf-transaction-id': '9.1' } });
     assert.deepEqual([invalid.status, invalid.json().error.code], [404, 'TransactionInvalid']);
@@ -228,7 +229,7 @@ describe('transactions', () => {
     assert.equal(r!.status, 200, r!.body.toString());
     const states = r!.json();
     assert.deepEqual(states.map((s: any) => s.value), [null, 'A', 'B']);
-    assert.deepEqual(states.map((s: any) => s.transactionId), [`1.${a - 1}`, `1.${a}`, `1.${b}`]);
+    assert.deepEqual(states.map((s: any) => s.transactionId), [`2.${a - 1}`, `2.${a}`, `2.${b}`]);
     for (const s of states) verifyReceipt(s.receipt, node.ca);
     assert.equal((await call('/history/range?from=5&to=2&key=r')).status, 400);
   });

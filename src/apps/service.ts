@@ -8,7 +8,7 @@ import { FreshPools, InterpreterCache, type JsEngine, ModuleLoadError } from '..
 import { type Ledger, parseTxId, txIdOf, VIEW } from '../store/ledger.js';
 import type { PendingTx, Store } from '../store/types.js';
 import { AppAuth, type AuthInput } from './auth.js';
-import { CCF_CRYPTO } from './crypto.js';
+import { CCF_CRYPTO } from '../crypto/ccf-crypto.js';
 import { type EndpointInfo, loadEndpoints, match, openApiDocument } from './endpoints.js';
 import { historicalKvHost, kvHost } from './kv.js';
 import { CCF_PRELUDE, dispatchModule } from './prelude.js';

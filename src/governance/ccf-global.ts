@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CCF_CRYPTO } from '../apps/crypto.js';
+import { CCF_CRYPTO } from '../crypto/ccf-crypto.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import { type GovKvDeps, type GovPhase, govKvHost } from './ccf-kv.js';
 import { GOV } from './tables.js';

@@ -189,7 +189,17 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
         })) as Array<[boolean, string, number]>;
       } catch (err) {
         const e = err as TesseraError;
-        const reason = /SyntaxError|compile/i.test(e.message) ? `Failed to compile ${CANDIDATE}: ${reasonOf(e)}` : `Failed to execute ${CANDIDATE}: ${reasonOf(e)}`;
+        // The engine reports module failures as CCF does, wrapped once per importer (the probe imports the
+        // candidate); the member is told what was wrong with the candidate itself.
+        const compiled = /Failed to compile module '[^']*': ([\s\S]*)$/.exec(e.message);
+        const executed = /Failed to execute [^\s:]+: ([\s\S]*)$/.exec(e.message);
+        const reason = compiled
+          ? `Failed to compile ${CANDIDATE}: ${compiled[1]}`
+          : executed
+            ? `Failed to execute ${CANDIDATE}: ${executed[1]}`
+            : /SyntaxError|compile/i.test(e.message)
+              ? `Failed to compile ${CANDIDATE}: ${reasonOf(e)}`
+              : `Failed to execute ${CANDIDATE}: ${reasonOf(e)}`;
         return `${CANDIDATE} does not export a function named apply: ${reason}`;
       }
       for (const [i, [name, required, optional]] of EXPORT_ARGS.entries()) {
