@@ -148,6 +148,25 @@ describe('tessera app deploy', () => {
     assert.match(await tessera(['app', 'deploy', greeter('x'), '--wait', '--timeout', 'soon', ...flags()]).then((x) => x.stderr), /--timeout takes a number of seconds, not 'soon'/);
   });
 
+  test("CCF's own js-modules test app deploys with CCF's module names", async () => {
+    // CCF's tests/js-modules/basic-module-import (microsoft/CCF, Apache-2.0), file for file; its test
+    // (tests/js-modules/modules.py) deploys it with set_js_app_from_dir, which names the modules
+    // test_module.js, bar.js and sub/foo.js.
+    const dir = appDir({
+      'app.json': JSON.stringify({ endpoints: { '/test_module': { post: { js_module: 'test_module.js', js_function: 'test_module', forwarding_required: 'sometimes', authn_policies: ['user_cert'], mode: 'readonly' } } } }),
+      'src/bar.js': 'import { foo, C } from "./sub/foo.js";\n\nexport function bar() {\n  return foo();\n}\n\nexport function getC() {\n  return new C();\n}\n',
+      'src/sub/foo.js': 'export function foo() {\n  return "Hello world!";\n}\n\nexport class C {}\n',
+      'src/test_module.js':
+        'import { bar, getC } from "./bar.js";\nimport { C } from "./sub/foo.js";\n\nexport function test_module() {\n  if (!(getC() instanceof C)) {\n    throw new Error("inconsistent class prototype");\n  }\n  return { body: bar(), statusCode: 201 };\n}\n',
+    });
+    const run = running(['app', 'deploy', dir, '--accept', '--wait', ...flags()]);
+    const id = (await run.firstLine).split(/\s+/)[0];
+    await m1.vote(id, ACCEPT_BALLOT);
+    assert.equal((await run.done).code, 0);
+    assert.deepEqual((await m1.get('/gov/service/javascript-modules')).json().value.map((m: { moduleName: string }) => m.moduleName).sort(), ['/bar.js', '/sub/foo.js', '/test_module.js']);
+    assert.equal((await tessera(['app', 'show', ...flags()])).stdout, 'POST  /test_module  test_module.js:test_module  readonly  user_cert\n');
+  });
+
   test('--help explains the layout and gives examples', async () => {
     const help = await tessera(['app', 'deploy', '--help']);
     assert.equal(help.code, 0);
