@@ -64,6 +64,21 @@ export const BENCHMARKS: Benchmark[] = [
     ],
   },
   {
+    name: 'workerd',
+    script: 'workerd.js',
+    about: 'a constant-JSON CCF app endpoint (interpreter_reuse, fresh interpreter) and a KV read endpoint over HTTPS, mTLS, keep-alive, 8 connections; baseline: workerd (Cloudflare Workers runtime, npm `workerd`) serving the same constant JSON, in the same run',
+    rows: (r) => [
+      atLeast('CCF app constant JSON, interpreter_reuse, vs workerd', r.interpreter_reuse.tessera_req_per_s, r.interpreter_reuse.workerd_req_per_s, 0.8, 'req/s'),
+      atLeast('CCF app constant JSON, fresh interpreter, vs workerd', r.fresh_interpreter.tessera_req_per_s, r.fresh_interpreter.workerd_req_per_s, 0.4, 'req/s'),
+      atLeast('CCF app KV read (interpreter_reuse) vs workerd constant JSON', r.kv_read_interpreter_reuse.tessera_req_per_s, r.kv_read_interpreter_reuse.workerd_req_per_s, 0.6, 'req/s'),
+    ],
+    latencies: (r) => [
+      { label: 'CCF constant, reuse', p50: r.interpreter_reuse.tessera_p50_ms, p99: r.interpreter_reuse.tessera_p99_ms },
+      { label: 'CCF constant, fresh', p50: r.fresh_interpreter.tessera_p50_ms, p99: r.fresh_interpreter.tessera_p99_ms },
+      { label: 'workerd constant', p50: r.interpreter_reuse.workerd_p50_ms, p99: r.interpreter_reuse.workerd_p99_ms },
+    ],
+  },
+  {
     name: 'store-rows',
     script: 'store-rows.js',
     about: 'the store with private rows sealed at rest (MAC keys, AES-256-GCM values) against the same store with rows in the clear, 10,000 rows, in one process',

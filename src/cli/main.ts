@@ -11,6 +11,7 @@ import { registerLedger } from './commands/ledger.js';
 import { registerGov } from './commands/gov.js';
 import { registerWorkflow } from './commands/workflow.js';
 import { registerFn } from './commands/fn.js';
+import { registerApp } from './commands/app.js';
 
 // Everything Tessera writes (the data directory, its database, WAL, blobs, keys, downloads) is for its
 // owner alone: files 0600, directories 0700, whatever the caller's umask.
@@ -40,6 +41,7 @@ registerLedger(program);
 registerGov(program);
 registerWorkflow(program);
 registerFn(program);
+registerApp(program);
 
 try {
   await program.parseAsync(process.argv);
