@@ -55,7 +55,7 @@ test('set_jwt_public_signing_keys replaces an issuer’s keys', async () => {
   await pass([{ name: 'set_jwt_issuer', args: { issuer: 'https://jwks.example', jwks: { keys: [key] } } }]);
   await pass([{ name: 'set_jwt_public_signing_keys', args: { issuer: 'https://jwks.example', jwks: { keys: [{ ...key, kid: 'k2' }] } } }]);
   const m0 = member(node, 'm0');
-  const bad = (await m0.propose({ actions: [{ name: 'set_jwt_public_signing_keys', args: { issuer: 'https://unknown.example', jwks: { keys: [] } } }] })).json();
+  const bad = (await m0.propose({ actions: [{ name: 'set_jwt_public_signing_keys', args: { issuer: 'https://unknown.example', jwks: { keys: [key] } } }] })).json();
   await m0.vote(bad.proposalId, ACCEPT_BALLOT);
   const r = (await member(node, 'm1').vote(bad.proposalId, ACCEPT_BALLOT)).json();
   assert.equal(r.proposalState, 'Failed');

@@ -3,6 +3,7 @@ import { TesseraError } from '../errors/index.js';
 import { type Principal, type PrincipalService, validatePrincipalName } from '../identity/principals.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import type { Tx } from '../store/types.js';
+import { jwkShapeProblem, jwksProblem } from './jwks.js';
 import { pathTemplateProblem } from './path-template.js';
 import { GOV, type JsRuntimeOptions, type MemberInfo } from './tables.js';
 
@@ -237,8 +238,13 @@ export const ACTIONS: Record<string, Action> = {
     validate: (a) => {
       if (!isObject(a) || !str(a.issuer)) return 'issuer must be a string';
       if (a.jwks !== undefined && (!isObject(a.jwks) || !Array.isArray(a.jwks.keys))) return 'jwks must be {keys: [...]}';
-      for (const k of (a.jwks as { keys?: unknown[] } | undefined)?.keys ?? []) if (!isObject(k) || !str(k.kty) || !str(k.kid)) return 'every jwks key needs kty and kid';
-      return null;
+      if (a.jwks === undefined) return null;
+      for (const [i, k] of ((a.jwks as { keys: unknown[] }).keys).entries()) {
+        const shape = isObject(k) ? jwkShapeProblem(k, `jwks.keys[${i}]`) : `jwks.keys[${i}] must be an object`;
+        if (shape) return shape;
+      }
+      // The node would refuse to store them (CCF's set_jwt_public_signing_keys): say why now, before any vote.
+      return jwksProblem(a.jwks as { keys: unknown[] });
     },
     apply: (a, { tx }) => {
       tx.put(GOV.jwtIssuers, a.issuer, { auto_refresh: a.auto_refresh ?? false, ca_cert_bundle_name: a.ca_cert_bundle_name ?? null });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { CCF_CRYPTO } from '../crypto/ccf-crypto.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import { type GovKvDeps, type GovPhase, govKvHost } from './ccf-kv.js';
+import { jwksProblem } from './jwks.js';
 import { GOV } from './tables.js';
 
 // The `ccf` global for governance code (the constitution and ballots), as CCF installs it there
@@ -138,6 +139,12 @@ function effect(opts: GovHostOptions, name: string, args: unknown[]): unknown {
       if (typeof issuer !== 'string') throw new TypeError('issuer argument is not a string');
       if (!isObject(metadata)) throw new TypeError('metadata argument is not a JSON object');
       if (!isObject(jwks) || !Array.isArray(jwks.keys)) throw new TypeError('jwks argument is not a JSON object');
+      // As CCF's node: an unusable key set is refused whole, with the reason in the log only.
+      const problem = jwksProblem(jwks);
+      if (problem) {
+        opts.logger.warn({ issuer, problem }, 'set_jwt_public_signing_keys refused');
+        throw new Error('set_jwt_public_signing_keys() failed');
+      }
       for (const [key] of tx.list(GOV.jwtKeys, `${issuer} `)) tx.delete(GOV.jwtKeys, key);
       for (const k of jwks.keys as Array<Record<string, unknown>>) {
         if (!isObject(k) || typeof k.kid !== 'string') throw new TypeError('every JWK needs a string kid');
