@@ -245,10 +245,10 @@ export class AppAuth {
   }
 
   /**
-   * The caller for the first policy that passes; or the failures, one per policy, with the header the
-   * last policy tried adds (CCF lets the last one set the 401's headers).
+   * The caller for the first policy that passes; or the failures, one per policy, with the challenge
+   * (www-authenticate) of the last policy tried, if it has one (CCF lets the last one set the 401's headers).
    */
-  async authenticate(policies: Policy[], input: AuthInput, tx: ReadTx): Promise<{ caller: unknown } | { failures: PolicyFailure[]; headers: Record<string, string> }> {
+  async authenticate(policies: Policy[], input: AuthInput, tx: ReadTx): Promise<{ caller: unknown } | { failures: PolicyFailure[]; challenge?: string }> {
     if (policies.length === 0) return { caller: null };
     const failures: PolicyFailure[] = [];
     let lastHeader: string | undefined;
@@ -271,6 +271,6 @@ export class AppAuth {
         lastHeader = WWW_AUTHENTICATE[current];
       }
     }
-    return { failures, headers: lastHeader ? { 'www-authenticate': lastHeader } : {} };
+    return { failures, challenge: lastHeader };
   }
 }

@@ -24,7 +24,8 @@ export interface Endpoint {
   names: string[];
 }
 
-export type Match = { endpoint: Endpoint; params: Record<string, string> } | { status: 404 | 405 | 204 | 500; allow?: string[]; message: string; code: string };
+/** The endpoint for a request, or, for OPTIONS on a known path, the methods it takes. Other misses throw. */
+export type Match = { endpoint: Endpoint; params: Record<string, string> } | { options: string[] };
 
 /**
  * The values of `template`'s parameters in `path`, or null if it does not match. As in CCF, each `{name}`
@@ -114,16 +115,16 @@ export function match(endpoints: Endpoint[], method: string, path: string): Matc
   const here = candidates(method);
   if (here.length === 1) return here[0];
   if (here.length > 1) {
-    return { status: 500, code: 'InternalError', message: `Multiple potential matches for path: ${path}\n${here.map((h) => h.endpoint.url).join('\n')}` };
+    throw new TesseraError('app_route_ambiguous', `Multiple potential matches for path: ${path}\n${here.map((h) => h.endpoint.url).join('\n')}`);
   }
   const verbs = [...new Set(endpoints.map((e) => e.method))].filter((m) => candidates(m).length > 0).sort();
   // CCF's frontend lists OPTIONS first, then the path's verbs (src/node/rpc/frontend.h).
   const allow = verbs.length ? ['OPTIONS', ...verbs] : [];
   if (allow.length) {
-    if (method === 'OPTIONS') return { status: 204, allow, code: '', message: '' };
-    return { status: 405, allow, code: 'UnsupportedHttpVerb', message: `Allowed methods for '${path}' are: ${allow.join(', ')}.` };
+    if (method === 'OPTIONS') return { options: allow };
+    throw new TesseraError('method_not_allowed', `Allowed methods for '${path}' are: ${allow.join(', ')}.`, { allowedMethods: allow });
   }
-  return { status: 404, code: 'ResourceNotFound', message: `Unknown path: ${path}.` };
+  throw new TesseraError('not_found', `Unknown path: ${path}.`);
 }
 
 /** GET /app/api: the endpoints' own openapi fields, merged into an OpenAPI 3.0 document. */

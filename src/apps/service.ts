@@ -21,11 +21,24 @@ export interface AppRequest extends AuthInput {
   hostname: string | null;
 }
 
-export interface AppResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer | null;
-}
+/**
+ * What a request to the app comes to when it is not an error (errors are thrown as TesseraError, with
+ * CCF's code, and sent by src/http/): the handler's own response, passed through unchanged; the methods a
+ * path takes (OPTIONS); or a historical transaction whose state is still being fetched.
+ */
+export type AppOutcome =
+  | {
+      kind: 'response';
+      status: number;
+      /** The transaction the response reflects (CCF's x-ms-ccf-transaction-id): its own commit, or the last one it read. */
+      transactionId: string;
+      contentType: string | null;
+      /** The handler's own headers, which win over the two above. */
+      headers: Record<string, string>;
+      body: Buffer | null;
+    }
+  | { kind: 'options'; allow: string[] }
+  | { kind: 'historical_pending'; transactionId: string };
 
 export interface AppRuntimeOptions {
   /** CCF's max_execution_time_ms (default 5000). */
@@ -37,14 +50,6 @@ export interface AppRuntimeOptions {
   /** How often a conflicting transaction is re-executed before 503. */
   maxAttempts: number;
 }
-
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): AppResponse => ({
-  status,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: Buffer.from(JSON.stringify(body)),
-});
-const ccfError = (status: number, code: string, message: string, details?: unknown[], headers?: Record<string, string>) =>
-  json(status, { error: { code, message, ...(details ? { details } : {}) } }, headers);
 
 interface DispatchResult {
   failure?: 'no_export' | 'exception' | 'not_object' | 'status_type' | 'json';
@@ -127,32 +132,29 @@ export class AppService {
     return this.deployment;
   }
 
-  async handle(req: AppRequest): Promise<AppResponse> {
+  /** Runs one request. Throws a TesseraError for whatever CCF answers with an error. */
+  async handle(req: AppRequest): Promise<AppOutcome> {
     const { version: deploymentVersion, codeCache, endpoints, modules } = this.deployed();
     const found = match(endpoints, req.method, req.path);
-    if (!('endpoint' in found)) {
-      const allow: Record<string, string> = found.allow ? { allow: found.allow.join(', ') } : {};
-      if (found.status === 204) return { status: 204, headers: allow, body: null };
-      return ccfError(found.status, found.code, found.message, undefined, allow);
-    }
+    if ('options' in found) return { kind: 'options', allow: found.options };
     const { endpoint, params } = found;
     const started = performance.now();
     let historical: { transactionId: string; receipt: unknown; seqno: number } | null = null;
     if (endpoint.info.mode === 'historical') {
       const header = req.headers['x-ms-ccf-transaction-id'];
-      if (!header) return ccfError(400, 'MissingRequiredHeader', 'Missing required header x-ms-ccf-transaction-id.');
+      if (!header) throw new TesseraError('missing_required_header', 'Missing required header x-ms-ccf-transaction-id.');
       const tx = parseTxId(header);
-      if (!tx) return ccfError(400, 'InvalidHeaderValue', `Unable to parse '${header}' as a transaction id (view.seqno).`);
+      if (!tx) throw new TesseraError('invalid_header_value', `Unable to parse '${header}' as a transaction id (view.seqno).`);
       const status = this.opts.ledger.status(header);
-      if (status === 'Invalid') return ccfError(404, 'TransactionInvalid', `Transaction ${header} is invalid.`);
-      if (status !== 'Committed') return ccfError(404, 'TransactionPendingOrUnknown', `Transaction ${header} is pending or unknown.`, undefined, { 'cache-control': 'no-cache' });
+      if (status === 'Invalid') throw new TesseraError('tx_invalid', `Transaction ${header} is invalid.`);
+      if (status !== 'Committed') throw new TesseraError('tx_pending_or_unknown', `Transaction ${header} is pending or unknown.`);
       const receipt = this.opts.ledger.receipt(header);
-      if (!receipt) return { status: 202, headers: { 'retry-after': '3', 'content-type': 'text/plain' }, body: Buffer.from(`Historical transaction ${header} is not currently available.`) };
+      if (!receipt) return { kind: 'historical_pending', transactionId: header };
       historical = { transactionId: header, receipt: { ...receipt, is_signature_transaction: false }, seqno: tx.seqno };
     }
     const auth = await this.auth.authenticate(endpoint.info.authn_policies, req, this.opts.store.begin());
     if ('failures' in auth) {
-      return ccfError(401, 'InvalidAuthenticationInfo', 'Invalid authentication credentials.', auth.failures, auth.headers);
+      throw new TesseraError('unauthenticated', 'Invalid authentication credentials.', { details: auth.failures, challenge: auth.challenge });
     }
     const route = `/app${endpoint.url}`;
     const request = {
@@ -205,11 +207,11 @@ export class AppService {
           ? this.turns.run(reuse, () => this.opts.engine.runReused(this.interpreters, reuse, job))
           : this.opts.engine.runFresh(this.fresh, fresh, job))) as DispatchResult;
       } catch (err) {
-        return this.engineFailure(err as TesseraError);
+        throw this.engineFailure(err as TesseraError);
       } finally {
         bound.revoke();
       }
-      if (result.failure) return this.handlerFailure(result, endpoint.info);
+      if (result.failure) throw this.handlerFailure(result, endpoint.info);
       const status = result.statusCode!;
       const apply = state.applyWrites ?? (status >= 200 && status < 300);
       let seqno: number | null = null;
@@ -220,7 +222,7 @@ export class AppService {
         } catch (err) {
           if ((err as TesseraError).code !== 'conflict') throw err;
           if (attempt >= this.opts.runtime.maxAttempts) {
-            return ccfError(503, 'TransactionCommitAttemptsExceedLimit', `Transaction continued to conflict after ${this.opts.runtime.maxAttempts} attempts. Retry later.`, undefined, { 'retry-after': '3' });
+            throw new TesseraError('tx_commit_attempts_exceeded', `Transaction continued to conflict after ${this.opts.runtime.maxAttempts} attempts. Retry later.`, { retryAfterSeconds: 3 });
           }
           continue;
         }
@@ -228,10 +230,14 @@ export class AppService {
       if (state.metrics) {
         this.opts.logger.info({ tag: 'js' }, `JS execution complete: Method=${req.method}, Path=${route}, Status=${status}, ExecMilliseconds=${Math.round(performance.now() - started)}`);
       }
-      const headers: Record<string, string> = { 'x-ms-ccf-transaction-id': txIdOf(seqno ?? this.opts.ledger.lastCommitted()) };
-      if (result.contentType) headers['content-type'] = result.contentType;
-      Object.assign(headers, result.headers);
-      return { status, headers, body: result.body ? Buffer.from(result.body) : null };
+      return {
+        kind: 'response',
+        status,
+        transactionId: txIdOf(seqno ?? this.opts.ledger.lastCommitted()),
+        contentType: result.contentType ?? null,
+        headers: result.headers ?? {},
+        body: result.body ? Buffer.from(result.body) : null,
+      };
     }
   }
 
@@ -301,30 +307,35 @@ export class AppService {
     return this.runtime.returnExceptionDetails ? [{ code: 'JSException', message, trace }] : undefined;
   }
 
-  /** A limit or a failure outside the handler's own try (module load, the engine). */
-  private engineFailure(err: TesseraError): AppResponse {
-    if (!(err instanceof TesseraError)) throw err;
-    if (err.code === 'timeout') return ccfError(500, 'InternalError', 'Operation took too long to complete.', this.details(err.message));
-    if (err.code === 'too_large') return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: out of memory'));
-    if (/overflowed its stack/.test(err.message)) return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details('InternalError: stack overflow'));
-    if (err.code === 'unavailable') return ccfError(503, err.ccfCode, err.message, undefined, { 'retry-after': String(err.retryAfterSeconds ?? 1) });
-    if (err.code === 'not_found' || err instanceof ModuleLoadError) return ccfError(500, 'InternalError', err.message);
-    return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details(err.message));
+  /**
+   * A limit or a failure outside the handler's own try (module load, the engine), as the error CCF answers
+   * with: its words, not the engine's, with the engine's in `details` only if the runtime options say so.
+   */
+  private engineFailure(err: TesseraError): TesseraError {
+    if (!(err instanceof TesseraError)) return err;
+    if (err.code === 'timeout') return new TesseraError('app_failed', 'Operation took too long to complete.', { cause: err, details: this.details(err.message) });
+    if (err.code === 'too_large') return new TesseraError('app_failed', 'Exception thrown while executing.', { cause: err, details: this.details('InternalError: out of memory') });
+    if (/overflowed its stack/.test(err.message)) return new TesseraError('app_failed', 'Exception thrown while executing.', { cause: err, details: this.details('InternalError: stack overflow') });
+    // Busy (a full queue, the memory budget): the caller may retry, after a second unless the error says when.
+    if (err.code === 'unavailable') return err.retryAfterSeconds !== undefined ? err : new TesseraError('unavailable', err.message, { cause: err, retryAfterSeconds: 1 });
+    if (err.code === 'not_found' || err instanceof ModuleLoadError) return new TesseraError('app_failed', err.message, { cause: err });
+    return new TesseraError('app_failed', 'Exception thrown while executing.', { cause: err, details: this.details(err.message) });
   }
 
-  private handlerFailure(r: DispatchResult, info: EndpointInfo): AppResponse {
+  /** The handler ran but did not give a response CCF can send: CCF's 500 for each way. */
+  private handlerFailure(r: DispatchResult, info: EndpointInfo): TesseraError {
     switch (r.failure) {
       case 'no_export':
-        return ccfError(500, 'InternalError', `Failed to find export '${info.js_function}' in module '${info.js_module}'`);
+        return new TesseraError('app_failed', `Failed to find export '${info.js_function}' in module '${info.js_module}'`);
       case 'exception':
         this.opts.logger.info({ tag: 'js', err: r.message }, 'JS exception');
-        return ccfError(500, 'InternalError', 'Exception thrown while executing.', this.details(r.message!, r.trace));
+        return new TesseraError('app_failed', 'Exception thrown while executing.', { details: this.details(r.message!, r.trace) });
       case 'not_object':
-        return ccfError(500, 'InternalError', 'Invalid endpoint function return value (not an object).');
+        return new TesseraError('app_failed', 'Invalid endpoint function return value (not an object).');
       case 'status_type':
-        return ccfError(500, 'InternalError', 'Invalid endpoint function return value (status code type).');
+        return new TesseraError('app_failed', 'Invalid endpoint function return value (status code type).');
       default:
-        return ccfError(500, 'InternalError', 'Invalid endpoint function return value (error during JSON conversion of body).');
+        return new TesseraError('app_failed', 'Invalid endpoint function return value (error during JSON conversion of body).');
     }
   }
 }

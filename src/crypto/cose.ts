@@ -28,7 +28,7 @@ const ALGS: Record<number, { hash: string; curve: string }> = {
   [-36]: { hash: 'sha512', curve: 'P-521' },
 };
 
-const bad = (why: string, ccf = 'InvalidInput') => new TesseraError('invalid_input', `COSE Sign1: ${why}`, { ccf });
+const bad = (why: string, code: 'invalid_input' | 'invalid_created_at' = 'invalid_input') => new TesseraError(code, `COSE Sign1: ${why}`);
 
 const sigStructure = (protectedBytes: Buffer, payload: Buffer) => encoder.encode(['Signature1', protectedBytes, Buffer.alloc(0), payload]);
 
@@ -59,7 +59,7 @@ export function decodeCoseSign1(envelope: Buffer): CoseMessage {
   if (typeof type !== 'string') throw bad('ccf.gov.msg.type is missing');
   const createdAt = header.get('ccf.gov.msg.created_at');
   if (typeof createdAt !== 'number' || !Number.isInteger(createdAt)) throw bad('ccf.gov.msg.created_at (integer epoch seconds) is missing');
-  if (createdAt > 9999999999 || createdAt < 0) throw bad(`created_at ${createdAt} is out of range`, 'InvalidCreatedAt');
+  if (createdAt > 9999999999 || createdAt < 0) throw bad(`created_at ${createdAt} is out of range`, 'invalid_created_at');
   const proposalId = header.get('ccf.gov.msg.proposal_id');
   const protectedBuf = Buffer.from(protectedBytes);
   const payloadBuf = Buffer.from(payload);

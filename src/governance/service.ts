@@ -71,7 +71,6 @@ type Checks = Map<string, string | null>;
 /** The default allowance for members' clocks running ahead of the node's: 5 minutes. */
 export const DEFAULT_MAX_CLOCK_SKEW_S = 300;
 
-const bad = (message: string, ccf: string) => new TesseraError('invalid_input', message, { ccf });
 const RESOLUTIONS = new Set(['Open', 'Accepted', 'Rejected']);
 
 /**
@@ -108,31 +107,31 @@ export class GovernanceService {
 
   /** The member who signed `msg`, after checking the signature, the kid and replays; records the envelope. */
   authenticate(tx: Tx, msg: CoseMessage, expected: GovMessageType, allowAccepted = false): Principal {
-    if (msg.type !== expected) throw bad(`this endpoint takes a '${expected}' message, not '${msg.type}'`, 'InvalidInput');
+    if (msg.type !== expected) throw new TesseraError('invalid_input', `this endpoint takes a '${expected}' message, not '${msg.type}'`);
     const member = this.opts.principals.byCertIdIn(tx, msg.kid);
-    if (!member || member.role !== 'member') throw new TesseraError('unauthenticated', `kid ${msg.kid} is not a member of this service`, { ccf: 'InvalidAuthenticationInfo' });
+    if (!member || member.role !== 'member') throw new TesseraError('unauthenticated', `kid ${msg.kid} is not a member of this service`);
     const status = tx.get<MemberInfo>(GOV.membersInfo, member.certId)?.status ?? 'Active';
     if (status !== 'Active' && !(allowAccepted && status === 'Accepted')) {
       throw new TesseraError('permission_denied', `member ${member.name} is ${status}, not Active: it must acknowledge the service state first`);
     }
     if (!msg.verify(new X509Certificate(member.certPem))) {
-      throw new TesseraError('unauthenticated', `the COSE signature does not verify with the certificate of member ${member.name}`, { ccf: 'InvalidAuthenticationInfo' });
+      throw new TesseraError('unauthenticated', `the COSE signature does not verify with the certificate of member ${member.name}`);
     }
     // A created_at beyond the node's clock (plus a small skew) is refused before it is recorded: one member's
     // envelope from the far future would otherwise raise the median below which everyone else's are refused.
     const now = Math.floor((this.opts.now?.() ?? Date.now()) / 1000);
     const latest = now + (this.opts.maxClockSkewS ?? DEFAULT_MAX_CLOCK_SKEW_S);
     if (msg.createdAt > latest) {
-      throw bad(`created_at ${msg.createdAt} is ${msg.createdAt - now} s ahead of this node's clock (${now}); at most ${latest - now} s is allowed: sign it again with the current time`, 'InvalidCreatedAt');
+      throw new TesseraError('invalid_created_at', `created_at ${msg.createdAt} is ${msg.createdAt - now} s ahead of this node's clock (${now}); at most ${latest - now} s is allowed: sign it again with the current time`);
     }
     const replayKey = `${String(msg.createdAt).padStart(10, '0')}:${createHash('sha256').update(msg.signature).digest('hex')}`;
-    if (tx.get(GOV.coseRecent, replayKey)) throw bad('this signed request was already submitted', 'ProposalReplay');
+    if (tx.get(GOV.coseRecent, replayKey)) throw new TesseraError('proposal_replay', 'this signed request was already submitted');
     const recent = tx.list<number>(GOV.coseRecent);
     // Envelopes recorded before the check above may lie in the future: they do not count towards the median.
     const times = recent.map(([, t]) => t).filter((t) => t <= latest);
     if (times.length > 0) {
       const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-      if (msg.createdAt < median) throw bad(`created_at ${msg.createdAt} is older than the recent requests (median ${median}); sign it again now`, 'ProposalCreatedTooLongAgo');
+      if (msg.createdAt < median) throw new TesseraError('proposal_created_too_long_ago', `created_at ${msg.createdAt} is older than the recent requests (median ${median}); sign it again now`);
     }
     tx.put(GOV.coseRecent, replayKey, msg.createdAt);
     const window = this.opts.replayWindow ?? 100;
@@ -258,13 +257,13 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
       });
     } catch (err) {
       // CCF: a validate that throws is the node's failure, not the proposal's (proposals.h).
-      throw new TesseraError('internal', `Failed to execute validation: ${reasonOf(err as TesseraError)}`, { ccf: 'InternalError' });
+      throw new TesseraError('internal', `Failed to execute validation: ${reasonOf(err as TesseraError)}`);
     }
-    if (typeof result !== 'object' || result === null) throw new TesseraError('internal', 'Validation failed to return an object', { ccf: 'InternalError' });
+    if (typeof result !== 'object' || result === null) throw new TesseraError('internal', 'Validation failed to return an object');
     const { valid, description } = result as { valid?: unknown; description?: unknown };
-    if (valid !== true) throw bad(`Proposal failed to validate: ${typeof description === 'string' ? description : ''}`, 'ProposalFailedToValidate');
+    if (valid !== true) throw new TesseraError('proposal_failed_to_validate', `Proposal failed to validate: ${typeof description === 'string' ? description : ''}`);
     // Whatever the constitution says, a proposal naming a constitution that would lock governance is refused.
-    for (const [, problem] of checks) if (problem) throw bad(`Proposal failed to validate: ${problem}`, 'ProposalFailedToValidate');
+    for (const [, problem] of checks) if (problem) throw new TesseraError('proposal_failed_to_validate', `Proposal failed to validate: ${problem}`);
   }
 
   /** Runs every ballot, then the constitution's resolve, and on Accepted its apply; updates `info` in place. */
@@ -371,7 +370,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
       // A proposal is resolved as soon as it exists: a constitution may accept it outright.
       await this.resolve(tx, proposalId, proposal, info, checks);
       // CCF: one that fails at once is not recorded at all; the caller gets the failure (proposals.h).
-      if (info.state === 'Failed') throw new TesseraError('internal', info.failure?.reason ?? 'the proposal failed', { ccf: 'InternalError' });
+      if (info.state === 'Failed') throw new TesseraError('internal', info.failure?.reason ?? 'the proposal failed');
       tx.put(GOV.proposalsInfo, proposalId, info);
       return this.view(proposalId, info);
     });
@@ -381,26 +380,26 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
     return this.transact(async (tx) => {
       const member = this.authenticate(tx, msg, 'ballot');
       if (member.certId !== memberId) throw new TesseraError('permission_denied', `the ballot is signed by ${member.certId}, not by member ${memberId}`);
-      if (msg.proposalId !== proposalId) throw bad('the proposal_id in the COSE header does not match the URL', 'InvalidInput');
+      if (msg.proposalId !== proposalId) throw new TesseraError('invalid_input', 'the proposal_id in the COSE header does not match the URL');
       const { proposal, info } = this.mustGetProposal(tx, proposalId);
-      if (info.state !== 'Open') throw bad(`Proposal ${proposalId} is currently in state ${info.state} - only Open proposals can receive votes`, 'ProposalNotOpen');
+      if (info.state !== 'Open') throw new TesseraError('proposal_not_open', `Proposal ${proposalId} is currently in state ${info.state} - only Open proposals can receive votes`);
       let body: { ballot?: unknown };
       try {
         body = JSON.parse(msg.payload.toString('utf8'));
       } catch {
-        throw bad('a ballot is {"ballot": "<JS module exporting vote>"}', 'InvalidInput');
+        throw new TesseraError('invalid_input', 'a ballot is {"ballot": "<JS module exporting vote>"}');
       }
-      if (typeof body.ballot !== 'string') throw bad('a ballot is {"ballot": "<JS module exporting vote>"}', 'InvalidInput');
+      if (typeof body.ballot !== 'string') throw new TesseraError('invalid_input', 'a ballot is {"ballot": "<JS module exporting vote>"}');
       const existing = info.ballots[memberId];
       if (existing !== undefined) {
         if (existing === body.ballot) return this.view(proposalId, info);
-        throw bad(`member ${member.name} has already voted on proposal ${proposalId}`, 'VoteAlreadyExists');
+        throw new TesseraError('vote_already_exists', `member ${member.name} has already voted on proposal ${proposalId}`);
       }
       // A ballot that cannot run is refused now, rather than counted as a failure later.
       try {
         await this.runBallot(tx, body.ballot, proposal, info.proposer_id);
       } catch (err) {
-        throw bad(`the ballot failed: ${(err as Error).message}`, 'InvalidInput');
+        throw new TesseraError('invalid_input', `the ballot failed: ${(err as Error).message}`);
       }
       info.ballots[memberId] = body.ballot;
       await this.resolve(tx, proposalId, proposal, info, await this.checkCandidates(tx, proposal, info.proposer_id));
@@ -412,13 +411,13 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
   async withdraw(msg: CoseMessage, proposalId: string) {
     return this.transact(async (tx) => {
       const member = this.authenticate(tx, msg, 'withdrawal');
-      if (msg.proposalId !== proposalId) throw bad('the proposal_id in the COSE header does not match the URL', 'InvalidInput');
+      if (msg.proposalId !== proposalId) throw new TesseraError('invalid_input', 'the proposal_id in the COSE header does not match the URL');
       const info = tx.get<ProposalInfo>(GOV.proposalsInfo, proposalId);
       // CCF: withdrawing an unknown proposal is idempotent (204), as is withdrawing a withdrawn one.
       if (!info) return null;
       if (info.proposer_id !== member.certId) throw new TesseraError('permission_denied', `Proposal ${proposalId} can only be withdrawn by proposer ${info.proposer_id}, not caller ${member.certId}.`);
       if (info.state === 'Withdrawn') return this.view(proposalId, info);
-      if (info.state !== 'Open') throw bad(`Proposal ${proposalId} is currently in state ${info.state} and cannot be withdrawn.`, 'ProposalNotOpen');
+      if (info.state !== 'Open') throw new TesseraError('proposal_not_open', `Proposal ${proposalId} is currently in state ${info.state} and cannot be withdrawn.`);
       info.state = 'Withdrawn';
       tx.put(GOV.proposalsInfo, proposalId, info);
       return this.view(proposalId, info);
@@ -445,7 +444,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
 
   getBallot(proposalId: string, memberId: string): string {
     const ballot = this.opts.store.read((tx) => this.mustGetProposal(tx as Tx, proposalId).info.ballots[memberId]);
-    if (ballot === undefined) throw new TesseraError('not_found', `member ${memberId} has not voted on proposal ${proposalId}`, { ccf: 'VoteNotFound' });
+    if (ballot === undefined) throw new TesseraError('vote_not_found', `member ${memberId} has not voted on proposal ${proposalId}`);
     return ballot;
   }
 
@@ -468,7 +467,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
   private mustGetProposal(tx: Tx, proposalId: string): { proposal: string; info: ProposalInfo } {
     const proposal = tx.get<string>(GOV.proposals, proposalId);
     const info = tx.get<ProposalInfo>(GOV.proposalsInfo, proposalId);
-    if (proposal === undefined || !info) throw new TesseraError('not_found', `Could not find proposal ${proposalId}.`, { ccf: 'ProposalNotFound' });
+    if (proposal === undefined || !info) throw new TesseraError('proposal_not_found', `Could not find proposal ${proposalId}.`);
     return { proposal, info };
   }
 }

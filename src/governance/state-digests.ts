@@ -17,7 +17,7 @@ export class StateDigests {
     const { result, seqno } = this.opts.store.transact((tx) => {
       const member = this.opts.gov.authenticate(tx, msg, 'state_digest', true);
       if (member.certId !== memberId) {
-        throw new TesseraError('invalid_input', `Member ID from path parameter (${memberId}) does not match member ID from body signature (${member.certId}).`, { ccf: 'InvalidAuthenticationInfo' });
+        throw new TesseraError('member_id_mismatch', `Member ID from path parameter (${memberId}) does not match member ID from body signature (${member.certId}).`);
       }
       const root = this.opts.ledger.lastSignatureRoot();
       if (root === null) throw new TesseraError('internal', 'Service has no signatures to ack yet - try again soon.');

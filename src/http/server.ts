@@ -31,6 +31,7 @@ import { govReadRoutes } from './routes/gov-reads.js';
 import { StateDigests } from '../governance/state-digests.js';
 import type { Store } from '../store/types.js';
 import { checkApiVersion } from './routes/gov.js';
+import { replyError } from './replies.js';
 
 export interface HttpServerOptions {
   tls: TlsMaterial;
@@ -171,12 +172,11 @@ export async function createHttpServer(opts: HttpServerOptions) {
           ? new TesseraError(raw.statusCode === 413 ? 'too_large' : 'invalid_input', raw.message)
           : asTesseraError(raw);
     if (e.code === 'internal') request.log.error({ err: e.cause ?? err }, 'request failed');
-    if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
-    void reply.status(e.httpStatus).send({ error: { code: e.ccfCode, message: e.message } });
+    void replyError(reply, e, request.routeOptions.config?.exactJsonErrors === true);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: 'ResourceNotFound', message: `no route ${request.method} ${request.url}` } });
+    void replyError(reply, new TesseraError('not_found', `no route ${request.method} ${request.url}`));
   });
 
   recordRoutes(app);

@@ -123,7 +123,7 @@ export class Ledger {
    */
   status(id: string): TxStatus {
     const tx = parseTxId(id);
-    if (!tx) throw new TesseraError('invalid_input', `'${id}' is not a transaction id of the form view.seqno`, { ccf: 'InvalidHeaderValue' });
+    if (!tx) throw new TesseraError('invalid_header_value', `'${id}' is not a transaction id of the form view.seqno`);
     if (tx.seqno <= this.lastCommitted()) return tx.view === VIEW ? 'Committed' : 'Invalid';
     return tx.view < VIEW ? 'Invalid' : 'Unknown';
   }
@@ -134,8 +134,8 @@ export class Ledger {
     if (!tx) throw new TesseraError('invalid_input', `'${id}' is not a transaction id of the form view.seqno`);
     // CCF's historical adapter (src/node/historical_queries_adapter.cpp) words both refusals alike.
     const status = this.status(id);
-    if (status === 'Invalid') throw new TesseraError('not_found', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is Invalid`, { ccf: 'TransactionInvalid' });
-    if (status !== 'Committed') throw new TesseraError('not_found', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is ${status}`, { ccf: 'TransactionPendingOrUnknown' });
+    if (status === 'Invalid') throw new TesseraError('tx_invalid', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is Invalid`);
+    if (status !== 'Committed') throw new TesseraError('tx_pending_or_unknown', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is ${status}`);
     this.catchUp();
     const sig = this.db.prepare('SELECT seqno, signature, cert FROM ledger_signatures WHERE seqno >= ? ORDER BY seqno LIMIT 1').get(tx.seqno) as
       | { seqno: number; signature: Buffer; cert: string }

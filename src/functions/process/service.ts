@@ -427,7 +427,7 @@ export class FnService {
 
   get(id: string): FnRecord {
     const f = this.opts.store.read((tx) => tx.get<FnRecord>(FNS, id));
-    if (!f) throw new TesseraError('not_found', `no function ${id}`, { ccf: 'FunctionNotFound' });
+    if (!f) throw new TesseraError('function_not_found', `no function ${id}`);
     return f;
   }
 

@@ -14,7 +14,7 @@ import { sendJson } from './negotiate.js';
 // (src/node/gov/api_version.h), which src/http/routes/gov.ts applies to every /gov route that takes one.
 
 const HEX_ID = /^[0-9A-Fa-f]{64}$/;
-const badId = (value: string, what: string) => new TesseraError('invalid_input', `'${value}' is not a valid hex-encoded ${what} ID`, { ccf: 'InvalidResourceName' });
+const badId = (value: string, what: string) => new TesseraError('invalid_resource_name', `'${value}' is not a valid hex-encoded ${what} ID`);
 
 export function govReadRoutes(app: FastifyInstance, opts: { store: Store; principals: PrincipalService; ledger: Ledger; node: NodeFacts }) {
   const reads = new GovernanceReads(opts.principals);
@@ -84,7 +84,7 @@ export function govReadRoutes(app: FastifyInstance, opts: { store: Store; princi
   }));
   app.get<{ Params: { transactionId: string } }>('/gov/service/transactions/:transactionId', { schema: { hide: true } }, json((request) => {
     const id = (request.params as { transactionId: string }).transactionId;
-    if (!parseTxId(id)) throw new TesseraError('invalid_input', `The value '${id}' passed as parameter 'transactionId' could not be converted to a valid Transaction ID.`, { ccf: 'InvalidQueryParameterValue' });
+    if (!parseTxId(id)) throw new TesseraError('invalid_query_parameter', `The value '${id}' passed as parameter 'transactionId' could not be converted to a valid Transaction ID.`);
     return { status: opts.ledger.status(id), transactionId: id };
   }));
   app.get<{ Params: { memberId: string } }>('/gov/members/state-digests/:memberId', { schema: { hide: true } }, json((request) => {

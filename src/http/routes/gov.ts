@@ -14,8 +14,8 @@ const NO_API_VERSION = new Set(['/gov/commit', '/gov/tx', '/gov/receipt', '/gov/
 export function checkApiVersion(request: FastifyRequest, accepted: string[]): string {
   const suffix = `The supported api-versions are: ${accepted.join(', ')}`;
   const version = new URL(request.url, 'https://node').searchParams.get('api-version');
-  if (version === null) throw new TesseraError('invalid_input', `The api-version query parameter (?api-version=) is required for all requests. ${suffix}`, { ccf: 'MissingApiVersionParameter' });
-  if (!accepted.includes(version)) throw new TesseraError('invalid_input', `Unsupported api-version '${version}'. ${suffix}`, { ccf: 'UnsupportedApiVersionValue' });
+  if (version === null) throw new TesseraError('missing_api_version', `The api-version query parameter (?api-version=) is required for all requests. ${suffix}`);
+  if (!accepted.includes(version)) throw new TesseraError('unsupported_api_version', `Unsupported api-version '${version}'. ${suffix}`);
   return version;
 }
 
@@ -27,7 +27,7 @@ function checkMessageType(msg: CoseMessage, expected: GovMessageType, principals
   if (msg.type === expected) return;
   const member = principals.byCertId(msg.kid);
   if (!member || member.role !== 'member' || !msg.verify(new X509Certificate(member.certPem))) return;
-  throw new TesseraError('unauthenticated', `Found ccf.gov.msg.type set to ${msg.type}, expected ccf.gov.msg.type to be ${expected}`, { ccf: 'InvalidAuthenticationInfo' });
+  throw new TesseraError('unauthenticated', `Found ccf.gov.msg.type set to ${msg.type}, expected ccf.gov.msg.type to be ${expected}`);
 }
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()).replace(/^openapi$/, 'openApi');
@@ -55,8 +55,8 @@ export function govRoutes(app: FastifyInstance, gov: GovernanceService, lastComm
     try {
       msg = decodeCoseSign1(request.body);
     } catch (err) {
-      // Specific refusals (e.g. InvalidCreatedAt) keep their CCF code; bytes that do not decode at all fail authentication.
-      if (err instanceof TesseraError && err.code !== 'internal' && err.ccfCode === 'InvalidInput') throw new TesseraError('unauthenticated', `Failed to decode COSE Sign1 envelope: ${err.message}`, { ccf: 'InvalidAuthenticationInfo' });
+      // Specific refusals (e.g. invalid_created_at) keep their code; bytes that do not decode at all fail authentication.
+      if (err instanceof TesseraError && (err.code === 'invalid_input' || err.code === 'parse_error' || err.code === 'missing_value')) throw new TesseraError('unauthenticated', `Failed to decode COSE Sign1 envelope: ${err.message}`);
       throw err;
     }
     checkMessageType(msg, type, principals);
@@ -104,7 +104,7 @@ export function govRoutes(app: FastifyInstance, gov: GovernanceService, lastComm
   });
   app.get<{ Querystring: { case?: string } }>('/gov/service/javascript-app', async (request) => {
     if (request.query.case !== undefined && request.query.case !== 'original') {
-      throw new TesseraError('invalid_input', "Accepted values for the 'case' query parameter are: original", { ccf: 'InvalidQueryParameterValue' });
+      throw new TesseraError('invalid_query_parameter', "Accepted values for the 'case' query parameter are: original");
     }
     const original = request.query.case === 'original';
     const endpoints: Record<string, Record<string, unknown>> = {};

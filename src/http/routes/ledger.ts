@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../errors/index.js';
 import { type Ledger, VIEW, parseTxId, txIdOf } from '../../store/ledger.js';
 import { sendJson } from './negotiate.js';
+import { replyHistoricalPending } from '../replies.js';
 
 // CCF's common endpoints (src/endpoints/common_endpoint_registry.cpp): every frontend has /commit, /tx
 // and /receipt, with no authentication, so they are served under /app, /node and /gov alike, and without
@@ -9,7 +10,7 @@ import { sendJson } from './negotiate.js';
 // (src/http/http_rpc_context.h, fetch_rpc_handler). Requests and errors are CCF's.
 
 const queryOf = (request: FastifyRequest) => new URLSearchParams(new URL(request.url, 'https://node').search);
-const badQuery = (message: string) => new TesseraError('invalid_input', message, { ccf: 'InvalidQueryParameterValue' });
+const badQuery = (message: string) => new TesseraError('invalid_query_parameter', message);
 
 /**
  * The first transaction of each view, from view 1: a Tessera service starts in view 2 at its first
@@ -29,7 +30,7 @@ export function commitHandler(ledger: Ledger) {
       if (!/^\d+$/.test(sinceText)) throw badQuery(`Unable to parse value '${sinceText}' in parameter 'view_history_since'`);
       const since = Number(sinceText);
       if (since < 1) throw badQuery(rangeMessage);
-      if (since > VIEW) throw new TesseraError('not_found', rangeMessage, { ccf: 'InvalidQueryParameterValue' });
+      if (since > VIEW) throw new TesseraError('view_not_found', rangeMessage);
       out.view_history = viewHistory(since);
     }
     const all = q.get('view_history');
@@ -56,17 +57,10 @@ export function receiptHandler(ledger: Ledger) {
     const id = queryOf(request).get('transaction_id');
     // CCF's extractor sets 400 for a missing or malformed id, and its historical adapter then overwrites
     // that with TransactionIdMissing's answer: 404 TransactionInvalid.
-    if (id === null || !parseTxId(id)) throw new TesseraError('not_found', 'Could not extract Transaction Id', { ccf: 'TransactionInvalid' });
-    let receipt;
-    try {
-      receipt = ledger.receipt(id);
-    } catch (err) {
-      if (err instanceof TesseraError && err.ccfCode === 'TransactionPendingOrUnknown') void reply.header('cache-control', 'no-cache');
-      throw err;
-    }
-    if (!receipt) {
-      return reply.status(202).header('retry-after', '3').type('text/plain').send(`Historical transaction ${id} is not currently available.`);
-    }
+    if (id === null || !parseTxId(id)) throw new TesseraError('tx_invalid', 'Could not extract Transaction Id');
+    // A pending transaction's refusal carries CCF's cache-control: no-cache, added where every error is sent (../replies.ts).
+    const receipt = ledger.receipt(id);
+    if (!receipt) return replyHistoricalPending(reply, id);
     return sendJson(request, reply, receipt);
   };
 }

@@ -22,10 +22,10 @@ export function parseAccept(header: string): AcceptEntry[] {
     const slash = types.indexOf('/');
     const type = slash === -1 ? types : types.slice(0, slash);
     const subtype = slash === -1 ? '' : types.slice(slash + 1);
-    if (!type || !subtype) throw new TesseraError('invalid_input', `Entry in Accept header is not a valid MIME type: ${element}`, { ccf: 'InvalidHeaderValue' });
+    if (!type || !subtype) throw new TesseraError('invalid_header_value', `Entry in Accept header is not a valid MIME type: ${element}`);
     // std::stof reads a leading number and ignores what follows; no leading number is an error.
     const q = qText === '' ? 1 : Number.parseFloat(qText);
-    if (Number.isNaN(q)) throw new TesseraError('invalid_input', `Could not parse q-factor from MIME type in Accept header: ${element}`, { ccf: 'InvalidHeaderValue' });
+    if (Number.isNaN(q)) throw new TesseraError('invalid_header_value', `Could not parse q-factor from MIME type in Accept header: ${element}`);
     return { type, subtype, q };
   });
 }

@@ -79,7 +79,7 @@ export function nodeRoutes(app: FastifyInstance, facts: NodeFacts) {
   app.get<{ Querystring: Record<string, string> }>('/node/network/nodes', hide, async (request, reply) => {
     const { host, port, status } = request.query;
     if (status !== undefined && !['Pending', 'Trusted', 'Retired'].includes(status)) {
-      throw new TesseraError('invalid_input', `Query parameter '${status}' is not a valid node status`, { ccf: 'InvalidQueryParameterValue' });
+      throw new TesseraError('invalid_query_parameter', `Query parameter '${status}' is not a valid node status`);
     }
     const node = self();
     const [pubHost, pubPort] = splitAddress(node.rpc_interfaces.primary_rpc_interface.published_address);
@@ -96,7 +96,7 @@ export function nodeRoutes(app: FastifyInstance, facts: NodeFacts) {
   // Only a retired node whose retirement is committed may be removed; the one node never is.
   app.delete<{ Params: { node_id: string } }>('/node/network/nodes/:node_id', hide, async (request) => {
     if (request.params.node_id !== ledger.id) throw new TesseraError('not_found', 'No such node');
-    throw new TesseraError('invalid_input', 'Node is not completely retired', { ccf: 'NodeNotRetiredCommitted' });
+    throw new TesseraError('node_not_retired_committed', 'Node is not completely retired');
   });
   // The node is always the primary: GET and HEAD /node/primary say 200, /node/backup 404.
   app.route({ method: ['GET', 'HEAD'], url: '/node/primary', schema: { hide: true }, exposeHeadRoute: false, handler: async (_request, reply) => reply.status(200).send() });
