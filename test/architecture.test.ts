@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join, posix, relative, sep } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { guestTemplates, runtimeImports } from './helpers/guest-code.js';
 import { type Layering, type SourceFile, checkLayering, importsOf, parseLayering } from './helpers/layering.js';
 
 // Every import in src/ against the layering table of docs/ARCHITECTURE.md (see its "Layering" section).
@@ -146,4 +147,63 @@ test('a folder missing from the table, or a row with no folder, is reported', ()
     'the layering table has a row for sandbox/process, which is not a folder under src/',
   ]);
   assert.deepEqual(report.violations, ['src/wire/x.ts:2  wire → node']);
+});
+
+// Code that runs inside isolates is written as `*.sandbox.ts` modules, type-checked by tsc and bundled at
+// build time (docs/ARCHITECTURE.md, "Code that runs inside isolates"), never as template strings in host
+// code: these two tests keep it that way.
+
+/** More non-blank lines than this, and a template literal that looks like guest code is refused. */
+const GUEST_TEMPLATE_LINES = 3;
+
+/**
+ * Template strings that look like guest code on purpose, each with why: `path` and the literal's first
+ * characters (so that a second one in the same file is still caught).
+ */
+const GUEST_TEMPLATE_EXCEPTIONS: Array<{ path: string; start: string; why: string }> = [
+  {
+    path: 'src/sandbox/boundary.ts',
+    start: '`(() => {\nconst LIMITS = ',
+    why: "setupScript puts one context's data (limits, host function names) before the boundary's bundle and wraps the prelude's bundle in the scope that holds the host functions; its own code is two statements",
+  },
+];
+
+test('no guest JavaScript in template strings in src/ (outside tests): it is written as *.sandbox.ts', () => {
+  const found: string[] = [];
+  const excepted = new Set<string>();
+  for (const file of sources(SRC)) {
+    // Tests beside the code write guest code as strings on purpose: it is the user code under test.
+    if (file.path.endsWith('.test.ts')) continue;
+    for (const t of guestTemplates(file.path, file.text, GUEST_TEMPLATE_LINES)) {
+      const exception = GUEST_TEMPLATE_EXCEPTIONS.find((e) => e.path === file.path && t.start.startsWith(e.start));
+      if (exception) excepted.add(`${exception.path} ${exception.start}`);
+      else found.push(`${file.path}:${t.line}  ${t.lines} lines: ${JSON.stringify(t.start)}…`);
+    }
+  }
+  assert.deepEqual(found, [], `template strings that look like guest code (write them as *.sandbox.ts, see docs/ARCHITECTURE.md, or add a reasoned exception here):\n  ${found.join('\n  ')}`);
+  const stale = GUEST_TEMPLATE_EXCEPTIONS.filter((e) => !excepted.has(`${e.path} ${e.start}`));
+  assert.deepEqual(stale, [], 'exceptions that no longer match anything: remove them');
+});
+
+test('guest modules import at run time only other guest modules (and the one self-contained helper both sides run)', () => {
+  // capMemory runs on the host and inside the isolate alike; it is written to need nothing from either (cap-memory.ts).
+  const shared = new Set(['src/sandbox/wasm/cap-memory.ts']);
+  const found: string[] = [];
+  for (const file of sources(SRC).filter((f) => f.path.endsWith('.sandbox.ts'))) {
+    for (const { line, specifier } of runtimeImports(file.path, file.text)) {
+      const target = specifier.startsWith('.') ? posix.join(posix.dirname(file.path), specifier).replace(/\.js$/, '.ts') : specifier;
+      if (!target.endsWith('.sandbox.ts') && !shared.has(target)) found.push(`${file.path}:${line}  ${specifier}`);
+    }
+  }
+  assert.deepEqual(found, [], `guest code imports host code or packages at run time (only \`import type\` may name them):\n  ${found.join('\n  ')}`);
+});
+
+test('the guest-code checks find what they look for', () => {
+  const big = "const PRELUDE = String.raw`\nexport function apply(p) {\n  const x = 1;\n  return ccf.kv;\n}\n`;";
+  assert.deepEqual(guestTemplates('x.ts', big, 3).map((t) => [t.line, t.lines]), [[1, 4]]);
+  assert.deepEqual(guestTemplates('x.ts', `const s = \`a \${1}\nb\nc\nd\nglobalThis.x = 1;\`;`, 3).length, 1);
+  assert.deepEqual(guestTemplates('x.ts', "const small = `export function a() {}\n`;", 3), []);
+  assert.deepEqual(guestTemplates('x.ts', 'const sql = `\nCREATE TABLE a (\n  b TEXT,\n  c TEXT\n);\n`;', 3), []);
+  const imports = "import type { A } from './a.js';\nimport { type B } from './b.js';\nimport { c } from './c.js';\nexport type { D } from './d.js';\nexport { e } from './e.js';\nimport './f.js';";
+  assert.deepEqual(runtimeImports('x.ts', imports).map((i) => i.specifier), ['./c.js', './e.js', './f.js']);
 });

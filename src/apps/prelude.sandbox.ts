@@ -3,9 +3,9 @@
 // the script the sandbox boundary runs with the request's host functions in scope as `H` (boundary.ts);
 // they are bound to the request's transaction and permissions on the host side (service.ts).
 // What each function does and the errors it throws follow CCF's src/js/extensions/ (Apache-2.0).
-import type { CCF, CCFCrypto, HistoricalState, KvMap, KvMaps } from '@microsoft/ccf-app/global.js';
+import type { CCF, HistoricalState } from '@microsoft/ccf-app/global.js';
+import { argc, type ConverterHost, converters, cryptoAliases, type HostFn, hostFunctions, installConsole, isBuf, type KvCall, makeCrypto, makeKv } from '../sandbox/guest/ccf-common.sandbox.js';
 
-type HostFn = (...args: any[]) => any;
 /** The host functions, by name with their `__h_` prefix (service.ts). */
 declare const H: Record<string, HostFn>;
 
@@ -15,13 +15,8 @@ interface CcfBeyondTheInterface {
   gov: { validateConstitution(constitution: string): void };
 }
 
-const host: Record<string, HostFn> = {};
-for (const k of Object.keys(H)) if (k.startsWith('__h_')) host[k.slice(4)] = H[k]!;
+const host = hostFunctions(H, '__h_');
 
-const argc = (args: unknown[], n: number) => {
-  if (args.length !== n) throw new TypeError(`Passed ${args.length} arguments, but expected ${n}`);
-};
-const isBuf = (b: unknown): b is ArrayBuffer => b instanceof ArrayBuffer;
 const boolArg = (args: unknown[], message = 'Argument must be a boolean') => {
   argc(args, 1);
   if (typeof args[0] !== 'boolean') throw new TypeError(message);
@@ -34,101 +29,17 @@ Math.random = () => host.random!() as number;
 // Date: CCF 7 (7.0.0-dev2 on, "Remove enclave_time", #7153) reads the clock for `Date.now()` and
 // `new Date()` as any JavaScript runtime does; V8's own Date does that already, so nothing replaces it.
 
-const fmt = (args: unknown[]) =>
-  args
-    .map((a) => {
-      if (typeof a === 'string') return a;
-      try {
-        return JSON.stringify(a);
-      } catch {
-        return String(a);
-      }
-    })
-    .join(' ');
-const log = (level: string) => (...a: unknown[]) => void host.log!(level, fmt(a));
-(globalThis as { console: unknown }).console = { log: log('info'), info: log('info'), debug: log('debug'), warn: log('fail'), error: log('fatal') };
+installConsole((level, text) => void host.log!(level, text));
 
-const strToBuf = (...a: unknown[]): ArrayBuffer => {
-  argc(a, 1);
-  if (typeof a[0] !== 'string') throw new TypeError('Argument must be a string');
-  return host.strToBuf!(a[0]);
-};
-const bufToStr = (...a: unknown[]): string => {
-  argc(a, 1);
-  if (!isBuf(a[0])) throw new TypeError('Argument must be an ArrayBuffer');
-  return host.bufToStr!(a[0]);
-};
-
-type KvCall = (table: string, method: string, ...args: unknown[]) => any;
-
-/** Handles hold only the table name; each call goes to the transaction the host has bound now. */
-function makeKv(call: KvCall): KvMaps {
-  const kvMethod = (table: string, method: string, args: unknown[], n: number) => {
-    argc(args, n);
-    for (const x of args) if (!isBuf(x)) throw new TypeError(method === 'set' ? 'Arguments must be ArrayBuffers' : 'Argument must be an ArrayBuffer');
-    return call(table, method, ...args);
-  };
-  const mapFor = (table: string): KvMap & { tesseraRange(from?: ArrayBuffer, to?: ArrayBuffer): Array<[ArrayBuffer, ArrayBuffer]> } => ({
-    has: (...a: unknown[]) => kvMethod(table, 'has', a, 1),
-    get: (...a: unknown[]) => kvMethod(table, 'get', a, 1),
-    getVersionOfPreviousWrite: (...a: unknown[]) => kvMethod(table, 'version', a, 1),
-    set(...a: unknown[]) {
-      kvMethod(table, 'set', a, 2);
-      return this;
-    },
-    delete: (...a: unknown[]) => void kvMethod(table, 'delete', a, 1),
-    clear: (...a: unknown[]) => {
-      argc(a, 0);
-      call(table, 'clear');
-    },
-    forEach(cb) {
-      const entries = call(table, 'entries') as Array<[ArrayBuffer, ArrayBuffer]>;
-      for (const [k, v] of entries) cb(v, k, this);
-    },
-    get size() {
-      return call(table, 'size') as number;
-    },
-    /** Tessera extension: entries in key order, optionally from (inclusive) and to (exclusive). */
-    tesseraRange(from?: ArrayBuffer, to?: ArrayBuffer) {
-      return call(table, 'entries', from ?? null, to ?? null);
-    },
-  });
-  return new Proxy({} as KvMaps, { get: (_t, name) => (typeof name === 'string' ? mapFor(name) : undefined) });
-}
-
-// Argument counts CCF checks (undefined: any number).
-const CRYPTO_ARITY: Record<keyof CCFCrypto, number | undefined> = {
-  sign: 3, verifySignature: 4, digest: 2, generateAesKey: 1, generateRsaKeyPair: undefined, generateEcdsaKeyPair: 1, generateEddsaKeyPair: 1,
-  wrapKey: 3, unwrapKey: 3, isValidX509CertBundle: 1, isValidX509CertChain: 2,
-  pubPemToJwk: undefined, pemToJwk: undefined, pubRsaPemToJwk: undefined, rsaPemToJwk: undefined, pubEddsaPemToJwk: undefined, eddsaPemToJwk: undefined,
-  pubJwkToPem: 1, jwkToPem: 1, pubRsaJwkToPem: 1, rsaJwkToPem: 1, pubEddsaJwkToPem: 1, eddsaJwkToPem: 1,
-};
-const crypto = {} as CCFCrypto;
-for (const [name, n] of Object.entries(CRYPTO_ARITY)) {
-  (crypto as unknown as Record<string, HostFn>)[name] = (...a: unknown[]) => {
-    if (n !== undefined) argc(a, n);
-    return host.crypto!(name, ...a);
-  };
-}
+const convert = converters(host as unknown as ConverterHost);
+const { strToBuf, bufToStr } = convert;
+const crypto = makeCrypto(host.crypto!);
 
 let metrics = true;
 const historicalNow = host.historical ? (host.historical() as { transactionId: string; receipt: HistoricalState['receipt'] } | null) : null;
 
 const ccf = {
-  strToBuf,
-  bufToStr,
-  jsonCompatibleToBuf: (...a: unknown[]) => {
-    argc(a, 1);
-    return strToBuf(JSON.stringify(a[0]));
-  },
-  bufToJsonCompatible: (...a: unknown[]) => {
-    argc(a, 1);
-    return JSON.parse(bufToStr(a[0]));
-  },
-  pemToId: (...a: unknown[]) => {
-    argc(a, 1);
-    return host.pemToId!(a[0]);
-  },
+  ...convert,
   enableMetricsLogging: (...a: unknown[]) => {
     const previous = metrics;
     metrics = boolArg(a, 'First argument must be a boolean');
@@ -140,7 +51,7 @@ const ccf = {
     argc(a, 1);
     return Boolean(a[0]);
   },
-  kv: makeKv(host.kv as KvCall),
+  kv: makeKv(host.kv as KvCall, true),
   rpc: {
     setApplyWrites: (...a: unknown[]) => void host.rpc!('applyWrites', boolArg(a)),
     setClaimsDigest: (...a: unknown[]) => {
@@ -164,26 +75,20 @@ const ccf = {
       }
       const states = host.range!(handle, start, end) as Array<{ seqno: number; transactionId: string; receipt: HistoricalState['receipt'] }> | null;
       if (states === null) return null;
-      return states.map((st) => ({ transactionId: st.transactionId, receipt: st.receipt, kv: makeKv((table, method, ...args) => host.rangeKv!(st.seqno, table, method, ...args)) }));
+      return states.map((st) => ({ transactionId: st.transactionId, receipt: st.receipt, kv: makeKv((table, method, ...args) => host.rangeKv!(st.seqno, table, method, ...args), true) }));
     },
     dropCachedStates: (...a: unknown[]) => {
       argc(a, 1);
       return host.range!(a[0], 0, -1) !== false;
     },
   },
-  historicalState: historicalNow ? { transactionId: historicalNow.transactionId, receipt: historicalNow.receipt, kv: makeKv(host.hkv as KvCall) } : undefined,
+  historicalState: historicalNow ? { transactionId: historicalNow.transactionId, receipt: historicalNow.receipt, kv: makeKv(host.hkv as KvCall, true) } : undefined,
   gov: {
     validateConstitution: () => {
       throw new Error('ccf.gov.validateConstitution is available in governance only');
     },
   },
-  generateAesKey: crypto.generateAesKey,
-  generateRsaKeyPair: crypto.generateRsaKeyPair,
-  generateEcdsaKeyPair: crypto.generateEcdsaKeyPair,
-  wrapKey: crypto.wrapKey,
-  digest: crypto.digest,
-  isValidX509CertBundle: crypto.isValidX509CertBundle,
-  isValidX509CertChain: crypto.isValidX509CertChain,
+  ...cryptoAliases(crypto),
 } satisfies CCF & CcfBeyondTheInterface;
 if (!historicalNow) delete (ccf as { historicalState?: unknown }).historicalState;
 (globalThis as { ccf?: unknown }).ccf = ccf;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { CCF_CRYPTO } from '../crypto/ccf-crypto.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import { type GovKvDeps, type GovPhase, govKvHost } from './ccf-kv.js';
+import { guestSource } from '../sandbox/guest-source.js';
 import { jwksProblem } from './jwks.js';
 import { GOV } from './tables.js';
 
@@ -12,81 +13,9 @@ import { GOV } from './tables.js';
 // ccf.refreshAppBytecodeCache, ccf.setJwtPublicSigningKeys, ccf.removeJwtPublicSigningKeys, ccf.node.* and
 // ccf.network.*. Tessera's own default constitution also gets its three tessera_* functions as globals.
 //
-// The guest half below runs in the sandbox before the constitution; host functions reach it as `H`
-// (named __g_*) and are never globals. TODO(issue 17): becomes a *.sandbox.ts module once that exists.
-export const GOV_PRELUDE = String.raw`
-const hostFns = H;
-(() => {
-  const H = {};
-  for (const k of Object.keys(hostFns)) if (k.startsWith('__g_')) H[k.slice(4)] = hostFns[k];
-  for (const k of Object.keys(hostFns)) if (k.startsWith('tessera_')) globalThis[k] = hostFns[k];
-  const argc = (args, n) => { if (args.length !== n) throw new TypeError('Passed ' + args.length + ' arguments, but expected ' + n); };
-  const isBuf = (b) => b instanceof ArrayBuffer;
-  const fmt = (args) => args.map((a) => (typeof a === 'string' ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })())).join(' ');
-  globalThis.console = { log: (...a) => H.log(fmt(a)), info: (...a) => H.log(fmt(a)), debug: (...a) => H.log(fmt(a)), warn: (...a) => H.log(fmt(a)), error: (...a) => H.log(fmt(a)) };
-
-  const strToBuf = (...a) => { argc(a, 1); if (typeof a[0] !== 'string') throw new TypeError('Argument must be a string'); return H.strToBuf(a[0]); };
-  const bufToStr = (...a) => { argc(a, 1); if (!isBuf(a[0])) throw new TypeError('Argument must be an ArrayBuffer'); return H.bufToStr(a[0]); };
-
-  const method = (table, name, args, n) => {
-    argc(args, n);
-    for (const x of args) if (!isBuf(x)) throw new TypeError(name === 'set' ? 'Arguments must be ArrayBuffers' : 'Argument must be an ArrayBuffer');
-    return H.kv(table, name, ...args);
-  };
-  const mapFor = (table) => ({
-    has: (...a) => method(table, 'has', a, 1),
-    get: (...a) => method(table, 'get', a, 1),
-    getVersionOfPreviousWrite: (...a) => method(table, 'version', a, 1),
-    set(...a) { method(table, 'set', a, 2); return this; },
-    delete: (...a) => { method(table, 'delete', a, 1); },
-    clear: (...a) => { argc(a, 0); H.kv(table, 'clear'); },
-    forEach(...a) {
-      argc(a, 1);
-      if (typeof a[0] !== 'function') throw new TypeError('Argument must be a function');
-      for (const [k, v] of H.kv(table, 'entries')) a[0](v, k, this);
-    },
-    get size() { return H.kv(table, 'size'); },
-  });
-  const kv = new Proxy({}, { get: (_t, name) => (typeof name === 'string' ? mapFor(name) : undefined) });
-
-  const crypto = {};
-  for (const [name, n] of Object.entries({
-    sign: 3, verifySignature: 4, digest: 2, generateAesKey: 1, generateRsaKeyPair: undefined, generateEcdsaKeyPair: 1, generateEddsaKeyPair: 1,
-    wrapKey: 3, unwrapKey: 3, isValidX509CertBundle: 1, isValidX509CertChain: 2,
-    pubPemToJwk: undefined, pemToJwk: undefined, pubRsaPemToJwk: undefined, rsaPemToJwk: undefined, pubEddsaPemToJwk: undefined, eddsaPemToJwk: undefined,
-    pubJwkToPem: 1, jwkToPem: 1, pubRsaJwkToPem: 1, rsaJwkToPem: 1, pubEddsaJwkToPem: 1, eddsaJwkToPem: 1,
-  })) crypto[name] = (...a) => { if (n !== undefined) argc(a, n); return H.crypto(name, ...a); };
-
-  const ccf = {
-    strToBuf, bufToStr,
-    jsonCompatibleToBuf: (...a) => { argc(a, 1); return strToBuf(JSON.stringify(a[0])); },
-    bufToJsonCompatible: (...a) => { argc(a, 1); return JSON.parse(bufToStr(a[0])); },
-    pemToId: (...a) => { argc(a, 1); if (typeof a[0] !== 'string') throw new TypeError('Argument must be a string'); return H.pemToId(a[0]); },
-    kv, crypto,
-    gov: {
-      validateConstitution: (...a) => {
-        argc(a, 1);
-        if (typeof a[0] !== 'string') throw new TypeError('constitution is not a string');
-        if (a[0].length === 0) throw new TypeError('constitution is empty');
-        const problem = H.validateConstitution(a[0]);
-        if (problem) throw new TypeError(problem);
-        return true;
-      },
-    },
-  };
-  for (const k of ['generateAesKey', 'generateRsaKeyPair', 'generateEcdsaKeyPair', 'wrapKey', 'digest', 'isValidX509CertBundle', 'isValidX509CertChain']) ccf[k] = crypto[k];
-  if (H.effect) {
-    ccf.refreshAppBytecodeCache = (...a) => { argc(a, 0); H.effect('refreshAppBytecodeCache'); };
-    ccf.setJwtPublicSigningKeys = (...a) => { argc(a, 3); H.effect('setJwtPublicSigningKeys', ...a); };
-    ccf.removeJwtPublicSigningKeys = (...a) => { argc(a, 1); H.effect('removeJwtPublicSigningKeys', ...a); };
-    ccf.node = {};
-    for (const name of ['triggerLedgerRekey', 'transitionServiceToOpen', 'triggerRecoverySharesRefresh', 'triggerLedgerChunk', 'triggerSnapshot']) ccf.node[name] = (...a) => H.effect('node.' + name, ...a);
-    ccf.network = {};
-    for (const name of ['getLatestLedgerSecretSeqno', 'generateEndorsedCertificate', 'generateNetworkCertificate']) ccf.network[name] = (...a) => H.effect('network.' + name, ...a);
-  }
-  globalThis.ccf = ccf;
-})();
-`;
+// The guest half (gov-prelude.sandbox.ts, bundled at build time) runs in the sandbox before the
+// constitution; the host functions below reach it as `H` (named __g_*) and are never globals.
+export const GOV_PRELUDE = guestSource(import.meta.url, 'gov-prelude');
 
 export interface GovHostOptions {
   deps: GovKvDeps;
@@ -104,7 +33,8 @@ export function govHost(opts: GovHostOptions): Record<string, (...args: any[]) =
   const { deps, phase, logger } = opts;
   const decoder = new TextDecoder('utf-8', { fatal: false });
   const host: Record<string, (...args: any[]) => unknown> = {
-    __g_log: (message: unknown) => logger.info({ tag: 'gov' }, String(message).slice(0, 16384)),
+    // console.log and info log at info, debug at debug, warn at warn and error at error (the levels CCF's console has).
+    __g_log: (level: unknown, message: unknown) => logger[level === 'fatal' ? 'error' : level === 'fail' ? 'warn' : level === 'debug' ? 'debug' : 'info']({ tag: 'gov' }, String(message).slice(0, 16384)),
     __g_strToBuf: (s: string) => ab(Buffer.from(s, 'utf8')),
     __g_bufToStr: (b: ArrayBuffer) => decoder.decode(b),
     __g_pemToId: (pem: string) => certIdOfPem(pem),

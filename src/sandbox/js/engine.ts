@@ -7,6 +7,7 @@ import { type FreshPools, PoolDisposed } from './fresh-pool.js';
 import { ModuleGraph, mayImportDynamically } from './modules.js';
 import { type BoundaryLimits, DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
 import { dropHandlesAtExit } from '../exit-gc.js';
+import { guestSource } from '../guest-source.js';
 import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
 import { sandboxThreadsMayHaveStarted } from '../thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
@@ -398,24 +399,7 @@ export class JsEngine {
 }
 
 /** The guest half of `import()`: a promise per call, settled by the host (enableDynamicImport). */
-const DYNAMIC_IMPORT_GUEST = `(() => {
-  const request = globalThis.__tessera_import_host;
-  delete globalThis.__tessera_import_host;
-  const pending = new Map();
-  let next = 0;
-  globalThis.__tessera_import_settle = (id, ok, value) => {
-    const p = pending.get(id);
-    pending.delete(id);
-    if (p) ok ? p.resolve(value) : p.reject(new Error(value));
-  };
-  Object.defineProperty(globalThis, '__tessera_import', {
-    value: (referrer, specifier) => new Promise((resolve, reject) => {
-      const id = next++;
-      pending.set(id, { resolve, reject });
-      request(id, String(referrer), String(specifier));
-    }),
-  });
-})();`;
+const DYNAMIC_IMPORT_GUEST = guestSource(import.meta.url, 'dynamic-import');
 
 function classify(err: unknown, limits: JsLimits, isolate: ivm.Isolate): TesseraError {
   if (err instanceof TesseraError) return err;

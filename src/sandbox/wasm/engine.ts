@@ -5,6 +5,7 @@ import { capMemory } from './limits.js';
 import { DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
 import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
+import { guestSource } from '../guest-source.js';
 
 // WebAssembly runs inside a V8 isolate too, never in the node's context: the module bytes are copied
 // in, compiled and instantiated there, its memory capped in pages and its run bounded in time. Imports
@@ -18,6 +19,9 @@ export interface WasmLimits {
   /** Heap of the isolate around the module, MiB. */
   heapMiB: number;
 }
+
+/** After the glue: `__tessera_run(bytes)` compiles, instantiates and runs the module (runner.sandbox.ts). */
+const RUNNER = guestSource(import.meta.url, 'runner');
 
 export const DEFAULT_WASM_LIMITS: WasmLimits = { memoryPages: 320, cpuMs: 1000, heapMiB: 64 };
 
@@ -59,12 +63,7 @@ export class WasmEngine {
       await global.set('__tessera_host', new ivm.Callback((name: string, ...args: unknown[]) => host[name](...args)));
       // The glue runs as the boundary's prelude: host functions are in its scope by name, never globals.
       const prelude = `${job.glue}
-        globalThis.__tessera_run = (bytes) => {
-          let instance;
-          const module = new WebAssembly.Module(bytes);
-          instance = new WebAssembly.Instance(module, imports(() => instance.exports.memory));
-          return run(instance);
-        };`;
+${RUNNER}`;
       const setup = await isolate.compileScript(setupScript(Object.keys(host), prelude, { ...DEFAULT_BOUNDARY, wasmPages: limits.memoryPages }));
       await withDeadline(isolate, limits.cpuMs, setup.run(context, { timeout: limits.cpuMs }));
       const [invoke, runner] = await Promise.all([global.get('__tessera_invoke', { reference: true }), global.get('__tessera_run', { reference: true })]);
