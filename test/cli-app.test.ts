@@ -52,13 +52,18 @@ function running(args: string[]) {
   let stderr = '';
   let lineSeen: (line: string) => void;
   const firstLine = new Promise<string>((resolve) => (lineSeen = resolve));
+  const waiting: Array<{ n: number; resolve: () => void }> = [];
   proc.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();
     if (stdout.includes('\n')) lineSeen(stdout.split('\n')[0]);
+    const lines = stdout.split('\n').length - 1;
+    for (const w of waiting.filter((x) => lines >= x.n)) w.resolve();
   });
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<CliResult>((resolve) => proc.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
-  return { firstLine, done };
+  /** Resolves once the command has printed `n` lines. */
+  const lines = (n: number) => new Promise<void>((resolve) => waiting.push({ n, resolve }));
+  return { firstLine, lines, done };
 }
 
 const greet = (name: string) => {
@@ -74,7 +79,8 @@ describe('tessera app deploy', () => {
     const [id, state] = first.split(/\s+/);
     assert.match(id, /^[0-9a-f]{64}$/);
     assert.equal(state, 'Open');
-    // m0's yes is one of three: the command waits until m1's makes a majority.
+    // m0's yes (--accept, its second line) is one of three: the command waits until m1's makes a majority.
+    await run.lines(2);
     assert.equal((await m1.vote(id, ACCEPT_BALLOT)).json().proposalState, 'Accepted');
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
