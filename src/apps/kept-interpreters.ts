@@ -1,13 +1,14 @@
 import { TesseraError } from '../errors/index.js';
 import { parallelIsolates } from '../sandbox/js/fresh-pool.js';
 
-// CCF's interpreter_reuse keeps an interpreter per reuse key in each worker thread's cache, so with N
-// worker threads N requests of one key run at once, each in its own interpreter, and a handler's globals
-// persist per interpreter (CCF's doc/build_apps/js_app_bundle.rst and src/apps/js_generic: a
-// per-thread interpreter cache). Tessera's isolates run on isolated-vm's own threads, so the same shape is
-// a small pool of kept interpreters per key: up to `perKey` of them, each held by one request at a time
-// (issue 16: a kept interpreter is bound to the request running in it, and the next one waits until that
-// call has settled), so no request's host calls ever reach another's transaction.
+// interpreter_reuse keeps interpreters, with their globals, between requests. CCF 7 keeps one per key for
+// the whole node (src/js/interpreter_cache.h) and locks it for each request (src/js/registry.cpp), so the
+// requests of a key run one after another on whatever worker threads they arrive; its documentation
+// (doc/build_apps/js_app_bundle.rst) promises no more than best-effort reuse and names parallelisation as
+// a reason to make others. Here a key has a small pool of kept interpreters instead: up to `perKey`, each
+// held by one request at a time (issue 16: a kept interpreter is bound to the request running in it, and
+// the next one waits until that call has settled), so no request's host calls ever reach another's
+// transaction, while requests of one key run at once on isolated-vm's threads. perKey = 1 is CCF's shape.
 
 /** A place for one kept interpreter: empty until its first holder makes the interpreter in it. */
 export interface Slot<I> {
