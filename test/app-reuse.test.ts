@@ -10,7 +10,7 @@ import { https } from './helpers/https-client.js';
 
 // interpreter_reuse under concurrent requests (issue 16): a kept interpreter serves one request at a time,
 // and every host call it makes reaches the transaction of the request running in it. A key has a few of
-// them (issue 17; CCF keeps one per worker thread): PER_KEY here.
+// them (issue 17; CCF 7 keeps one per key, src/js/registry.cpp): PER_KEY here.
 
 const PER_KEY = 2;
 let node: TestNode;

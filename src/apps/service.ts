@@ -37,7 +37,7 @@ export interface AppRuntimeOptions {
   returnExceptionDetails: boolean;
   /** How often a conflicting transaction is re-executed before 503. */
   maxAttempts: number;
-  /** Kept interpreters per interpreter_reuse key (CCF: one per worker thread); default defaultInterpretersPerKey(). */
+  /** Kept interpreters per interpreter_reuse key (CCF 7: one, locked per request); default defaultInterpretersPerKey(). */
   interpretersPerKey?: number;
 }
 

@@ -304,7 +304,7 @@ export const CONFIG_SCHEMA = {
         max_execution_time_ms: { type: 'integer', minimum: 10, default: 5000, description: "A handler running longer gets CCF's 500 'Operation took too long to complete.'" },
         max_heap_mib: { type: 'integer', minimum: 8, default: 100, description: 'Heap limit of a handler, MiB' },
         return_exception_details: { type: 'boolean', default: false, description: 'Include the exception and its trace in error replies (CCF return_exception_details)' },
-        interpreters_per_key: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'Kept interpreters per interpreter_reuse key, each serving one request at a time (CCF keeps one per worker thread); 0 for as many as isolated-vm runs at once (cores + 1), at most 4' },
+        interpreters_per_key: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'Kept interpreters per interpreter_reuse key, each serving one request at a time (CCF 7 keeps one per key and locks it: set 1 for that); 0 for as many as isolated-vm runs at once (cores + 1), at most 4' },
       },
     },
     workflows: {
