@@ -91,7 +91,7 @@ test('a slow handler in a kept interpreter keeps its own transaction while anoth
   }
 });
 
-test('requests queued on one kept interpreter each commit their own write, in order of service', { timeout: 60_000 }, async () => {
+test('requests queued on a key’s kept interpreters each commit their own write; each interpreter serves one at a time', { timeout: 60_000 }, async () => {
   await pass([{ name: 'set_js_app', args: { bundle } }]);
   // Eight at once, alternating slow successes and quick failures, on a fresh deployment (no kept interpreter
   // yet). Before issue 16's fix each of them missed the cache and made an interpreter of its own (every one
@@ -112,6 +112,20 @@ test('requests queued on one kept interpreter each commit their own write, in or
   assert.ok(served.size >= 1 && served.size <= PER_KEY, `at most ${PER_KEY} interpreters served the key: ${served.size}`);
   for (const counts of served.values()) assert.deepEqual(counts.sort((a, b) => a - b), counts.map((_, i) => i + 1), 'each interpreter served its requests one at a time');
   assert.equal([...served.values()].reduce((n, c) => n + c.length, 0), 8);
+});
+
+test('with app.interpreters_per_key = 1 (CCF 7’s shape) one interpreter serves a key’s concurrent requests one after another', { timeout: 60_000 }, async () => {
+  const single = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'], config: (c) => (c.app.interpreters_per_key = 1) });
+  try {
+    await passProposal(single, [{ name: 'set_js_app', args: { bundle } }]);
+    const at = (path: string, json: unknown) => https(`https://127.0.0.1:${single.ports.https}/app${path}`, { ca: single.ca }, { method: 'POST', json });
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? at(`/slow/s-${i}`, { spin: 20, status: 200 }) : at(`/fail/f-${i}`, { spin: 0, status: 400 }))));
+    const bodies = answers.map((r) => r.json());
+    assert.equal(new Set(bodies.map((b) => b.me)).size, 1, 'one interpreter');
+    assert.deepEqual(bodies.map((b) => b.served).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8], 'it served all eight, one after another');
+  } finally {
+    await single.cleanup();
+  }
 });
 
 /** A pool of fake interpreters (numbers) whose disposals are recorded; `dead` ones report themselves gone. */
