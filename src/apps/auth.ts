@@ -2,10 +2,11 @@ import { X509Certificate, createPublicKey, verify as verifySignature } from 'nod
 import { CoseDecodeError, ECDSA_ALGS, decodeUserCoseSign1 } from '../crypto/cose-user.js';
 import { JwkError, type JwkLike, jwkPublicKey } from '../crypto/jwk.js';
 import { TesseraError } from '../errors/index.js';
-import { GOV, type MemberInfo } from '../governance/tables.js';
+import { GOV } from '../governance/tables.js';
 import { certIdOfDer } from '../crypto/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
-import type { ReadTx } from '../store/types.js';
+import { RowCache } from '../store/row-cache.js';
+import type { ReadTx, Store } from '../store/types.js';
 
 // CCF's authentication policies for app endpoints, tried in order; the first that passes gives the
 // `caller`. All failing gives 401 with each policy's reason. Reasons, policy names and headers follow CCF
@@ -41,6 +42,8 @@ interface ParsedCert {
   validFrom: number;
   validTo: number;
   pem: string;
+  /** certIdOfDer, once asked for (a SHA-256 per request otherwise). */
+  id?: string;
 }
 
 // Parsing the client certificate was a tenth of a KV read's CPU; clients reuse a handful of certificates.
@@ -147,8 +150,36 @@ function jwtSignatureValid(key: ReturnType<typeof createPublicKey>, content: Buf
   return false;
 }
 
+/** A certificate's principal as cert policies need it: its role, its PEM and its info record's data. */
+interface CertCaller {
+  role: string;
+  certPem: string;
+  data: unknown;
+}
+
 export class AppAuth {
-  constructor(private readonly principals: PrincipalService) {}
+  /**
+   * user_cert and member_cert callers by certificate id, kept until anything commits (RowCache): these
+   * lookups were most of an app request's authentication, and the same few clients make every request.
+   */
+  private readonly callers: RowCache<CertCaller> | null;
+
+  constructor(
+    private readonly principals: PrincipalService,
+    store?: Store,
+  ) {
+    this.callers = store ? new RowCache<CertCaller>(store) : null;
+  }
+
+  /** The principal of certificate `id` with its info record's `field` (from `table`), or undefined. */
+  private certCaller(tx: ReadTx, id: string, table: string, field: 'user_data' | 'member_data'): CertCaller | undefined {
+    const load = () => {
+      const p = this.principals.byCertIdIn(tx, id);
+      if (!p) return undefined;
+      return { role: p.role, certPem: p.certPem, data: tx.get<Record<string, unknown>>(table, id)?.[field] ?? null };
+    };
+    return this.callers ? this.callers.get(`${table}\0${id}`, load) : load();
+  }
 
   private async one(name: string, input: AuthInput, tx: ReadTx): Promise<Record<string, unknown>> {
     switch (name) {
@@ -160,19 +191,19 @@ export class AppAuth {
       }
       case 'user_cert': {
         if (!input.peerCert) refuse('No caller user certificate');
-        liveCert(input.peerCert!);
-        const id = certIdOfDer(input.peerCert!);
-        const p = this.principals.byCertIdIn(tx, id);
+        const cert = liveCert(input.peerCert!);
+        const id = (cert.id ??= certIdOfDer(input.peerCert!));
+        const p = this.certCaller(tx, id, GOV.usersInfo, 'user_data');
         if (!p || p.role !== 'user') refuse('Could not find matching user certificate');
-        return { policy: name, id, data: tx.get<{ user_data?: unknown }>(GOV.usersInfo, id)?.user_data ?? null, cert: p!.certPem };
+        return { policy: name, id, data: p!.data, cert: p!.certPem };
       }
       case 'member_cert': {
         // CCF checks no validity period for member certificates (MemberCertAuthnPolicy).
         if (!input.peerCert) refuse('No caller member certificate');
         const id = certIdOfDer(input.peerCert!);
-        const p = this.principals.byCertIdIn(tx, id);
+        const p = this.certCaller(tx, id, GOV.membersInfo, 'member_data');
         if (!p || p.role !== 'member') refuse('Could not find matching member certificate');
-        return { policy: name, id, data: tx.get<MemberInfo>(GOV.membersInfo, id)?.member_data ?? null, cert: p!.certPem };
+        return { policy: name, id, data: p!.data, cert: p!.certPem };
       }
       case 'jwt':
         return this.jwt(input, tx);

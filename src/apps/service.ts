@@ -4,7 +4,8 @@ import { TesseraError } from '../errors/index.js';
 import { GOV, type JsRuntimeOptions } from '../governance/tables.js';
 import { certIdOfPem } from '../crypto/certificates.js';
 import type { PrincipalService } from '../identity/principals.js';
-import { FreshPools, InterpreterCache, type JsEngine, ModuleLoadError } from '../sandbox/js/engine.js';
+import { FreshPools, type Interpreter, type JsEngine, ModuleLoadError } from '../sandbox/js/engine.js';
+import { KeptInterpreters } from './kept-interpreters.js';
 import { type Ledger, parseTxId, txIdOf, VIEW } from '../store/ledger.js';
 import type { PendingTx, Store } from '../store/types.js';
 import { AppAuth, type AuthInput } from './auth.js';
@@ -49,6 +50,8 @@ export interface AppRuntimeOptions {
   returnExceptionDetails: boolean;
   /** How often a conflicting transaction is re-executed before 503. */
   maxAttempts: number;
+  /** Kept interpreters per interpreter_reuse key (CCF 7: one, locked per request); default defaultInterpretersPerKey(). */
+  interpretersPerKey?: number;
 }
 
 interface DispatchResult {
@@ -64,10 +67,9 @@ interface DispatchResult {
 /** Runs the deployed CCF app: one sandboxed handler call per request, inside one Store transaction. */
 export class AppService {
   private readonly auth: AppAuth;
-  private readonly interpreters = new InterpreterCache(10);
+  /** Kept interpreters by interpreter_reuse key, each serving one request at a time (kept-interpreters.ts). */
+  private readonly interpreters: KeptInterpreters<Interpreter>;
   private readonly fresh = new FreshPools(10);
-  /** Whose turn it is in each kept interpreter (by interpreter_reuse key): one request runs in it at a time. */
-  private readonly turns = new Turns();
   /** The deployed app as of the last deployment seen: re-read only when a deployment changes the flush record. */
   private deployment: { version: number | undefined; options: number | undefined; codeCache: boolean; endpoints: ReturnType<typeof loadEndpoints>; modules: Record<string, string> } | null = null;
 
@@ -84,8 +86,13 @@ export class AppService {
       history: (table: string, seqno: number) => Map<string, unknown>;
     },
   ) {
-    this.auth = new AppAuth(opts.principals);
+    this.auth = new AppAuth(opts.principals, opts.store);
     this.runtime = opts.runtime;
+    this.interpreters = new KeptInterpreters<Interpreter>(
+      (i) => i.dispose(),
+      (i) => !i.isolate.isDisposed,
+      opts.runtime.interpretersPerKey,
+    );
   }
 
   openApi() {
@@ -106,7 +113,19 @@ export class AppService {
   /** The runtime options in force: the node's config, replaced by governance's set_js_runtime_options once set (as CCF does). */
   private runtime: AppRuntimeOptions & { logExceptionDetails?: boolean };
 
+  /** The store version at which the deployment was last checked: nothing can change it without a commit. */
+  private deployedAt: string | null = null;
+
   private deployed() {
+    // One cheap read of the store's version per request instead of a read transaction over the flush record.
+    const at = this.opts.store.version();
+    if (this.deployment && this.deployedAt === at) return this.deployment;
+    const checked = this.checkDeployment();
+    this.deployedAt = at;
+    return checked;
+  }
+
+  private checkDeployment() {
     const [version, options] = this.opts.store.read((tx) => [tx.versionOf(GOV.interpreterFlush, 'flush'), tx.versionOf(GOV.jsRuntimeOptions, 'options')]);
     if (this.deployment && this.deployment.version === version && this.deployment.options === options) return this.deployment;
     const set = this.opts.store.read((tx) => tx.get<JsRuntimeOptions>(GOV.jsRuntimeOptions, 'options'));
@@ -122,6 +141,7 @@ export class AppService {
     this.interpreters.clear();
     this.fresh.clear();
     this.opts.engine.clearCodeCache();
+    this.dispatchModules.clear();
     this.deployment = this.opts.store.read((tx) => ({
       version,
       options,
@@ -188,7 +208,7 @@ export class AppService {
       try {
         const job = {
           codeCache,
-          modules: { ...modules, '/__ccf_dispatch.js': dispatchModule(endpoint.info.js_module, endpoint.info.js_function) },
+          modules: this.modulesFor(deploymentVersion, modules, endpoint.info),
           entry: '/__ccf_dispatch.js',
           wrapper: true,
           exportName: '__dispatch',
@@ -199,12 +219,12 @@ export class AppService {
         };
         // The deployment is in the key, so a request that read an older deployment never refills a pool with its code.
         const fresh = `${deploymentVersion}\0${historical ? 'historical' : 'current'}\0${endpoint.info.js_module}\0${endpoint.info.js_function}`;
-        // A kept interpreter is bound to one request at a time (the engine points its host at the latest
-        // caller): the next request waits until this call has settled, so a slow handler's host calls can
-        // never reach a later request's transaction. The first request also makes the interpreter, so
-        // concurrent first requests share one.
+        // A kept interpreter is bound to one request at a time (the engine points its host at its holder):
+        // a request takes a free one of the key's interpreters, makes one if the key has fewer than its
+        // share, or waits until one is free, so a slow handler's host calls never reach another
+        // request's transaction.
         result = (await (reuse
-          ? this.turns.run(reuse, () => this.opts.engine.runReused(this.interpreters, reuse, job))
+          ? this.interpreters.run(reuse, (slot) => this.opts.engine.runReused(slot, job))
           : this.opts.engine.runFresh(this.fresh, fresh, job))) as DispatchResult;
       } catch (err) {
         throw this.engineFailure(err as TesseraError);
@@ -239,6 +259,17 @@ export class AppService {
         body: result.body ? Buffer.from(result.body) : null,
       };
     }
+  }
+
+  /** Each endpoint's modules with its dispatch wrapper, made once per deployment (cleared at the next). */
+  private readonly dispatchModules = new Map<string, Record<string, string>>();
+
+  private modulesFor(deployment: number | undefined, modules: Record<string, string>, info: EndpointInfo): Record<string, string> {
+    // The deployment is in the key: a request that read an older one (and awaited since) never fills this with its code.
+    const key = `${deployment}\0${info.js_module}\0${info.js_function}`;
+    let found = this.dispatchModules.get(key);
+    if (!found) this.dispatchModules.set(key, (found = { ...modules, '/__ccf_dispatch.js': dispatchModule(info.js_module, info.js_function) }));
+    return found;
   }
 
   private host(tx: PendingTx, mode: 'readwrite' | 'readonly', state: { applyWrites: boolean | null; claims: ArrayBuffer | null; metrics: boolean }) {
@@ -337,42 +368,6 @@ export class AppService {
       default:
         return new TesseraError('app_failed', 'Invalid endpoint function return value (error during JSON conversion of body).');
     }
-  }
-}
-
-/** The most requests that wait for one kept interpreter; more get 503 (as for an endpoint's fresh isolates). */
-const MAX_WAITING = 256;
-
-/**
- * Turns in kept interpreters: `run(key, work)` starts `work` once no other work holds `key`, in order of
- * arrival. Nothing is kept for a key nobody holds.
- */
-export class Turns {
-  private readonly queues = new Map<string, Array<() => void>>();
-
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const waiting = this.queues.get(key);
-    if (!waiting) this.queues.set(key, []);
-    else {
-      if (waiting.length >= MAX_WAITING) {
-        throw new TesseraError('unavailable', `this endpoint's interpreter has ${MAX_WAITING} calls waiting; retry after 1 s`, { retryAfterSeconds: 1 });
-      }
-      await new Promise<void>((resume) => waiting.push(resume));
-    }
-    try {
-      return await work();
-    } finally {
-      // The turn passes straight to the next in line, so a request arriving meanwhile queues behind it.
-      const queue = this.queues.get(key)!;
-      const next = queue.shift();
-      if (next) next();
-      else this.queues.delete(key);
-    }
-  }
-
-  /** Keys held or waited for (tests). */
-  get size() {
-    return this.queues.size;
   }
 }
 

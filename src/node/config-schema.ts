@@ -304,6 +304,7 @@ export const CONFIG_SCHEMA = {
         max_execution_time_ms: { type: 'integer', minimum: 10, default: 5000, description: "A handler running longer gets CCF's 500 'Operation took too long to complete.'" },
         max_heap_mib: { type: 'integer', minimum: 8, default: 100, description: 'Heap limit of a handler, MiB' },
         return_exception_details: { type: 'boolean', default: false, description: 'Include the exception and its trace in error replies (CCF return_exception_details)' },
+        interpreters_per_key: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'Kept interpreters per interpreter_reuse key, each serving one request at a time (CCF 7 keeps one per key and locks it: set 1 for that); 0 for as many as isolated-vm runs at once (cores + 1), at most 4' },
       },
     },
     workflows: {
@@ -463,7 +464,7 @@ export interface TesseraConfig {
     cache_dir: string;
   };
   workflows: { event_timeout_ms: number; max_event_timeout_ms: number; threads: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[]; max_workflows_per_user: number };
-  app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean };
+  app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean; interpreters_per_key: number };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };
 }

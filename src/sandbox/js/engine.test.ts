@@ -190,6 +190,18 @@ describe('fresh contexts made ahead (runFresh)', () => {
     await pools.close();
   });
 
+  test('overlapping calls open lanes of their own (isolates run at once), up to the limit; each still gets a fresh context', async () => {
+    for (const lanes of [1, 2, 3]) {
+      const pools = new FreshPools(10, 30_000, lanes);
+      const source = 'let calls = 0; export function main(x) { return [++calls, x]; }';
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => fresh(pools, source, { args: [i] })));
+      assert.deepEqual(results, Array.from({ length: 6 }, (_, i) => [1, i]));
+      const pool = pools.get('k', 64, () => Promise.reject(new Error('not made here')));
+      assert.equal(pool.isolates, 2 * lanes, `${lanes} lane(s), each with a batch serving and the next being made`);
+      await pools.close();
+    }
+  });
+
   test('calls still waiting when their pool is disposed run in fresh isolates, and the pool makes nothing new', async () => {
     const pools = new FreshPools();
     const source = 'export function main(x) { return x * 2; }';

@@ -71,44 +71,6 @@ export interface Interpreter extends Prepared {
 }
 
 
-/** Kept interpreters, least recently used evicted first (CCF's max_cached_interpreters). */
-export class InterpreterCache {
-  private readonly entries = new Map<string, Interpreter>();
-  constructor(private readonly max = 10) {}
-
-  get(key: string): Interpreter | undefined {
-    const found = this.entries.get(key);
-    if (found) {
-      this.entries.delete(key);
-      this.entries.set(key, found);
-    }
-    return found;
-  }
-
-  set(key: string, interpreter: Interpreter) {
-    this.entries.set(key, interpreter);
-    while (this.entries.size > this.max) {
-      const [oldest, old] = this.entries.entries().next().value as [string, Interpreter];
-      old.dispose();
-      this.entries.delete(oldest);
-    }
-  }
-
-  delete(key: string) {
-    this.entries.get(key)?.dispose();
-    this.entries.delete(key);
-  }
-
-  clear() {
-    for (const i of this.entries.values()) i.dispose();
-    this.entries.clear();
-  }
-
-  get size() {
-    return this.entries.size;
-  }
-}
-
 /** The code called the host while loading, so it cannot be loaded ahead of the call that binds the host. */
 class NeedsHostWhileLoading extends Error {}
 
@@ -158,26 +120,17 @@ export class JsEngine {
   }
 
   /**
-   * Runs in a kept interpreter (CCF's interpreter_reuse): created, with its prelude and modules evaluated,
-   * on first use; later calls rebind the host functions to the new caller and only call the export.
+   * Runs in a kept interpreter (CCF's interpreter_reuse): `slot` is held by this call alone (the caller's
+   * pool sees to that, src/apps/kept-interpreters.ts). An empty slot gets an interpreter, with its prelude
+   * and modules evaluated; later calls rebind the host functions to the new caller and only call the export.
+   * An interpreter whose isolate went down (heap limit, timeout) is left for the pool to drop.
    */
-  async runReused(cache: InterpreterCache, key: string, job: JsRun): Promise<unknown> {
-    return this.reserved(job, () => this.runReusedUnreserved(cache, key, job));
-  }
-
-  private async runReusedUnreserved(cache: InterpreterCache, key: string, job: JsRun): Promise<unknown> {
-    let interpreter = cache.get(key);
-    if (!interpreter) {
-      interpreter = await this.prepare(job);
-      cache.set(key, interpreter);
-    }
-    interpreter.binding.current = job.host ?? {};
-    try {
-      return await this.call(interpreter, job.args ?? [], job.signal);
-    } catch (err) {
-      if (interpreter.isolate.isDisposed) cache.delete(key);
-      throw err;
-    }
+  async runReused(slot: { interpreter?: Interpreter }, job: JsRun): Promise<unknown> {
+    return this.reserved(job, async () => {
+      const interpreter = (slot.interpreter ??= await this.prepare(job));
+      interpreter.binding.current = job.host ?? {};
+      return this.call(interpreter, job.args ?? [], job.signal);
+    });
   }
 
   /**

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import type { Prepared } from './engine.js';
@@ -84,15 +85,60 @@ class Batch {
 }
 
 /**
+ * How many calls into isolates can make progress at once: isolated-vm runs isolates on a pool of
+ * (cores + 1) threads (its scheduler.cc), so more parallel isolates than that only queue. At most 4, so
+ * that a busy endpoint does not take every thread (and its memory) from the others.
+ */
+export const parallelIsolates = () => Math.min(4, availableParallelism() + 1);
+
+/**
+ * One isolate's worth of serving at a time: calls run one after another in the serving batch while the
+ * next batch is made in another isolate. A lane's calls never overlap, so a call that breaks the heap
+ * limit (and takes its isolate down) had no other call inside it.
+ */
+class Lane {
+  serving: Batch | null = null;
+  next: Batch | null = null;
+  queue: Promise<unknown> = Promise.resolve();
+  inFlight = 0;
+
+  constructor(private readonly newBatch: () => Batch) {}
+
+  /** The batch to take the next context from; starts making the one after it. */
+  take(): Batch {
+    // A call that broke the heap limit took its batch's isolate, and every context in it, down.
+    if (this.serving?.broken) this.serving = null;
+    if (this.next?.broken) this.next = null;
+    if (!this.serving || this.serving.empty) {
+      this.serving?.retire();
+      this.serving = this.next ?? this.newBatch();
+      this.next = null;
+    }
+    this.next ??= this.newBatch();
+    return this.serving;
+  }
+
+  retire(): void {
+    this.serving?.retire();
+    this.next?.retire();
+    this.serving = this.next = null;
+  }
+
+  get isolates(): number {
+    return [this.serving, this.next].filter((b) => b && !b.broken).length;
+  }
+}
+
+/**
  * Fresh contexts for one kind of call (one app endpoint). Each context serves exactly one call and is
  * then let go, so nothing passes between calls. Contexts are made in batches, each in its own isolate:
  * while calls run in one batch's isolate, the next batch is being made in another, on that isolate's
- * own thread, so calls never queue behind the making of contexts.
+ * own thread, so calls never queue behind the making of contexts. Calls that overlap go to separate
+ * lanes (up to `lanes`, opened as overlapping calls need them), each with its own isolates, so that
+ * they run at once on isolated-vm's threads instead of one after another.
  */
 export class FreshContextPool {
-  private serving: Batch | null = null;
-  private next: Batch | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly lanes: Lane[] = [];
   private inFlight = 0;
   private disposed = false;
   private idle: NodeJS.Timeout | null = null;
@@ -103,6 +149,7 @@ export class FreshContextPool {
     private readonly heapMiB: number,
     private readonly prepare: (isolate: ivm.Isolate) => Promise<Prepared>,
     private readonly idleMs = IDLE_MS,
+    private readonly maxLanes = parallelIsolates(),
   ) {}
 
   /** Every batch this pool made whose isolate is not gone yet, so that closing can wait for them. */
@@ -124,14 +171,25 @@ export class FreshContextPool {
     return batch;
   }
 
-  /** Isolates alive in this pool (0 after it idled, at most 2). */
+  /** Isolates alive in this pool (0 after it idled, 2 per lane in use). */
   get isolates(): number {
-    return [this.serving, this.next].filter((b) => b && !b.broken).length;
+    return this.lanes.reduce((n, lane) => n + lane.isolates, 0);
+  }
+
+  /** The lane with the fewest calls; a new one while every lane is busy and there is room. */
+  private laneFor(): Lane {
+    let best: Lane | undefined;
+    for (const lane of this.lanes) if (!best || lane.inFlight < best.inFlight) best = lane;
+    if (best && (best.inFlight === 0 || this.lanes.length >= this.maxLanes)) return best;
+    const lane = new Lane(() => this.newBatch());
+    this.lanes.push(lane);
+    return lane;
   }
 
   /**
-   * Runs `body` with a fresh context bound to `host`. Calls run one after another, as they would in the
-   * isolate anyway: when one breaks the heap limit and takes the isolate down, no other call was inside it.
+   * Runs `body` with a fresh context bound to `host`. Calls in one lane run one after another, as they
+   * would in its isolate anyway: when one breaks the heap limit and takes the isolate down, no other
+   * call was inside it.
    */
   use<T>(host: Prepared['binding']['current'], body: (prepared: Prepared) => Promise<T>): Promise<T> {
     // Calls wait their turn here; past a bound they are refused at once, so that requests whose clients
@@ -142,8 +200,11 @@ export class FreshContextPool {
     this.inFlight++;
     if (this.idle) this.idle.refresh();
     else this.idle = setTimeout(() => this.idleFor(), this.idleMs).unref();
-    const turn = this.queue.then(async () => {
-      const batch = this.take();
+    const lane = this.laneFor();
+    lane.inFlight++;
+    const turn = lane.queue.then(async () => {
+      if (this.disposed) throw new PoolDisposed();
+      const batch = lane.take();
       try {
         const prepared = await batch.take();
         prepared.binding.current = host;
@@ -156,7 +217,12 @@ export class FreshContextPool {
         batch.done();
       }
     });
-    this.queue = turn.catch(() => undefined).finally(() => this.inFlight--);
+    lane.queue = turn
+      .catch(() => undefined)
+      .finally(() => {
+        lane.inFlight--;
+        this.inFlight--;
+      });
     return turn;
   }
 
@@ -166,7 +232,7 @@ export class FreshContextPool {
       return;
     }
     this.idle = null;
-    this.retireBatches();
+    this.retireLanes();
   }
 
   /** No more calls: a call still waiting for its turn runs elsewhere (PoolDisposed), never in a new batch here. */
@@ -174,28 +240,11 @@ export class FreshContextPool {
     if (this.idle) clearTimeout(this.idle);
     this.idle = null;
     this.disposed = true;
-    this.retireBatches();
+    this.retireLanes();
   }
 
-  private retireBatches(): void {
-    this.serving?.retire();
-    this.next?.retire();
-    this.serving = this.next = null;
-  }
-
-  /** The batch to take the next context from; starts making the one after it. */
-  private take(): Batch {
-    // A call that broke the heap limit took its batch's isolate, and every context in it, down.
-    if (this.serving?.broken) this.serving = null;
-    if (this.next?.broken) this.next = null;
-    if (this.disposed) throw new PoolDisposed();
-    if (!this.serving || this.serving.empty) {
-      this.serving?.retire();
-      this.serving = this.next ?? this.newBatch();
-      this.next = null;
-    }
-    this.next ??= this.newBatch();
-    return this.serving;
+  private retireLanes(): void {
+    for (const lane of this.lanes.splice(0)) lane.retire();
   }
 }
 
@@ -208,13 +257,15 @@ export class FreshPools {
   constructor(
     private readonly max = 10,
     private readonly idleMs = IDLE_MS,
+    /** Lanes each pool may open for overlapping calls. */
+    private readonly lanes = parallelIsolates(),
   ) {}
 
   /** The pool for `key`, made with `heapMiB` and `prepare` if there is none. */
   get(key: string, heapMiB: number, prepare: (isolate: ivm.Isolate) => Promise<Prepared>): FreshContextPool {
     let pool = this.pools.get(key);
     if (pool) this.pools.delete(key);
-    else pool = new FreshContextPool(heapMiB, prepare, this.idleMs);
+    else pool = new FreshContextPool(heapMiB, prepare, this.idleMs, this.lanes);
     this.pools.set(key, pool);
     while (this.pools.size > this.max) {
       const [oldest, old] = this.pools.entries().next().value as [string, FreshContextPool];
