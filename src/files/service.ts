@@ -112,8 +112,9 @@ export class FileService {
   /** TDFS Create: a new file awaiting its ciphertext, with a fresh key. */
   create(input: { owner: string; file_name: string; sha256: string; file_size: number }) {
     this.validateDeclared(input.sha256, input.file_size);
-    if (input.file_name.length === 0 || input.file_name.length > 255) {
-      throw new TesseraError('invalid_input', 'file_name must be 1 to 255 characters');
+    // May be empty: MesaTEE v0.1's SDK upload_file sends "" and v0.1 stores and returns it as given.
+    if (input.file_name.length > 255) {
+      throw new TesseraError('invalid_input', 'file_name must be at most 255 characters');
     }
     return this.opts.store.transact((tx) => {
       this.checkQuota(tx, input.owner, input.file_size);

@@ -137,7 +137,7 @@ describe('single-party tasks', () => {
     const tms = await connect('tms_external', 'alice');
     const reply = await tms.request({ type: 'Create', function_name: 'nope', collaborator_list: [], files: [], ...as('alice').creds });
     assert.equal(reply.kind, 'FunctionNotSupportedError');
-    assert.match(reply.message, /no function named 'nope'; available: bytes_plus_one, concat, echo, echo_file/);
+    assert.match(reply.message, /no function named 'nope'; available: bytes_plus_one, concat, decrypt, echo, echo_file/);
     tms.close();
   });
 });

@@ -74,6 +74,61 @@ export const onlineDecrypt: FunctionDefinition = {
   },
 };
 
+/** Reads one byte array of v0.1's AEADKeyConfig (serde's Vec<u8>: a JSON array of integers 0 to 255). */
+function byteArray(value: unknown, field: string): Buffer {
+  if (!Array.isArray(value) || !value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
+    throw new TesseraError('invalid_input', `decrypt: the key file's "${field}" must be an array of bytes (integers 0 to 255)`);
+  }
+  return Buffer.from(value as number[]);
+}
+
+/**
+ * MesaTEE v0.1 `decrypt` (its trusted_worker/online_decrypt.rs; Teaclave later renamed the function
+ * online_decrypt and changed its arguments, which `online_decrypt` above follows). The first input file is
+ * the key config, JSON `{"key":[32 bytes],"nonce":[12 bytes],"ad":[bytes]}` as v0.1's example writes it;
+ * the payload is base64 of ciphertext ‖ 16-byte tag; AES-256-GCM with `ad` as the AAD; the result is the
+ * plaintext in base64.
+ */
+export const decrypt: FunctionDefinition = {
+  name: 'decrypt',
+  kind: 'builtin',
+  type: 'Single',
+  description: "MesaTEE v0.1's decrypt: AES-256-GCM with the key, nonce and AAD in the input file; decrypts the base64 payload and returns the plaintext in base64",
+  interface: {
+    payload: 'text',
+    arguments: [{ name: 'payload', description: 'base64 of ciphertext ‖ 16-byte tag', required: true }],
+    inputs: [{ name: 'key_config', description: 'JSON {"key":[32 bytes],"nonce":[12 bytes],"ad":[bytes]}' }],
+    outputs: [],
+  },
+  run: async (ctx) => {
+    const fn = 'decrypt';
+    const keyFile = ctx.inputFiles[0];
+    if (!keyFile) throw new TesseraError('missing_value', `${fn} needs the key config as its input file`);
+    let config: Record<string, unknown>;
+    try {
+      config = JSON.parse((await ctx.readFile(keyFile.file_id)).toString('utf8'));
+    } catch {
+      throw new TesseraError('invalid_input', `${fn}: the key file is not JSON`);
+    }
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TesseraError('invalid_input', `${fn}: the key file must be a JSON object with key, nonce and ad`);
+    const key = byteArray(config.key, 'key');
+    const nonce = byteArray(config.nonce, 'nonce');
+    const ad = byteArray(config.ad, 'ad');
+    const data = decodeBase64(fn, 'the payload', requirePayload(ctx.payload, fn));
+    if (key.length !== 32) throw new TesseraError('invalid_input', `${fn}: AES-256-GCM needs a 32-byte key, got ${key.length}`);
+    if (nonce.length !== 12) throw new TesseraError('invalid_input', `${fn}: the nonce must be 12 bytes, got ${nonce.length}`);
+    if (data.length < 16) throw new TesseraError('invalid_input', `${fn}: the ciphertext is shorter than its 16-byte tag`);
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+    decipher.setAAD(ad);
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    try {
+      return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('base64');
+    } catch {
+      throw new TesseraError('invalid_input', `${fn}: the tag does not verify (wrong key, nonce or ad, or altered data)`);
+    }
+  },
+};
+
 /** Teaclave builtin-password-check: is the password (first line) among the exposed ones? */
 export const passwordCheck: FunctionDefinition = {
   name: 'password_check',

@@ -1,6 +1,6 @@
 import type { FunctionRegistry } from '../registry.js';
 import type { BuiltinRunner } from '../worker-pool.js';
-import { onlineDecrypt, passwordCheck, rsaSign } from './crypto.js';
+import { decrypt, onlineDecrypt, passwordCheck, rsaSign } from './crypto.js';
 import { concat, echoFile, fileBytesPlusOne, swapFile } from './files.js';
 import { gbdtPredict, gbdtTrain } from './gbdt.js';
 import { privateJoinAndCompute } from './join.js';
@@ -20,6 +20,7 @@ export const BUILTINS = [
   privateJoinAndCompute,
   rsaSign,
   onlineDecrypt,
+  decrypt,
   passwordCheck,
   gbdtTrain,
   gbdtPredict,

@@ -34,7 +34,7 @@ export function fileRoutes(app: FastifyInstance, files: FileService) {
         additionalProperties: false,
         required: ['file_name', 'sha256', 'file_size'],
         properties: {
-          file_name: { type: 'string', minLength: 1, maxLength: 255 },
+          file_name: { type: 'string', maxLength: 255 },
           sha256: { type: 'string', description: 'lowercase hex SHA-256 of the plaintext' },
           file_size: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'plaintext size in bytes' },
         },
