@@ -9,6 +9,12 @@ import { BuiltinWorkerPool } from './worker-pool.js';
 const pool = new BuiltinWorkerPool({ size: 2, logger: pino({ level: 'silent' }) });
 after(() => pool.close());
 
+/**
+ * Training data that keeps logistic_regression_train busy for many seconds at 1,000,000 iterations (its
+ * gradient descent does 1M iterations on 38 lines in about half a second, so tests that stop a run need more).
+ */
+const LONG_TRAINING = Array.from({ length: 2000 }, (_, i) => `${(i % 10) / 10},${(i % 7) / 7},${i % 2}\n`).join('');
+
 /** A FunctionContext over in-memory files that records what was saved, as TaskService's would. */
 function context(opts: { payload?: string | null; files?: Record<string, string | Buffer>; owners?: Record<string, string>; signal?: AbortSignal }) {
   const files = new Map(Object.entries(opts.files ?? {}).map(([id, c]) => [id, Buffer.from(c)]));
@@ -72,7 +78,7 @@ describe('the built-in worker pool', () => {
   });
 
   test('an aborted run ends its worker with the abort reason; the pool goes on with fresh workers', async () => {
-    const csv = Array.from({ length: 38 }, (_, i) => `${(i % 10) / 10},${(i % 7) / 7},${i % 2}\n`).join('');
+    const csv = LONG_TRAINING;
     const controller = new AbortController();
     const { ctx } = context({ files: { data: csv }, payload: JSON.stringify({ alg_alpha: 0.1, alg_iters: 1000000, feature_size: 2 }), signal: controller.signal });
     const running = pool.run('logistic_regression_train', ctx);
@@ -89,7 +95,7 @@ describe('the built-in worker pool', () => {
     const small = new BuiltinWorkerPool({ size: 1, logger: pino({ level: 'silent' }) });
     try {
       const first = new AbortController();
-      const busy = small.run('logistic_regression_train', context({ files: { d: '0,0,0\n1,1,1\n' }, payload: JSON.stringify({ alg_alpha: 0.1, alg_iters: 1000000, feature_size: 2 }), signal: first.signal }).ctx);
+      const busy = small.run('logistic_regression_train', context({ files: { d: LONG_TRAINING }, payload: JSON.stringify({ alg_alpha: 0.1, alg_iters: 1000000, feature_size: 2 }), signal: first.signal }).ctx);
       const waiting = new AbortController();
       const { ctx, reads } = context({ payload: 'x', signal: waiting.signal });
       const queued = small.run('echo', ctx);
@@ -105,7 +111,7 @@ describe('the built-in worker pool', () => {
 
   test('close fails what is still running or waiting', async () => {
     const small = new BuiltinWorkerPool({ size: 1, logger: pino({ level: 'silent' }) });
-    const long = small.run('logistic_regression_train', context({ files: { d: '0,0,0\n1,1,1\n' }, payload: JSON.stringify({ alg_alpha: 0.1, alg_iters: 1000000, feature_size: 2 }) }).ctx);
+    const long = small.run('logistic_regression_train', context({ files: { d: LONG_TRAINING }, payload: JSON.stringify({ alg_alpha: 0.1, alg_iters: 1000000, feature_size: 2 }) }).ctx);
     const queued = small.run('echo', context({ payload: 'x' }).ctx);
     const failed = Promise.all([long, queued].map((p) => assert.rejects(p, (err: any) => err.code === 'unavailable' && /the node is stopping/.test(err.message))));
     await small.close();

@@ -8,11 +8,3 @@ declare module 'ml-cart' {
     static load(model: object): DecisionTreeRegression;
   }
 }
-
-declare module 'ml-logistic-regression' {
-  export default class LogisticRegression {
-    constructor(options?: { numSteps?: number; learningRate?: number });
-    train(features: import('ml-matrix').Matrix, labels: import('ml-matrix').Matrix): void;
-    classifiers: Array<{ weights: import('ml-matrix').Matrix }>;
-  }
-}

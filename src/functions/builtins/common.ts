@@ -54,3 +54,8 @@ export function lines(text: string): string[] {
   if (out.length && out[out.length - 1] === '') out.pop();
   return out;
 }
+
+/** Rust's str::trim: strips Unicode White_Space (which, unlike String.prototype.trim, has U+0085 and not U+FEFF). */
+const RUST_WS = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const RUST_TRIM = new RegExp(`^[${RUST_WS}]+|[${RUST_WS}]+$`, 'g');
+export const rustTrim = (s: string): string => s.replace(RUST_TRIM, '');

@@ -1,7 +1,7 @@
 import { createDecipheriv, createPrivateKey, sign } from 'node:crypto';
 import { TesseraError } from '../../errors/index.js';
 import type { FunctionDefinition } from '../registry.js';
-import { decodeBase64, jsonArguments, lines, requirePayload } from './common.js';
+import { decodeBase64, jsonArguments, lines, requirePayload, rustTrim } from './common.js';
 
 /** MesaTEE v0.1 rsa_sign: RSASSA-PKCS1-v1_5 with SHA-256, key from the first input file (PKCS#1 DER). */
 export const rsaSign: FunctionDefinition = {
@@ -130,6 +130,7 @@ export const decrypt: FunctionDefinition = {
 };
 
 /** Teaclave builtin-password-check: is the password (first line) among the exposed ones? */
+/** Teaclave builtin-password-check: is the password (first line, trimmed) among the exposed ones (each trimmed)? */
 export const passwordCheck: FunctionDefinition = {
   name: 'password_check',
   kind: 'builtin',
@@ -146,9 +147,11 @@ export const passwordCheck: FunctionDefinition = {
   },
   run: async (ctx) => {
     const [pw, list] = ctx.inputFiles;
+    // Teaclave trims the password line and every exposed line (Rust's str::trim: Unicode white space).
     const password = lines((await ctx.readFile(pw.file_id)).toString('utf8'))[0];
     if (password === undefined) throw new TesseraError('invalid_input', 'password_check: the password file is empty');
-    const exposed = new Set(lines((await ctx.readFile(list.file_id)).toString('utf8')));
-    return exposed.has(password) ? 'true' : 'false';
+    const wanted = rustTrim(password);
+    const exposed = new Set(lines((await ctx.readFile(list.file_id)).toString('utf8')).map(rustTrim));
+    return exposed.has(wanted) ? 'true' : 'false';
   },
 };

@@ -1,27 +1,31 @@
 import { TesseraError } from '../../errors/index.js';
 import type { FunctionDefinition } from '../registry.js';
+import { rustTrim } from './common.js';
 
 const U32_MAX = 4294967295;
 
-/** Parses `identity:amount` lines as MesaTEE v0.1 does, skipping lines it would skip. */
+/**
+ * Parses `identity:amount` lines as MesaTEE v0.1 and Teaclave do, skipping lines they would skip. An
+ * identity repeated within one file keeps its last amount, as their map inserts do.
+ */
 function parse(text: string): Map<string, number> {
   const totals = new Map<string, number>();
   for (const raw of text.split('\n')) {
-    const line = raw.trim();
+    const line = rustTrim(raw);
     if (line.length < 3) continue;
     const parts = line.split(':');
     if (parts.length !== 2) continue;
-    const amount = parts[1].trim();
+    const amount = rustTrim(parts[1]);
     if (!/^\+?\d+$/.test(amount) || Number(amount) > U32_MAX) continue;
-    const id = parts[0].trim();
-    totals.set(id, (totals.get(id) ?? 0) + Number(amount));
+    const id = rustTrim(parts[0]);
+    totals.set(id, Number(amount));
   }
   return totals;
 }
 
 /**
  * MesaTEE v0.1 private_join_and_compute: the identities present in every file, with their amounts
- * summed. v0.1 emitted HashMap order; Tessera sorts by identity so every owner's copy is identical and
+ * summed across files (within a file the last line for an identity counts). v0.1 emitted HashMap order; Tessera sorts by identity so every owner's copy is identical and
  * reproducible.
  */
 export const privateJoinAndCompute: FunctionDefinition = {

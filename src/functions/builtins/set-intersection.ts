@@ -83,7 +83,9 @@ export const orderedSetIntersect: FunctionDefinition = {
     const [f1, f2] = ctx.inputFiles;
     const a = await parse(f1.file_id, 'input_data1');
     const b = await parse(f2.file_id, 'input_data2');
-    // Both lists are sorted the same way, so one merge marks the common lines on both sides.
+    // Both lists are sorted the same way, so one merge marks the common lines on both sides. As in
+    // Teaclave, a match consumes one line on each side: a line repeated in one list is matched only as
+    // often as the other list repeats it ("aa, aa, bb" against "aa, bb" is 101 / 11, 2 common items).
     const m1 = Buffer.alloc(a.length, '0');
     const m2 = Buffer.alloc(b.length, '0');
     for (let i = 0, j = 0; i < a.length && j < b.length; ) {
@@ -91,9 +93,8 @@ export const orderedSetIntersect: FunctionDefinition = {
       if (c < 0) i++;
       else if (c > 0) j++;
       else {
-        const v = a[i];
-        while (i < a.length && a[i] === v) m1[i++] = 0x31;
-        while (j < b.length && b[j] === v) m2[j++] = 0x31;
+        m1[i++] = 0x31;
+        m2[j++] = 0x31;
       }
     }
     // Counted before saving: a saved buffer is handed over (see FunctionContext).
