@@ -1,3 +1,6 @@
+import { constants as fsConstants, rmSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
@@ -30,6 +33,8 @@ export interface FileRecord {
   /** Who may upload the content: the owner, or any service for files a service created. */
   uploader: { kind: 'user'; name: string } | { kind: 'service' };
   created_at: string;
+  /** Created over the wire in the v0.1 compatibility mode: the client writes the ciphertext to `<wire.mesatee_v01_file_dir>/<file_id>`. */
+  v01_upload?: true;
 }
 
 export interface FileServiceOptions {
@@ -45,6 +50,11 @@ export interface FileServiceOptions {
   pendingTtlMs?: number;
   /** The https URL where a file's ciphertext is PUT and read (MesaTEE's `access_path`). */
   accessPath: (fileId: string) => string;
+  /**
+   * wire.mesatee_v01_file_dir: when set, a file created over the wire gets `<dir>/<file_id>` as its
+   * access_path, and the ciphertext the client writes there is picked up on the file's first use.
+   */
+  v01FileDir?: string;
   logger: Logger;
 }
 
@@ -101,7 +111,7 @@ export class FileService {
     }
   }
 
-  private insert(tx: Tx, fields: Omit<FileRecord, 'file_id' | 'key_id' | 'state' | 'created_at'>): { record: FileRecord; config: KeyConfig } {
+  private insert(tx: Tx, fields: Omit<FileRecord, 'file_id' | 'key_id' | 'state' | 'created_at' | 'v01_upload'> & { v01_upload?: true }): { record: FileRecord; config: KeyConfig } {
     const { keyId, config } = this.opts.keys.createIn(tx);
     const record: FileRecord = { file_id: newUuid(), key_id: keyId, state: 'pending', created_at: new Date().toISOString(), ...fields };
     tx.put(FILES, record.file_id, record);
@@ -110,7 +120,7 @@ export class FileService {
   }
 
   /** TDFS Create: a new file awaiting its ciphertext, with a fresh key. */
-  create(input: { owner: string; file_name: string; sha256: string; file_size: number }) {
+  create(input: { owner: string; file_name: string; sha256: string; file_size: number; v01Upload?: boolean }) {
     this.validateDeclared(input.sha256, input.file_size);
     // May be empty: MesaTEE v0.1's SDK upload_file sends "" and v0.1 stores and returns it as given.
     if (input.file_name.length > 255) {
@@ -127,6 +137,7 @@ export class FileService {
         collaborator_list: [],
         allow_policy: 0,
         uploader: { kind: 'user', name: input.owner },
+        ...(input.v01Upload && this.opts.v01FileDir !== undefined ? { v01_upload: true as const } : {}),
       });
     }).result;
   }
@@ -325,6 +336,8 @@ export class FileService {
       for (const [, r] of tx.list<FileRecord>(FILES)) {
         if (r.state === 'pending' && now - Date.parse(r.created_at) > (this.opts.pendingTtlMs ?? 3_600_000)) {
           this.removeIn(tx, r);
+          const dropped = this.v01Path(r);
+          if (dropped) rmSync(dropped, { force: true });
           n++;
         }
       }
@@ -350,6 +363,81 @@ export class FileService {
   /** The MesaTEE access_path of a file. */
   accessPath(fileId: string): string {
     return this.opts.accessPath(fileId);
+  }
+
+  /** Whether wire.mesatee_v01_file_dir is set. */
+  get v01Mode(): boolean {
+    return this.opts.v01FileDir !== undefined;
+  }
+
+  /** The access_path TDFS Create returns over the wire: `<dir>/<file_id>` in the v0.1 mode, else the https URL. */
+  wireCreateAccessPath(record: FileRecord): string {
+    return this.v01Path(record) ?? this.opts.accessPath(record.file_id);
+  }
+
+  private v01Path(record: FileRecord): string | undefined {
+    if (!record.v01_upload || this.opts.v01FileDir === undefined || !/^[0-9a-f-]{36}$/.test(record.file_id)) return undefined;
+    return join(this.opts.v01FileDir, record.file_id);
+  }
+
+  private readonly pickups = new Map<string, Promise<void>>();
+
+  /**
+   * The v0.1 compatibility mode: takes in the ciphertext a v0.1 client wrote to its file's access_path
+   * (`<wire.mesatee_v01_file_dir>/<file_id>`), for the files among `fileIds` that `caller` owns, were
+   * created over the wire in this mode and await their content. The bytes go through the same
+   * verification as an HTTPS upload (upload()): on success they move into the blob store; on failure
+   * the file and its key are removed, with the upload's error. Either way the client's file is deleted.
+   * A file not written yet is left pending; anything but a regular file (a symlink, a FIFO, a
+   * directory) is refused.
+   */
+  async pickUp(fileIds: readonly string[], caller: string): Promise<void> {
+    if (this.opts.v01FileDir === undefined) return;
+    for (const fileId of fileIds) {
+      const record = this.opts.store.read((tx) => tx.get<FileRecord>(FILES, fileId));
+      if (!record || record.state === 'available' || !record.v01_upload) continue;
+      if (record.uploader.kind !== 'user' || record.uploader.name !== caller) continue;
+      let pending = this.pickups.get(fileId);
+      if (!pending) {
+        pending = this.pickUpOne(record).finally(() => this.pickups.delete(fileId));
+        this.pickups.set(fileId, pending);
+      }
+      await pending;
+    }
+  }
+
+  private async pickUpOne(record: FileRecord): Promise<void> {
+    const path = this.v01Path(record);
+    if (!path || record.state !== 'pending' || record.uploader.kind !== 'user') return;
+    let handle;
+    try {
+      // O_NOFOLLOW: a symlink is refused (ELOOP), not followed; O_NONBLOCK: a FIFO does not hang the open.
+      handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return; // not written yet: the file stays pending
+      await unlink(path).catch(() => {});
+      await this.abandon(record);
+      if (code === 'ELOOP') throw new TesseraError('invalid_input', `${path} is a symbolic link, not a regular file; file ${record.file_id} was refused and nothing was stored`);
+      throw new TesseraError('invalid_input', `${path} could not be opened (${code ?? (err as Error).message}); file ${record.file_id} was refused and nothing was stored`);
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) {
+        await handle.close();
+        handle = undefined;
+        await this.abandon(record);
+        throw new TesseraError('invalid_input', `${path} is not a regular file; file ${record.file_id} was refused and nothing was stored`);
+      }
+      const stream = handle.createReadStream({ highWaterMark: 1024 * 1024, autoClose: true });
+      handle = undefined;
+      await this.upload(record.file_id, { name: record.uploader.name, role: 'user' }, stream);
+      this.opts.logger.info({ file_id: record.file_id }, 'took in a v0.1 client\'s ciphertext from wire.mesatee_v01_file_dir');
+    } finally {
+      await handle?.close().catch(() => {});
+      // Accepted or refused, the client's copy goes (unlink removes a link, never what it points to).
+      await unlink(path).catch(() => {});
+    }
   }
 
   /** Ciphertext length of a file: plaintext plus the tag. */

@@ -116,6 +116,12 @@ export const CONFIG_SCHEMA = {
       default: {},
       description: 'The MesaTEE wire listeners: 8-byte big-endian length + JSON, over mutual TLS',
       properties: {
+        mesatee_v01_file_dir: {
+          type: 'string',
+          default: '',
+          description:
+            "MesaTEE v0.1 compatibility, off when empty: an absolute path to an existing directory. TDFS Create over the wire then returns access_path <dir>/<file_id> instead of the https URL; an unmodified v0.1 client writes its ciphertext there, and the node takes it in on the file's first use (a task naming it, a Get, an Invoke), verified exactly as an HTTPS upload, and deletes it. Anyone who can write the directory can deny service but not forge content; make it 0700, owned by the operator running node and clients (docs/wire.md)",
+        },
         max_frame_bytes: {
           type: 'integer',
           minimum: 64,
@@ -437,6 +443,7 @@ export interface TesseraConfig {
     idle_timeout_ms: number;
     max_connections: number;
     handshake_timeout_ms: number;
+    mesatee_v01_file_dir: string;
   } & Record<WireListenerName, WireListenerConfig>;
   limits: { max_requests_in_flight: number; max_connections_per_address: number; max_handshaking_connections: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
   sandbox: { memory_budget_mib: number };

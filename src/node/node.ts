@@ -1,6 +1,6 @@
 import { availableParallelism, totalmem } from 'node:os';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
@@ -76,6 +76,24 @@ export interface RunningNode {
   restored: Promise<number>;
 }
 
+/** wire.mesatee_v01_file_dir, checked: off when empty; else an absolute path to an existing directory. */
+function v01FileDir(dir: string, logger: Logger): string | undefined {
+  if (dir === '') return undefined;
+  if (!isAbsolute(dir)) throw new TesseraError('invalid_input', `wire.mesatee_v01_file_dir must be an absolute path, not '${dir}'`);
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    throw new TesseraError('invalid_input', `wire.mesatee_v01_file_dir ${dir} cannot be used: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new TesseraError('invalid_input', `wire.mesatee_v01_file_dir ${dir} is not a directory (a symbolic link is not followed)`);
+  if ((st.mode & 0o077) !== 0) {
+    logger.warn({ dir, mode: (st.mode & 0o777).toString(8) }, 'wire.mesatee_v01_file_dir is open to group or others: anyone who can write it can make v0.1 uploads fail (not forge them); make it 0700');
+  }
+  logger.warn({ dir }, 'MesaTEE v0.1 compatibility mode (wire.mesatee_v01_file_dir): wire TDFS Create returns file paths in this directory');
+  return dir;
+}
+
 const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
 /** Builds every service over one store and opens the listeners; the single place they are wired together. */
@@ -128,6 +146,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       if (!https) throw new TesseraError('unavailable', 'file content moves over the HTTPS listener, which is disabled (http.enabled)');
       return `https://${urlHost(config.node.advertise_ip)}:${https.port}/v1/files/${fileId}/content`;
     },
+    v01FileDir: v01FileDir(config.wire.mesatee_v01_file_dir, logger),
     logger,
   });
   const swept = files.sweepIncomplete();
@@ -216,8 +235,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   const handlers: Record<WireListenerName, MessageHandler> = {
     // FNS first, so task replies can name its real port.
-    fns: fns(tasks),
-    tms_external: tmsExternal(tasks, principals),
+    fns: fns(tasks, files),
+    tms_external: tmsExternal(tasks, principals, files),
     tms_internal: tmsInternal(tasks),
     kms: kms(keys),
     tdfs_external: tdfsExternal(files, principals),

@@ -9,7 +9,9 @@ type Creds = { user_id: string; user_token: string };
 
 /**
  * TDFS external (5065). `access_path` is the https URL where the client PUTs the ciphertext it made
- * with `key_config`, and later GETs it (MesaTEE v0.1 had clients write to a shared /tmp).
+ * with `key_config`, and later GETs it. In the v0.1 compatibility mode (wire.mesatee_v01_file_dir),
+ * Create's access_path is `<dir>/<file_id>` instead, as v0.1's shared /tmp: the client writes the
+ * ciphertext there and the node takes it in, verified, on the file's first use (FileService.pickUp).
  */
 export function tdfsExternal(files: FileService, principals: PrincipalService): MessageHandler {
   return tagged('TDFS', {
@@ -17,14 +19,15 @@ export function tdfsExternal(files: FileService, principals: PrincipalService): 
       schema: exactObject({ file_name: str, sha256: str, file_size: u32, ...credentials }),
       handler: async (req: Creds & { file_name: string; sha256: string; file_size: number }, caller) => {
         const owner = await authenticateRequest(principals, req, caller);
-        const { record, config } = files.create({ owner, file_name: req.file_name, sha256: req.sha256, file_size: req.file_size });
-        return { type: 'Create', ...createdFileView(record, config, files.accessPath(record.file_id)) };
+        const { record, config } = files.create({ owner, file_name: req.file_name, sha256: req.sha256, file_size: req.file_size, v01Upload: files.v01Mode });
+        return { type: 'Create', ...createdFileView(record, config, files.wireCreateAccessPath(record)) };
       },
     },
     Get: {
       schema: exactObject({ file_id: str, ...credentials }),
       handler: async (req: Creds & { file_id: string }, caller) => {
         const user = await authenticateRequest(principals, req, caller);
+        await files.pickUp([req.file_id], user);
         const { record, config } = files.info(req.file_id, user);
         return { type: 'Get', file_info: userFileView(record, config, files.accessPath(record.file_id)) };
       },

@@ -1,3 +1,4 @@
+import type { FileService } from '../files/service.js';
 import type { PrincipalService } from '../identity/principals.js';
 import type { TaskService } from '../tasks/service.js';
 import type { TaskStatus } from '../tasks/types.js';
@@ -12,12 +13,13 @@ const taskFile = exactObject({ user_id: str, file_id: str });
 type Creds = { user_id: string; user_token: string };
 
 /** TMS external (5554): Create, Get, Update, List, replying in MesaTEE's documented key order. */
-export function tmsExternal(tasks: TaskService, principals: PrincipalService): MessageHandler {
+export function tmsExternal(tasks: TaskService, principals: PrincipalService, files?: FileService): MessageHandler {
   return tagged('TMS', {
     Create: {
       schema: exactObject({ function_name: str, collaborator_list: strList, files: strList, ...credentials }),
       handler: async (req: Creds & { function_name: string; collaborator_list: string[]; files: string[] }, caller) => {
         const creator = await authenticateRequest(principals, req, caller);
+        await files?.pickUp(req.files, creator); // v0.1 mode: ciphertext a client wrote to access_path
         const t = tasks.create({ creator, function_name: req.function_name, collaborator_list: req.collaborator_list, files: req.files });
         return { type: 'Create', task_id: t.task_id, task_token: t.task_token, ip: t.ip, port: t.port };
       },
@@ -34,6 +36,7 @@ export function tmsExternal(tasks: TaskService, principals: PrincipalService): M
       schema: exactObject({ task_id: str, files: strList, ...credentials }),
       handler: async (req: Creds & { task_id: string; files: string[] }, caller) => {
         const user = await authenticateRequest(principals, req, caller);
+        await files?.pickUp(req.files, user);
         const t = tasks.approve({ task_id: req.task_id, files: req.files, user });
         return { type: 'Update', success: true, status: t.status, ip: t.ip, port: t.port, task_token: t.task_token };
       },
