@@ -7,6 +7,7 @@ import { privateJoinAndCompute } from './join.js';
 import { logisticRegressionPredict, logisticRegressionTrain } from './logistic.js';
 import { bytesPlusOne, echo } from './payload.js';
 import { orderedSetIntersect, psi } from './set-intersection.js';
+import { kmeansCluster, principalComponentsAnalysis } from './unsupervised.js';
 
 export const BUILTINS = [
   echo,
@@ -26,6 +27,8 @@ export const BUILTINS = [
   gbdtPredict,
   logisticRegressionTrain,
   logisticRegressionPredict,
+  kmeansCluster,
+  principalComponentsAnalysis,
 ];
 
 /**
