@@ -8,6 +8,7 @@ import { logisticRegressionPredict, logisticRegressionTrain } from './logistic.j
 import { bytesPlusOne, echo } from './payload.js';
 import { orderedSetIntersect, psi } from './set-intersection.js';
 import { kmeansCluster, principalComponentsAnalysis } from './unsupervised.js';
+import { wasmiFromBuffer } from './wasmi.js';
 
 export const BUILTINS = [
   echo,
@@ -29,6 +30,7 @@ export const BUILTINS = [
   logisticRegressionPredict,
   kmeansCluster,
   principalComponentsAnalysis,
+  wasmiFromBuffer,
 ];
 
 /**
