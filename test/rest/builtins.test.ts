@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHash, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type TestNode, startNode } from '../helpers/cli.js';
-import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
-import { https } from '../helpers/https-client.js';
+import { builtinTasks } from '../helpers/builtin-tasks.js';
 
 let node: TestNode;
 before(async () => {
@@ -11,40 +10,7 @@ before(async () => {
 });
 after(() => node.cleanup());
 
-const id = (user: string) => ({ ...node.identity(user), ca: node.ca });
-const url = (path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
-
-async function upload(user: string, content: string | Buffer): Promise<string> {
-  const plain = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  const c = await https(url('/v1/files'), id(user), { method: 'POST', json: { file_name: 'in', sha256: sha256(plain), file_size: plain.length } });
-  const { file_id, access_path, key_config } = c.json();
-  const put = await https(access_path, id(user), { method: 'PUT', body: encryptForUpload(key_config, plain), headers: { 'content-type': 'application/octet-stream' } });
-  assert.equal(put.status, 200, put.body.toString());
-  return file_id;
-}
-
-async function download(user: string, fileId: string): Promise<Buffer> {
-  const info = await https(url(`/v1/files/${fileId}`), id(user));
-  assert.equal(info.status, 200, info.body.toString());
-  return decryptDownload(info.json().key_config, (await https(info.json().access_path, id(user))).body);
-}
-
-/** Runs a task to the end: alice creates it with her files, each collaborator approves with theirs, alice invokes. */
-async function run(fn: string, opts: { files?: string[]; collaborators?: Array<[string, string]>; payload?: string | null }) {
-  const c = await https(url('/v1/tasks'), id('alice'), {
-    method: 'POST',
-    json: { function_name: fn, files: opts.files ?? [], collaborator_list: (opts.collaborators ?? []).map(([u]) => u) },
-  });
-  assert.equal(c.status, 201, c.body.toString());
-  const { task_id, task_token } = c.json();
-  for (const [user, file] of opts.collaborators ?? []) {
-    const a = await https(url(`/v1/tasks/${task_id}/approve`), id(user), { method: 'POST', json: { files: [file] } });
-    assert.equal(a.status, 200, a.body.toString());
-  }
-  const r = await https(url(`/v1/tasks/${task_id}/invoke`), id('alice'), { method: 'POST', json: { task_token, payload: opts.payload ?? null } });
-  const view = (user: string) => https(url(`/v1/tasks/${task_id}`), id(user)).then((v) => v.json());
-  return { status: r.status, result: r.json().result as string, error: r.json().error as { code: string; message: string } | undefined, view };
-}
+const { upload, download, run } = builtinTasks(() => node);
 
 describe('single-party built-ins on files', () => {
   test('echo_file returns the content of the file named by the payload', async () => {

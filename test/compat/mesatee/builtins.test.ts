@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type TestNode, startNode } from '../../helpers/cli.js';
-import { decryptDownload, encryptForUpload, sha256 } from '../../helpers/files.js';
-import { https } from '../../helpers/https-client.js';
+import { builtinTasks } from '../../helpers/builtin-tasks.js';
 
 // Each built-in run through the REST API on the originals' own vectors (see README.md here for where
 // each file comes from: Apache Teaclave, commit ce4c75c9, Apache-2.0), compared with the original's
@@ -19,40 +18,15 @@ before(async () => {
 });
 after(() => node.cleanup());
 
-const id = (user: string) => ({ ...node.identity(user), ca: node.ca });
-const url = (path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
+const tasks = builtinTasks(() => node);
+const { upload, download } = tasks;
 
-async function upload(user: string, content: string | Buffer): Promise<string> {
-  const plain = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  const c = await https(url('/v1/files'), id(user), { method: 'POST', json: { file_name: 'in', sha256: sha256(plain), file_size: plain.length } });
-  const { file_id, access_path, key_config } = c.json();
-  const put = await https(access_path, id(user), { method: 'PUT', body: encryptForUpload(key_config, plain), headers: { 'content-type': 'application/octet-stream' } });
-  assert.equal(put.status, 200, put.body.toString());
-  return file_id;
-}
-
-async function download(user: string, fileId: string): Promise<Buffer> {
-  const info = await https(url(`/v1/files/${fileId}`), id(user));
-  assert.equal(info.status, 200, info.body.toString());
-  return decryptDownload(info.json().key_config, (await https(info.json().access_path, id(user))).body);
-}
-
-/** Alice creates the task with her files, each collaborator approves with theirs, alice invokes. */
-async function run(fn: string, opts: { files?: string[]; collaborators?: Array<[string, string]>; payload?: string | null }) {
-  const c = await https(url('/v1/tasks'), id('alice'), {
-    method: 'POST',
-    json: { function_name: fn, files: opts.files ?? [], collaborator_list: (opts.collaborators ?? []).map(([u]) => u) },
-  });
-  assert.equal(c.status, 201, c.body.toString());
-  const { task_id, task_token } = c.json();
-  for (const [user, file] of opts.collaborators ?? []) {
-    const a = await https(url(`/v1/tasks/${task_id}/approve`), id(user), { method: 'POST', json: { files: [file] } });
-    assert.equal(a.status, 200, a.body.toString());
-  }
-  const r = await https(url(`/v1/tasks/${task_id}/invoke`), id('alice'), { method: 'POST', json: { task_token, payload: opts.payload ?? null } });
-  assert.equal(r.status, 200, r.body.toString());
-  const privateResults = async (user: string): Promise<string[]> => (await https(url(`/v1/tasks/${task_id}`), id(user))).json().user_private_result_file_id;
-  return { result: r.json().result as string, privateResults };
+/** A task that must succeed: its result, and each user's private result files. */
+async function run(fn: string, opts: Parameters<typeof tasks.run>[1]) {
+  const r = await tasks.run(fn, opts);
+  assert.equal(r.status, 200, r.body);
+  const privateResults = async (user: string): Promise<string[]> => (await r.view(user)).user_private_result_file_id;
+  return { result: r.result, privateResults };
 }
 
 describe('Teaclave vectors', () => {

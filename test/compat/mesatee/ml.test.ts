@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rustDebugF64 } from '../../../src/functions/builtins/unsupervised.js';
 import { REPO, type TestNode, startNode } from '../../helpers/cli.js';
-import { decryptDownload, encryptForUpload, sha256 } from '../../helpers/files.js';
-import { https } from '../../helpers/https-client.js';
+import { builtinTasks } from '../../helpers/builtin-tasks.js';
 
 // MesaTEE's kmeans_cluster and Teaclave's principal_components_analysis on the originals' vectors
 // (see README.md here for their origin), through the REST API as test/rest/builtins.test.ts runs built-ins.
@@ -18,32 +17,11 @@ before(async () => {
 });
 after(() => node.cleanup());
 
-const id = (user: string) => ({ ...node.identity(user), ca: node.ca });
-const url = (path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
-
-async function upload(content: string): Promise<string> {
-  const plain = Buffer.from(content);
-  const c = await https(url('/v1/files'), id('alice'), { method: 'POST', json: { file_name: 'in', sha256: sha256(plain), file_size: plain.length } });
-  const { file_id, access_path, key_config } = c.json();
-  const put = await https(access_path, id('alice'), { method: 'PUT', body: encryptForUpload(key_config, plain), headers: { 'content-type': 'application/octet-stream' } });
-  assert.equal(put.status, 200, put.body.toString());
-  return file_id;
-}
-
-async function download(fileId: string): Promise<string> {
-  const info = await https(url(`/v1/files/${fileId}`), id('alice'));
-  assert.equal(info.status, 200, info.body.toString());
-  return decryptDownload(info.json().key_config, (await https(info.json().access_path, id('alice'))).body).toString();
-}
-
-async function run(fn: string, files: string[], payload: unknown) {
-  const c = await https(url('/v1/tasks'), id('alice'), { method: 'POST', json: { function_name: fn, files, collaborator_list: [] } });
-  assert.equal(c.status, 201, c.body.toString());
-  const { task_id, task_token } = c.json();
-  const r = await https(url(`/v1/tasks/${task_id}/invoke`), id('alice'), { method: 'POST', json: { task_token, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) } });
-  const view = () => https(url(`/v1/tasks/${task_id}`), id('alice')).then((v) => v.json());
-  return { status: r.status, result: r.json().result as string, error: r.json().error as { code: string; message: string } | undefined, view };
-}
+const tasks = builtinTasks(() => node);
+const upload = (content: string) => tasks.upload('alice', content);
+const download = async (fileId: string) => (await tasks.download('alice', fileId)).toString();
+/** Alice's task with her files; a payload that is not a string goes as JSON. */
+const run = (fn: string, files: string[], payload: unknown) => tasks.run(fn, { files, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
 describe('kmeans_cluster (MesaTEE examples/kmeans)', () => {
   const data = vector('kmeans_cluster', 'test_data.txt');
