@@ -104,6 +104,13 @@ export class RowSealer {
     return row;
   }
 
+  /** The JSON of the row stored for `key`; throws if what is stored there holds another key (a MAC collision or a forgery). */
+  openAs(table: string, storedTable: string, storedKey: string, stored: unknown, version: number, key: string): string {
+    const opened = this.open(table, storedTable, storedKey, stored, version);
+    if (opened.key !== key) throw new TesseraError('internal', `a stored row of table '${table}' holds another key than the one it is stored under`);
+    return opened.json;
+  }
+
   private unseal(table: string, storedTable: string, storedKey: string, stored: unknown): { key: string; json: string } {
     try {
       if (!Buffer.isBuffer(stored)) throw new Error('not sealed');

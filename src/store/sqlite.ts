@@ -329,9 +329,7 @@ export class SqliteStore implements Store {
     const [st, sk] = this.locate(table, key);
     const row = this.stmts.get.get(st, sk);
     if (!row || st === table) return row as { value: string; version: number } | undefined;
-    const opened = this.sealer!.open(table, st, sk, row.value, row.version);
-    if (opened.key !== key) throw new TesseraError('internal', `a stored row of table '${table}' holds another key than the one it is stored under`);
-    return { value: opened.json, version: row.version };
+    return { value: this.sealer!.openAs(table, st, sk, row.value, row.version, key), version: row.version };
   }
   /** @internal */
   rawVersion(table: string, key: string): number | undefined {
@@ -358,9 +356,7 @@ export class SqliteStore implements Store {
       // A row another connection removed since the index was read is skipped, as a fresh read would.
       const row = rows.get(stored[i]);
       if (!row) continue;
-      const opened = sealer.open(table, st, stored[i], row.value, row.version);
-      if (opened.key !== key) throw new TesseraError('internal', `a stored row of table '${table}' holds another key than the one it is stored under`);
-      out.push({ key, value: opened.json, version: row.version });
+      out.push({ key, value: sealer.openAs(table, st, stored[i], row.value, row.version, key), version: row.version });
     }
     return out;
   }
