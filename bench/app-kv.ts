@@ -5,9 +5,8 @@ import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { type TestNode, startNode, tempDir } from '../test/helpers/cli.js';
-import { member } from '../test/helpers/gov.js';
+import { KV_HANDLERS, benchEndpoint, deployBenchApp } from './kv-app.js';
 import { median, percentile } from './stats.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -16,40 +15,17 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** The connection count at which the read endpoint's p99 is judged. */
 const WIDE = Number(process.env.BENCH_WIDE_CONNECTIONS ?? 64);
 
-const APP = `
-export function read(request) {
-  const v = ccf.kv['bench'].get(ccf.strToBuf(request.params.key));
-  return v === undefined ? { statusCode: 404, body: { error: 'missing' } } : { body: { value: ccf.bufToStr(v) } };
-}
-export function write(request) {
-  ccf.kv['bench'].set(ccf.strToBuf(request.params.key), request.body.arrayBuffer());
-  return { statusCode: 204 };
-}`;
+const endpoint = (fn: string, mode: string, reuse = false) => benchEndpoint(fn, mode, reuse ? `bench-${fn}` : null);
 
-const endpoint = (fn: string, mode: string, reuse = false) => ({
-  js_module: 'bench.js',
-  js_function: fn,
-  forwarding_required: 'never',
-  authn_policies: ['user_cert'],
-  mode,
-  ...(reuse ? { interpreter_reuse: { key: `bench-${fn}` } } : {}),
-});
-
-async function deploy(node: TestNode) {
-  const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
-  const bundle = {
-    metadata: {
-      endpoints: {
-        '/kv/{key}': { get: endpoint('read', 'readonly'), put: endpoint('write', 'readwrite') },
-        '/kvr/{key}': { get: endpoint('read', 'readonly', true), put: endpoint('write', 'readwrite', true) },
-      },
+const deploy = (node: TestNode) =>
+  deployBenchApp(
+    node,
+    {
+      '/kv/{key}': { get: endpoint('read', 'readonly'), put: endpoint('write', 'readwrite') },
+      '/kvr/{key}': { get: endpoint('read', 'readonly', true), put: endpoint('write', 'readwrite', true) },
     },
-    modules: [{ name: 'bench.js', module: APP }],
-  };
-  const p = (await m0.propose({ actions: [{ name: 'set_js_app', args: { bundle } }] })).json();
-  await m0.vote(p.proposalId, ACCEPT_BALLOT);
-  await m1.vote(p.proposalId, ACCEPT_BALLOT);
-}
+    KV_HANDLERS,
+  );
 
 interface Target {
   port: number;

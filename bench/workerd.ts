@@ -10,9 +10,8 @@ import { createServer } from 'node:net';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueCertificate } from '../src/crypto/certificates.js';
-import { ACCEPT_BALLOT } from '../src/sdk/member.js';
 import { type TestNode, REPO, startNode, tempDir } from '../test/helpers/cli.js';
-import { member } from '../test/helpers/gov.js';
+import { KV_HANDLERS, benchEndpoint, deployBenchApp } from './kv-app.js';
 import { median, percentile } from './stats.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -20,47 +19,24 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-// The same body as bench/workerd/worker.js returns.
+// The same body as bench/workerd/worker.js returns, beside the KV handlers.
 const APP = `
 export function constant() {
   return { body: { msg: 'hello', n: 42 } };
 }
-export function read(request) {
-  const v = ccf.kv['bench'].get(ccf.strToBuf(request.params.key));
-  return v === undefined ? { statusCode: 404, body: { error: 'missing' } } : { body: { value: ccf.bufToStr(v) } };
-}
-export function write(request) {
-  ccf.kv['bench'].set(ccf.strToBuf(request.params.key), request.body.arrayBuffer());
-  return { statusCode: 204 };
-}`;
+${KV_HANDLERS}`;
 
-const endpoint = (fn: string, mode: string, reuse: string | null) => ({
-  js_module: 'bench.js',
-  js_function: fn,
-  forwarding_required: 'never',
-  authn_policies: ['user_cert'],
-  mode,
-  ...(reuse ? { interpreter_reuse: { key: reuse } } : {}),
-});
-
-async function deploy(node: TestNode) {
-  const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
-  const bundle = {
-    metadata: {
-      endpoints: {
-        '/constant/fresh': { get: endpoint('constant', 'readonly', null) },
-        '/constant/reuse': { get: endpoint('constant', 'readonly', 'constant') },
-        '/kv/reuse/{key}': { get: endpoint('read', 'readonly', 'kv'), put: endpoint('write', 'readwrite', 'kv') },
-        '/kv/fresh/{key}': { get: endpoint('read', 'readonly', null) },
-      },
+const deploy = (node: TestNode) =>
+  deployBenchApp(
+    node,
+    {
+      '/constant/fresh': { get: benchEndpoint('constant', 'readonly', null) },
+      '/constant/reuse': { get: benchEndpoint('constant', 'readonly', 'constant') },
+      '/kv/reuse/{key}': { get: benchEndpoint('read', 'readonly', 'kv'), put: benchEndpoint('write', 'readwrite', 'kv') },
+      '/kv/fresh/{key}': { get: benchEndpoint('read', 'readonly', null) },
     },
-    modules: [{ name: 'bench.js', module: APP }],
-  };
-  const p = (await m0.propose({ actions: [{ name: 'set_js_app', args: { bundle } }] })).json();
-  await m0.vote(p.proposalId, ACCEPT_BALLOT);
-  const r = (await m1.vote(p.proposalId, ACCEPT_BALLOT)).json();
-  if (r.proposalState !== 'Accepted') throw new Error(`the bench app was not deployed: ${JSON.stringify(r)}`);
-}
+    APP,
+  );
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {
