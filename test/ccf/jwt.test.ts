@@ -3,7 +3,7 @@ import { webcrypto } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startNode, type TestNode } from '../helpers/cli.js';
 import { https } from '../helpers/https-client.js';
-import { EC, RSA, anonymous, appUrl, deploy, selfSignedX5c, signJwt } from './support.js';
+import { COUNTER_HANDLERS, EC, RSA, anonymous, appUrl, authEndpoint, deploy, selfSignedX5c, signJwt } from './support.js';
 
 // JWT authentication as CCF does it (src/endpoints/authentication/jwt_auth.cpp, src/http/http_jwt.h,
 // src/node/rpc/jwt_management.h), with keys in the forms CCF's tests register them
@@ -17,15 +17,8 @@ const keys: Record<string, CryptoKeyPair> = {};
 
 const MODULE = `
 export function whoami(request) { return { body: request.caller }; }
-export function write(request) {
-  const t = ccf.kv['public:writes']; const k = ccf.strToBuf('n');
-  const v = t.get(k); const n = v === undefined ? 0 : Number(ccf.bufToStr(v));
-  t.set(k, ccf.strToBuf(String(n + 1)));
-  return { body: n + 1 };
-}
-export function count() { const v = ccf.kv['public:writes'].get(ccf.strToBuf('n')); return { body: v === undefined ? 0 : Number(ccf.bufToStr(v)) }; }
-`;
-const ep = (js_function: string, mode: string, authn_policies: unknown[]) => ({ js_module: 'app.js', js_function, mode, authn_policies, forwarding_required: 'never' });
+${COUNTER_HANDLERS}`;
+const ep = authEndpoint;
 
 before(async () => {
   node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'] });

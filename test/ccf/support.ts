@@ -57,3 +57,20 @@ export function userCose(key: KeyObject, kid: string, payload: Buffer, header: M
   const body = [protectedBytes, new Map(), payload, signature];
   return Buffer.from(cbor.encode(opts.tagged === false ? body : new Tag(body, 18)));
 }
+
+/**
+ * Handlers of the auth tests' app (jwt, user-cose): `write` counts the writes that got through, `count`
+ * reads the count back, so a refused request can be shown to have written nothing.
+ */
+export const COUNTER_HANDLERS = `
+export function write(request) {
+  const t = ccf.kv['public:writes']; const k = ccf.strToBuf('n');
+  const v = t.get(k); const n = v === undefined ? 0 : Number(ccf.bufToStr(v));
+  t.set(k, ccf.strToBuf(String(n + 1)));
+  return { body: n + 1 };
+}
+export function count() { const v = ccf.kv['public:writes'].get(ccf.strToBuf('n')); return { body: v === undefined ? 0 : Number(ccf.bufToStr(v)) }; }
+`;
+
+/** An endpoint of the auth tests' app.js under `authn_policies`. */
+export const authEndpoint = (js_function: string, mode: string, authn_policies: unknown[]) => ({ js_module: 'app.js', js_function, mode, authn_policies, forwarding_required: 'never' });

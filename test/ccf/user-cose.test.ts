@@ -8,7 +8,7 @@ import { certIdOfPem } from '../../src/crypto/certificates.js';
 import { identitiesDirOf } from '../../src/node/datadir.js';
 import { startNode, type TestNode } from '../helpers/cli.js';
 import { https } from '../helpers/https-client.js';
-import { anonymous, appUrl, deploy, userCose } from './support.js';
+import { COUNTER_HANDLERS, anonymous, appUrl, authEndpoint, deploy, userCose } from './support.js';
 
 // user_cose_sign1 as CCF's UserCOSESign1AuthnPolicy (src/endpoints/authentication/cose_auth.cpp): the
 // protected header needs alg and kid only; `ccf.msg.type` and `ccf.msg.created_at` are optional and no
@@ -24,15 +24,8 @@ export function whoami(request) {
   const c = request.caller;
   return { body: { policy: c.policy, id: c.id, data: c.data, hasCert: typeof c.cert === 'string', content: ccf.bufToStr(c.cose.content) } };
 }
-export function write(request) {
-  const t = ccf.kv['public:writes']; const k = ccf.strToBuf('n');
-  const v = t.get(k); const n = v === undefined ? 0 : Number(ccf.bufToStr(v));
-  t.set(k, ccf.strToBuf(String(n + 1)));
-  return { body: n + 1 };
-}
-export function count() { const v = ccf.kv['public:writes'].get(ccf.strToBuf('n')); return { body: v === undefined ? 0 : Number(ccf.bufToStr(v)) }; }
-`;
-const ep = (js_function: string, mode: string, authn_policies: unknown[]) => ({ js_module: 'app.js', js_function, mode, authn_policies, forwarding_required: 'never' });
+${COUNTER_HANDLERS}`;
+const ep = authEndpoint;
 
 before(async () => {
   node = await startNode({ users: ['alice'], members: ['m0', 'm1', 'm2'] });
