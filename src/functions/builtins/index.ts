@@ -2,7 +2,7 @@ import type { FunctionRegistry } from '../registry.js';
 import type { BuiltinRunner } from '../worker-pool.js';
 import { decrypt, onlineDecrypt, passwordCheck, rsaSign } from './crypto.js';
 import { concat, echoFile, fileBytesPlusOne, swapFile } from './files.js';
-import { gbdtPredict, gbdtTrain } from './gbdt.js';
+import { gbdtPredict, gbdtTrain } from './gbdt/index.js';
 import { privateJoinAndCompute } from './join.js';
 import { logisticRegressionPredict, logisticRegressionTrain } from './logistic.js';
 import { bytesPlusOne, echo } from './payload.js';
