@@ -19,7 +19,7 @@ const vector = (path: string) => readFileSync(new URL(path, vectors));
 
 let node: TestNode;
 before(async () => {
-  node = await startNode({ users: ['alice', 'bob'], config: (c) => (c.log.level = 'warn') });
+  node = await startNode({ users: ['alice', 'bob', 'carol', 'dave'], config: (c) => (c.log.level = 'warn') });
 });
 after(() => node.cleanup());
 
@@ -97,6 +97,29 @@ describe('MesaTEE v0.1 examples', () => {
     const keyFile = await upload('alice', Buffer.from(JSON.stringify(config)));
     const r = await run('decrypt', { files: [keyFile], payload: sealed.toString('base64') });
     assert.deepEqual(Buffer.from(r.result, 'base64'), plaintext);
+  });
+});
+
+describe('MesaTEE v0.1 examples: private_join_and_compute, four parties', () => {
+  test('bank_a..d give each bank the lines of four_party_results/result1..4.txt', async () => {
+    // four_party_demo.sh compares each bank's output with its result file after `sort`, since v0.1 wrote
+    // HashMap order (Tessera sorts by identity). A result file is the example's console output: a blank
+    // line, "[+] Task status is Finished", "Bank_X get result: ", then the file's lines, then a blank line.
+    const banks = ['a', 'b', 'c', 'd'];
+    const users = ['alice', 'bob', 'carol', 'dave'];
+    const files = await Promise.all(banks.map((b, i) => upload(users[i], vector(`private_join_and_compute/v01_four_party_data/bank_${b}.txt`))));
+    const r = await run('private_join_and_compute', { files: [files[0]], collaborators: users.slice(1).map((u, i) => [u, files[i + 1]] as [string, string]) });
+    assert.equal(r.result, 'Finished');
+    for (const [i, user] of users.entries()) {
+      const expected = vector(`private_join_and_compute/v01_four_party_results/result${i + 1}.txt`).toString().split('\n');
+      assert.equal(expected[2], `Bank_${banks[i].toUpperCase()} get result: `);
+      const expectedLines = expected.slice(3).filter((l) => l !== '');
+      const got = (await r.privateResult(user)).toString();
+      assert.ok(got.endsWith('\n'));
+      const gotLines = got.slice(0, -1).split('\n');
+      assert.equal(gotLines.length, expectedLines.length, user);
+      assert.deepEqual([...gotLines].sort(), [...expectedLines].sort(), user);
+    }
   });
 });
 
