@@ -9,6 +9,7 @@ import { newUuid, sha256Hex } from '../crypto/random.js';
 import type { KeyConfig, KeyService } from '../kms/service.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
 import type { BlobStore } from './blobs.js';
+import { exportCiphertext, removeExport } from './v01-export.js';
 
 const FILES = 'files.records';
 /** `${owner}\u0000${file_id}` */
@@ -271,6 +272,7 @@ export class FileService {
       }),
     ).result;
     await this.opts.blobs.remove(fileId);
+    await this.removeV01Copy(fileId);
     this.opts.blobs.ensureReserve();
     return deleted;
   }
@@ -325,6 +327,7 @@ export class FileService {
         }),
       );
       await this.opts.blobs.remove(id);
+      await this.removeV01Copy(id);
     }
     if (fileIds.length > 0) this.opts.blobs.ensureReserve();
   }
@@ -373,6 +376,22 @@ export class FileService {
   /** The access_path TDFS Create returns over the wire: `<dir>/<file_id>` in the v0.1 mode, else the https URL. */
   wireCreateAccessPath(record: FileRecord): string {
     return this.v01Path(record) ?? this.opts.accessPath(record.file_id);
+  }
+
+  /**
+   * The access_path TDFS Get returns over the wire. In the v0.1 mode a v0.1 client reads the ciphertext
+   * from that path itself, so a file with content is first copied there (see v01-export.ts), and a v0.1
+   * upload still awaited keeps the path it is to be written to. Otherwise, the https URL.
+   */
+  async wireGetAccessPath(record: FileRecord): Promise<string> {
+    const dir = this.opts.v01FileDir;
+    if (dir === undefined) return this.opts.accessPath(record.file_id);
+    if (record.state !== 'available') return this.v01Path(record) ?? this.opts.accessPath(record.file_id);
+    return exportCiphertext(dir, record.file_id, this.opts.blobs.openRead(record.file_id));
+  }
+
+  private async removeV01Copy(fileId: string) {
+    if (this.opts.v01FileDir !== undefined) await removeExport(this.opts.v01FileDir, fileId);
   }
 
   private v01Path(record: FileRecord): string | undefined {

@@ -11,7 +11,9 @@ type Creds = { user_id: string; user_token: string };
  * TDFS external (5065). `access_path` is the https URL where the client PUTs the ciphertext it made
  * with `key_config`, and later GETs it. In the v0.1 compatibility mode (wire.mesatee_v01_file_dir),
  * Create's access_path is `<dir>/<file_id>` instead, as v0.1's shared /tmp: the client writes the
- * ciphertext there and the node takes it in, verified, on the file's first use (FileService.pickUp).
+ * ciphertext there and the node takes it in, verified, on the file's first use (FileService.pickUp);
+ * and Get's access_path is `<dir>/<file_id>` too, where the node has put the ciphertext for the client
+ * to read, as v0.1's TDFS client reads it (FileService.wireGetAccessPath).
  */
 export function tdfsExternal(files: FileService, principals: PrincipalService): MessageHandler {
   return tagged('TDFS', {
@@ -29,7 +31,7 @@ export function tdfsExternal(files: FileService, principals: PrincipalService): 
         const user = await authenticateRequest(principals, req, caller);
         await files.pickUp([req.file_id], user);
         const { record, config } = files.info(req.file_id, user);
-        return { type: 'Get', file_info: userFileView(record, config, files.accessPath(record.file_id)) };
+        return { type: 'Get', file_info: userFileView(record, config, await files.wireGetAccessPath(record)) };
       },
     },
     List: {

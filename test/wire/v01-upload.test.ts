@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type TestNode, startNode } from '../helpers/cli.js';
 import { decryptDownload, encryptForUpload, letterRecords, sha256 } from '../helpers/files.js';
-import { https } from '../helpers/https-client.js';
 import { WireClient } from '../helpers/wire-client.js';
 
 // The MesaTEE v0.1 compatibility mode (wire.mesatee_v01_file_dir): an unmodified v0.1 client (its SDK's
 // upload_file) sends TDFS Create with file_name "", writes the ciphertext to the access_path it gets back
 // (v0.1: /tmp/<file_id>) and goes on; the node takes the bytes in, verified, on the file's first use.
+// To read a file (SDK get_file, TDFSClient::read_file in v0.1 48745a92
+// mesatee_services/tdfs/external/client/src/tdfs_client.rs) it sends TDFS Get and reads the ciphertext
+// from the returned access_path itself, so the node puts it there first.
 
 let node: TestNode;
 let shared: string;
@@ -31,8 +33,9 @@ class V01Client {
   get creds() {
     return { user_id: this.name, user_token: this.id.token };
   }
-  async call(listener: string, message: object) {
-    const c = await WireClient.connect(node.ports[listener], { cert: this.id.cert, key: this.id.key, ca: node.ca });
+  async call(listener: string | number, message: object) {
+    const port = typeof listener === 'number' ? listener : node.ports[listener];
+    const c = await WireClient.connect(port, { cert: this.id.cert, key: this.id.key, ca: node.ca });
     try {
       return await c.request(message);
     } finally {
@@ -51,11 +54,12 @@ class V01Client {
     writeFileSync(created.access_path, encryptForUpload(created.key_config, plaintext));
     return created.file_id;
   }
+  /** v0.1's read_file: Get, then read the ciphertext from access_path and open it with key_config. */
   async download(fileId: string): Promise<Buffer> {
     const got = await this.call('tdfs_external', { type: 'Get', file_id: fileId, ...this.creds });
-    const blob = await https(got.file_info.access_path, { ...this.id, ca: node.ca });
-    assert.equal(blob.status, 200);
-    return decryptDownload(got.file_info.key_config, blob.body);
+    assert.equal(got.type, 'Get', JSON.stringify(got));
+    assert.equal(got.file_info.access_path, join(shared, fileId));
+    return decryptDownload(got.file_info.key_config, readFileSync(got.file_info.access_path));
   }
 }
 
@@ -74,18 +78,28 @@ test('v0.1 clients upload by writing to access_path, then run psi: [a,b,d,e] aga
   assert.equal(created.type, 'Create', JSON.stringify(created));
   assert.ok(!existsSync(join(shared, aliceFile)), "the client's file was taken in and deleted");
   assert.ok(readdirSync(join(node.dir, 'blobs')).includes(aliceFile), 'now in the blob store');
+  // The collaborator's checks before approving, as v0.1's integration test (common.rs two_party_task_launch).
+  const seen = await bob.call('tms_external', { type: 'Get', task_id: created.task_id, ...bob.creds });
+  assert.equal(seen.task_info.function_name, 'psi');
+  assert.equal(seen.task_info.user_id, 'alice');
+  assert.equal(seen.task_info.status, 'Created');
+  assert.equal(seen.task_info.function_type, 'Multiparty');
+  assert.equal(seen.task_info.collaborator_list[0].user_id, 'bob');
   const approved = await bob.call('tms_external', { type: 'Update', task_id: created.task_id, files: [bobFile], ...bob.creds });
   assert.equal(approved.status, 'Ready', JSON.stringify(approved));
+  assert.deepEqual([approved.success, approved.ip, approved.port, approved.task_token], [true, created.ip, created.port, created.task_token]);
   assert.deepEqual(readdirSync(shared), []);
 
-  const result = await bob.call('fns', { task_id: created.task_id, function_name: 'psi', task_token: created.task_token, payload: null });
+  // The SDK reaches FNS at the ip and port TMS named.
+  assert.equal(created.ip, '127.0.0.1');
+  const result = await bob.call(created.port, { task_id: created.task_id, function_name: 'psi', task_token: created.task_token, payload: null });
   assert.deepEqual(result, { result: 'Finished' });
   const aliceView = await alice.call('tms_external', { type: 'Get', task_id: created.task_id, ...alice.creds });
   const bobView = await bob.call('tms_external', { type: 'Get', task_id: created.task_id, ...bob.creds });
   assert.deepEqual([...(await alice.download(aliceView.task_info.user_private_result_file_id[0]))], [0, 1, 1, 0]);
   assert.deepEqual([...(await bob.download(bobView.task_info.user_private_result_file_id[0]))], [1, 0, 1]);
 
-  // The inputs too read back, over https as any other file.
+  // The inputs too read back, from the same directory.
   assert.deepEqual(await alice.download(aliceFile), letterRecords('abde'));
 });
 
@@ -96,11 +110,37 @@ test('a Get takes the file in too; before the client writes it, the file stays p
   const early = await alice.call('tms_external', { type: 'Create', function_name: 'psi', collaborator_list: ['bob'], files: [created.file_id], ...alice.creds });
   assert.equal(early.type, 'Error', 'no content yet');
   writeFileSync(created.access_path, encryptForUpload(created.key_config, plaintext));
-  const got = await alice.call('tdfs_external', { type: 'Get', file_id: created.file_id, ...alice.creds });
-  assert.equal(got.type, 'Get', JSON.stringify(got));
-  assert.match(got.file_info.access_path, /^https:\/\//);
-  assert.ok(!existsSync(created.access_path));
   assert.deepEqual(await alice.download(created.file_id), plaintext);
+  assert.ok(readdirSync(join(node.dir, 'blobs')).includes(created.file_id), 'taken in');
+});
+
+test('a Get before the client has written its file names the path to write to, and puts nothing there', async () => {
+  const alice = new V01Client('alice');
+  const created = await alice.create(Buffer.from('later'));
+  const got = await alice.call('tdfs_external', { type: 'Get', file_id: created.file_id, ...alice.creds });
+  assert.equal(got.file_info.access_path, created.access_path);
+  assert.ok(!existsSync(created.access_path));
+});
+
+test("a Get replaces whatever is at the file's path (a planted symlink is replaced, not followed); Delete removes the copy", async () => {
+  const alice = new V01Client('alice');
+  const fileId = await alice.upload(Buffer.from('kept'));
+  assert.deepEqual(await alice.download(fileId), Buffer.from('kept'), 'taken in and copied back');
+  const elsewhere = mkdtempSync(join(tmpdir(), 'tessera-v01-target-'));
+  try {
+    const target = join(elsewhere, 'victim');
+    writeFileSync(target, 'untouched');
+    rmSync(join(shared, fileId));
+    symlinkSync(target, join(shared, fileId));
+    assert.deepEqual(await alice.download(fileId), Buffer.from('kept'));
+    assert.ok(lstatSync(join(shared, fileId)).isFile(), 'a regular file now');
+    assert.equal(readFileSync(target, 'utf8'), 'untouched');
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
+  const deleted = await alice.call('tdfs_external', { type: 'Delete', file_id: fileId, ...alice.creds });
+  assert.equal(deleted.type, 'Delete', JSON.stringify(deleted));
+  assert.ok(!existsSync(join(shared, fileId)), 'the copy goes with the file');
 });
 
 test('a tampered ciphertext (the tag fails) is refused as an HTTPS upload is, and nothing is stored', async () => {
