@@ -6,6 +6,9 @@ export interface Dataset {
   labels: number[];
 }
 
+// What Rust's str::parse::<f32/f64> reads, less inf and NaN; Number() would also take hex, binary and ''.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /** Comma-separated numbers, one sample per line; with `labelled`, the last column is the label. */
 export function parseCsv(fn: string, text: string, featureSize: number, labelled: boolean): Dataset {
   const features: number[][] = [];
@@ -17,7 +20,7 @@ export function parseCsv(fn: string, text: string, featureSize: number, labelled
     if (cells.length !== width) {
       throw new TesseraError('invalid_input', `${fn}: line ${i + 1} has ${cells.length} columns; expected ${width} (${featureSize} features${labelled ? ' and a label' : ''})`);
     }
-    const values = cells.map((c) => (c === '' ? NaN : Number(c)));
+    const values = cells.map((c) => (DECIMAL.test(c) ? Number(c) : NaN));
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new TesseraError('invalid_input', `${fn}: line ${i + 1}, column ${bad + 1} is not a number: '${cells[bad]}'`);
     if (labelled) labels.push(values.pop()!);

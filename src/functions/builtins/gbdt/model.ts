@@ -107,7 +107,7 @@ const MODEL_SCHEMA = {
     bias: float,
   },
 };
-const validateModel = new Ajv({ allErrors: false, strict: false }).compile(MODEL_SCHEMA);
+const validateModel = new Ajv({ allErrors: false, strict: false, verbose: true }).compile(MODEL_SCHEMA);
 
 interface SerdeNode {
   value: Omit<TreeNode, 'left' | 'right'>;
