@@ -1,14 +1,17 @@
 // The worker thread that runs built-in functions (started by worker-pool.ts). It is part of the node's
 // measured code. It runs one task at a time and holds nothing of the node: every file read and every
 // saved result is a request to the node over the port, answered there under the task's permissions.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { TesseraError } from '../errors/index.js';
+import { type BuiltinSettings, useBuiltinSettings } from './builtin-settings.js';
 import { BUILTINS } from './builtins/index.js';
 import type { FunctionContext } from './registry.js';
 import { type ContextCall, type FromWorker, type TaskView, type ToWorker, deserializeError, handOver, serializeError } from './worker-messages.js';
 
 if (!parentPort) throw new Error('builtin-worker.js runs only as a worker thread of a Tessera node');
 const port = parentPort;
+const settings = (workerData as { settings?: BuiltinSettings } | null)?.settings;
+if (settings) useBuiltinSettings(settings);
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
 const byName = new Map(BUILTINS.map((def) => [def.name, def]));

@@ -3,6 +3,11 @@
 // its worker terminated and replaced: the call ends alone, and the node keeps answering everyone else.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+// sharp (libvips) is loaded here, on the node's main thread, so that its shared libraries stay loaded
+// while worker threads that use it (image_resize) come and go: on glibc a library unloaded when the last
+// thread using it ends can crash the process (sharp's documented rule for worker threads).
+import 'sharp';
+import type { BuiltinSettings } from './builtin-settings.js';
 import { TesseraError } from '../errors/index.js';
 import type { FunctionContext } from './registry.js';
 import { type ContextCall, type FromWorker, type ToWorker, deserializeError, handOver, serializeError } from './worker-messages.js';
@@ -20,6 +25,8 @@ export interface WorkerPoolOptions {
   script?: URL;
   /** How long an idle thread lives (IDLE_MS by default). */
   idleMs?: number;
+  /** Configuration the built-ins read (their defaults otherwise). */
+  settings?: BuiltinSettings;
 }
 
 interface Job {
@@ -101,7 +108,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
   }
 
   private start(slot: Slot) {
-    const worker = new Worker(this.script, { name: 'tessera-builtin' });
+    const worker = new Worker(this.script, { name: 'tessera-builtin', workerData: { settings: this.opts.settings } });
     slot.worker = worker;
     slot.ready = false;
     worker.unref();

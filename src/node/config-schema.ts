@@ -267,6 +267,12 @@ export const CONFIG_SCHEMA = {
           default: 268435456,
           description: 'Largest file a built-in function reads into memory, in bytes',
         },
+        max_image_pixels: {
+          type: 'integer',
+          minimum: 1,
+          default: 268402689,
+          description: 'Largest image (width × height) an image built-in (image_resize) decodes or produces; a larger one fails its task',
+        },
         pending_ttl_s: {
           type: 'integer',
           minimum: 1,
@@ -448,7 +454,7 @@ export interface TesseraConfig {
   limits: { max_requests_in_flight: number; max_connections_per_address: number; max_handshaking_connections: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
   sandbox: { memory_budget_mib: number };
   tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number; max_tasks_per_user: number; max_functions_per_user: number };
-  files: { max_file_bytes: number; max_function_input_bytes: number; pending_ttl_s: number; max_files_per_user: number; max_bytes_per_user: number };
+  files: { max_file_bytes: number; max_function_input_bytes: number; max_image_pixels: number; pending_ttl_s: number; max_files_per_user: number; max_bytes_per_user: number };
   kms: { sealing_key_file: string };
   governance: { max_clock_skew_s: number };
   ledger: { signature_interval_ms: number };

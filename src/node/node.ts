@@ -172,7 +172,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     (id) => (id.startsWith('fn:') ? processFunctions.taskDefinition(id.slice(3)) : registered?.definition(id)),
   );
   // Built-ins run on worker threads, never on this event loop; one whose task times out loses its thread.
-  const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger });
+  const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger, settings: { maxImagePixels: config.files.max_image_pixels } });
   registerBuiltins(functions, builtinWorkers);
   registered = new UserFunctions(store, engine, new WasmEngine(budget), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages }, config.tasks.max_functions_per_user);
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib, interpretersPerKey: config.app.interpreters_per_key || undefined } });

@@ -3,6 +3,7 @@ import type { BuiltinRunner } from '../worker-pool.js';
 import { decrypt, onlineDecrypt, passwordCheck, rsaSign } from './crypto.js';
 import { concat, echoFile, fileBytesPlusOne, swapFile } from './files.js';
 import { gbdtPredict, gbdtTrain } from './gbdt/index.js';
+import { imageResize } from './image-resize.js';
 import { privateJoinAndCompute } from './join.js';
 import { logisticRegressionPredict, logisticRegressionTrain } from './logistic.js';
 import { bytesPlusOne, echo } from './payload.js';
@@ -31,6 +32,7 @@ export const BUILTINS = [
   kmeansCluster,
   principalComponentsAnalysis,
   wasmiFromBuffer,
+  imageResize,
 ];
 
 /**
