@@ -333,6 +333,68 @@ export const CONFIG_SCHEMA = {
         max_restarts_per_minute: { type: 'integer', minimum: 0, default: 5, description: 'Restarts after traps allowed per instance per minute; beyond it the instance is stopped' },
         egress_hosts: { type: 'array', items: { type: 'string' }, default: [], description: 'Hosts (host or host:port) that http-egress may reach' },
         max_workflows_per_user: { type: 'integer', minimum: 1, default: 100, description: 'Workflows one user may run at once; past it, a start is refused' },
+        resources: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: "EDGELESS resources this node offers to workflows, and what they may reach (http-ingress and http-egress are always offered; http-egress, http-poster and serverless reach only workflows.egress_hosts)",
+          properties: {
+            file_log: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                enabled: { type: 'boolean', default: true, description: "Offer file-log: lines appended to a file in the workflow's own folder under the data directory, sealed at rest" },
+                max_file_bytes: { type: 'integer', minimum: 1024, default: 67108864, description: 'Largest a file-log file may grow on disk; further lines are dropped with a warning' },
+              },
+            },
+            redis: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                allowed_urls: { type: 'array', items: { type: 'string' }, default: [], description: "Redis servers workflows may use, as redis://host:port (a resource's url must name one of them); empty: redis is not offered" },
+              },
+            },
+            sqlx: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                enabled: { type: 'boolean', default: true, description: "Offer sqlx: an SQLite database in the workflow's own folder, sealed at rest" },
+                max_database_bytes: { type: 'integer', minimum: 65536, default: 67108864, description: 'Largest an sqlx database may grow' },
+              },
+            },
+            file_pusher: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                directory: { type: 'string', default: '', description: 'The folder whose files file-pusher casts, round-robin; empty: file-pusher is not offered' },
+              },
+            },
+            serverless: {
+              type: 'array',
+              default: [],
+              description: 'Serverless resource classes (EDGELESS [[resources.serverless_provider]]): each a class_type whose casts are POSTed to function_url (which must be in workflows.egress_hosts)',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['class_type', 'function_url'],
+                properties: { class_type: { type: 'string', minLength: 1 }, version: { type: 'string', default: '0.1' }, function_url: { type: 'string', minLength: 1 } },
+              },
+            },
+            kafka_egress: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                brokers: { type: 'array', items: { type: 'string' }, default: [], description: 'Kafka brokers (host:port) kafka-egress may send to; empty: kafka-egress is not offered' },
+              },
+            },
+          },
+        },
+        labels: { type: 'array', items: { type: 'string' }, default: [], description: "This node's labels (EDGELESS [user_node_capabilities] labels, e.g. 'region=eu'), which label_match_all annotations must all find" },
       },
     },
     fn: {
@@ -476,7 +538,17 @@ export interface TesseraConfig {
     gid: number;
     cache_dir: string;
   };
-  workflows: { event_timeout_ms: number; max_event_timeout_ms: number; threads: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[]; max_workflows_per_user: number };
+  workflows: { event_timeout_ms: number; max_event_timeout_ms: number; threads: number; call_timeout_ms: number; heap_mib: number; max_restarts_per_minute: number; egress_hosts: string[]; max_workflows_per_user: number;
+    resources: {
+      file_log: { enabled: boolean; max_file_bytes: number };
+      redis: { allowed_urls: string[] };
+      sqlx: { enabled: boolean; max_database_bytes: number };
+      file_pusher: { directory: string };
+      serverless: Array<{ class_type: string; version: string; function_url: string }>;
+      kafka_egress: { brokers: string[] };
+    };
+    labels: string[];
+  };
   app: { max_execution_time_ms: number; max_heap_mib: number; return_exception_details: boolean; interpreters_per_key: number };
   attestation: { provider: 'software' | 'sev-snp' | 'tdx'; evidence_max_age_s: number; tsm_dir: string; sev_snp_cert_chain: string };
   security: { scrypt_n: number };

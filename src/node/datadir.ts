@@ -20,6 +20,7 @@ export function dataDirPaths(root: string) {
     platformKey: join(root, 'platform.key.sealed'),
     blobs: join(root, 'blobs'),
     fnPackages: join(root, 'fn-packages'),
+    workflowFiles: join(root, 'workflow-files'),
     caCert: join(root, 'ca.pem'),
     caKey: join(root, 'ca.key.sealed'),
     nodeDir: join(root, 'node'),

@@ -185,7 +185,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     threads: config.workflows.threads || Math.max(16, 4 * availableParallelism()),
     budget,
   });
-  const workflows = new WorkflowService({ store, runtime, logger, egressHosts: config.workflows.egress_hosts, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms }, maxPerOwner: config.workflows.max_workflows_per_user });
+  const resourceSettings = {
+    egressHosts: config.workflows.egress_hosts,
+    fileLog: { enabled: config.workflows.resources.file_log.enabled, maxFileBytes: config.workflows.resources.file_log.max_file_bytes },
+    redis: { allowedUrls: config.workflows.resources.redis.allowed_urls },
+    sqlx: { enabled: config.workflows.resources.sqlx.enabled, maxDatabaseBytes: config.workflows.resources.sqlx.max_database_bytes },
+    filePusher: { directory: config.workflows.resources.file_pusher.directory },
+    serverless: config.workflows.resources.serverless,
+    kafkaEgress: { brokers: config.workflows.resources.kafka_egress.brokers },
+  };
+  const workflows = new WorkflowService({ store, runtime, logger, resources: resourceSettings, files: { root: paths.workflowFiles, key: deriveKey(masterKey, 'workflow resource files') }, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms }, maxPerOwner: config.workflows.max_workflows_per_user });
   const fnRun = config.fn.cache_dir || defaultFnDir(paths.root);
   // Traversable (not listable) by the uid functions run as: they bind their package and socket from below.
   mkdirSync(fnRun, { recursive: true });

@@ -319,4 +319,10 @@ export class Tessera {
   inspectWorkflow(id: string): Promise<unknown> {
     return this.backend.rest('GET', `/v1/workflows/${encodeURIComponent(id)}`);
   }
+
+  /** The lines a file-log resource of your workflow `name` wrote to `file`, opened (the node keeps them sealed). */
+  async readWorkflowFile(name: string, file: string): Promise<string> {
+    const path = file.split('/').map(encodeURIComponent).join('/');
+    return (await this.backend.rest<{ content: string }>('GET', `/v1/workflow-files/${encodeURIComponent(name)}/${path}`)).content;
+  }
 }

@@ -62,10 +62,18 @@ export interface InstanceSpec {
   syncWhile?: (tx: ReadTx) => boolean;
 }
 
-/** A resource target an alias may point at (http-egress, or anything a host adds). */
+/** A resource target an alias may point at (see resources/). */
+/** Who sent an event: EDGELESS's InstanceId (node id, component id), as UUID strings. */
+export interface EventSource {
+  node: string;
+  component: string;
+}
+
 export interface ResourceTarget {
-  cast(payload: string): void;
-  call(payload: string): CallRet | Promise<CallRet>;
+  cast(payload: string, source: EventSource): void;
+  call(payload: string, source: EventSource): CallRet | Promise<CallRet>;
+  /** Ends the resource's timers and connections; after the functions' handle_stop, which may still use it. */
+  stop?(): void | Promise<void>;
 }
 
 interface Running {
@@ -204,8 +212,21 @@ export class WorkflowRuntime {
         })(),
       );
     }
+    const names = this.names.get(workflowId);
     this.names.delete(workflowId);
     await Promise.all(stopping);
+    await this.stopResources(names);
+  }
+
+  private async stopResources(names: Map<string, string | ResourceTarget> | undefined): Promise<void> {
+    for (const [name, target] of names ?? []) {
+      if (typeof target === 'string' || !target.stop) continue;
+      try {
+        await target.stop();
+      } catch (err) {
+        this.opts.logger.warn({ resource: name, err: (err as Error).message }, 'a resource did not stop cleanly');
+      }
+    }
   }
 
   /** Runs `fn` when the runtime closes. */
@@ -222,6 +243,7 @@ export class WorkflowRuntime {
       this.retire(r);
     }
     this.instances.clear();
+    for (const names of this.names.values()) void this.stopResources(names);
     this.names.clear();
   }
 
@@ -231,18 +253,22 @@ export class WorkflowRuntime {
       .map((r) => ({ name: r.spec.name, instance_id: r.id, kind: r.spec.kind, events: r.events, queued: r.queue.length, busy: r.turn.busy, restarts: r.restarts.length, failed: r.failed, outputs: Object.fromEntries(r.mappings) }));
   }
 
-  /** Delivers a cast from outside (a resource, or a test) to a workflow's function. */
-  castTo(workflowId: string, name: string, payload: string) {
+  /**
+   * Delivers a cast from outside (a resource, or a test) to a workflow's function or resource; `from` is the
+   * sending resource's component id (the node's own id when left out).
+   */
+  castTo(workflowId: string, name: string, payload: string, from: string = this.nodeId) {
     const target = this.names.get(workflowId)?.get(name);
-    if (typeof target !== 'string') throw new TesseraError('not_found', `workflow ${workflowId} has no function '${name}'`);
-    this.enqueue(target, this.nodeId, Buffer.from(payload));
+    if (target === undefined) throw new TesseraError('not_found', `workflow ${workflowId} has no function or resource '${name}'`);
+    if (typeof target !== 'string') return target.cast(payload, { node: this.nodeId, component: from });
+    this.enqueue(target, from === this.nodeId ? this.nodeId : `${this.nodeId}/${from}`, Buffer.from(payload));
   }
 
   /** A call from outside, e.g. http-ingress. */
   async callTo(workflowId: string, name: string, payload: string): Promise<CallRet> {
     const target = this.names.get(workflowId)?.get(name);
     if (target === undefined) return ERR;
-    if (typeof target !== 'string') return target.call(payload);
+    if (typeof target !== 'string') return target.call(payload, { node: this.nodeId, component: this.nodeId });
     return this.invokeCall(this.instances.get(target), null, this.nodeId, Buffer.from(payload));
   }
 
@@ -424,7 +450,7 @@ export class WorkflowRuntime {
           return;
         }
         if (typeof target === 'string') this.enqueue(target, src(), Buffer.from(payloadB as ArrayBuffer));
-        else target.cast(payload);
+        else target.cast(payload, { node: this.nodeId, component: r.id });
       },
       cast_raw: (node: unknown, component: unknown, payloadB: unknown) => {
         text(payloadB, 'the payload');
@@ -455,7 +481,7 @@ export class WorkflowRuntime {
           r.held -= payload.length;
           if (r.stopped) return;
           if (typeof target === 'string') this.enqueue(target, src(), payload);
-          else target.cast(payload.toString('utf8'));
+          else target.cast(payload.toString('utf8'), { node: this.nodeId, component: r.id });
         }, Math.min(ms, 2 ** 31 - 1));
         r.timers.add(timer);
       },
@@ -486,7 +512,7 @@ export class WorkflowRuntime {
           this.log(r, 2, 'tessera', `call to unmapped alias '${alias}': Err`);
           return ERR;
         }
-        if (typeof target !== 'string') return target.call(payload);
+        if (typeof target !== 'string') return target.call(payload, { node: this.nodeId, component: r.id });
         return this.invokeCall(this.instances.get(target), r, src(), Buffer.from(payloadB as ArrayBuffer));
       },
       call_raw: async (node: unknown, component: unknown, payloadB: unknown): Promise<CallRet> => {

@@ -4,7 +4,10 @@ import { TesseraError } from '../errors/index.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
 import type { CallRet } from './instance.js';
 import { type ResourceTarget, STATE, type WorkflowRuntime } from './runtime.js';
-import { BUILTIN_FUNCTIONS, checkWorkflow, type WorkflowSpec } from './spec.js';
+import { checkResourceClasses, offeredClasses, type ResourceSettings } from './resources/index.js';
+import { fileLogAad } from './resources/file-log.js';
+import { confinedPath, readSealedLines, workflowFileKey, workflowFolder } from './resources/sealed-file.js';
+import { BUILTIN_FUNCTIONS, checkWorkflow, type WorkflowResource, type WorkflowSpec } from './spec.js';
 
 const RUNNING = 'workflows.running';
 /** Workflows that were running when their owner was removed: the record, under the owner's archive id. */
@@ -124,7 +127,8 @@ const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '
 /**
  * Workflows: started from EDGELESS JSON, kept in the Store so they come back after a restart with each
  * instance's last synced state (state keys are stable and per owner: owner + workflow name + function
- * name, or the function's `state-key` annotation), stopped, listed and inspected; plus the http-ingress and http-egress resources.
+ * name, or the function's `state-key` annotation), stopped, listed and inspected; their resources (resources/)
+ * start with them, and http-ingress requests are routed here.
  */
 export class WorkflowService {
   /** Settles when the workflows running before the last restart are back. */
@@ -145,7 +149,10 @@ export class WorkflowService {
       store: Store;
       runtime: WorkflowRuntime;
       logger: Logger;
-      egressHosts: string[];
+      /** What the operator lets resources do (tessera.toml [workflows] egress_hosts and [workflows.resources]). */
+      resources: ResourceSettings;
+      /** Where resources keep files (DATA/workflow-files), and the key their files are sealed under. */
+      files: { root: string; key: Buffer };
       eventLimits: EventLimits;
       /** Workflows one user may run at once (workflows.max_workflows_per_user); no bound when left out. */
       maxPerOwner?: number;
@@ -187,6 +194,7 @@ export class WorkflowService {
   async start(owner: string, input: { name?: string; spec: unknown }): Promise<WorkflowRecord> {
     // Validate everything first: a bad spec is a 4xx and nothing is stored or started.
     const spec = checkWorkflow(input.spec);
+    checkResourceClasses(spec.resources, this.opts.resources);
     const name = input.name ?? randomUUID();
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TesseraError('invalid_input', `workflow name '${name}' must be 1-64 letters, digits, '_', '.' or '-'`);
     for (const f of spec.functions) eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits);
@@ -275,15 +283,61 @@ export class WorkflowService {
           throw new TesseraError('invalid_input', `function '${f.name}' cannot be loaded: ${(err as Error).message}`);
         }
       }
-      for (const r of record.spec.resources) {
-        if (r.class_type === 'http-egress') runtime.addResource(record.id, r.name, this.egress());
-      }
+      for (const r of record.spec.resources) runtime.addResource(record.id, r.name, await this.startResource(record, r));
       for (const f of record.spec.functions) runtime.patch(ids.get(f.name)!, f.output_mapping ?? {});
       for (const f of record.spec.functions) await runtime.init(ids.get(f.name)!);
       if (this.stopped.has(record.id)) throw new TesseraError('conflict', `workflow ${record.id} was stopped while it started`);
       this.ingress.set(record.id, routes);
     } catch (err) {
       await runtime.stopWorkflow(record.id);
+      throw err;
+    }
+  }
+
+  /** Starts one resource of a workflow; a bad configuration throws, naming the resource. */
+  private async startResource(record: WorkflowRecord, r: WorkflowResource) {
+    const cls = offeredClasses(this.opts.resources).get(r.class_type);
+    if (!cls) throw new TesseraError('invalid_input', `resource '${r.name}' has class '${r.class_type}', which this node no longer offers`);
+    const component = randomUUID();
+    const { files, runtime, logger } = this.opts;
+    return cls.start({
+      workflowId: record.id,
+      owner: record.owner,
+      workflowName: record.name,
+      name: r.name,
+      classType: r.class_type,
+      configurations: r.configurations ?? {},
+      settings: this.opts.resources,
+      logger,
+      folder: () => workflowFolder(files.root, record.owner, record.name),
+      sealingKey: (purpose) => workflowFileKey(files.key, record.owner, record.name, purpose),
+      emit: (channel, payload) => {
+        const target = r.output_mapping?.[channel];
+        if (!target) {
+          logger.debug({ workflow: record.id, resource: r.name, channel }, 'resource output not mapped: event dropped');
+          return;
+        }
+        try {
+          runtime.castTo(record.id, target, payload, component);
+        } catch (err) {
+          logger.warn({ workflow: record.id, resource: r.name, err: (err as Error).message }, 'resource output could not be delivered');
+        }
+      },
+    });
+  }
+
+  /**
+   * A file a file-log resource of the caller's workflow `workflowName` wrote, opened: its lines as written.
+   * Only the owner's own workflow folder is read; the workflow may be running or stopped.
+   */
+  async readFileLog(owner: string, workflowName: string, filename: string): Promise<string> {
+    const { root, key } = this.opts.files;
+    const path = confinedPath(workflowFolder(root, owner, workflowName), filename, 'file name');
+    try {
+      const lines = await readSealedLines(path, workflowFileKey(key, owner, workflowName, 'file-log'), fileLogAad(filename));
+      return lines.map((l) => `${l}\n`).join('');
+    } catch (err) {
+      if (err instanceof TesseraError && err.code === 'not_found') throw new TesseraError('not_found', `no file-log file '${filename}' in your workflow '${workflowName}'`);
       throw err;
     }
   }
@@ -415,74 +469,4 @@ export class WorkflowService {
       return { status: 502, headers: { 'content-type': 'text/plain' }, body: Buffer.from('the workflow replied with something that is not an EdgelessHTTPResponse') };
     }
   }
-
-  /**
-   * http-egress: a call with an EdgelessHTTPRequest performs it (only to configured hosts) and replies
-   * with an EdgelessHTTPResponse. The URL is built by the URL parser from the protocol, the host and a path
-   * that starts with '/', and its parsed hostname and port must be exactly an allowed one; redirects are
-   * handed back, not followed. The request is the node's asynchronous `fetch`: the calling guest's isolate
-   * thread waits (applySyncPromise, as for any call), the node's event loop does not.
-   */
-  private egress(): ResourceTarget {
-    const allowed = this.opts.egressHosts.map(parseAllowed).filter((a) => a !== null);
-    return {
-      cast: () => {},
-      call: async (payload: string): Promise<CallRet> => {
-        let request: { method: string; protocol?: string; host: string; path: string; body?: number[] | null; headers?: Record<string, string> };
-        try {
-          request = JSON.parse(payload);
-        } catch {
-          return { type: 2, data: null };
-        }
-        const url = egressUrl(request, allowed);
-        if (typeof url === 'string') {
-          this.opts.logger.warn({ host: String(request?.host).slice(0, 200), path: String(request?.path).slice(0, 200), why: url }, 'http-egress refused: Err');
-          return { type: 2, data: null };
-        }
-        try {
-          const res = await fetch(url, { method: String(request.method).toUpperCase(), headers: request.headers ?? {}, body: request.body ? Buffer.from(request.body) : undefined, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
-          const body = Buffer.from(await res.arrayBuffer());
-          const data = Buffer.from(JSON.stringify({ status: res.status, headers: Object.fromEntries(res.headers), body: [...body] }));
-          return { type: 1, data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer };
-        } catch (err) {
-          this.opts.logger.warn({ url: url.href, err: (err as Error).message }, 'http-egress request failed: Err');
-          return { type: 2, data: null };
-        }
-      },
-    };
-  }
-}
-
-/** An entry of workflows.egress_hosts ('host' or 'host:port'); port null means the protocol's default port. */
-function parseAllowed(entry: string): { hostname: string; port: number | null } | null {
-  try {
-    const u = new URL(`http://${entry}`);
-    if (u.host !== entry.toLowerCase() && u.hostname !== entry.toLowerCase() && `${u.hostname}:80` !== entry.toLowerCase()) return null;
-    return { hostname: u.hostname, port: /:[0-9]+$/.test(entry) ? Number(entry.slice(entry.lastIndexOf(':') + 1)) : null };
-  } catch {
-    return null;
-  }
-}
-
-/** The URL an egress request may fetch, or why it may not. */
-export function egressUrl(request: { protocol?: string; host?: unknown; path?: unknown; method?: unknown }, allowed: Array<{ hostname: string; port: number | null }>): URL | string {
-  if (!request || typeof request !== 'object') return 'not an EdgelessHTTPRequest';
-  const { host, path } = request;
-  if (typeof host !== 'string' || typeof path !== 'string' || typeof request.method !== 'string') return 'host, path and method must be strings';
-  if (!path.startsWith('/')) return "the path must start with '/'";
-  const https = request.protocol === 'HTTPS';
-  if (request.protocol !== undefined && request.protocol !== 'HTTP' && !https) return 'the protocol must be HTTP or HTTPS';
-  let base: URL;
-  let url: URL;
-  try {
-    base = new URL(`${https ? 'https' : 'http'}://${host}`);
-    url = new URL(`${base.origin}${path}`);
-  } catch {
-    return 'not a valid URL';
-  }
-  if (base.username || base.password || base.pathname !== '/' || base.search || base.hash) return 'the host must be a host name and an optional port only';
-  if (url.origin !== base.origin || url.username || url.password) return 'the path must stay on the host';
-  const port = url.port ? Number(url.port) : null;
-  const ok = allowed.some((a) => a.hostname === url.hostname && (a.port === port || (a.port !== null && port === null && a.port === (https ? 443 : 80))));
-  return ok ? url : `host ${url.host} is not in workflows.egress_hosts`;
 }

@@ -24,7 +24,6 @@ export interface WorkflowSpec {
   annotations?: Record<string, string>;
 }
 
-export const RESOURCE_CLASSES = new Set(['http-ingress', 'http-egress']);
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 const name = { type: 'string', minLength: 1 };
 
@@ -102,9 +101,6 @@ export function checkWorkflow(raw: unknown): WorkflowSpec {
     if (cls.function_type !== 'BUILTIN' && !cls.binary) {
       throw new TesseraError('invalid_input', `invalid workflow: '${f.name}' has no code: put it in class_specification.binary (base64); 'tessera workflow start' inlines 'code' for you`);
     }
-  }
-  for (const r of spec.resources) {
-    if (!RESOURCE_CLASSES.has(r.class_type)) throw new TesseraError('invalid_input', `invalid workflow: resource '${r.name}' has class '${r.class_type}'; this node offers ${[...RESOURCE_CLASSES].join(', ')}`);
   }
   return spec;
 }

@@ -24,6 +24,8 @@ export function workflowClient(node: TestNode, user = 'alice') {
     stop: (wid: string) => https(url(`/v1/workflows/${wid}`), id, { method: 'DELETE' }),
     inspect: (wid: string) => https(url(`/v1/workflows/${wid}`), id),
     list: () => https(url('/v1/workflows'), id),
+    /** What a file-log resource of the workflow `name` wrote to `file`. */
+    file: (name: string, file: string) => https(url(`/v1/workflow-files/${encodeURIComponent(name)}/${file}`), id),
     ingress: (path: string, body?: string) => https(url(`/ingress${path}`), id, { method: body === undefined ? 'GET' : 'POST', body: body === undefined ? undefined : Buffer.from(body) }),
     /** An ingress request with a chosen Host header (routes match on it), method and body. */
     ingressAt: (host: string, path: string, opts: { method?: string; body?: string; headers?: Record<string, string> } = {}) =>

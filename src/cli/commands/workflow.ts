@@ -33,6 +33,7 @@ Examples:
   $ tessera workflow start ping-pong.json --name pingpong   # prints the workflow id
   $ tessera workflow list
   $ tessera workflow inspect <id>
+  $ tessera workflow file pingpong out.log   # what a file-log resource wrote
   $ tessera workflow stop <id>`,
     );
 
@@ -59,6 +60,13 @@ Examples:
     .addHelpText('after', '\nExample:\n  $ tessera workflow list')
     .action(async (flags: ClientFlags) => {
       for (const w of await withClient(flags, (c) => c.listWorkflows())) console.log(`${w.workflow_id}  ${w.name}  ${w.owner}  ${w.started_at}`);
+    });
+
+  clientOptions(workflow.command('file <workflow> <filename>'))
+    .description("Print a file a file-log resource of your workflow wrote (by workflow name; the node keeps it sealed, only you can read it)")
+    .addHelpText('after', '\nExample:\n  $ tessera workflow file pingpong out.log')
+    .action(async (name: string, filename: string, flags: ClientFlags) => {
+      process.stdout.write(await withClient(flags, (c) => c.readWorkflowFile(name, filename)));
     });
 
   clientOptions(workflow.command('inspect <id>'))

@@ -27,6 +27,11 @@ export async function workflowRoutes(app: FastifyInstance, workflows: WorkflowSe
     return { workflow_id: record.id, name: record.name, stopped: true };
   });
 
+  app.get<{ Params: { name: string; '*': string } }>('/v1/workflow-files/:name/*', {
+    schema: { tags: ['workflows'], summary: "A file a file-log resource of your workflow (by name, running or stopped) wrote, opened: { name, file, content }" },
+    handler: async (request) => ({ name: request.params.name, file: request.params['*'], content: await workflows.readFileLog(userOf(request), request.params.name, request.params['*']) }),
+  });
+
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -1,0 +1,27 @@
+import { TesseraError } from '../../errors/index.js';
+import type { WorkflowResource } from '../spec.js';
+import { fileLog } from './file-log.js';
+import { httpEgress } from './http-egress.js';
+import { httpIngress } from './http-ingress.js';
+import type { ResourceClass, ResourceSettings } from './types.js';
+
+export type { ResourceClass, ResourceContext, ResourceInstance, ResourceSettings } from './types.js';
+
+/** Every resource class Tessera implements; tessera.toml decides which of them a node offers. */
+export const RESOURCE_CLASSES: ResourceClass[] = [httpIngress, httpEgress, fileLog];
+
+/** The classes this node offers, by class_type. */
+export function offeredClasses(settings: ResourceSettings): Map<string, ResourceClass> {
+  return new Map(RESOURCE_CLASSES.filter((c) => c.unavailable(settings) === null).map((c) => [c.classType, c]));
+}
+
+/** Refuses, by name, a resource whose class this node does not offer, before anything starts. */
+export function checkResourceClasses(resources: WorkflowResource[], settings: ResourceSettings): void {
+  const offered = offeredClasses(settings);
+  for (const r of resources) {
+    if (offered.has(r.class_type)) continue;
+    const known = RESOURCE_CLASSES.find((c) => c.classType === r.class_type);
+    const why = known ? ` (${known.unavailable(settings)})` : '';
+    throw new TesseraError('invalid_input', `invalid workflow: resource '${r.name}' has class '${r.class_type}', which this node does not offer${why}; it offers ${[...offered.keys()].join(', ')}`);
+  }
+}
