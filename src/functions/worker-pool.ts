@@ -20,6 +20,8 @@ export interface WorkerPoolOptions {
   script?: URL;
   /** How long an idle thread lives (IDLE_MS by default). */
   idleMs?: number;
+  /** Given to each thread as workerData (the Python sandbox's settings, for mesapy_from_buffer). */
+  workerData?: unknown;
 }
 
 interface Job {
@@ -101,7 +103,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
   }
 
   private start(slot: Slot) {
-    const worker = new Worker(this.script, { name: 'tessera-builtin' });
+    const worker = new Worker(this.script, { name: 'tessera-builtin', workerData: this.opts.workerData });
     slot.worker = worker;
     slot.ready = false;
     worker.unref();

@@ -32,7 +32,7 @@ export interface RegisteredFunctionInfo {
   id: string;
   name: string;
   owner: string;
-  kind: 'js' | 'wasm';
+  kind: 'js' | 'wasm' | 'python';
   type: 'Single' | 'Multiparty';
   description?: string;
   code_hash: string;

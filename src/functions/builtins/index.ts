@@ -4,6 +4,7 @@ import { decrypt, onlineDecrypt, passwordCheck, rsaSign } from './crypto.js';
 import { concat, echoFile, fileBytesPlusOne, swapFile } from './files.js';
 import { gbdtPredict, gbdtTrain } from './gbdt.js';
 import { privateJoinAndCompute } from './join.js';
+import { mesapyFromBuffer } from './mesapy.js';
 import { logisticRegressionPredict, logisticRegressionTrain } from './logistic.js';
 import { bytesPlusOne, echo } from './payload.js';
 import { orderedSetIntersect, psi } from './set-intersection.js';
@@ -31,6 +32,7 @@ export const BUILTINS = [
   kmeansCluster,
   principalComponentsAnalysis,
   wasmiFromBuffer,
+  mesapyFromBuffer,
 ];
 
 /**
