@@ -267,7 +267,13 @@ export class UserFunctions {
       // Limits as for js: heapMiB is what the code may allocate, cpuMs its time (wall clock here).
       const out = (await this.python.run(
         { mode: 'function', code: f.python!, export: f.entry?.export ?? 'entrypoint', args, inputs, outputs: [...declaredOutputs] },
-        { fn: f.name, memoryMib: f.limits?.heapMiB, timeoutMs: f.limits?.cpuMs, signal: ctx.signal },
+        {
+          fn: f.name,
+          memoryMib: f.limits?.heapMiB,
+          timeoutMs: f.limits?.cpuMs,
+          signal: ctx.signal,
+          limitNames: { time: f.limits?.cpuMs ? 'limits.cpuMs' : 'tasks.function_timeout_ms', memory: f.limits?.heapMiB ? 'limits.heapMiB' : 'tasks.python_memory_mib' },
+        },
       )) as { result: string; outputs: Map<string, Buffer> };
       for (const [name, data] of out.outputs) outputs.set(name, data);
       result = out.result;

@@ -45,6 +45,8 @@ export interface RunOptions {
   memoryMib?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** The settings the limits came from, named in failures (the node's keys by default). */
+  limitNames?: { time: string; memory: string };
   /** Tests only: a wider set, to show that the process, not the import guard, is what confines. */
   allowedModules?: readonly string[];
 }
@@ -78,6 +80,7 @@ export class PythonSandbox {
     if (confiner.mode === 'bubblewrap' && confiner.unavailable) {
       throw new TesseraError('unavailable', `${fn} cannot run Python on this node: ${confiner.unavailable}`);
     }
+    const names = opts.limitNames ?? { time: 'tasks.function_timeout_ms', memory: 'tasks.python_memory_mib' };
     const allowed = [...(opts.allowedModules ?? ALLOWED_PYTHON_MODULES), ...(req.mode === 'mesapy' ? ['mesatee'] : [])];
     // The interpreter's own start-up is outside the payload's budget (the runner adds the limit to it);
     // the data rlimit the confiner sets is only a coarse outer bound.
@@ -98,13 +101,13 @@ export class PythonSandbox {
     };
     child.stdin!.write(JSON.stringify(request) + '\n');
     try {
-      return await this.converse(child, req, opts, { memoryMib, timeoutMs, allowed });
+      return await this.converse(child, req, opts, { memoryMib, timeoutMs, allowed, names });
     } finally {
       await endTied(child);
     }
   }
 
-  private converse(child: ChildProcess, req: PythonRequest, opts: RunOptions, limits: { memoryMib: number; timeoutMs: number; allowed: string[] }): Promise<PythonResult> {
+  private converse(child: ChildProcess, req: PythonRequest, opts: RunOptions, limits: Limits): Promise<PythonResult> {
     const { fn } = opts;
     return new Promise<PythonResult>((resolve, reject) => {
       let settled = false;
@@ -116,13 +119,13 @@ export class PythonSandbox {
         f();
       };
       const fail = (err: TesseraError) => settle(() => reject(err));
-      const timer = setTimeout(() => fail(new TesseraError('timeout', `${fn} ran longer than ${limits.timeoutMs} ms (tasks.function_timeout_ms)`)), limits.timeoutMs);
+      const timer = setTimeout(() => fail(new TesseraError('timeout', `${fn} ran longer than ${limits.timeoutMs} ms (${limits.names.time})`)), limits.timeoutMs);
       const onAbort = () => fail(opts.signal!.reason instanceof TesseraError ? opts.signal!.reason : new TesseraError('timeout', `${fn} was stopped`));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       // 'close', not 'exit': the last lines of stdout (the answer) may still be unread at 'exit'.
       child.once('close', (code, signal) => {
         const why = signal === 'SIGXCPU' ? `used more than ${Math.ceil(limits.timeoutMs / 1000) + 1} s of CPU` : signal ? `was ended by ${signal}` : `exited with status ${code}`;
-        fail(new TesseraError('function_failed', `${fn}: the Python process ${why} without a result (its memory limit is ${limits.memoryMib} MiB)`));
+        fail(new TesseraError('function_failed', `${fn}: the Python process ${why} without a result (its memory limit is ${limits.memoryMib} MiB, ${limits.names.memory})`));
       });
       const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
       let bytes = 0;
@@ -155,12 +158,19 @@ export class PythonSandbox {
   }
 }
 
-function failure(fn: string, kind: string, message: string, limits: { memoryMib: number; allowed: string[] }): TesseraError {
+interface Limits {
+  memoryMib: number;
+  timeoutMs: number;
+  allowed: string[];
+  names: { time: string; memory: string };
+}
+
+function failure(fn: string, kind: string, message: string, limits: Limits): TesseraError {
   switch (kind) {
     case 'import':
       return new TesseraError('function_failed', `${fn}: ${message} (allowed: ${limits.allowed.join(', ')}; docs/python.md)`);
     case 'memory':
-      return new TesseraError('too_large', `${fn}: the Python code allocated past its memory limit of ${limits.memoryMib} MiB`);
+      return new TesseraError('too_large', `${fn}: the Python code allocated past its memory limit of ${limits.memoryMib} MiB (${limits.names.memory})`);
     case 'syntax':
       return new TesseraError('invalid_input', `${fn}: the Python code does not compile: ${message}`);
     case 'entrypoint':

@@ -120,7 +120,7 @@ describe('mesapy_from_buffer: bad input fails the task with the reason and no re
   });
 
   test('allocating past tasks.python_memory_mib', async () => {
-    await failsWithoutResults('def entrypoint(argv):\n    hog = []\n    while True:\n        hog.append(bytearray(1 << 20))\n', 'RequestTooLarge', /allocated past its memory limit of 64 MiB/);
+    await failsWithoutResults('def entrypoint(argv):\n    hog = []\n    while True:\n        hog.append(bytearray(1 << 20))\n', 'RequestTooLarge', /allocated past its memory limit of 64 MiB \(tasks.python_memory_mib\)/);
   });
 
   test('a result marshal cannot write', async () => {
