@@ -1,5 +1,5 @@
 // Python for mesapy_from_buffer and kind "python" functions: a confined python3 process per run (what
-// Tessera ships, src/sandbox/python/) against Pyodide (WebAssembly, npm `pyodide`), on the same scripts.
+// Tessera ships, src/sandbox/process/python/) against Pyodide (WebAssembly, npm `pyodide`), on the same scripts.
 // Baseline, in the same process tree: plain `python3 -I -S -B -c`, unconfined, one process per run.
 // Cold start = from nothing to the entrypoint's answer; per call = one more run on a started runtime
 // (for the process design every run is a fresh process, so per call = cold start). Memory = peak RSS.
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PythonSandbox } from '../src/sandbox/python/sandbox.js';
+import { PythonSandbox } from '../src/sandbox/process/python/sandbox.js';
 import { median } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);

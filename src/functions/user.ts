@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import { TesseraError } from '../errors/index.js';
 import { guestSource } from '../sandbox/guest-source.js';
 import type { JsEngine } from '../sandbox/js/engine.js';
-import type { PythonSandbox } from '../sandbox/python/sandbox.js';
+import type { PythonSandbox } from '../sandbox/process/python/sandbox.js';
 import type { WasmEngine } from '../sandbox/wasm/engine.js';
 import type { Store, Tx } from '../store/types.js';
 import type { FileSpec, FunctionContext, FunctionDefinition, FunctionInterface, FunctionType } from './registry.js';

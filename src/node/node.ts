@@ -36,7 +36,7 @@ import { FnService } from '../functions/process/service.js';
 import { PackageStore } from '../functions/process/package-store.js';
 import { CodeCache } from '../functions/process/code-cache.js';
 import { Confiner } from '../sandbox/process/confine.js';
-import { PythonSandbox, type PythonSettings } from '../sandbox/python/sandbox.js';
+import { PythonSandbox, type PythonSettings } from '../sandbox/process/python/sandbox.js';
 import { closeInheritedDescriptors } from '../sandbox/process/inherited-fds.js';
 import { Cgroups } from '../sandbox/process/cgroups.js';
 import { KeyService } from '../kms/service.js';

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import { TesseraError } from '../../errors/index.js';
-import { PythonSandbox, type PythonSettings } from '../../sandbox/python/sandbox.js';
+import { PythonSandbox, type PythonSettings } from '../../sandbox/process/python/sandbox.js';
 import type { FunctionDefinition } from '../registry.js';
 import { decodeBase64, requirePayload } from './common.js';
 

@@ -2,13 +2,13 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { TesseraError } from '../../errors/index.js';
-import { type ConfinementMode, Confiner } from '../process/confine.js';
-import { endTied, spawnTied } from '../process/lifetime.js';
+import { TesseraError } from '../../../errors/index.js';
+import { type ConfinementMode, Confiner } from '../confine.js';
+import { endTied, spawnTied } from '../lifetime.js';
 import { ALLOWED_PYTHON_MODULES } from './allowed-modules.js';
 import { PYTHON_RUNNER } from './runner-source.js';
 
-// Python runs as Debian's python3 in a process confined as process functions are (../process/confine.ts):
+// Python runs as Debian's python3 in a process confined as process functions are (../confine.ts):
 // bubblewrap's namespaces with no network, a read-only root of /usr and a few files of /etc only (none
 // of the node's files), an unprivileged uid, seccomp, and rlimits; one process per run. docs/python.md
 // says why a process and not Pyodide (measured in bench/python.ts).
