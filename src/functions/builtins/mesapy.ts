@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { TesseraError } from '../../errors/index.js';
 import { PythonSandbox, type PythonSettings } from '../../sandbox/process/python/sandbox.js';
 import type { FunctionDefinition } from '../registry.js';
@@ -32,7 +32,10 @@ const defaults = (): PythonSettings => ({
 
 let sandbox: PythonSandbox | null = null;
 /** The node hands the worker its settings (worker-pool.ts, workerData.python). */
-const pythonSandbox = () => (sandbox ??= new PythonSandbox((workerData as { python?: PythonSettings } | null)?.python ?? defaults()));
+// The pool ends a timed-out thread from outside, which leaves its child processes running: it is told of
+// each one, and kills them with the thread (worker-pool.ts).
+const pythonSandbox = () =>
+  (sandbox ??= new PythonSandbox((workerData as { python?: PythonSettings } | null)?.python ?? defaults(), (pid, running) => parentPort?.postMessage({ type: 'process', pid, running })));
 
 /** MesaTEE's result string for marshalled bytes. */
 export const marshalLiteral = (bytes: Buffer): string =>
@@ -64,7 +67,8 @@ export const mesapyFromBuffer: FunctionDefinition = {
           return { id: await ctx.saveForFileOwner(data, (call as { file_id: string }).file_id) };
         },
       },
-      { fn: FN },
+      // The pool stops the task at tasks.function_timeout_ms, ending this thread and the process with it.
+      { fn: FN, wallTimer: false },
     );
     const bytes = (out as { marshal: Buffer }).marshal;
     if (bytes.length > MAX_MARSHAL_BYTES) {

@@ -129,9 +129,12 @@ describe('mesapy_from_buffer: bad input fails the task with the reason and no re
 
   test('a loop that never ends: the task fails at tasks.function_timeout_ms, its process is gone, and the node keeps serving', async () => {
     await failsWithoutResults('def entrypoint(argv):\n    while True:\n        pass\n', 'RequestTimeout', new RegExp(`mesapy_from_buffer ran longer than ${TIMEOUT_MS} ms \\(tasks.function_timeout_ms\\)`));
+    // Asleep, it uses no CPU, so only the node can end it (RLIMIT_CPU would end a spinning one).
+    await failsWithoutResults('import time\ndef entrypoint(argv):\n    time.sleep(3600)\n', 'RequestTimeout', /ran longer than/);
     const ok = await run('mesapy_from_buffer', { payload: b64('def entrypoint():\n    return 7\n') });
     assert.equal(ok.result, 'marshal.loads(b"\\x69\\x07\\x00\\x00\\x00")');
-    // The confined process of the stopped task (bwrap, started with this node's python directory) is ended.
+    // The confined processes of the stopped tasks (bwrap, started with this node's python directory) are ended:
+    // the pool kills them with the worker thread it ends.
     const marker = join(fnDir, 'python', 'python-empty');
     const live = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {

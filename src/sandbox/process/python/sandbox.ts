@@ -47,6 +47,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** The settings the limits came from, named in failures (the node's keys by default). */
   limitNames?: { time: string; memory: string };
+  /** False where the caller's owner enforces the wall time itself (a built-in's worker pool). */
+  wallTimer?: boolean;
   /** Tests only: a wider set, to show that the process, not the import guard, is what confines. */
   allowedModules?: readonly string[];
 }
@@ -57,7 +59,11 @@ export class PythonSandbox {
   private confiner: Confiner | null = null;
   private readonly codeDir: string;
 
-  constructor(private readonly settings: PythonSettings) {
+  constructor(
+    private readonly settings: PythonSettings,
+    /** Told of each process group started and ended: a worker thread's owner must end them if it ends the thread. */
+    private readonly onProcess?: (pid: number, running: boolean) => void,
+  ) {
     this.codeDir = join(settings.runDir, 'python-empty');
   }
 
@@ -86,6 +92,11 @@ export class PythonSandbox {
     // the data rlimit the confiner sets is only a coarse outer bound.
     const launch = confiner.launch({ codeDir: this.codeDir, command: PYTHON, env: {}, memoryMb: memoryMib + 64, network: false, openFiles: 64 });
     const child = spawnTied(launch.setup, launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) {
+      const pid = child.pid;
+      this.onProcess?.(pid, true);
+      child.once('exit', () => this.onProcess?.(pid, false));
+    }
     child.once('exit', () => launch.release());
     child.stderr!.resume();
     child.stdin!.on('error', () => {});
@@ -119,7 +130,7 @@ export class PythonSandbox {
         f();
       };
       const fail = (err: TesseraError) => settle(() => reject(err));
-      const timer = setTimeout(() => fail(new TesseraError('timeout', `${fn} ran longer than ${limits.timeoutMs} ms (${limits.names.time})`)), limits.timeoutMs);
+      const timer = opts.wallTimer === false ? undefined : setTimeout(() => fail(new TesseraError('timeout', `${fn} ran longer than ${limits.timeoutMs} ms (${limits.names.time})`)), limits.timeoutMs);
       const onAbort = () => fail(opts.signal!.reason instanceof TesseraError ? opts.signal!.reason : new TesseraError('timeout', `${fn} was stopped`));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       // 'close', not 'exit': the last lines of stdout (the answer) may still be unread at 'exit'.
