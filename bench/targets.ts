@@ -181,6 +181,17 @@ export const BENCHMARKS: Benchmark[] = [
     ],
   },
   {
+    name: 'python',
+    script: 'python.js',
+    about: 'Python runs (mesapy_from_buffer, kind python): a confined python3 process per run vs Pyodide (WebAssembly) in a fresh Node process; baseline: plain unconfined python3 -I -S -B per run',
+    rows: (r) => [
+      { measure: 'Python cold start to answer, confined process (ratio: / plain python3)', tessera: `${n(r.confined_process.entrypoint.median, 1)} ms`, baseline: `${n(r.plain_python3.entrypoint.median, 1)} ms`, ratio: r.ratios.confined_vs_plain_cold_start, target: 'below Pyodide', met: r.confined_process.entrypoint.median < r.pyodide.cold_start_ms.median },
+      { measure: 'Python cold start to answer, Pyodide (ratio: / plain python3)', tessera: `${n(r.pyodide.cold_start_ms.median, 0)} ms`, baseline: `${n(r.plain_python3.entrypoint.median, 1)} ms`, ratio: r.ratios.pyodide_vs_plain_cold_start, target: '—', met: null },
+      { measure: 'Python 5M-step sum loop: confined process run / Pyodide warm call', tessera: `${n(r.confined_process.sum_loop.median, 0)} ms / ${n(r.pyodide.per_call_warm.sum_loop.median, 0)} ms`, baseline: `${n(r.plain_python3.sum_loop.median, 0)} ms`, ratio: r.ratios.pyodide_warm_vs_plain_sum_loop, target: '—', met: null },
+      { measure: 'Python peak RSS: confined process / Pyodide', tessera: `${n(r.confined_process.peak_rss_mib, 1)} MiB / ${n(r.pyodide.peak_rss_mib, 0)} MiB`, baseline: `${n(r.plain_python3.peak_rss_mib, 1)} MiB`, ratio: r.ratios.pyodide_vs_confined_memory, target: '—', met: null },
+    ],
+  },
+  {
     name: 'idle',
     script: 'idle.js',
     about: 'RSS of an idle node; memory added by 1,000 idle JS workflow instances',

@@ -63,7 +63,7 @@ export interface FunctionInterface {
 
 export interface FunctionDefinition {
   name: string;
-  kind: 'builtin' | 'js' | 'wasm' | 'process';
+  kind: 'builtin' | 'js' | 'wasm' | 'python' | 'process';
   type: FunctionType;
   /** For registered code: the SHA-256 of the code alone. */
   codeHash?: string;

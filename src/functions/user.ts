@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import { TesseraError } from '../errors/index.js';
 import { guestSource } from '../sandbox/guest-source.js';
 import type { JsEngine } from '../sandbox/js/engine.js';
+import type { PythonSandbox } from '../sandbox/process/python/sandbox.js';
 import type { WasmEngine } from '../sandbox/wasm/engine.js';
 import type { Store, Tx } from '../store/types.js';
 import type { FileSpec, FunctionContext, FunctionDefinition, FunctionInterface, FunctionType } from './registry.js';
@@ -35,13 +36,14 @@ export interface FunctionLimitMaxima {
  */
 export interface FunctionSpec {
   name: string;
-  kind: 'js' | 'wasm';
+  kind: 'js' | 'wasm' | 'python';
   type: FunctionType;
   description?: string;
-  /** JS: ES module source(s) by path; WASM: the module, base64. */
+  /** JS: ES module source(s) by path; WASM: the module, base64; Python: the source (docs/python.md). */
   modules?: Record<string, string>;
   wasm?: string;
-  /** JS: the module path and export to call (default /main.js, entrypoint); WASM: the export (default entrypoint). */
+  python?: string;
+  /** JS: the module path and export to call (default /main.js, entrypoint); WASM and Python: the export or function (default entrypoint). */
   entry?: { module?: string; export?: string };
   interface: FunctionInterface;
   limits?: { cpuMs?: number; heapMiB?: number; memoryPages?: number };
@@ -76,11 +78,12 @@ const SPEC_SCHEMA = {
   required: ['name', 'kind', 'type', 'interface'],
   properties: {
     name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
-    kind: { enum: ['js', 'wasm'] },
+    kind: { enum: ['js', 'wasm', 'python'] },
     type: { enum: ['Single', 'Multiparty'] },
     description: { type: 'string', maxLength: 1000 },
     modules: { type: 'object', additionalProperties: { type: 'string' } },
     wasm: { type: 'string' },
+    python: { type: 'string' },
     entry: { type: 'object', additionalProperties: false, properties: { module: { type: 'string' }, export: { type: 'string' } } },
     interface: {
       type: 'object',
@@ -111,12 +114,12 @@ const canonical = (v: unknown): string =>
  * that differ in any of these have different hashes; fields left out are `null`, exactly as registered
  * (no defaults filled in). The `v` tag keeps this hash from ever equalling a hash of something else.
  */
-export function functionHash(spec: Pick<FunctionSpec, 'kind' | 'type' | 'modules' | 'wasm' | 'entry' | 'interface' | 'limits'>): string {
+export function functionHash(spec: Pick<FunctionSpec, 'kind' | 'type' | 'modules' | 'wasm' | 'python' | 'entry' | 'interface' | 'limits'>): string {
   const covered = {
     v: 'tessera.function_hash.v1',
     kind: spec.kind,
     type: spec.type,
-    code: spec.kind === 'js' ? { modules: spec.modules ?? null } : { wasm: spec.wasm ?? null },
+    code: spec.kind === 'js' ? { modules: spec.modules ?? null } : spec.kind === 'python' ? { python: spec.python ?? null } : { wasm: spec.wasm ?? null },
     entry: spec.entry ?? null,
     interface: spec.interface,
     limits: spec.limits ?? null,
@@ -146,6 +149,8 @@ export class UserFunctions {
     private readonly maxima: FunctionLimitMaxima = { heapMiB: 512, cpuMs: 60_000, memoryPages: 16_384 },
     /** Functions one user may own (tasks.max_functions_per_user); no bound when left out. */
     private readonly maxPerOwner?: number,
+    /** Runs kind "python" functions; without it they are refused at run time. */
+    private readonly python?: PythonSandbox,
   ) {}
 
   /** Why `limits` is over the operator's maxima, or null; checked at registration and again at every run. */
@@ -162,10 +167,13 @@ export class UserFunctions {
     const over = this.overMaxima(spec.limits);
     if (over) throw new TesseraError('invalid_input', `cannot register the function: ${over} (tasks.max_function_*)`);
     if (this.builtinNames.has(spec.name)) throw new TesseraError('conflict', `'${spec.name}' is a built-in function's name; choose another`);
-    const code = spec.kind === 'js' ? spec.modules : spec.wasm;
+    const code = spec.kind === 'js' ? spec.modules : spec.kind === 'python' ? spec.python : spec.wasm;
     if (!code || (spec.kind === 'js' && Object.keys(spec.modules ?? {}).length === 0)) {
-      throw new TesseraError('invalid_input', spec.kind === 'js' ? 'a js function needs modules: {"/main.js": "<source>"}' : 'a wasm function needs its module as base64 in wasm');
+      const needs = { js: 'a js function needs modules: {"/main.js": "<source>"}', wasm: 'a wasm function needs its module as base64 in wasm', python: 'a python function needs its source in python' };
+      throw new TesseraError('invalid_input', needs[spec.kind]);
     }
+    // function_hash covers only the python source for this kind, so nothing else may ride along unhashed.
+    if (spec.kind === 'python' && (spec.modules !== undefined || spec.wasm !== undefined)) throw new TesseraError('invalid_input', 'a python function carries its source in python only (no modules or wasm)');
     if (spec.kind === 'wasm') {
       const bytes = Buffer.from(spec.wasm!, 'base64');
       if (bytes.length < 8 || bytes.readUInt32LE(0) !== 0x6d736100) throw new TesseraError('invalid_input', 'wasm is not a base64 WebAssembly module');
@@ -254,7 +262,22 @@ export class UserFunctions {
     if (over) throw new TesseraError('function_failed', `${f.name} cannot run here: ${over} (tasks.max_function_*)`);
     const args = this.arguments(f, ctx.payload);
     let result: unknown;
-    if (f.kind === 'js') {
+    if (f.kind === 'python') {
+      if (!this.python) throw new TesseraError('unavailable', `${f.name} cannot run: this node runs no Python`);
+      // Limits as for js: heapMiB is what the code may allocate, cpuMs its time (wall clock here).
+      const out = (await this.python.run(
+        { mode: 'function', code: f.python!, export: f.entry?.export ?? 'entrypoint', args, inputs, outputs: [...declaredOutputs] },
+        {
+          fn: f.name,
+          memoryMib: f.limits?.heapMiB,
+          timeoutMs: f.limits?.cpuMs,
+          signal: ctx.signal,
+          limitNames: { time: f.limits?.cpuMs ? 'limits.cpuMs' : 'tasks.function_timeout_ms', memory: f.limits?.heapMiB ? 'limits.heapMiB' : 'tasks.python_memory_mib' },
+        },
+      )) as { result: string; outputs: Map<string, Buffer> };
+      for (const [name, data] of out.outputs) outputs.set(name, data);
+      result = out.result;
+    } else if (f.kind === 'js') {
       const entryModule = f.entry?.module ?? '/main.js';
       const exportName = f.entry?.export ?? 'entrypoint';
       result = await this.js.run({

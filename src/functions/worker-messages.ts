@@ -35,7 +35,9 @@ export type FromWorker =
   | { type: 'ready' }
   | ({ type: 'call'; id: number } & ContextCall)
   | { type: 'done'; result: string | null }
-  | { type: 'failed'; error: SerializedError };
+  | { type: 'failed'; error: SerializedError }
+  /** A process group the thread started (a Python run) or saw end: the node ends it with the thread, which cannot. */
+  | { type: 'process'; pid: number; running: boolean };
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof TesseraError) return { code: err.code, name: err.name, message: err.message };

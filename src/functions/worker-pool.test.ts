@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -117,5 +121,46 @@ describe('the built-in worker pool', () => {
     await small.close();
     await failed;
     await assert.rejects(small.run('echo', context({ payload: 'x' }).ctx), (err: any) => err.code === 'unavailable');
+  });
+});
+
+describe('process groups a worker thread starts (Python runs)', () => {
+  test('are killed by the node when it ends the thread at a timeout', async () => {
+    // A stand-in worker that starts a process group of its own (not tied to the thread) and never answers.
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-pool-'));
+    const script = join(dir, 'worker.mjs');
+    writeFileSync(script, `import { parentPort } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
+parentPort.on('message', (msg) => {
+  if (msg.type !== 'run') return;
+  const child = spawn('/bin/sleep', ['1000'], { detached: true, stdio: 'ignore' });
+  parentPort.postMessage({ type: 'process', pid: child.pid, running: true });
+  parentPort.postMessage({ type: 'call', id: 0, method: 'readFile', fileId: String(child.pid) });
+});
+parentPort.postMessage({ type: 'ready' });
+`);
+    const spawning = new BuiltinWorkerPool({ size: 1, logger: pino({ level: 'silent' }), script: pathToFileURL(script) });
+    const abort = new AbortController();
+    let pid = 0;
+    const { ctx } = context({ signal: abort.signal });
+    // The stand-in's one call tells the test which process it started.
+    ctx.readFile = async (id) => {
+      pid = Number(id);
+      abort.abort(new TesseraError('timeout', 'stopped'));
+      return Buffer.alloc(0);
+    };
+    await assert.rejects(spawning.run('anything', ctx), /stopped/);
+    const alive = () => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(pid > 0);
+    assert.equal(alive(), false, `process ${pid} outlived its worker thread`);
+    await spawning.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -44,6 +44,8 @@ interface Slot {
   job: Job | null;
   /** Ends the slot's thread once it has been idle for IDLE_MS. */
   idle: NodeJS.Timeout | null;
+  /** Process groups its thread runs (Python): a terminated thread leaves them running, so the node ends them. */
+  groups: Set<number>;
 }
 
 /**
@@ -57,6 +59,18 @@ const stopped = (job: Job): Error => {
   return reason instanceof TesseraError ? reason : new TesseraError('timeout', `${job.name} was stopped`);
 };
 
+/** Kills the process groups a slot's thread left (each group's leader pid is its id). */
+function endGroups(slot: Slot) {
+  for (const pid of slot.groups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // ESRCH: already gone.
+    }
+  }
+  slot.groups.clear();
+}
+
 export class BuiltinWorkerPool implements BuiltinRunner {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -66,7 +80,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
   constructor(private readonly opts: WorkerPoolOptions) {
     this.script = opts.script ?? new URL('./builtin-worker.js', import.meta.url);
     // Threads start with the first tasks that need them, not with the node.
-    for (let i = 0; i < opts.size; i++) this.slots.push({ worker: null, ready: false, job: null, idle: null });
+    for (let i = 0; i < opts.size; i++) this.slots.push({ worker: null, ready: false, job: null, idle: null, groups: new Set() });
   }
 
   run(name: string, ctx: FunctionContext): Promise<string> {
@@ -100,6 +114,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
     for (const slot of this.slots) {
       if (slot.idle) clearTimeout(slot.idle);
       slot.job?.reject(new TesseraError('unavailable', `${slot.job.name} was stopped: the node is stopping`));
+      endGroups(slot);
       slot.job = null;
       if (slot.worker) workers.push(slot.worker);
       slot.worker = null;
@@ -138,6 +153,11 @@ export class BuiltinWorkerPool implements BuiltinRunner {
   private onMessage(slot: Slot, worker: Worker, msg: FromWorker) {
     if (msg.type === 'ready') {
       slot.ready = true;
+      return;
+    }
+    if (msg.type === 'process') {
+      if (msg.running) slot.groups.add(msg.pid);
+      else slot.groups.delete(msg.pid);
       return;
     }
     const job = slot.job;
@@ -201,6 +221,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
     const worker = slot.worker;
     slot.job = null;
     slot.worker = null;
+    endGroups(slot);
     worker.terminate().catch((err) => this.opts.logger.error({ err }, 'could not end a built-in worker thread'));
     this.opts.logger.warn({ function: job.name, task: job.ctx.taskId }, 'built-in stopped: its worker thread was ended and is replaced');
     job.reject(stopped(job));
@@ -209,6 +230,7 @@ export class BuiltinWorkerPool implements BuiltinRunner {
 
   /** The thread died on its own: the task it ran fails, and the slot gets a new thread. */
   private onEnd(slot: Slot, err: Error) {
+    endGroups(slot);
     const job = slot.job;
     slot.job = null;
     slot.worker = null;

@@ -237,6 +237,7 @@ export const CONFIG_SCHEMA = {
         max_function_heap_mib: { type: 'integer', minimum: 8, default: 512, description: 'The largest heap (heapMiB) a registered js or wasm function may ask for; a registration over it is refused' },
         max_function_cpu_ms: { type: 'integer', minimum: 10, default: 60000, description: 'The longest time limit (cpuMs) a registered js or wasm function may ask for; a registration over it is refused' },
         max_function_memory_pages: { type: 'integer', minimum: 1, default: 16384, description: 'The most WebAssembly memory (memoryPages, 64 KiB each) a registered wasm function may ask for' },
+        python_memory_mib: { type: 'integer', minimum: 16, maximum: 65536, default: 256, description: 'What Python code (mesapy_from_buffer, kind "python" functions) may allocate beyond the interpreter itself; past it the task fails (docs/python.md)' },
         max_tasks_per_user: { type: 'integer', minimum: 1, default: 100000, description: 'Tasks one user may create (tasks are kept); past it, Create is refused' },
         max_functions_per_user: { type: 'integer', minimum: 1, default: 1000, description: 'Registered js and wasm functions one user may own; past it, a registration is refused' },
         builtin_workers: {
@@ -515,7 +516,7 @@ export interface TesseraConfig {
   } & Record<WireListenerName, WireListenerConfig>;
   limits: { max_requests_in_flight: number; max_connections_per_address: number; max_handshaking_connections: number; max_anonymous_requests_in_flight: number; anonymous_request_timeout_ms: number; user_requests_per_second: number; user_burst: number };
   sandbox: { memory_budget_mib: number };
-  tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number; max_tasks_per_user: number; max_functions_per_user: number };
+  tasks: { function_timeout_ms: number; builtin_workers: number; max_function_heap_mib: number; max_function_cpu_ms: number; max_function_memory_pages: number; python_memory_mib: number; max_tasks_per_user: number; max_functions_per_user: number };
   files: { max_file_bytes: number; max_function_input_bytes: number; max_image_pixels: number; pending_ttl_s: number; max_files_per_user: number; max_bytes_per_user: number };
   kms: { sealing_key_file: string };
   governance: { max_clock_skew_s: number };

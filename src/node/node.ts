@@ -1,6 +1,6 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
@@ -36,6 +36,7 @@ import { FnService } from '../functions/process/service.js';
 import { PackageStore } from '../functions/process/package-store.js';
 import { CodeCache } from '../functions/process/code-cache.js';
 import { Confiner } from '../sandbox/process/confine.js';
+import { PythonSandbox, type PythonSettings } from '../sandbox/process/python/sandbox.js';
 import { closeInheritedDescriptors } from '../sandbox/process/inherited-fds.js';
 import { Cgroups } from '../sandbox/process/cgroups.js';
 import { KeyService } from '../kms/service.js';
@@ -172,9 +173,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     (id) => (id.startsWith('fn:') ? processFunctions.taskDefinition(id.slice(3)) : registered?.definition(id)),
   );
   // Built-ins run on worker threads, never on this event loop; one whose task times out loses its thread.
-  const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger, settings: { maxImagePixels: config.files.max_image_pixels } });
+  // Python (mesapy_from_buffer, kind "python") runs in processes confined as process functions are.
+  const python: PythonSettings = {
+    confinement: config.fn.confinement,
+    uid: config.fn.uid,
+    gid: config.fn.gid,
+    runDir: join(config.fn.cache_dir || defaultFnDir(paths.root), 'python'),
+    memoryMib: config.tasks.python_memory_mib,
+    timeoutMs: config.tasks.function_timeout_ms,
+    maxMessageBytes: 2 * config.files.max_function_input_bytes + 1024 * 1024,
+  };
+  mkdirSync(dirname(python.runDir), { recursive: true });
+  chmodSync(dirname(python.runDir), 0o711);
+  const builtinWorkers = new BuiltinWorkerPool({ size: config.tasks.builtin_workers, logger, settings: { maxImagePixels: config.files.max_image_pixels, python } });
   registerBuiltins(functions, builtinWorkers);
-  registered = new UserFunctions(store, engine, new WasmEngine(budget), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages }, config.tasks.max_functions_per_user);
+  registered = new UserFunctions(store, engine, new WasmEngine(budget), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages }, config.tasks.max_functions_per_user, new PythonSandbox(python));
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib, interpretersPerKey: config.app.interpreters_per_key || undefined } });
   const runtime = new WorkflowRuntime({
     store,

@@ -27,12 +27,12 @@ export interface TaskInfo {
 export const FUNCTION_HASH_COVERS =
   "the function's code, kind, type, entry, limits and whole interface: payload, arguments, inputs, and outputs with who receives each (for, owner_of); not its name or description";
 
-/** A registered (js or wasm) task function as `GET /v1/functions/{id}` gives it. */
+/** A registered (js, wasm or python) task function as `GET /v1/functions/{id}` gives it. */
 export interface RegisteredFunctionInfo {
   id: string;
   name: string;
   owner: string;
-  kind: 'js' | 'wasm';
+  kind: 'js' | 'wasm' | 'python';
   type: 'Single' | 'Multiparty';
   description?: string;
   code_hash: string;

@@ -5,6 +5,7 @@ import { concat, echoFile, fileBytesPlusOne, swapFile } from './files.js';
 import { gbdtPredict, gbdtTrain } from './gbdt/index.js';
 import { imageResize } from './image-resize.js';
 import { privateJoinAndCompute } from './join.js';
+import { mesapyFromBuffer } from './mesapy.js';
 import { logisticRegressionPredict, logisticRegressionTrain } from './logistic.js';
 import { bytesPlusOne, echo } from './payload.js';
 import { orderedSetIntersect, psi } from './set-intersection.js';
@@ -33,6 +34,7 @@ export const BUILTINS = [
   principalComponentsAnalysis,
   wasmiFromBuffer,
   imageResize,
+  mesapyFromBuffer,
 ];
 
 /**
