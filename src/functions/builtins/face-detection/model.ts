@@ -162,22 +162,26 @@ export function parseModel(bytes: Buffer): FuStModel {
 
 // The model ships with the package (models/ at its root); its digest is part of this measured code, so a
 // node whose model was swapped refuses to detect rather than silently detect something else.
-const MODEL_URL = new URL('../../../../../models/seeta_fd_frontal_v1.0.bin', import.meta.url);
-const MODEL_SHA256 = 'c4619d066ed35e84d9a8e842860b0dff567aba0cbb139881075538761db3ff5d';
+export const MODEL_URL = new URL('../../../../../models/seeta_fd_frontal_v1.0.bin', import.meta.url);
+export const MODEL_SHA256 = 'c4619d066ed35e84d9a8e842860b0dff567aba0cbb139881075538761db3ff5d';
+
+/** Reads and parses a model file, refusing one whose SHA-256 is not `sha256`. */
+export function loadModel(url: URL, sha256: string): FuStModel {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(url);
+  } catch (err) {
+    throw new TesseraError('internal', `face model: cannot read ${url.pathname} (${(err as Error).message})`);
+  }
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== sha256) throw new TesseraError('internal', `face model: ${url.pathname} has SHA-256 ${digest}, not the bundled model's ${sha256}`);
+  return parseModel(bytes);
+}
 
 let loaded: FuStModel | undefined;
 
 /** The bundled frontal-face model, read once per worker thread. */
 export function frontalModel(): FuStModel {
-  if (loaded) return loaded;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(MODEL_URL);
-  } catch (err) {
-    throw new TesseraError('internal', `face model: cannot read ${MODEL_URL.pathname} (${(err as Error).message})`);
-  }
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  if (digest !== MODEL_SHA256) throw new TesseraError('internal', `face model: ${MODEL_URL.pathname} has SHA-256 ${digest}, not the bundled model's ${MODEL_SHA256}`);
-  loaded = parseModel(bytes);
+  loaded ??= loadModel(MODEL_URL, MODEL_SHA256);
   return loaded;
 }
