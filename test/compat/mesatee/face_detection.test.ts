@@ -130,6 +130,27 @@ describe('face_detection: the other arguments mean what they do in rustface', ()
     assert.deepEqual(JSON.parse(r.result), defaults);
   });
 
+  test('colour is turned to grey as the image crate\'s to_luma8 does (Rec. 709 in f32, truncated), alpha ignored', async () => {
+    const { data, info } = await sharp(await crop()).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const f = Math.fround;
+    const grey = Buffer.alloc(info.width * info.height);
+    const rgba = Buffer.alloc(info.width * info.height * 4);
+    for (let i = 0; i < grey.length; i++) {
+      const [r, g, b] = [data[3 * i], data[3 * i + 1], data[3 * i + 2]];
+      grey[i] = Math.trunc(f(f(f(f(0.2126) * r) + f(f(0.7152) * g)) + f(f(0.0722) * b)));
+      rgba.set([r, g, b, (i * 37) % 256], 4 * i);
+    }
+    const png = (raw: Buffer, channels: 1 | 4) => sharp(raw, { raw: { width: info.width, height: info.height, channels } }).png().toBuffer();
+    const results = [];
+    for (const image of [await png(grey, 1), await png(rgba, 4)]) {
+      const r = await detect({ image: image.toString('base64') });
+      assert.equal(r.status, 200, r.body);
+      results.push(r.result);
+    }
+    assert.ok((JSON.parse(results[0]) as Face[]).length > 0);
+    assert.equal(results[1], results[0]);
+  });
+
   test('max_face_size below the 40-pixel window leaves no scale to scan: no faces', async () => {
     const r = await detect({ image: (await crop()).toString('base64'), max_face_size: 39 });
     assert.equal(r.status, 200, r.body);
