@@ -80,15 +80,12 @@ export class LabFeatureMap {
   /** Standard deviation of the pixels of the square window, from the integral images (f64, as rustface). */
   stdDev(x: number, y: number, size: number): number {
     const w = this.width;
-    const corner = (r: number, c: number) => (r < 0 || c < 0 ? 0 : r * w + c);
-    const has = (r: number, c: number) => r >= 0 && c >= 0;
-    const r0 = y - 1;
-    const c0 = x - 1;
-    const r1 = y + size - 1;
-    const c1 = x + size - 1;
-    const pick = <T extends Int32Array | Uint32Array>(a: T, r: number, c: number) => (has(r, c) ? a[corner(r, c)] : 0);
-    const sum = (pick(this.sums, r1, c1) - pick(this.sums, r1, c0) + pick(this.sums, r0, c0) - pick(this.sums, r0, c1)) | 0;
-    const sq = (pick(this.squares, r1, c1) - pick(this.squares, r1, c0) + pick(this.squares, r0, c0) - pick(this.squares, r0, c1)) >>> 0;
+    // Corners above or left of the image count as 0, as rustface's cases for windows at x = 0 or y = 0 do.
+    const at = (a: Int32Array | Uint32Array, r: number, c: number) => (r < 0 || c < 0 ? 0 : a[r * w + c]);
+    const [r0, c0, r1, c1] = [y - 1, x - 1, y + size - 1, x + size - 1];
+    const box = (a: Int32Array | Uint32Array) => at(a, r1, c1) - at(a, r1, c0) + at(a, r0, c0) - at(a, r0, c1);
+    const sum = box(this.sums) | 0;
+    const sq = box(this.squares) >>> 0;
     const area = size * size;
     const mean = sum / area;
     const m2 = sq / area;

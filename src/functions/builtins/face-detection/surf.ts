@@ -52,12 +52,19 @@ export class SurfFeatureMap {
   private width = 0;
   /** Inclusive integral images, CHANNELS values per pixel (i32, wrapping as rustface's). */
   private integral = new Int32Array(0);
+  // Every window is 40 × 40: the buffers are kept from one window to the next.
+  private gx = new Int32Array(0);
+  private gy = new Int32Array(0);
 
   compute(img: Gray): void {
     const { width: w, height: h, data } = img;
     this.width = w;
-    const gx = new Int32Array(w * h);
-    const gy = new Int32Array(w * h);
+    if (this.gx.length !== w * h) {
+      this.gx = new Int32Array(w * h);
+      this.gy = new Int32Array(w * h);
+      this.integral = new Int32Array(w * h * CHANNELS);
+    }
+    const { gx, gy } = this;
     // Central differences inside; at the borders the one-sided difference, doubled.
     for (let r = 0; r < h; r++) {
       const o = r * w;
@@ -66,7 +73,8 @@ export class SurfFeatureMap {
         gy[o + c] = r === 0 ? (data[o + w + c] - data[c]) * 2 : r === h - 1 ? (data[o + c] - data[o - w + c]) * 2 : data[o + w + c] - data[o - w + c];
       }
     }
-    const integral = (this.integral = new Int32Array(w * h * CHANNELS));
+    const integral = this.integral;
+    integral.fill(0);
     for (let i = 0; i < w * h; i++) {
       const dx = gx[i];
       const dy = gy[i];
