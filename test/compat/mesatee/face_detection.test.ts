@@ -130,6 +130,13 @@ describe('face_detection: the other arguments mean what they do in rustface', ()
     assert.deepEqual(JSON.parse(r.result), defaults);
   });
 
+  test('null for an optional argument means absent, as serde reads an Option', async () => {
+    const nulls = { window_size: null, slide_window_step_x: null, slide_window_step_y: null, min_face_size: null, max_face_size: null, pyramid_scale_factor: null, score_thresh: null };
+    const r = await detect({ image: (await crop()).toString('base64'), ...nulls });
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(JSON.parse(r.result), defaults);
+  });
+
   test('colour is turned to grey as the image crate\'s to_luma8 does (Rec. 709 in f32, truncated), alpha ignored', async () => {
     const { data, info } = await sharp(await crop()).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const f = Math.fround;
@@ -198,9 +205,10 @@ describe('face_detection: bad input fails the task with a reason and no result',
       [{ image, score_thresh: 0 }, /^face_detection: score_thresh must be > 0$/],
       [{ image, score_thresh: -1 }, /^face_detection: score_thresh must be > 0$/],
       [{ image, max_face_size: -1 }, /^face_detection: max_face_size must be >= 0$/],
-      [{ image, window_size: 40.5 }, /^face_detection: window_size must be integer$/],
+      [{ image, window_size: 40.5 }, /^face_detection: window_size must be integer,null$/],
       [{ image, slide_window_step_x: 4294967296, slide_window_step_y: 4 }, /^face_detection: slide_window_step_x must be <= 4294967295$/],
-      [{ image, score_thresh: '2.0' }, /^face_detection: score_thresh must be number$/],
+      [{ image, score_thresh: '2.0' }, /^face_detection: score_thresh must be number,null$/],
+      [{ image: null }, /^face_detection: image must be array,string$/],
       [{ min_face_size: 20 }, /^face_detection: arguments must have required property 'image'$/],
       ['[1,2]', /^face_detection: arguments must be object/],
       ['{"image":', /^face_detection: the payload must be a JSON object of arguments$/],

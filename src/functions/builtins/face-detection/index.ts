@@ -28,10 +28,10 @@ interface Arguments {
   score_thresh?: number;
 }
 
-const u32 = { type: 'integer', minimum: 0, maximum: U32_MAX };
+const u32 = { type: ['integer', 'null'], minimum: 0, maximum: U32_MAX };
 
 function parseArguments(payload: string | null): Arguments {
-  return jsonArguments<Arguments>(FN, payload, {
+  const args = jsonArguments<Record<string, unknown>>(FN, payload, {
     type: 'object',
     required: ['image'],
     properties: {
@@ -43,10 +43,13 @@ function parseArguments(payload: string | null): Arguments {
       slide_window_step_y: { ...u32, minimum: 1 },
       min_face_size: { ...u32, minimum: MIN_WINDOW },
       max_face_size: u32,
-      pyramid_scale_factor: { type: 'number' },
-      score_thresh: { type: 'number', exclusiveMinimum: 0 },
+      pyramid_scale_factor: { type: ['number', 'null'] },
+      score_thresh: { type: ['number', 'null'], exclusiveMinimum: 0 },
     },
   });
+  // The optional ones are Options in Teaclave, where serde reads null as None: absent.
+  for (const [key, value] of Object.entries(args)) if (value === null && key !== 'image') delete args[key];
+  return args as unknown as Arguments;
 }
 
 function imageBytes(image: unknown): Buffer {
