@@ -1,6 +1,7 @@
 import type { FunctionRegistry } from '../registry.js';
 import type { BuiltinRunner } from '../worker-pool.js';
 import { decrypt, onlineDecrypt, passwordCheck, rsaSign } from './crypto.js';
+import { faceDetection } from './face-detection/index.js';
 import { concat, echoFile, fileBytesPlusOne, swapFile } from './files.js';
 import { gbdtPredict, gbdtTrain } from './gbdt/index.js';
 import { imageResize } from './image-resize.js';
@@ -35,6 +36,7 @@ export const BUILTINS = [
   wasmiFromBuffer,
   imageResize,
   mesapyFromBuffer,
+  faceDetection,
 ];
 
 /**
