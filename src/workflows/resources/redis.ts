@@ -73,6 +73,9 @@ export const redis: ResourceClass = {
       username: username || undefined,
       password: password || undefined,
       database: target.db,
+      // While the server is unreachable a SET fails (logged) and a GET is Err at once, rather than
+      // queueing without bound in the node until it returns.
+      disableOfflineQueue: true,
       socket: {
         host: target.host,
         port: target.port,
