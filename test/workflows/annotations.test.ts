@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { checkPlacement } from '../../src/workflows/annotations.js';
 import { checkWorkflow } from '../../src/workflows/spec.js';
-import { type TestNode, startNode } from '../helpers/cli.js';
+import { type TestNode, startNode, useEphemeralPorts } from '../helpers/cli.js';
 import { https } from '../helpers/https-client.js';
 import { jsFunction, workflowClient } from '../helpers/workflows.js';
 
@@ -150,5 +150,19 @@ describe('other annotations', () => {
   });
   test("a resource's own configuration keys are not annotations", async () => {
     await starts({ functions: [], resources: [{ name: 'log', class_type: 'file-log', output_mapping: {}, configurations: { filename: 'y.log', 'add-timestamp': 'true' } }] });
+  });
+});
+
+describe('after a restart', () => {
+  test('a workflow whose placement the node no longer satisfies is not brought back, nor left listed', async () => {
+    await starts(one({ label_match_all: 'region=eu' }), 'eu-only');
+    await starts(one({ label_match_all: 'tier=edge' }), 'edge-only');
+    // the operator drops the region label
+    useEphemeralPorts(node.dir, (c) => (c.workflows.labels = ['tier=edge']));
+    await node.restart();
+    const names = (await alice.list()).json().workflows.map((w: { name: string }) => w.name);
+    assert.ok(names.includes('edge-only'), names.join());
+    assert.ok(!names.includes('eu-only'), 'a workflow asking for a label the node lost is still listed');
+    assert.match(node.logs(), /no valid node found: annotation label_match_all asks for 'region=eu'/);
   });
 });
