@@ -1,4 +1,4 @@
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -31,6 +31,7 @@ import { WasmEngine } from '../sandbox/wasm/engine.js';
 import { UserFunctions } from '../functions/user.js';
 import { AppService, DEFAULT_APP_RUNTIME } from '../apps/service.js';
 import { WorkflowRuntime } from '../workflows/runtime.js';
+import { edgelessNodeId } from '../workflows/annotations.js';
 import { WorkflowService } from '../workflows/service.js';
 import { FnService } from '../functions/process/service.js';
 import { PackageStore } from '../functions/process/package-store.js';
@@ -189,7 +190,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   registerBuiltins(functions, builtinWorkers);
   registered = new UserFunctions(store, engine, new WasmEngine(budget), new Set(functions.list().map((f) => f.name)), { heapMiB: config.tasks.max_function_heap_mib, cpuMs: config.tasks.max_function_cpu_ms, memoryPages: config.tasks.max_function_memory_pages }, config.tasks.max_functions_per_user, new PythonSandbox(python));
   const apps = new AppService({ store, principals, engine, ledger, logger, version: VERSION, history: (table, seqno) => store.stateAt(table, seqno), runtime: { ...DEFAULT_APP_RUNTIME, returnExceptionDetails: config.app.return_exception_details, maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib, interpretersPerKey: config.app.interpreters_per_key || undefined } });
+  // EDGELESS names nodes by UUID: this node's is its id (the SHA-256 of its key, stable while the key is)
+  // cut to 16 bytes, so node_id_match_any can name it and slf() shows it across restarts.
+  const workflowNodeId = edgelessNodeId(ledger.id);
   const runtime = new WorkflowRuntime({
+    nodeId: workflowNodeId,
     store,
     logger,
     limits: { heapMiB: config.workflows.heap_mib, eventMs: config.workflows.event_timeout_ms },
@@ -207,7 +212,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     serverless: config.workflows.resources.serverless,
     kafkaEgress: { brokers: config.workflows.resources.kafka_egress.brokers },
   };
-  const workflows = new WorkflowService({ store, runtime, logger, resources: resourceSettings, files: { root: paths.workflowFiles, key: deriveKey(masterKey, 'workflow resource files') }, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms }, maxPerOwner: config.workflows.max_workflows_per_user });
+  const workflows = new WorkflowService({ store, runtime, logger, resources: resourceSettings, files: { root: paths.workflowFiles, key: deriveKey(masterKey, 'workflow resource files') }, eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms }, maxPerOwner: config.workflows.max_workflows_per_user, placement: { nodeId: workflowNodeId, hostname: hostname(), labels: config.workflows.labels, attestation: config.attestation.provider } });
   const fnRun = config.fn.cache_dir || defaultFnDir(paths.root);
   // Traversable (not listable) by the uid functions run as: they bind their package and socket from below.
   mkdirSync(fnRun, { recursive: true });

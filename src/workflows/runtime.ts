@@ -109,6 +109,8 @@ export interface RuntimeOptions {
   threads: number;
   /** The node's sandbox memory budget: each instance reserves its heap and its WebAssembly allowance for its life. */
   budget?: MemoryBudget;
+  /** The node's stable UUID (EDGELESS's node_id: slf(), source ids, node_id_match_any); random when left out. */
+  nodeId?: string;
 }
 
 /**
@@ -119,7 +121,7 @@ export interface RuntimeOptions {
  * its own isolate, replies; a call into an instance already on the call path is a cycle and returns Err.
  */
 export class WorkflowRuntime {
-  readonly nodeId = randomUUID();
+  readonly nodeId: string;
   private readonly instances = new Map<string, Running>();
   /** workflow id → logical name → instance id or resource */
   private readonly names = new Map<string, Map<string, string | ResourceTarget>>();
@@ -129,6 +131,7 @@ export class WorkflowRuntime {
   private readonly closers: Array<() => void> = [];
 
   constructor(private readonly opts: RuntimeOptions) {
+    this.nodeId = opts.nodeId ?? randomUUID();
     this.slots = new Slots(opts.threads);
   }
 

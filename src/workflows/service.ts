@@ -4,8 +4,10 @@ import { TesseraError } from '../errors/index.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
 import type { CallRet } from './instance.js';
 import { type ResourceTarget, STATE, type WorkflowRuntime } from './runtime.js';
+import { checkMaxInstances, checkPlacement, type NodePlacement, nodeLabels, resourceProviderIds } from './annotations.js';
 import { checkResourceClasses, offeredClasses, type ResourceSettings } from './resources/index.js';
 import { fileLogAad } from './resources/file-log.js';
+import { describeRoute, INGRESS_METHODS, ingressRoutes, overlaps, type Route, routeMatches } from './resources/http-ingress.js';
 import { confinedPath, readSealedLines, workflowFileKey, workflowFolder } from './resources/sealed-file.js';
 import { BUILTIN_FUNCTIONS, checkWorkflow, type WorkflowResource, type WorkflowSpec } from './spec.js';
 
@@ -52,37 +54,6 @@ export function eventTimeout(fn: string, annotation: string | undefined, limits:
   return ms;
 }
 
-/** An http-ingress route: who may be sent what. A null host or methods means any. */
-export interface Route {
-  host: string | null;
-  methods: string[] | null;
-  configurations: Record<string, string>;
-  target: string;
-}
-
-/** A workflow's http-ingress routes, from each resource's `host` and `method` (or `methods`) configurations. */
-function ingressRoutes(spec: WorkflowSpec): Route[] {
-  const routes: Route[] = [];
-  for (const r of spec.resources) {
-    if (r.class_type !== 'http-ingress') continue;
-    const target = r.output_mapping?.new_request;
-    if (!target) continue;
-    const c = r.configurations ?? {};
-    const methods = (c.method ?? c.methods ?? '').split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
-    routes.push({ host: c.host ? c.host.trim().toLowerCase() : null, methods: methods.length ? methods : null, configurations: c, target });
-  }
-  return routes;
-}
-
-/** Two routes overlap when some request (a host and a method) matches both. */
-function overlaps(a: Route, b: Route): boolean {
-  if (a.host !== null && b.host !== null && a.host !== b.host) return false;
-  if (a.methods !== null && b.methods !== null && !a.methods.some((m) => b.methods!.includes(m))) return false;
-  return true;
-}
-
-const describeRoute = (r: Route) => `(host ${r.host ?? 'any'}, method ${r.methods?.join(',') ?? 'any'})`;
-
 /** A record must survive the Store's serialisation (a spec nested too deeply does not): checked before anything is stored or started. */
 function storable(record: WorkflowRecord) {
   try {
@@ -121,7 +92,6 @@ export function archiveWorkflowsOf(tx: Tx, name: string, archiveId: string): num
   return moved;
 }
 
-const METHODS: Record<string, string> = { GET: 'Get', HEAD: 'Head', POST: 'Post', PUT: 'Put', DELETE: 'Delete', PATCH: 'Patch' };
 const utf8 = (b: ArrayBuffer | null) => (b ? Buffer.from(b).toString('utf8') : '');
 
 /**
@@ -156,6 +126,8 @@ export class WorkflowService {
       eventLimits: EventLimits;
       /** Workflows one user may run at once (workflows.max_workflows_per_user); no bound when left out. */
       maxPerOwner?: number;
+      /** What placement annotations are checked against (annotations.ts). */
+      placement: NodePlacement;
     },
   ) {
     const watcher = setInterval(() => {
@@ -195,12 +167,13 @@ export class WorkflowService {
     // Validate everything first: a bad spec is a 4xx and nothing is stored or started.
     const spec = checkWorkflow(input.spec);
     checkResourceClasses(spec.resources, this.opts.resources);
+    this.checkPlacement(spec);
     const name = input.name ?? randomUUID();
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TesseraError('invalid_input', `workflow name '${name}' must be 1-64 letters, digits, '_', '.' or '-'`);
     for (const f of spec.functions) eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits);
     const record: WorkflowRecord = { id: randomUUID(), name, owner, spec, started_at: new Date().toISOString() };
     storable(record);
-    const routes = ingressRoutes(spec);
+    const routes = ingressRoutes(spec, record.id);
 
     // A removed user's workflows must not hold names or routes a new user of the name would then share.
     this.stopGone();
@@ -218,6 +191,7 @@ export class WorkflowService {
             const running = tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).length;
             if (running >= quota) throw new TesseraError('too_large', `'${owner}' runs ${running} workflows, the quota (workflows.max_workflows_per_user); stop one first`);
           }
+          checkMaxInstances(spec, tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).map(([, w]) => w.spec));
           tx.put(RUNNING, record.id, record);
         });
       } catch (err) {
@@ -243,6 +217,12 @@ export class WorkflowService {
       this.starting.delete(nameKey);
     }
     return record;
+  }
+
+  /** Placement annotations: this node must satisfy every one, or the workflow is refused (annotations.ts). */
+  private checkPlacement(spec: WorkflowSpec) {
+    const { placement, resources } = this.opts;
+    checkPlacement(spec, placement, resourceProviderIds(offeredClasses(resources).keys(), placement.hostname));
   }
 
   /**
@@ -372,9 +352,12 @@ export class WorkflowService {
         if (this.stopped.has(record.id)) continue;
         try {
           storable(record);
-          this.claimRoutes(record.id, record.owner, ingressRoutes(record.spec));
+          // The node's labels, attestation or resources may have changed since it started.
+          this.checkPlacement(record.spec);
+          this.claimRoutes(record.id, record.owner, ingressRoutes(record.spec, record.id));
         } catch (err) {
-          // Only a record stored before these checks existed can get here (an overlapping route): it is not brought back.
+          // A record stored before these checks existed (an overlapping route, an annotation now checked), or one
+          // whose placement this node no longer satisfies, gets here: it is not brought back, nor left listed.
           this.opts.logger.error({ workflow: record.id, owner: record.owner, err: (err as Error).message }, 'a stored workflow is refused and removed');
           this.opts.store.transact((tx) => tx.delete(RUNNING, record.id));
           continue;
@@ -434,16 +417,28 @@ export class WorkflowService {
     return { id: record.id, name: record.name, owner: record.owner, started_at: record.started_at, functions: this.opts.runtime.inspect(id), resources: record.spec.resources.map((r) => ({ name: r.name, class_type: r.class_type })) };
   }
 
+  /** What placement annotations see of this node (EDGELESS's node capabilities): GET /v1/workflow-node. */
+  nodeInfo() {
+    const { placement, resources } = this.opts;
+    const classes = [...offeredClasses(resources).keys()];
+    return {
+      node_id: placement.nodeId,
+      labels: nodeLabels(placement),
+      resource_providers: [...resourceProviderIds(classes, placement.hostname)],
+      attestation_provider: placement.attestation,
+      tee: placement.attestation === 'sev-snp' || placement.attestation === 'tdx',
+      tpm: false,
+      runtimes: ['RUST_WASM', 'JS', 'BUILTIN'],
+    };
+  }
+
   /** http-ingress: routes a request to a matching workflow, as EDGELESS's request/response JSON. */
   async handleIngress(req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
     // A workflow archived with its removed owner answers nothing from the moment the removal committed.
     this.stopGone();
-    const method = METHODS[req.method];
-    const host = req.host.split(':')[0].toLowerCase();
-    const candidates = [...this.ingress.entries()].flatMap(([workflowId, routes]) =>
-      routes.filter((r) => (r.host === null || r.host === host) && (r.methods === null || r.methods.includes(req.method))).map((r) => ({ workflowId, ...r })),
-    );
+    const method = INGRESS_METHODS[req.method];
+    const candidates = [...this.ingress.entries()].flatMap(([workflowId, routes]) => routes.filter((r) => routeMatches(r, req)).map((r) => ({ workflowId, ...r })));
     if (method && candidates.length === 0 && this.restoring) {
       // Right after a restart the workflows come back while the node already answers: a request no
       // restored workflow matches yet waits for the rest to come back before it is refused.
@@ -452,8 +447,8 @@ export class WorkflowService {
     }
     if (!method || candidates.length === 0) return notFound;
     const chosen = candidates[Math.floor(Math.random() * candidates.length)];
-    if (chosen.configurations.async === 'true') {
-      const body = chosen.configurations.encode_base64 === 'true' ? req.body.toString('base64') : req.body.toString('utf8');
+    if (chosen.async) {
+      const body = chosen.encodeBase64 ? req.body.toString('base64') : req.body.toString('utf8');
       this.opts.runtime.castTo(chosen.workflowId, chosen.target, body);
       return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('OK') };
     }

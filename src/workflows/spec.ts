@@ -6,7 +6,7 @@ import { TesseraError } from '../errors/index.js';
 
 export interface WorkflowFunction {
   name: string;
-  class_specification: { id: string; function_type: 'RUST_WASM' | 'JS' | 'BUILTIN'; version: string; code?: string; binary?: string; outputs?: string[] };
+  class_specification: { id: string; function_type: 'RUST_WASM' | 'JS' | 'BUILTIN' | 'CONTAINER'; version: string; code?: string; binary?: string; outputs?: string[] };
   output_mapping: Record<string, string>;
   annotations: Record<string, string>;
 }
@@ -43,7 +43,8 @@ const SCHEMA = {
             required: ['id', 'function_type', 'version'],
             properties: {
               id: name,
-              function_type: { enum: ['RUST_WASM', 'JS', 'BUILTIN'] },
+              // CONTAINER is known so that it is refused by name (containerRefusal), not as an unknown type.
+              function_type: { enum: ['RUST_WASM', 'JS', 'BUILTIN', 'CONTAINER'] },
               version: { type: 'string' },
               code: { type: 'string' },
               binary: { type: 'string' },
@@ -74,6 +75,18 @@ export const BUILTIN_FUNCTIONS: Record<string, string> = {
   log: 'export function handle_cast(src, msg) { edgeless.telemetry_log(3, "log", msg); } export function handle_call(src, msg) { edgeless.telemetry_log(3, "log", msg); return ""; }',
 };
 
+/**
+ * Why a CONTAINER function (EDGELESS's container runtime: `code` is `container:<image>:<tag>`, run with
+ * Docker and spoken to over gRPC) does not run here, and what to do instead. The node and the CLI both say it.
+ */
+export function containerRefusal(fn: string | undefined, code: string | undefined): string {
+  return (
+    `function '${fn}' is a CONTAINER function (${code ?? 'no code'}): this node does not run containers. ` +
+    'Build the function as RUST_WASM (EDGELESS Rust functions build unmodified with the edgeless_function crate) or write it as JS, ' +
+    "or run its program as a process function (tessera fn deploy, then tessera fn invoke: confined, but outside workflows)"
+  );
+}
+
 /** Validates a workflow; every problem is named, so a bad spec is refused before anything starts. */
 export function checkWorkflow(raw: unknown): WorkflowSpec {
   if (!validate(raw)) {
@@ -95,6 +108,7 @@ export function checkWorkflow(raw: unknown): WorkflowSpec {
   }
   for (const f of spec.functions) {
     const cls = f.class_specification;
+    if (cls.function_type === 'CONTAINER') throw new TesseraError('invalid_input', `invalid workflow: ${containerRefusal(f.name, cls.code)}`);
     if (cls.function_type === 'BUILTIN' && !BUILTIN_FUNCTIONS[cls.id]) {
       throw new TesseraError('invalid_input', `invalid workflow: '${f.name}': no built-in workflow function '${cls.id}' (there are ${Object.keys(BUILTIN_FUNCTIONS).join(', ')})`);
     }

@@ -117,6 +117,13 @@ const ROWS: Array<RestRow<Caller>> = [
     // Alice may overlap her own routes; nobody else may claim hers.
     expect: { ...usersOnly(409), owner: 'ok' },
   },
+  {
+    route: 'GET /v1/workflow-node',
+    what: 'what placement annotations see of this node',
+    call: async () => ({ path: '/v1/workflow-node' }),
+    observe: (_c, res) => (res.status !== 200 ? res.status : typeof res.json().node_id === 'string' ? 'ok' : 'no node_id'),
+    expect: usersOnly('ok'),
+  },
   { route: 'GET /v1/workflows/:id', what: "alice's, by id", call: async () => ({ path: `/v1/workflows/${alice.id}` }), expect: { ...usersOnly(404), owner: 'ok' } },
   { route: 'GET /v1/workflows/:id', what: "alice's, by its name", call: async () => ({ path: `/v1/workflows/${alice.name}` }), expect: usersOnly(404) },
   {

@@ -19,6 +19,10 @@ export async function workflowRoutes(app: FastifyInstance, workflows: WorkflowSe
     const user = userOf(request);
     return { workflows: workflows.list().filter((w) => w.owner === user).map((w) => ({ workflow_id: w.id, name: w.name, owner: w.owner, started_at: w.started_at })) };
   });
+  app.get('/v1/workflow-node', { schema: { tags: ['workflows'], summary: 'This node as placement annotations see it: node_id (for node_id_match_any), labels, resource_providers, attestation_provider, tee, tpm, runtimes' } }, async (request) => {
+    userOf(request); // users only, as every workflow route
+    return workflows.nodeInfo();
+  });
   app.get<{ Params: { id: string } }>('/v1/workflows/:id', { schema: { tags: ['workflows'], summary: 'A workflow’s instances and resources (yours only)' } }, async (request) =>
     workflows.inspect(request.params.id, userOf(request)),
   );
