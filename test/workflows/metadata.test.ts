@@ -15,7 +15,8 @@ before(async () => {
 after(() => node.cleanup());
 
 const md = `const md = () => { const m = edgeless.metadata(); return m ? m.trace_id + ' ' + m.span_id : 'none'; };`;
-// a: called by the ingress, casts to b; b calls c; c makes a delayed cast to itself. Each logs what it sees.
+// a: called by the ingress, casts to b; b calls c, then c again by its id (call_raw); c makes a delayed cast
+// and a cast_raw to itself. Each logs what it sees.
 const A = `${HTTP_REPLY} ${md}
 export function handle_init() { edgeless.cast('log', 'a-init ' + md()); }
 export function handle_call(src, msg) { edgeless.cast('log', 'a ' + md()); edgeless.cast('b', 'go'); return reply(200, md()); }`;
@@ -24,11 +25,21 @@ export function handle_cast(src, msg) {
   edgeless.cast('log', 'b ' + md());
   edgeless.telemetry_log(3, 'b says hello');
   const r = edgeless.call('c', 'x');
-  edgeless.cast('log', 'b-reply ' + r.data + ' ' + md());
+  edgeless.cast('log', 'b-reply ' + md());
+  edgeless.call_raw(JSON.parse(r.data), 'raw');
 }`;
 const C = `${md}
-export function handle_call(src, msg) { edgeless.cast('log', 'c ' + md()); edgeless.delayed_cast(1, 'self', 'later'); return 'ok'; }
-export function handle_cast(src, msg) { edgeless.cast('log', 'c-later ' + md()); }`;
+export function handle_call(src, msg) {
+  if (msg === 'raw') { edgeless.cast('log', 'c-call-raw ' + md()); return 'raw-ok'; }
+  edgeless.cast('log', 'c ' + md());
+  edgeless.delayed_cast(1, 'self', 'later');
+  edgeless.cast_raw(edgeless.slf(), 'raw');
+  return JSON.stringify(edgeless.slf());
+}
+export function handle_cast(src, msg) {
+  if (msg === 'raw') { edgeless.cast('log', 'c-cast-raw ' + md()); return; }
+  edgeless.cast('log', 'c-later ' + md());
+}`;
 
 const chain = {
   functions: [jsFunction('a', A, { b: 'b', log: 'log' }), jsFunction('b', B, { c: 'c', log: 'log' }), jsFunction('c', C, { log: 'log' })],
@@ -53,12 +64,12 @@ describe('EventMetadata', () => {
       const f = await alice.file('traced', 'trace.log');
       const text = f.status === 200 ? (f.json().content as string) : '';
       const l = text.trimEnd().split('\n');
-      return l.length >= 11 ? l : undefined;
+      return l.length >= 15 ? l : undefined;
     }, 'the chain to run twice');
     assert.deepEqual(lines.filter((l) => l.startsWith('a-init')), ['a-init none'], 'no event is current in handle_init');
     for (const root of roots) {
       const seen = lines.filter((l) => l.endsWith(` ${root}`)).map((l) => l.split(' ')[0]);
-      assert.deepEqual(seen.sort(), ['a', 'b', 'b-reply', 'c', 'c-later'], `every hop of the request ${root} carries its metadata unchanged:\n${lines.join('\n')}`);
+      assert.deepEqual(seen.sort(), ['a', 'b', 'b-reply', 'c', 'c-cast-raw', 'c-later', 'c-call-raw'].sort(), `every hop of the request ${root} carries its metadata unchanged:\n${lines.join('\n')}`);
     }
     // The guest's own log lines name the trace too.
     const logged = node.logs().split('\n').filter((l) => l.includes('b says hello')).map((l) => JSON.parse(l));
