@@ -23,6 +23,7 @@ import type { AppService } from '../apps/service.js';
 import { appRoutes } from './routes/app.js';
 import type { WorkflowService } from '../workflows/service.js';
 import { workflowRoutes } from './routes/workflows.js';
+import { metricsRoutes } from './routes/metrics.js';
 import type { FnService } from '../functions/process/service.js';
 import { fnRoutes } from './routes/fn.js';
 import { govRoutes } from './routes/gov.js';
@@ -52,6 +53,8 @@ export interface HttpServerOptions {
   registered: UserFunctions;
   apps: AppService;
   workflows: WorkflowService;
+  /** The workflow runtime's Prometheus metrics (GET /metrics). */
+  metrics?: () => string;
   fns: FnService;
   maxPackageBytes: number;
   /** Connections one remote address may hold, counted before TLS. */
@@ -195,6 +198,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   });
   await appRoutes(app, opts.apps);
   await workflowRoutes(app, opts.workflows);
+  metricsRoutes(app, opts.metrics ?? (() => ''));
   await fnRoutes(app, opts.fns, { maxPackageBytes: opts.maxPackageBytes, maxBodyBytes: opts.maxBodyBytes });
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 

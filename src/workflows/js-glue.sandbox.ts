@@ -13,9 +13,9 @@ interface Handlers {
 }
 
 const enc = (s: unknown): ArrayBuffer => H.utf8!(String(s));
+const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
 const hexId = (b: ArrayBuffer) =>
-  Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0'))
-    .join('')
+  hex(b)
     .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
 const rawId = (id: string): ArrayBuffer => H.uuidBytes!(id);
 const ret = (r: { type: number; data: ArrayBuffer }) => (r.type === 1 ? { type: 'reply', data: H.text!(r.data) as string } : { type: r.type === 0 ? 'noreply' : 'err' });
@@ -26,7 +26,25 @@ const edgeless = Object.freeze({
   call: (alias: string, msg: string) => ret(H.call!(enc(alias), enc(msg))),
   call_raw: (id: Source, msg: string) => ret(H.call_raw!(rawId(id.node_id), rawId(id.component_id), enc(msg))),
   delayed_cast: (ms: number, alias: string, msg: string) => H.delayed_cast!(Number(ms), enc(alias), enc(msg)),
-  telemetry_log: (level: number, target: string, msg: string) => H.telemetry_log!(level, enc(target), enc(msg)),
+  // telemetry_log(level, target, msg) as EDGELESS; telemetry_log(level, msg) logs msg with the function's
+  // name as its target. Anything but a number and strings is a mistake: it traps, naming the argument.
+  telemetry_log: function (level: number, target: string, msg?: string) {
+    if (typeof level !== 'number') throw new TypeError('edgeless.telemetry_log(level, [target,] msg): level must be a number, 1 (Error) to 5 (Trace)');
+    if (arguments.length < 2 || arguments.length > 3) throw new TypeError(`edgeless.telemetry_log(level, [target,] msg) takes 2 or 3 arguments, not ${arguments.length}`);
+    if (arguments.length === 2) {
+      if (typeof target !== 'string') throw new TypeError('edgeless.telemetry_log(level, msg): msg must be a string');
+      return H.telemetry_log!(level, null, enc(target));
+    }
+    if (typeof target !== 'string') throw new TypeError('edgeless.telemetry_log(level, target, msg): target must be a string');
+    if (typeof msg !== 'string') throw new TypeError('edgeless.telemetry_log(level, target, msg): msg must be a string');
+    return H.telemetry_log!(level, enc(target), enc(msg));
+  },
+  // Tessera addition: the EventMetadata of the event being handled, as hex (32 and 16 digits), or null
+  // in handle_init and handle_stop.
+  metadata: () => {
+    const m = H.metadata!() as { trace: ArrayBuffer; span: ArrayBuffer } | null;
+    return m ? Object.freeze({ trace_id: hex(m.trace), span_id: hex(m.span) }) : null;
+  },
   slf: () => {
     const id = H.slf!() as { node: ArrayBuffer; component: ArrayBuffer };
     return { node_id: hexId(id.node), component_id: hexId(id.component) };

@@ -1,10 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
 import type { ReadTx, Store } from '../store/types.js';
-import { type CallRet, FunctionInstance, type InstanceLimits } from './instance.js';
+import { type CallRet, FunctionInstance, type InstanceLimits, InstanceTrap } from './instance.js';
 import { type MemoryBudget, UNLIMITED } from '../sandbox/memory-budget.js';
 import { Slots, Turn } from './slots.js';
+import { DANGLING_SPAN, type EventMetadata, WorkflowMetrics, dangling, metadataHex, newRoot } from './telemetry.js';
+
+export type { EventMetadata };
 
 /** Synced state, keyed by the service's state keys (owner, workflow name, function: see WorkflowService.stateKey). */
 export const STATE = 'workflows.state';
@@ -69,9 +73,13 @@ export interface EventSource {
   component: string;
 }
 
+/**
+ * What an alias mapped to a resource reaches. `meta` is the event's EventMetadata (the trace it belongs
+ * to): a resource that casts on because of this event passes it on, and a reply belongs to the same trace.
+ */
 export interface ResourceTarget {
-  cast(payload: string, source: EventSource): void;
-  call(payload: string, source: EventSource): CallRet | Promise<CallRet>;
+  cast(payload: string, source: EventSource, meta?: EventMetadata): void;
+  call(payload: string, source: EventSource, meta?: EventMetadata): CallRet | Promise<CallRet>;
   /** Ends the resource's timers and connections; after the functions' handle_stop, which may still use it. */
   stop?(): void | Promise<void>;
 }
@@ -81,7 +89,14 @@ interface Running {
   spec: InstanceSpec;
   instance: FunctionInstance;
   mappings: Map<string, string>;
-  queue: Array<{ src: string; payload: Buffer }>;
+  /** Queued casts, each with its EventMetadata and when it was sent (performance.now(), for transfer_times). */
+  queue: Array<{ src: string; payload: Buffer; meta: EventMetadata; sent: number }>;
+  /** The metadata of the event being handled, which every cast and call the instance makes carries; null between events. */
+  current: EventMetadata | null;
+  /** The trace of the running handle_init or handle_stop, for what it casts or calls (no event is current then). */
+  danglingTrace: Buffer;
+  /** Counted in function_count: between FunctionInstantiate and FunctionExit. */
+  live: boolean;
   turn: Turn;
   pumping: boolean;
   /** The instances on the call path of what this instance runs now (itself last); null when idle. */
@@ -129,6 +144,8 @@ export class WorkflowRuntime {
   readonly stats = { casts: 0, calls: 0, dropped: 0, restarts: 0 };
   /** What runs at close (the service's watcher stops). */
   private readonly closers: Array<() => void> = [];
+  /** EDGELESS's Prometheus metrics for this node's instances (GET /metrics). */
+  readonly metrics = new WorkflowMetrics();
 
   constructor(private readonly opts: RuntimeOptions) {
     this.nodeId = opts.nodeId ?? randomUUID();
@@ -140,14 +157,16 @@ export class WorkflowRuntime {
     const id = randomUUID();
     const limits = { ...this.opts.limits, ...spec.limits };
     const release = (this.opts.budget ?? UNLIMITED).reserveNow(limits.heapMiB * 2, `function '${spec.name}'`);
-    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], turn: new Turn(), pumping: false, path: null, restarts: [], failed: false, stopped: false, timers: new Set(), held: 0, events: 0, release };
+    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], current: null, danglingTrace: randomBytes(16), live: false, turn: new Turn(), pumping: false, path: null, restarts: [], failed: false, stopped: false, timers: new Set(), held: 0, events: 0, release };
     running.instance = new FunctionInstance(spec.kind, spec.code, this.hostFor(running), this.blockingFor(running), limits);
+    const started = performance.now();
     try {
       await running.instance.load();
     } catch (err) {
       this.retire(running);
       throw err;
     }
+    this.instantiated(running, started);
     this.instances.set(id, running);
     let names = this.names.get(spec.workflowId);
     if (!names) this.names.set(spec.workflowId, (names = new Map()));
@@ -200,6 +219,7 @@ export class WorkflowRuntime {
       r.held = 0;
       this.instances.delete(id);
       if (r.failed || r.turn.busy) {
+        this.exited(r, 'Ok');
         this.retire(r);
         continue;
       }
@@ -207,7 +227,11 @@ export class WorkflowRuntime {
         (async () => {
           const release = await r.turn.take('call');
           try {
-            await this.guard(r, () => r.instance.stop(), 'stop', false);
+            r.danglingTrace = randomBytes(16);
+            const started = performance.now();
+            const ok = await this.guard(r, () => r.instance.stop().then(() => true), 'stop', false);
+            if (ok) this.lifecycle(r, 'info', 'FunctionStop', 'function instance stopped', { duration_ms: elapsedMs(started) });
+            this.exited(r, 'Ok');
           } finally {
             release();
             this.retire(r);
@@ -243,6 +267,7 @@ export class WorkflowRuntime {
     for (const r of this.instances.values()) {
       r.stopped = true;
       for (const t of r.timers) clearTimeout(t);
+      this.exited(r, 'Ok');
       this.retire(r);
     }
     this.instances.clear();
@@ -260,31 +285,89 @@ export class WorkflowRuntime {
    * Delivers a cast from outside (a resource, or a test) to a workflow's function or resource; `from` is the
    * sending resource's component id (the node's own id when left out).
    */
-  castTo(workflowId: string, name: string, payload: string, from: string = this.nodeId) {
+  castTo(workflowId: string, name: string, payload: string, from: string = this.nodeId, meta: EventMetadata = newRoot()) {
     const target = this.names.get(workflowId)?.get(name);
     if (target === undefined) throw new TesseraError('not_found', `workflow ${workflowId} has no function or resource '${name}'`);
-    if (typeof target !== 'string') return target.cast(payload, { node: this.nodeId, component: from });
-    this.enqueue(target, from === this.nodeId ? this.nodeId : `${this.nodeId}/${from}`, Buffer.from(payload));
+    if (typeof target !== 'string') return target.cast(payload, { node: this.nodeId, component: from }, meta);
+    this.enqueue(target, from === this.nodeId ? this.nodeId : `${this.nodeId}/${from}`, Buffer.from(payload), meta);
   }
 
-  /** A call from outside, e.g. http-ingress. */
-  async callTo(workflowId: string, name: string, payload: string): Promise<CallRet> {
+  /** A call from outside, e.g. http-ingress: a new event, so a new trace unless `meta` says otherwise. */
+  async callTo(workflowId: string, name: string, payload: string, meta: EventMetadata = newRoot()): Promise<CallRet> {
     const target = this.names.get(workflowId)?.get(name);
     if (target === undefined) return ERR;
-    if (typeof target !== 'string') return target.call(payload, { node: this.nodeId, component: this.nodeId });
-    return this.invokeCall(this.instances.get(target), null, this.nodeId, Buffer.from(payload));
+    if (typeof target !== 'string') return target.call(payload, { node: this.nodeId, component: this.nodeId }, meta);
+    return this.invokeCall(this.instances.get(target), null, this.nodeId, Buffer.from(payload), meta);
   }
 
   /** handle_init with the function's init payload and the instance's last synced state. */
-  private initialise(r: Running): Promise<void> {
+  private async initialise(r: Running): Promise<void> {
     const state = this.storedState(r.spec.stateKey);
-    return r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null);
+    r.danglingTrace = randomBytes(16);
+    const started = performance.now();
+    await r.instance.init(r.spec.initPayload ? Buffer.from(r.spec.initPayload) : null, state !== null ? Buffer.from(state) : null);
+    this.lifecycle(r, 'info', 'FunctionInit', 'function instance initialised', { duration_ms: elapsedMs(started) });
   }
 
-  /** Frees an instance for good: its isolate, and its share of the memory budget. */
+  /** Frees an instance for good: its isolate, its share of the memory budget, and its metrics' series. */
   private retire(r: Running): void {
     r.instance.dispose();
     r.release();
+    this.metrics.forget(r.id);
+  }
+
+  /** EDGELESS's FUNCTION_TYPE tag: RUST_WASM, or JS for Tessera's JS functions. */
+  private functionType(r: Running): string {
+    return r.spec.kind === 'wasm' ? 'RUST_WASM' : 'JS';
+  }
+
+  /**
+   * A lifecycle line (EDGELESS's TelemetryEvent, named in `event`): instance-wide ones at info, the
+   * per-event ones (FunctionInvocationCompleted, FunctionTransfer) at debug so a busy node does not flood
+   * its log with them; the metrics count every event whatever the log level.
+   */
+  private lifecycle(r: Running, level: 'info' | 'debug' | 'warn' | 'error', event: string, message: string, fields: Record<string, unknown> = {}) {
+    const logger = this.opts.logger;
+    if (!logger.isLevelEnabled(level)) return;
+    logger[level]({ event, workflow: r.spec.workflowId, function: r.spec.name, function_id: r.id, function_type: this.functionType(r), node_id: this.nodeId, ...fields }, message);
+  }
+
+  /** FunctionInstantiate: the instance's code is loaded (at spawn, and again on a restart). */
+  private instantiated(r: Running, started: number, fields: Record<string, unknown> = {}) {
+    if (!r.live) this.metrics.functionCount({ node_id: this.nodeId, function_type: this.functionType(r) }, 1);
+    r.live = true;
+    this.lifecycle(r, 'info', 'FunctionInstantiate', 'function instance started', { duration_ms: elapsedMs(started), ...fields });
+  }
+
+  /** FunctionExit, once per instantiation: Ok when stopped, CodeError when its code trapped, InternalError when the host failed it. */
+  private exited(r: Running, status: 'Ok' | 'CodeError' | 'InternalError', fields: Record<string, unknown> = {}) {
+    if (!r.live) return;
+    r.live = false;
+    this.metrics.functionCount({ node_id: this.nodeId, function_type: this.functionType(r) }, -1);
+    this.lifecycle(r, status === 'Ok' ? 'info' : 'warn', 'FunctionExit', 'function instance exited', { status, ...fields });
+  }
+
+  /** FunctionTransfer: from an event's sending to its handling starting. */
+  private transferred(r: Running, sent: number) {
+    const ms = elapsedMs(sent);
+    this.metrics.transferTime({ node_id: this.nodeId, function_id: r.id }, ms / 1000);
+    this.lifecycle(r, 'debug', 'FunctionTransfer', 'event received', { duration_ms: ms, ...this.traceFields(r) });
+  }
+
+  /** FunctionInvocationCompleted, EVENT_TYPE CAST or CALL: one event handled without a trap. */
+  private completed(r: Running, kind: 'CAST' | 'CALL', started: number) {
+    const ms = elapsedMs(started);
+    this.metrics.executionTime({ node_id: this.nodeId, function_id: r.id, function_type: this.functionType(r), invocation_type: kind === 'CAST' ? 'Cast' : 'Call' }, ms / 1000);
+    this.lifecycle(r, 'debug', 'FunctionInvocationCompleted', 'event handled', { event_type: kind, duration_ms: ms, ...this.traceFields(r) });
+  }
+
+  private traceFields(r: Running): Record<string, string> {
+    return r.current ? metadataHex(r.current) : {};
+  }
+
+  /** What a host call of kind `kind` made now carries: the current event's metadata, unchanged (as EDGELESS). */
+  private metaFor(r: Running, kind: keyof typeof DANGLING_SPAN): EventMetadata {
+    return r.current ?? dangling(r.danglingTrace, DANGLING_SPAN[kind]);
   }
 
   private mustGet(id: string): Running {
@@ -302,7 +385,7 @@ export class WorkflowRuntime {
   private log(r: Running, level: number, target: string, message: string) {
     const method = level === 2 ? 'warn' : level === 3 ? 'info' : level === 4 || level === 5 ? 'debug' : 'error';
     const line = message.length > MAX_LOG_CHARS ? `${message.slice(0, MAX_LOG_CHARS)}… (${message.length - MAX_LOG_CHARS} more characters cut)` : message;
-    this.opts.logger[method]({ workflow: r.spec.workflowId, function: r.spec.name, target: target.slice(0, 200) }, line);
+    this.opts.logger[method]({ workflow: r.spec.workflowId, function: r.spec.name, target: target.slice(0, 200), ...this.traceFields(r) }, line);
   }
 
   /** Bytes the host may hold for one instance: as much as its heap allowance. */
@@ -310,7 +393,7 @@ export class WorkflowRuntime {
     return r.instance.limits.heapMiB * 1024 * 1024;
   }
 
-  private enqueue(targetId: string, src: string, payload: Buffer) {
+  private enqueue(targetId: string, src: string, payload: Buffer, meta: EventMetadata) {
     const target = this.instances.get(targetId);
     if (!target || target.failed || target.stopped) {
       this.stats.dropped++;
@@ -321,7 +404,7 @@ export class WorkflowRuntime {
       this.log(target, 2, 'tessera', `event dropped: the instance's queue already holds ${target.held} bytes, its allowance is ${this.budget(target)}`);
       return;
     }
-    target.queue.push({ src, payload });
+    target.queue.push({ src, payload, meta, sent: performance.now() });
     target.held += payload.length;
     this.stats.casts++;
     void this.pump(target);
@@ -340,11 +423,16 @@ export class WorkflowRuntime {
           if (!event || r.failed || r.stopped) continue;
           r.held -= event.payload.length;
           r.path = [r.id];
+          r.current = event.meta;
+          this.transferred(r, event.sent);
           const { node, component } = sourceIds(event.src);
-          await this.guard(r, () => r.instance.cast(node, component, event.payload), 'cast');
+          const started = performance.now();
+          const ok = await this.guard(r, () => r.instance.cast(node, component, event.payload).then(() => true), 'cast');
+          if (ok) this.completed(r, 'CAST', started);
           r.events++;
         } finally {
           r.path = null;
+          r.current = null;
           releaseTurn();
           releaseSlot();
         }
@@ -359,7 +447,8 @@ export class WorkflowRuntime {
    * caller's call path (a cycle), or does not answer within callTimeoutMs. It waits for the target to
    * finish the event it is handling, and runs on the caller's slot.
    */
-  private async invokeCall(target: Running | undefined, caller: Running | null, src: string, payload: Buffer): Promise<CallRet> {
+  private async invokeCall(target: Running | undefined, caller: Running | null, src: string, payload: Buffer, meta: EventMetadata): Promise<CallRet> {
+    const sent = performance.now();
     if (!target || target.failed || target.stopped) return ERR;
     const path = caller?.path ?? [];
     if (path.includes(target.id)) {
@@ -372,13 +461,19 @@ export class WorkflowRuntime {
       try {
         if (abandoned || target.failed || target.stopped) return ERR;
         target.path = [...path, target.id];
+        // The callee handles the call with the caller's metadata; its reply belongs to the same trace.
+        target.current = meta;
+        this.transferred(target, sent);
         this.stats.calls++;
         const { node, component } = sourceIds(src);
+        const started = performance.now();
         const ret = await this.guard(target, () => target.instance.call(node, component, payload), 'call');
+        if (ret) this.completed(target, 'CALL', started);
         target.events++;
         return ret ?? ERR;
       } finally {
         target.path = null;
+        target.current = null;
         release();
       }
     })();
@@ -405,6 +500,8 @@ export class WorkflowRuntime {
       if (r.stopped) return undefined;
       const message = (err as Error)?.message ?? String(err);
       this.log(r, 1, 'tessera', `${what} trapped: ${message}`);
+      // EDGELESS: an error of the guest's code is CodeError, any other InternalError.
+      this.exited(r, err instanceof InstanceTrap ? 'CodeError' : 'InternalError', { during: what, error: message.slice(0, 500) });
       if (!restart) return undefined;
       const now = Date.now();
       r.restarts = r.restarts.filter((t) => now - t < 60_000);
@@ -419,10 +516,13 @@ export class WorkflowRuntime {
       r.restarts.push(now);
       this.stats.restarts++;
       try {
+        const started = performance.now();
         await r.instance.load();
+        this.instantiated(r, started, { restart: r.restarts.length });
         await this.initialise(r);
       } catch (again) {
         r.failed = true;
+        this.exited(r, again instanceof InstanceTrap ? 'CodeError' : 'InternalError', { during: 'restart', error: (again as Error).message.slice(0, 500) });
         this.retire(r);
         this.log(r, 1, 'tessera', `instance could not restart: ${(again as Error).message}`);
       }
@@ -452,8 +552,9 @@ export class WorkflowRuntime {
           this.log(r, 4, 'tessera', `cast to unmapped alias '${alias}' dropped`);
           return;
         }
-        if (typeof target === 'string') this.enqueue(target, src(), Buffer.from(payloadB as ArrayBuffer));
-        else target.cast(payload, { node: this.nodeId, component: r.id });
+        const meta = this.metaFor(r, 'cast');
+        if (typeof target === 'string') this.enqueue(target, src(), Buffer.from(payloadB as ArrayBuffer), meta);
+        else target.cast(payload, { node: this.nodeId, component: r.id }, meta);
       },
       cast_raw: (node: unknown, component: unknown, payloadB: unknown) => {
         text(payloadB, 'the payload');
@@ -461,7 +562,7 @@ export class WorkflowRuntime {
           this.stats.dropped++;
           return;
         }
-        this.enqueue(uuidOf(uuidArg(component, 'the component id')), src(), Buffer.from(payloadB as ArrayBuffer));
+        this.enqueue(uuidOf(uuidArg(component, 'the component id')), src(), Buffer.from(payloadB as ArrayBuffer), this.metaFor(r, 'cast_raw'));
       },
       delayed_cast: (ms: unknown, aliasB: unknown, payloadB: unknown) => {
         if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new TypeError('the delay must be a number of milliseconds');
@@ -479,16 +580,21 @@ export class WorkflowRuntime {
         if (r.timers.size >= MAX_TIMERS) throw new RangeError(`an instance may have at most ${MAX_TIMERS} delayed casts pending`);
         if (r.held + payload.length > this.budget(r)) throw new RangeError(`delayed casts and queued events would hold more than this instance's allowance of ${this.budget(r)} bytes`);
         r.held += payload.length;
+        // The metadata is the one current when the delayed cast is made, not when it fires (as EDGELESS).
+        const meta = this.metaFor(r, 'delayed_cast');
         const timer = setTimeout(() => {
           r.timers.delete(timer);
           r.held -= payload.length;
           if (r.stopped) return;
-          if (typeof target === 'string') this.enqueue(target, src(), payload);
-          else target.cast(payload.toString('utf8'), { node: this.nodeId, component: r.id });
+          if (typeof target === 'string') this.enqueue(target, src(), payload, meta);
+          else target.cast(payload.toString('utf8'), { node: this.nodeId, component: r.id }, meta);
         }, Math.min(ms, 2 ** 31 - 1));
         r.timers.add(timer);
       },
-      telemetry_log: (level: unknown, targetB: unknown, messageB: unknown) => this.log(r, typeof level === 'number' ? level : 1, text(targetB, 'the log target'), text(messageB, 'the log message')),
+      // EDGELESS maps a level outside 1..5 to Error. A null target (JS's two-argument form) is the function's name.
+      telemetry_log: (level: unknown, targetB: unknown, messageB: unknown) => this.log(r, typeof level === 'number' ? level : 1, targetB === null ? r.spec.name : text(targetB, 'the log target'), text(messageB, 'the log message')),
+      /** Tessera addition: the current event's trace and span ids (bytes), or null between events. */
+      metadata: () => (r.current ? { trace: ab(r.current.trace), span: ab(r.current.span) } : null),
       slf: () => ({ node: ab(uuidBytes(this.nodeId)), component: ab(uuidBytes(r.id)) }),
       sync: (stateB: unknown) => {
         const state = text(stateB, 'the state');
@@ -515,14 +621,17 @@ export class WorkflowRuntime {
           this.log(r, 2, 'tessera', `call to unmapped alias '${alias}': Err`);
           return ERR;
         }
-        if (typeof target !== 'string') return target.call(payload, { node: this.nodeId, component: r.id });
-        return this.invokeCall(this.instances.get(target), r, src(), Buffer.from(payloadB as ArrayBuffer));
+        const meta = this.metaFor(r, 'call');
+        if (typeof target !== 'string') return target.call(payload, { node: this.nodeId, component: r.id }, meta);
+        return this.invokeCall(this.instances.get(target), r, src(), Buffer.from(payloadB as ArrayBuffer), meta);
       },
       call_raw: async (node: unknown, component: unknown, payloadB: unknown): Promise<CallRet> => {
         text(payloadB, 'the payload');
         if (uuidOf(uuidArg(node, 'the node id')) !== this.nodeId) return ERR;
-        return this.invokeCall(this.instances.get(uuidOf(uuidArg(component, 'the component id'))), r, src(), Buffer.from(payloadB as ArrayBuffer));
+        return this.invokeCall(this.instances.get(uuidOf(uuidArg(component, 'the component id'))), r, src(), Buffer.from(payloadB as ArrayBuffer), this.metaFor(r, 'call'));
       },
     };
   }
 }
+
+const elapsedMs = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;

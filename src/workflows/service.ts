@@ -291,14 +291,14 @@ export class WorkflowService {
       logger,
       folder: () => workflowFolder(files.root, record.owner, record.name),
       sealingKey: (purpose) => workflowFileKey(files.key, record.owner, record.name, purpose),
-      emit: (channel, payload) => {
+      emit: (channel, payload, meta) => {
         const target = r.output_mapping?.[channel];
         if (!target) {
           logger.debug({ workflow: record.id, resource: r.name, channel }, 'resource output not mapped: event dropped');
           return;
         }
         try {
-          runtime.castTo(record.id, target, payload, component);
+          runtime.castTo(record.id, target, payload, component, meta);
         } catch (err) {
           logger.warn({ workflow: record.id, resource: r.name, err: (err as Error).message }, 'resource output could not be delivered');
         }

@@ -34,7 +34,7 @@ export function registerWorkflow(program: Command) {
       'after',
       `
 Examples:
-  $ tessera workflow start ping-pong.json --name pingpong   # prints the workflow id
+  $ tessera workflow start examples/workflows/ping-pong/workflow.json --name pingpong   # prints the workflow id
   $ tessera workflow list
   $ tessera workflow inspect <id>
   $ tessera workflow file pingpong out.log   # what a file-log resource wrote
@@ -44,7 +44,7 @@ Examples:
   clientOptions(workflow.command('start <file>'))
     .description('Start a workflow from EDGELESS JSON; code paths are relative to the file; prints the workflow id')
     .option('--name <name>', 'the workflow name, which keys its instances\u2019 state (default: the file name)')
-    .addHelpText('after', '\nExample:\n  $ tessera workflow start counter.json --name counter -i ./tessera-data-identities/alice --insecure-skip-verification')
+    .addHelpText('after', '\nExample:\n  $ tessera workflow start examples/workflows/ping-pong/workflow.json --name pingpong -i ./tessera-data-identities/alice --insecure-skip-verification')
     .action(async (file: string, flags: ClientFlags & { name?: string }) => {
       const spec = loadWorkflowFile(file);
       const r = await withClient(flags, (c) => c.startWorkflow(spec, flags.name ?? basename(file, extname(file))));

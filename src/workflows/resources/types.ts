@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { CallRet } from '../instance.js';
-import type { EventSource, ResourceTarget } from '../runtime.js';
+import type { EventMetadata, EventSource, ResourceTarget } from '../runtime.js';
 
-export type { EventSource };
+export type { EventMetadata, EventSource };
 
 // EDGELESS resources (edgeless_node/src/resources/): one module per class, each exporting a ResourceClass.
 // The workflow service loops over the classes in index.ts and names none of them.
@@ -38,8 +38,12 @@ export interface ResourceContext {
   folder(): string;
   /** A 32-byte key sealing what this resource writes at rest, bound to the owner, the workflow name and `purpose`. */
   sealingKey(purpose: string): Buffer;
-  /** Casts to what the resource's output `channel` is mapped to; unmapped, the event is dropped and logged. */
-  emit(channel: string, payload: string): void;
+  /**
+   * Casts to what the resource's output `channel` is mapped to; unmapped, the event is dropped and logged.
+   * `meta`: the EventMetadata of the event this one answers (forward what cast/call received); left out,
+   * the event starts a new trace (a trigger of the resource's own, like file-pusher's timer).
+   */
+  emit(channel: string, payload: string, meta?: EventMetadata): void;
 }
 
 /** A started resource: what an alias mapped to it receives (cast, call, with the sender), and stop. */
