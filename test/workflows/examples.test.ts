@@ -132,8 +132,10 @@ function substitute(text: string, dir: string, wfId = ''): string {
 
 /** The example, copied with the well-known service addresses it names pointed at the ones this test started. */
 function prepared(e: (typeof examples)[number]): string {
-  const copy = join(tempDir('tessera-example-'), e.name);
-  cpSync(e.dir, copy, { recursive: true });
+  // The whole folder, since an example may share code with its neighbours (../counter/counter.js).
+  const root = tempDir('tessera-example-');
+  cpSync(EXAMPLES, root, { recursive: true });
+  const copy = join(root, e.name);
   let text = readFileSync(join(copy, 'workflow.json'), 'utf8');
   if (redis) text = text.replace(/redis:\/\/(127\.0\.0\.1|localhost):6379/g, redis.url);
   if (sink) text = text.replace(/http:\/\/(127\.0\.0\.1|localhost):10000/g, sink.url);

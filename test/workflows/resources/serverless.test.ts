@@ -1,5 +1,5 @@
 // serverless (EDGELESS edgeless_node/src/resources/serverless.rs): classes the operator defines in
-// workflows.resources.serverless. EDGELESS's examples/serverless/workflow-serverless.json (here
+// workflows.resources.serverless. EDGELESS's examples/serverless/workflow-serverless.json (here workflow.json in
 // examples/workflows/serverless/, the counter in JS): counter → `double` → file-log, against a local
 // OpenFaaS-style function that doubles the number; a non-200 goes to `err` in EDGELESS's words; a call gets
 // NoReply; a function_url whose host is not in workflows.egress_hosts is refused when a workflow starts it.
@@ -56,7 +56,7 @@ const TIMESTAMPED = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (.*)$/;
 
 describe('serverless', () => {
   test("EDGELESS's serverless example: counter → double → file-log writes 86, 88, 90", async () => {
-    const spec = loadWorkflowFile(join(REPO, 'examples', 'workflows', 'serverless', 'workflow-serverless.json'));
+    const spec = loadWorkflowFile(join(REPO, 'examples', 'workflows', 'serverless', 'workflow.json'));
     const r = await alice.start(spec, 'double');
     assert.equal(r.status, 201, r.body.toString());
     const got = await lines('double', 'my-out.log', 3);
