@@ -3,12 +3,13 @@ import type { WorkflowResource } from '../spec.js';
 import { fileLog } from './file-log.js';
 import { httpEgress } from './http-egress.js';
 import { httpIngress } from './http-ingress.js';
+import { sqlx } from './sqlx.js';
 import type { ResourceClass, ResourceSettings } from './types.js';
 
 export type { ResourceClass, ResourceContext, ResourceInstance, ResourceSettings } from './types.js';
 
 /** Every resource class Tessera implements; tessera.toml decides which of them a node offers. */
-export const RESOURCE_CLASSES: ResourceClass[] = [httpIngress, httpEgress, fileLog];
+export const RESOURCE_CLASSES: ResourceClass[] = [httpIngress, httpEgress, fileLog, sqlx];
 
 /** The classes this node offers, by class_type. */
 export function offeredClasses(settings: ResourceSettings): Map<string, ResourceClass> {
