@@ -49,15 +49,16 @@ export function serdeParse(text: string): SerdeValue {
     }
     if (c === '"') return string();
     if (c === '-' || (c >= '0' && c <= '9')) return number();
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return v;
-      }
-      if (word.startsWith(text.slice(i, i + word.length)) && i + word.length > text.length) fail('EOF while parsing a value', text.length - 1);
+    const ident = ({ t: ['true', true], f: ['false', false], n: ['null', null] } as const)[c as 't' | 'f' | 'n'];
+    if (!ident) return fail('expected value');
+    // serde_json reads the word letter by letter and stops at the first one that differs.
+    const [word, v] = ident;
+    for (let m = 1; m < word.length; m++) {
+      if (i + m >= text.length) fail('EOF while parsing a value', text.length - 1);
+      if (text[i + m] !== word[m]) fail('expected ident', i + m);
     }
-    if (c === 't' || c === 'f' || c === 'n') fail('expected ident');
-    return fail('expected value');
+    i += word.length;
+    return v;
   };
   const object = (depth: number): SerdeValue => {
     const map = new Map<string, SerdeValue>();

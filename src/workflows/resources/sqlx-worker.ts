@@ -161,7 +161,13 @@ function run(req: SqlxRequest): string {
     db.exec(`RELEASE ${SAVEPOINT}`);
     return selected ?? `rows_affected: ${changes}, last_insert_rowid: ${rowid}.`;
   } catch (err) {
-    db.exec(`ROLLBACK TO ${SAVEPOINT}; RELEASE ${SAVEPOINT}`);
+    // Some errors (SQLITE_FULL, out of memory) make SQLite roll the transaction back itself; then there
+    // is no savepoint left to go back to, and nothing to undo.
+    try {
+      db.exec(`ROLLBACK TO ${SAVEPOINT}; RELEASE ${SAVEPOINT}`);
+    } catch {
+      // already rolled back
+    }
     throw err;
   }
 }
