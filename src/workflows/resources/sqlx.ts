@@ -1,6 +1,6 @@
-import { constants } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
 import { lstat, open, readFile, rename } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { seal, unseal } from '../../crypto/aead.js';
 import { TesseraError } from '../../errors/index.js';
@@ -242,6 +242,8 @@ export const sqlx: ResourceClass = {
     const path = file === null ? null : confinedPath(ctx.folder(), file, `${what}: url's file`);
     if (path && basename(path).endsWith('.tmp')) throw invalid(`${what}: url's file '${file}' may not end in .tmp`);
     if (path && OPEN.has(path)) throw invalid(`${what}: database '${file}' is already open in this workflow (another sqlx resource names it)`);
+    // url 'sqlite://data/app.db' keeps the file in a subfolder of the workflow's folder
+    if (path) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const key = ctx.sealingKey('sqlx');
     const max = ctx.settings.sqlx.maxDatabaseBytes;
     const persisted = path === null ? null : await load(path, file!, key, max, what);

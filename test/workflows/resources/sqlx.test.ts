@@ -173,7 +173,7 @@ async function run(name: string, queries: string[], configurations?: Record<stri
 }
 
 describe('sqlx: EDGELESS dispatch', () => {
-  test('by substring: SELECT replies the row or the error; INSERT/UPDATE/DELETE reply counts; anything else is Err', async () => {
+  test('by substring: SELECT replies the row or the error; INSERT/UPDATE/DELETE reply counts; anything else is Err (database in a subfolder)', async () => {
     const got = await run('dispatch', [
       `INSERT INTO WorkflowState (id, metadata) VALUES ($1, '{"z":[1,2.50,-0,1e21,1E-7,"\\u00e9"],"a":{"y":null,"b":true},"a":7}')`,
       'SELECT id, metadata FROM WorkflowState WHERE id=$1',
@@ -186,7 +186,7 @@ describe('sqlx: EDGELESS dispatch', () => {
       'DELETE FROM WorkflowState',
       'CREATE TABLE t(x)',
       'select id, metadata from WorkflowState',
-    ]);
+    ], { url: 'sqlite://data/dispatch.db' });
     assert.deepEqual(got, [
       'rows_affected: 1, last_insert_rowid: 1.',
       // serde_json: keys sorted, a repeated key keeps its last value, floats as ryu prints them
@@ -294,5 +294,19 @@ describe('sqlx: tenant SQL reaches no file and cannot hold the node', () => {
       '{"id":"full","metadata":{"kept":true}}',
       'error returned from database: (code: 1) no such table: big',
     ]);
+  });
+});
+
+describe('sqlx switched off by the operator', () => {
+  let off: TestNode;
+  before(async () => {
+    off = await startNode({ users: ['alice'], config: (c) => (c.workflows = { ...(c.workflows ?? {}), resources: { sqlx: { enabled: false } } }) });
+  });
+  after(() => off.cleanup());
+
+  test('is refused, naming the setting', async () => {
+    const r = await workflowClient(off, 'alice').start(probe(['SELECT 1']), 'off');
+    assert.equal(r.status, 400);
+    assert.match(r.json().error.message, /resource 'db' has class 'sqlx', which this node does not offer \(workflows\.resources\.sqlx\.enabled is false\)/);
   });
 });
