@@ -11,6 +11,7 @@ function f32(text) {
 
 // serde_json's text of an f32 (ryu): the shortest decimal that reads back as the same f32, "42.0" for 42.
 function f32Json(v) {
+  if (!Number.isFinite(v)) return 'null'; // serde_json writes NaN and infinities as null
   for (let p = 1; p <= 9; p++) {
     const s = String(Number(v.toPrecision(p)));
     if (Math.fround(Number(s)) === v) return Number.isInteger(Number(s)) && !s.includes('e') ? `${s}.0` : s;
