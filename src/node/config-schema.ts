@@ -364,6 +364,7 @@ export const CONFIG_SCHEMA = {
               properties: {
                 enabled: { type: 'boolean', default: true, description: "Offer sqlx: an SQLite database in the workflow's own folder, sealed at rest" },
                 max_database_bytes: { type: 'integer', minimum: 65536, default: 67108864, description: 'Largest an sqlx database may grow' },
+                query_time_limit_ms: { type: 'integer', minimum: 10, default: 1000, description: "Time one message's SQL may run; past it the query is stopped (its thread terminated), changes nothing, and the caller gets an error reply" },
               },
             },
             file_pusher: {
@@ -543,7 +544,7 @@ export interface TesseraConfig {
     resources: {
       file_log: { enabled: boolean; max_file_bytes: number };
       redis: { allowed_urls: string[] };
-      sqlx: { enabled: boolean; max_database_bytes: number };
+      sqlx: { enabled: boolean; max_database_bytes: number; query_time_limit_ms: number };
       file_pusher: { directory: string };
       serverless: Array<{ class_type: string; version: string; function_url: string }>;
       kafka_egress: { brokers: string[] };

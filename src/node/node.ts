@@ -207,7 +207,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     egressHosts: config.workflows.egress_hosts,
     fileLog: { enabled: config.workflows.resources.file_log.enabled, maxFileBytes: config.workflows.resources.file_log.max_file_bytes },
     redis: { allowedUrls: config.workflows.resources.redis.allowed_urls },
-    sqlx: { enabled: config.workflows.resources.sqlx.enabled, maxDatabaseBytes: config.workflows.resources.sqlx.max_database_bytes },
+    sqlx: { enabled: config.workflows.resources.sqlx.enabled, maxDatabaseBytes: config.workflows.resources.sqlx.max_database_bytes, queryTimeLimitMs: config.workflows.resources.sqlx.query_time_limit_ms },
     filePusher: { directory: config.workflows.resources.file_pusher.directory },
     serverless: config.workflows.resources.serverless,
     kafkaEgress: { brokers: config.workflows.resources.kafka_egress.brokers },

@@ -240,8 +240,10 @@ export class WorkflowRuntime {
       );
     }
     const names = this.names.get(workflowId);
-    this.names.delete(workflowId);
+    // Resources stay reachable until every handle_stop has run: a function may still use them there
+    // (EDGELESS's sqlx_test DELETEs its row at stop).
     await Promise.all(stopping);
+    this.names.delete(workflowId);
     await this.stopResources(names);
   }
 

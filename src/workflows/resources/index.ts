@@ -8,12 +8,13 @@ import { httpPoster } from './http-poster.js';
 import { kafkaEgress } from './kafka-egress.js';
 import { redis } from './redis.js';
 import { serverlessClasses } from './serverless.js';
+import { sqlx } from './sqlx.js';
 import type { ResourceClass, ResourceSettings } from './types.js';
 
 export type { ResourceClass, ResourceContext, ResourceInstance, ResourceSettings } from './types.js';
 
 /** Every resource class Tessera implements; tessera.toml decides which of them a node offers. */
-export const RESOURCE_CLASSES: ResourceClass[] = [httpIngress, httpEgress, fileLog, redis, httpPoster, filePusher, kafkaEgress];
+export const RESOURCE_CLASSES: ResourceClass[] = [httpIngress, httpEgress, fileLog, redis, httpPoster, filePusher, kafkaEgress, sqlx];
 
 /**
  * The classes this node offers, by class_type: Tessera's, then the serverless classes the operator names in

@@ -13,7 +13,7 @@ export interface ResourceSettings {
   egressHosts: string[];
   fileLog: { enabled: boolean; maxFileBytes: number };
   redis: { allowedUrls: string[] };
-  sqlx: { enabled: boolean; maxDatabaseBytes: number };
+  sqlx: { enabled: boolean; maxDatabaseBytes: number; queryTimeLimitMs: number };
   filePusher: { directory: string };
   serverless: Array<{ class_type: string; version: string; function_url: string }>;
   kafkaEgress: { brokers: string[] };
