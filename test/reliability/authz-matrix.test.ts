@@ -188,6 +188,11 @@ const ROWS: Row[] = [
     expect: { ...USERS_ONLY(404), creator: 'ok' },
   },
   { route: 'ALL /ingress/*', call: async () => ({ path: '/ingress/nothing' }), expect: ANY_IDENTITY(404) },
+  // A file of a workflow nobody here has: each user's own (empty) folder; the rest in authz-workflows.
+  { route: 'GET /v1/workflow-files/:name/*', call: async () => ({ path: '/v1/workflow-files/none/out.log' }), expect: USERS_ONLY(404) },
+  { route: 'GET /v1/workflow-node', call: async () => ({ path: '/v1/workflow-node' }), expect: USERS_ONLY('ok') },
+  // Every tenant's instances are in it: the operator's identities only.
+  { route: 'GET /metrics', call: async () => ({ path: '/metrics' }), expect: { ...ANY_IDENTITY(403), member: 'ok', service: 'ok' } },
   { route: 'GET /v1/fns', call: async () => ({ path: '/v1/fns' }), expect: USERS_ONLY('ok') },
   { route: 'POST /v1/fns', call: async () => ({ method: 'POST', path: '/v1/fns', json: { package: 'ab'.repeat(32) } }), expect: USERS_ONLY(403) },
   { route: 'DELETE /v1/fns/:id', call: async () => ({ method: 'DELETE', path: `/v1/fns/${'cd'.repeat(32)}` }), expect: USERS_ONLY(404) },

@@ -33,10 +33,14 @@ let state = '';
 export function handle_init(payload, s) { state = s ?? ''; }
 export function handle_call(src, msg) {
   const req = JSON.parse(msg);
-  if (req.method === 'Post') { state = String.fromCharCode(...req.body); edgeless.sync(state); }
+  if (req.method === 'Post') { state = String.fromCharCode(...req.body); edgeless.sync(state); edgeless.cast('audit', state); }
   return reply(200, JSON.stringify({ who: '${owner}', state, headers: req.headers }));
 }`;
-const vault = (owner: string, route: Record<string, string>) => ({ functions: [jsFunction('vault', VAULT(owner))], resources: [ingress('vault', route)] });
+// Its file-log 'audit.log' gets every state it syncs: a file only its owner may read back.
+const vault = (owner: string, route: Record<string, string>) => ({
+  functions: [jsFunction('vault', VAULT(owner), { audit: 'audit' })],
+  resources: [ingress('vault', route), { name: 'audit', class_type: 'file-log', output_mapping: {}, configurations: { filename: 'audit.log' } }],
+});
 
 before(async () => {
   attacker = createServer((req, res) => {
@@ -116,6 +120,21 @@ const ROWS: Array<RestRow<Caller>> = [
     ...startAndStop((c) => vault(c, { host: alice.host }), 'overlap'),
     // Alice may overlap her own routes; nobody else may claim hers.
     expect: { ...usersOnly(409), owner: 'ok' },
+  },
+  {
+    route: 'GET /v1/workflow-files/:name/*',
+    what: "alice's file-log file, by her workflow's name",
+    call: async () => ({ path: `/v1/workflow-files/${alice.name}/audit.log` }),
+    // Names are per owner: another user's 'payroll' is another folder, with no such file (404) or its own
+    // (an earlier row started bob's 'payroll', whose file-log opened its own audit.log).
+    observe: (_c, res) => (res.status === 404 || (res.status === 200 && !res.json().content.includes(alice.secret)) ? 'not hers' : res.status === 200 ? 'reads hers' : res.status),
+    expect: { ...usersOnly('not hers'), owner: 'reads hers' },
+  },
+  {
+    route: 'GET /v1/workflow-files/:name/*',
+    what: 'a path that climbs out of the workflow folder (to the store)',
+    call: async () => ({ path: `/v1/workflow-files/${alice.name}/..%2F..%2Fstore.sqlite` }),
+    expect: usersOnly(400),
   },
   {
     route: 'GET /v1/workflow-node',

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { TesseraError } from '../../errors/index.js';
-import { containerRefusal } from '../../workflows/spec.js';
 import { type ClientFlags, clientOptions, withClient } from '../client.js';
 
 /** Reads a workflow file and inlines each function's `code` (relative to the file) as base64 `binary`, as EDGELESS's CLI does. */
@@ -15,10 +14,9 @@ export function loadWorkflowFile(file: string): unknown {
   }
   for (const f of spec.functions ?? []) {
     const cls = f.class_specification;
-    if (!cls || cls.binary || !cls.code || cls.function_type === 'BUILTIN') continue;
-    // A CONTAINER's code names an image, not a file (EDGELESS's CLI passes it through unchanged): refused
-    // here, as the node refuses it, with what to do instead.
-    if (cls.function_type === 'CONTAINER') throw new TesseraError('invalid_input', containerRefusal(f.name, cls.code));
+    // A CONTAINER's code names an image, not a file: passed through unchanged, as EDGELESS's CLI does, so
+    // the node refuses it by name and says what to do instead (one message, the node's).
+    if (!cls || cls.binary || !cls.code || cls.function_type === 'BUILTIN' || cls.function_type === 'CONTAINER') continue;
     const path = resolve(dirname(file), cls.code);
     if (!existsSync(path)) throw new TesseraError('not_found', `function '${f.name}': code file ${path} does not exist`);
     cls.binary = readFileSync(path).toString('base64');
