@@ -24,6 +24,8 @@ import { appRoutes } from './routes/app.js';
 import type { WorkflowService } from '../workflows/service.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { httpMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import type { FnService } from '../functions/process/service.js';
 import { fnRoutes } from './routes/fn.js';
 import { govRoutes } from './routes/gov.js';
@@ -53,8 +55,8 @@ export interface HttpServerOptions {
   registered: UserFunctions;
   apps: AppService;
   workflows: WorkflowService;
-  /** The workflow runtime's Prometheus metrics (GET /metrics). */
-  metrics?: () => string;
+  /** The node's Prometheus registry (GET /metrics); the listener adds its request metrics to it. */
+  metrics: Registry;
   fns: FnService;
   maxPackageBytes: number;
   /** Connections one remote address may hold, counted before TLS. */
@@ -67,6 +69,8 @@ export interface HttpServerOptions {
   store: Store;
   /** The app runtime's limits, for /node/js_metrics. */
   appRuntime: NodeFacts['appRuntime'];
+  /** Whether the node is ready (GET /node/state, /node/ready/*). */
+  readiness: NodeFacts['readiness'];
 }
 
 /**
@@ -166,6 +170,8 @@ export async function createHttpServer(opts: HttpServerOptions) {
     );
   });
 
+  httpMetrics(app, opts.metrics);
+
   app.setErrorHandler((err, request, reply) => {
     const raw = err as Error & { statusCode?: number; validation?: unknown };
     const e =
@@ -188,7 +194,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   taskRoutes(app, opts.tasks, opts.functions, opts.registered);
   ledgerRoutes(app, opts.ledger);
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted(), opts.principals, new StateDigests({ store: opts.store, ledger: opts.ledger, gov: opts.governance }));
-  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime };
+  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime, readiness: opts.readiness };
   nodeRoutes(app, node);
   govReadRoutes(app, { store: opts.store, principals: opts.principals, ledger: opts.ledger, node });
   // CCF's /gov/api: with an api-version (checked as CCF does), that version's API; without one, the classic description.
@@ -198,7 +204,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   });
   await appRoutes(app, opts.apps);
   await workflowRoutes(app, opts.workflows);
-  metricsRoutes(app, opts.metrics ?? (() => ''));
+  metricsRoutes(app, opts.metrics);
   await fnRoutes(app, opts.fns, { maxPackageBytes: opts.maxPackageBytes, maxBodyBytes: opts.maxBodyBytes });
   app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
 
