@@ -84,7 +84,7 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'The HTTPS API (/v1, /app, /gov, /node, /metrics)',
+      description: 'The HTTPS API: /v1 (described at /v1/api, browsable at /v1/docs), /app, /gov, /node (readiness: /node/state), /metrics (Prometheus, for members)',
       properties: {
         enabled: { type: 'boolean', default: true, description: 'Set false to not open the HTTPS listener' },
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind; 0.0.0.0 for every interface' },
