@@ -9,6 +9,7 @@ import { type TestNode, startNode, REPO } from '../helpers/cli.js';
 import { https } from '../helpers/https-client.js';
 import { builtinTasks } from '../helpers/builtin-tasks.js';
 import { WireClient } from '../helpers/wire-client.js';
+import { member as gov } from '../helpers/gov.js';
 import { jsFunction, workflowClient } from '../helpers/workflows.js';
 
 let node: TestNode;
@@ -137,6 +138,15 @@ describe('/metrics', () => {
     const stopped = await scrape();
     assert.equal(value(stopped, 'tessera_sandbox_isolates', { kind: 'workflow' }), value(before, 'tessera_sandbox_isolates', { kind: 'workflow' }), 'its isolate is gone');
     assert.ok(value(stopped, 'tessera_sandbox_cpu_seconds_total', { kind: 'workflow' }) >= value(running, 'tessera_sandbox_cpu_seconds_total', { kind: 'workflow' }), 'a counter never goes back');
+  });
+
+  test('a governance proposal: governance sandbox time (the constitution runs in an isolate)', async () => {
+    const before = await scrape();
+    const r = await gov(node, 'op').propose({ actions: [{ name: 'set_user_data', args: { user_id: '00', user_data: null } }] });
+    assert.ok(r.status < 500, r.body.toString());
+    const after = await scrape();
+    assert.ok(value(after, 'tessera_sandbox_cpu_seconds_total', { kind: 'governance' }) > value(before, 'tessera_sandbox_cpu_seconds_total', { kind: 'governance' }));
+    assert.equal(value(after, 'tessera_sandbox_isolates', { kind: 'governance' }), 0, 'each run has its isolate, gone once it is done');
   });
 
   test('MesaTEE wire requests, by listener and outcome', async () => {
