@@ -76,10 +76,11 @@ export interface HttpServerOptions {
 }
 
 /**
- * Routes reachable without a node identity: liveness, the API descriptions (/v1/api and its Swagger UI, /v1/docs: the API is not secret, and anonymous callers have their own in-flight bound and deadline, below), the app (which applies its
- * own policies, under /app and unprefixed as CCF routes it), and CCF's frontends' endpoints that CCF
- * registers with no_auth_required (the common /commit, /tx, /receipt, /api; every /node endpoint; the
- * /gov reads). /gov writes carry their own authentication, the member's COSE Sign1 signature, as in CCF
+ * Routes reachable without a node identity: liveness, the API descriptions (/v1/api and its Swagger UI at
+ * /v1/docs: the API is not secret, and anonymous callers have their own in-flight bound and deadline,
+ * below), the app (which applies its own policies, under /app and unprefixed as CCF routes it), and CCF's
+ * frontends' endpoints that CCF registers with no_auth_required (the common /commit, /tx, /receipt, /api;
+ * every /node endpoint; the /gov reads). /gov writes carry their own authentication, the member's COSE Sign1 signature, as in CCF
  * (src/node/gov/handlers/helpers.h: member_sig_only_policies), so they need no client certificate either.
  */
 const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api', '/app/api', '/app/*', '/*', '/', '/app/commit', '/app/tx', '/app/receipt', '/commit', '/tx', '/receipt']);
