@@ -10,11 +10,13 @@ import { https } from '../helpers/https-client.js';
 import { builtinTasks } from '../helpers/builtin-tasks.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { member as gov } from '../helpers/gov.js';
+import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
 import { jsFunction, workflowClient } from '../helpers/workflows.js';
 
 let node: TestNode;
 before(async () => {
-  node = await startNode({ users: ['alice'], members: ['op'], config: (c) => (c.log = { level: 'warn' }) });
+  // Three members: the default constitution passes a proposal on two votes of three.
+  node = await startNode({ users: ['alice'], members: ['op', 'm1', 'm2'], config: (c) => (c.log = { level: 'warn' }) });
 });
 after(() => node.cleanup());
 
@@ -147,6 +149,24 @@ describe('/metrics', () => {
     const after = await scrape();
     assert.ok(value(after, 'tessera_sandbox_cpu_seconds_total', { kind: 'governance' }) > value(before, 'tessera_sandbox_cpu_seconds_total', { kind: 'governance' }));
     assert.equal(value(after, 'tessera_sandbox_isolates', { kind: 'governance' }), 0, 'each run has its isolate, gone once it is done');
+  });
+
+  test('a CCF app: app sandbox time and its isolates', async () => {
+    const bundle = {
+      metadata: { endpoints: { '/spin': { get: { js_module: 'a.js', js_function: 'spin', forwarding_required: 'never', authn_policies: ['no_auth'], mode: 'readonly' } } } },
+      modules: [{ name: 'a.js', module: 'export function spin() { let x = 0; for (let i = 0; i < 2e6; i++) x += i; return { body: String(x) }; }' }],
+    };
+    const [op, m1] = [gov(node, 'op'), gov(node, 'm1')];
+    const p = (await op.propose({ actions: [{ name: 'set_js_app', args: { bundle } }] })).json();
+    await op.vote(p.proposalId, ACCEPT_BALLOT);
+    assert.equal((await m1.vote(p.proposalId, ACCEPT_BALLOT)).json().proposalState, 'Accepted');
+    const before = await scrape();
+    const r = await https(url('/app/spin'), { ca: node.ca });
+    assert.equal(r.status, 200, r.body.toString());
+    const after = await scrape();
+    assert.ok(value(after, 'tessera_sandbox_cpu_seconds_total', { kind: 'app' }) > value(before, 'tessera_sandbox_cpu_seconds_total', { kind: 'app' }));
+    assert.ok(value(after, 'tessera_sandbox_isolates', { kind: 'app' }) >= 1, 'the app keeps an isolate of fresh contexts made ahead');
+    assert.equal(value(after, 'tessera_http_requests_total', { route: '/app/*', status: '200' }) - value(before, 'tessera_http_requests_total', { route: '/app/*', status: '200' }), 1, 'the app route counts under its pattern');
   });
 
   test('MesaTEE wire requests, by listener and outcome', async () => {
