@@ -11,7 +11,7 @@ export function registerBackup(program: Command) {
   program
     .command('backup')
     .description('Copy a data directory into one file while the node runs: consistent, still sealed (no sealing key, no credentials)')
-    .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .option('-d, --data <dir>', 'data directory (or $TESSERA_DATA)', process.env.TESSERA_DATA ?? DEFAULT_DATA_DIR)
     .requiredOption('-o, --out <file>', 'the backup file to write (a tar); never written over')
     .addHelpText(
       'after',
