@@ -129,7 +129,10 @@ test('a backup taken while the node runs and writes restores into a node with th
 
 test('bad input: each gets one line, and nothing is left behind', async () => {
   const out = join(work, 'good.tar');
+  // What a killed backup left in the data directory (its process is gone) goes at the next backup.
+  mkdirSync(join(node.dir, '.backup-999999999-x', 'blobs'), { recursive: true });
   assert.equal((await tessera(['backup', '--data', node.dir, '--out', out])).code, 0);
+  assert.ok(!existsSync(join(node.dir, '.backup-999999999-x')), "a killed backup's staging folder is removed");
 
   oneLine(await tessera(['backup', '--data', join(work, 'nowhere'), '--out', join(work, 'x.tar')]), /no data directory at .*nowhere$/);
   oneLine(await tessera(['backup', '--data', node.dir, '--out', join(work, 'no-such-folder', 'x.tar')]), /cannot write the backup to .*: the folder .*no-such-folder does not exist$/);

@@ -49,7 +49,8 @@ function outError(out: string, err: NodeJS.ErrnoException): TesseraError {
 }
 
 /**
- * Hard-links every file of `from` (not its dot-files: an upload in progress, the disk-space reserve) into
+ * Hard-links every file of `from` (not its dot-files: an upload in progress, the disk-space reserve; nor a
+ * package's `.tmp` file, which is still being written) into
  * `to`, skipping those already there. Blobs and packages are written once, to a temporary name, then renamed
  * into place and never changed, so a link is the file as it will ever be, and it outlives a delete by the node.
  * Where the file system refuses links, the file is copied.
@@ -58,7 +59,7 @@ function linkFiles(from: string, to: string): void {
   if (!existsSync(from)) return;
   mkdirSync(to, { recursive: true, mode: 0o700 });
   for (const name of readdirSync(from)) {
-    if (name.startsWith('.')) continue;
+    if (name.startsWith('.') || name.endsWith('.tmp')) continue;
     const src = join(from, name);
     const dst = join(to, name);
     if (existsSync(dst)) continue;
@@ -87,7 +88,8 @@ function copyTree(from: string, to: string): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
     const src = join(from, entry.name);
     if (entry.isDirectory()) copyTree(src, join(to, entry.name));
-    else if (entry.isFile()) {
+    // A resource's `.tmp` file is a new version being written, renamed over the file when complete.
+    else if (entry.isFile() && !entry.name.endsWith('.tmp')) {
       try {
         copyFileSync(src, join(to, entry.name));
       } catch (err) {
@@ -106,6 +108,21 @@ function filesUnder(dir: string, prefix = ''): string[] {
     else if (entry.isFile()) out.push(rel);
   }
   return out.sort();
+}
+
+/** Staging folders of backups that were killed (their process is gone): their links would hold disk space for ever. */
+function removeStaleStaging(root: string): void {
+  for (const name of readdirSync(root)) {
+    const m = /^\.backup-(\d+)-/.exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // another backup, still running
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
+    }
+    rmSync(join(root, name), { recursive: true, force: true });
+  }
 }
 
 /** Checks that `dir` is a data directory the backup can be made of, in one line if not. */
@@ -140,9 +157,10 @@ export async function backupDataDir(opts: { dir: string; out: string; onProgress
     throw outError(out, err as NodeJS.ErrnoException);
   }
   // The staging folder is inside the data directory, so that links to its blobs are possible (same file system).
+  removeStaleStaging(paths.root);
   let staging: string;
   try {
-    staging = mkdtempSync(join(paths.root, '.backup-'));
+    staging = mkdtempSync(join(paths.root, `.backup-${process.pid}-`));
   } catch (err) {
     closeSync(fd);
     rmSync(partial, { force: true });
