@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TEST_ENV, type TestNode, serveDataDir, startNode, tempDir, tessera } from './helpers/cli.js';
+import { execFile } from 'node:child_process';
+import { TEST_ENV, type TestNode, serveDataDir, startNode, tempDir, tessera, tesseraCommand } from './helpers/cli.js';
 import { builtinTasks } from './helpers/builtin-tasks.js';
 import { passProposal } from './helpers/gov.js';
 import { https } from './helpers/https-client.js';
@@ -43,7 +44,7 @@ let seen = '';
 export function handle_init(payload, state) { seen = state ?? ''; }
 export function handle_call(src, msg) {
   const req = JSON.parse(msg);
-  if (req.method === 'Post') { edgeless.sync(String.fromCharCode(...req.body)); return reply(200, 'synced'); }
+  if (req.method === 'Post') { const s = String.fromCharCode(...req.body); edgeless.sync(s); edgeless.cast('log', 'kept ' + s); return reply(200, 'synced'); }
   return reply(200, 'init saw: ' + seen);
 }`;
 const put = (n: TestNode, key: string, value: string) => https(`https://127.0.0.1:${n.ports.https}/app/kv/${key}`, { ...n.identity('alice'), ca: n.ca }, { method: 'PUT', body: Buffer.from(value) });
@@ -69,9 +70,17 @@ before(async () => {
   seen.task = await run.view();
   seen.taskId = (await https(tasks.url('/v1/tasks'), tasks.id('alice'))).json().tasks[0];
   const wf = workflowClient(node, 'alice');
-  const started = await wf.start({ functions: [jsFunction('keeper', KEEPER)], resources: [ingress('keeper', { host: 'keeper.example' })] }, 'keeper');
+  const started = await wf.start(
+    { functions: [jsFunction('keeper', KEEPER, { log: 'log' })], resources: [ingress('keeper', { host: 'keeper.example' }), { name: 'log', class_type: 'file-log', output_mapping: {}, configurations: { filename: 'keeper.log' } }] },
+    'keeper',
+  );
   assert.equal(started.status, 201, started.body.toString());
   assert.equal((await wf.ingressAt('keeper.example', '/set', { body: seen.state })).body.toString(), 'synced');
+  // The workflow's file-log (sealed, under workflow-files/) has the line before the backup is taken.
+  await wf.until(async () => {
+    const f = await wf.file('keeper', 'keeper.log');
+    return f.status === 200 && f.json().content.includes(seen.state) ? true : undefined;
+  }, 'the file-log line');
 });
 after(async () => {
   await restored?.cleanup();
@@ -101,6 +110,7 @@ test('a backup taken while the node runs and writes restores into a node with th
   const dir = join(work, 'restored');
   const restore = await tessera(['restore', '--from', out, '--data', dir]);
   assert.equal(restore.code, 0, restore.stderr);
+  assert.equal(restore.stderr, '', 'the sealing key in place opens the restored data: no warning');
   assert.match(restore.stdout, /^Restored \d+ files .* into .*restored\nNext: tessera serve --data /);
   const verify = await tessera(['ledger', 'verify', dir]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
@@ -120,6 +130,9 @@ test('a backup taken while the node runs and writes restores into a node with th
     return r.status === 200 ? r.body.toString() : undefined;
   }, 'the workflow to come back on the restored node');
   assert.equal(saw, `init saw: ${seen.state}`, 'the workflow came back with its synced state');
+  const log = await wf.file('keeper', 'keeper.log');
+  assert.equal(log.status, 200, log.body.toString());
+  assert.match(log.json().content, new RegExp(`kept ${seen.state}`), "the workflow's file-log came with it");
   // The restored node goes on: it takes writes and its ledger still verifies after it stops.
   assert.equal((await put(restored, 'after', 'y')).status, 204);
   await restored.stop();
@@ -161,10 +174,17 @@ test('bad input: each gets one line, and nothing is left behind', async () => {
   oneLine(await tessera(['restore', '--from', out, '--data', busy]), /busy is not empty; restore into a new or empty folder/);
   assert.deepEqual(readdirSync(busy), ['something']);
 
-  // An empty folder is fine.
+  // An empty folder is fine. With another sealing key in place, the data is restored and a warning says so.
   const empty = join(work, 'empty');
   mkdirSync(empty);
-  assert.equal((await tessera(['restore', '--from', out, '--data', empty])).code, 0);
+  const otherKey = join(work, 'other.key');
+  writeFileSync(otherKey, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(...tesseraCommand(['restore', '--from', out, '--data', empty]), { env: { ...TEST_ENV, TESSERA_SEALING_KEY_FILE: otherKey } }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: .*master\.key\.sealed cannot be unsealed with .*other\.key: it was sealed under another sealing key; a node on .*empty needs the sealing key of the node that was backed up\n$/);
+  assert.ok(existsSync(join(empty, 'store.sqlite')));
 });
 
 test('backup and restore --help show an example', async () => {

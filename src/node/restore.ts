@@ -7,7 +7,10 @@ import tar from 'tar-stream';
 import { TesseraError } from '../errors/index.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
 import { checkStoreFile } from '../store/snapshot.js';
+import { sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { type BackupManifest, MANIFEST_NAME, parseManifest } from './backup-manifest.js';
+import { loadConfig } from './config.js';
+import { dataDirPaths } from './datadir.js';
 
 // `tessera restore` (docs/backup.md): unpacks a backup into a new data directory. Everything is unpacked
 // beside the target first and checked against the manifest (every file there, none more, each of its size and
@@ -20,6 +23,21 @@ export interface RestoreReport {
   files: number;
   bytes: number;
   manifest: BackupManifest;
+  /** Whether the sealing key a node would use here opens the restored master key; if not, why. */
+  sealingKey: { path: string; opens: boolean; why?: string };
+}
+
+/** Tries the sealing key a node started on `dir` would use (its kms.sealing_key_file, else the usual places). */
+function trySealingKey(dir: string): RestoreReport['sealingKey'] {
+  const paths = dataDirPaths(dir);
+  let path = '';
+  try {
+    path = sealingKeyPath(loadConfig(paths.config).kms.sealing_key_file);
+    unsealMasterKey(paths.sealedMasterKey, path);
+    return { path, opens: true };
+  } catch (err) {
+    return { path, opens: false, why: (err as Error).message };
+  }
 }
 
 /** A tar entry's name as a safe relative path, or a refusal: nothing may land outside the target. */
@@ -122,7 +140,7 @@ export async function restoreDataDir(opts: { from: string; dir: string; onProgre
     if (existsSync(target)) rmdirSync(target);
     renameSync(staging, target);
     moved = true;
-    return { dir: target, files: manifest.files.length, bytes: manifest.files.reduce((a, f) => a + f.bytes, 0), manifest };
+    return { dir: target, files: manifest.files.length, bytes: manifest.files.reduce((a, f) => a + f.bytes, 0), manifest, sealingKey: trySealingKey(target) };
   } finally {
     if (!moved) rmSync(staging, { recursive: true, force: true });
   }

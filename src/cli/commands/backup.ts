@@ -44,6 +44,8 @@ The node that serves it needs the sealing key of the node that was backed up.`,
       const bar = progressBar('restore');
       const report = await restoreDataDir({ from: opts.from, dir: opts.data, onProgress: bar.update }).finally(bar.stop);
       console.log(`Restored ${report.files} files (${mib(report.bytes)}, ledger at transaction ${report.manifest.ledger_last_seqno}) into ${report.dir}`);
+      // The data is restored either way: the right key may simply not be in place yet.
+      if (!report.sealingKey.opens) console.error(`warning: ${report.sealingKey.why}; a node on ${opts.data} needs the sealing key of the node that was backed up`);
       console.log(`Next: tessera serve --data ${opts.data}   (with the sealing key of the node that was backed up)`);
     });
 }
