@@ -19,7 +19,7 @@ ENV npm_config_nodedir=/usr/local
 WORKDIR /build
 # The dependencies first, on their own layer: a change to the sources does not reinstall them.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY bin ./bin
@@ -27,7 +27,9 @@ COPY src ./src
 COPY test ./test
 COPY bench ./bench
 COPY examples ./examples
-RUN npm run build \
+# Install scripts (native addons) run now, with the sources in place, then the build.
+RUN npm rebuild --no-audit --no-fund \
+ && npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf dist/test dist/bench dist/examples
 

@@ -8,8 +8,12 @@ here="$(dirname "$0")"
 if [ "${1:-serve}" = serve ]; then
   [ "$#" -gt 0 ] && shift
   if [ ! -f "$data/tessera.toml" ]; then
-    if [ ! -r "${TESSERA_SEALING_KEY_FILE:-}" ]; then
-      echo "tessera: no sealing key at ${TESSERA_SEALING_KEY_FILE:-(TESSERA_SEALING_KEY_FILE unset)}: mount one (docs/deploy.md)" >&2
+    key="${TESSERA_SEALING_KEY_FILE:-}"
+    if [ ! -e "$key" ]; then
+      echo "tessera: no sealing key at ${key:-(TESSERA_SEALING_KEY_FILE unset)}: mount one (docs/deploy.md)" >&2
+      exit 1
+    elif [ ! -r "$key" ]; then
+      echo "tessera: the sealing key $key is not readable by uid $(id -u): on the host, chown $(id -u) the key file (docs/deploy.md)" >&2
       exit 1
     fi
     tessera init --data "$data" --users "${TESSERA_INIT_USERS:-}" --members "${TESSERA_INIT_MEMBERS:-m0}"
