@@ -12,6 +12,7 @@ import { registerGov } from './commands/gov.js';
 import { registerWorkflow } from './commands/workflow.js';
 import { registerFn } from './commands/fn.js';
 import { registerApp } from './commands/app.js';
+import { registerBackup } from './commands/backup.js';
 
 // Everything Tessera writes (the data directory, its database, WAL, blobs, keys, downloads) is for its
 // owner alone: files 0600, directories 0700, whatever the caller's umask.
@@ -42,6 +43,7 @@ registerGov(program);
 registerWorkflow(program);
 registerFn(program);
 registerApp(program);
+registerBackup(program);
 
 try {
   await program.parseAsync(process.argv);

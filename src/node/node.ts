@@ -11,6 +11,7 @@ import { RateLimiter } from '../admission/rate-limit.js';
 import { ConnectionAdmission } from '../admission/per-address.js';
 import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { refuseNewerFile } from '../store/schema.js';
 import { TaskService } from '../tasks/service.js';
 import { fns } from '../wire/fns.js';
 import { LISTEN_BACKLOG, WireListener } from '../wire/listener.js';
@@ -107,6 +108,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const inherited = closeInheritedDescriptors();
   const paths = dataDirPaths(resolve(opts.dataDir));
   const config = loadConfig(paths.config);
+  // Before anything in the data directory is read or written: a store from a newer Tessera is refused whole.
+  refuseNewerFile(paths.store);
   if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
   if (opts.logLevel) config.log.level = opts.logLevel;
   const logger = createLogger(config.log, opts.logDestination);
@@ -132,6 +135,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const serverIdentity = await attested.issue();
   const tlsMaterial = { certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, caPem: readFileSync(paths.caCert, 'utf8') };
   const store = new SqliteStore(paths.store, storeKeysOf(masterKey));
+  if (store.migrated.from !== store.migrated.to) logger.info({ from: store.migrated.from, to: store.migrated.to }, 'store schema migrated (docs/upgrades.md)');
   const ledger = new Ledger(store, deriveKey(masterKey, 'commit evidence'), {
     certPem: readFileSync(paths.nodeCert, 'utf8'),
     keyPem: keyFiles.read(paths.nodeKey, 'node', paths.legacy.nodeKey),

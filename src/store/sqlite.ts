@@ -4,26 +4,9 @@ import Database from 'better-sqlite3';
 import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
 import { seal, unseal } from '../crypto/aead.js';
 import { HistoricalCache } from './historical-cache.js';
+import { migrate, refuseNewer } from './schema.js';
 import { RowSealer, SEALED_TABLE_PREFIX, isPublicTable } from './sealed-rows.js';
 import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS kv (
-  tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
-  PRIMARY KEY (tbl, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS table_versions (tbl TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS txlog (
-  seqno INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL, writes TEXT NOT NULL, claims TEXT
-);
-CREATE TABLE IF NOT EXISTS ledger_leaves (
-  seqno INTEGER PRIMARY KEY, write_set_digest TEXT NOT NULL, commit_evidence TEXT NOT NULL, claims_digest TEXT NOT NULL, leaf BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ledger_signatures (
-  seqno INTEGER PRIMARY KEY, root BLOB NOT NULL, signature BLOB NOT NULL, cert TEXT NOT NULL, signed_at INTEGER NOT NULL
-);
-`;
 
 /** Tables named `public:…` are in the clear, in the ledger and in the rows, as in CCF; every other table's are sealed. */
 export { isPublicTable };
@@ -95,6 +78,8 @@ export class SqliteStore implements Store {
   private syncing = false;
   /** fsyncs of the WAL so far (tests check that concurrent callers share them), and transactions committed by this connection (the node's metrics). */
   readonly stats = { fsyncs: 0, commits: 0 };
+  /** The schema versions before and after this connection's migrations (equal when there were none). */
+  readonly migrated: { from: number; to: number };
   private waiters: Array<{ upTo: number; resolve: () => void; reject: (err: Error) => void }> = [];
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -103,11 +88,19 @@ export class SqliteStore implements Store {
     this.walPath = `${path}-wal`;
     this.dbPath = path;
     this.db = new Database(path);
+    this.db.pragma('busy_timeout = 5000');
+    try {
+      // A store written by a newer Tessera is refused before this connection writes anything to it.
+      refuseNewer(this.db, path);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(options.commit === 'each' ? 'synchronous = FULL' : 'synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
-    this.db.exec(SCHEMA);
+    // Forward migrations (schema.ts), in order, each in its own transaction; a current store has none to run.
+    this.migrated = migrate(this.db, path);
     this.stmts = {
       get: this.db.prepare<[string, string], { value: string | Buffer; version: number }>(
         'SELECT value, version FROM kv WHERE tbl = ? AND key = ?',

@@ -205,3 +205,36 @@ export async function auditedEnclaveInfo(dataDir: string, auditors: string[], op
   }
   return { dir, enclaveInfo: join(dir, 'enclave_info.toml'), auditors: out, run };
 }
+
+/**
+ * `tessera serve` on a data directory made elsewhere (a restored backup, a store a test set up by hand), as a
+ * TestNode. Its users' credentials are read from `identitiesOf`'s DATA-identities (a restored directory has
+ * none of its own: credentials are never in a backup).
+ */
+export async function serveDataDir(dir: string, identitiesOf = dir): Promise<TestNode> {
+  const running = await spawnServe(dir);
+  const node: TestNode = {
+    dir,
+    proc: running.proc,
+    ports: running.ports,
+    ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+    service: { cert: readFileSync(join(dir, 'node', 'cert.pem'), 'utf8'), key: nodeKeyFiles(dir).read(join(dir, 'node', 'key.sealed'), 'node') },
+    identity: (name) => {
+      const base = join(identitiesDirOf(identitiesOf), name);
+      return { cert: readFileSync(join(base, 'cert.pem'), 'utf8'), key: readFileSync(join(base, 'key.pem'), 'utf8'), token: readFileSync(join(base, 'token'), 'utf8').trim() };
+    },
+    logs: () => running.output.join(''),
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (running.proc.exitCode !== null || running.proc.signalCode !== null) return resolve(running.proc.exitCode);
+        running.proc.once('exit', (code) => resolve(code));
+        running.proc.kill(signal);
+      }),
+    restart: () => Promise.reject(new Error('serveDataDir nodes are not restarted')),
+    cleanup: async () => {
+      await node.stop('SIGKILL');
+      rmSync(defaultFnDir(dir), { recursive: true, force: true });
+    },
+  };
+  return node;
+}
