@@ -59,6 +59,8 @@ import { measuredSettings } from './measured-settings.js';
 export interface NodeOptions {
   dataDir: string;
   httpPort?: number;
+  /** Ports by listener (`https` and the wire listeners' names), overriding tessera.toml (`tessera serve --port-base` and per-listener flags). */
+  ports?: Partial<Record<'https' | WireListenerName, number>>;
   logLevel?: TesseraConfig['log']['level'];
   /** Where logs go; stdout by default. */
   logDestination?: NodeJS.WritableStream;
@@ -105,6 +107,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const paths = dataDirPaths(resolve(opts.dataDir));
   const config = loadConfig(paths.config);
   if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
+  for (const [name, port] of Object.entries(opts.ports ?? {})) {
+    if (port === undefined) continue;
+    if (name === 'https') config.http.port = port;
+    else config.wire[name as WireListenerName].port = port;
+  }
   if (opts.logLevel) config.log.level = opts.logLevel;
   const logger = pino({ level: config.log.level, base: { node: 'tessera' } }, opts.logDestination ?? process.stdout);
   if (inherited.length) logger.info({ fds: inherited }, 'closed file descriptors inherited from the parent process, so that no function process gets them');

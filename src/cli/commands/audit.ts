@@ -3,7 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TesseraError } from '../../errors/index.js';
 import { loadConfig, resolveConfig } from '../../node/config.js';
-import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
+import { dataDirPaths } from '../../node/datadir.js';
+import { dataDirOf } from '../target.js';
 import { enclaveInfoFor } from '../../node/measured-settings.js';
 import { createAuditorKeys, signAsAuditor, verifyAuditorSignatures } from '../../sdk/auditor.js';
 
@@ -20,7 +21,7 @@ export function registerMeasure(program: Command) {
   program
     .command('measure')
     .description("Print the node's enclave_info.toml: the measurement of this installation's code, dependencies and measured settings")
-    .option('-d, --data <dir>', 'data directory whose tessera.toml supplies the measured settings (defaults if absent)', DEFAULT_DATA_DIR)
+    .option('-d, --data <dir>', 'data directory whose tessera.toml supplies the measured settings, defaults if absent (or $TESSERA_DATA)', dataDirOf())
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .addHelpText('after', '\nExample:\n  $ tessera measure --data ./node1 -o enclave_info.toml\n\nAuditors then sign that file with `tessera audit sign`.')
     .action((opts: { data: string; out?: string }) => {
