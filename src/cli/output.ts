@@ -86,8 +86,9 @@ export function output(flags: OutputFlags = {}, stream: NodeJS.WriteStream = pro
     record(value, lines, opts = {}) {
       if (json) return printJson(value);
       if (quiet) return write(opts.id ? [opts.id] : []);
-      const width = Math.max(0, ...lines.map(([l]) => l.length));
-      write(lines.filter(([, v]) => v !== undefined).map(([l, v]) => `${l.padEnd(width)}  ${show(v)}`.trimEnd()));
+      const shown = lines.filter(([, v]) => v !== undefined);
+      const width = Math.max(0, ...shown.map(([l]) => l.length));
+      write(shown.map(([l, v]) => `${l.padEnd(width)}  ${show(v)}`.trimEnd()));
     },
     ids(ids) {
       if (json) return printJson(ids);
@@ -125,18 +126,23 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** One progress line: what is done of what, how fast, how long yet. */
-export function progressLine(done: number, total: number, elapsedMs: number): { sizes: string; speed: string; left: string } {
+/** One progress line: what is done of what, how fast, how long yet; in bytes, or in `unit` (e.g. 'tx'). */
+export function progressLine(done: number, total: number, elapsedMs: number, unit = 'bytes'): { sizes: string; speed: string; left: string } {
   const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
+  const bytes = unit === 'bytes';
   return {
-    sizes: `${formatBytes(done)} / ${formatBytes(total)}`,
-    speed: `${formatBytes(Math.round(rate))}/s`,
+    sizes: bytes ? `${formatBytes(done)} / ${formatBytes(total)}` : `${done} / ${total} ${unit}`,
+    speed: bytes ? `${formatBytes(Math.round(rate))}/s` : `${Math.round(rate)} ${unit}/s`,
     left: rate > 0 ? formatDuration((total - done) / rate) : '?',
   };
 }
 
-/** A progress bar on a terminal (stderr), in plaintext bytes with speed and time left; nothing in a pipe. */
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): { update: (done: number, total: number) => void; stop: () => void } {
+/**
+ * A progress bar on a terminal (stderr), with speed and time left; nothing in a pipe. It counts bytes
+ * (callers pass plaintext bytes: what the user knows the file's size to be) unless `unit` names another.
+ */
+export function progressBar(label: string, opts: { unit?: string; stream?: NodeJS.WriteStream } = {}): { update: (done: number, total: number) => void; stop: () => void } {
+  const stream = opts.stream ?? process.stderr;
   if (!stream.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {sizes} | {speed} | {left} left`, stream, hideCursor: true, barCompleteChar: '=', barIncompleteChar: ' ' });
   let started = 0;
@@ -144,9 +150,9 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
     update(done, total) {
       if (!started) {
         started = Date.now();
-        bar.start(total, 0, progressLine(0, total, 0));
+        bar.start(total, 0, progressLine(0, total, 0, opts.unit));
       }
-      bar.update(done, progressLine(done, total, Date.now() - started));
+      bar.update(done, progressLine(done, total, Date.now() - started, opts.unit));
     },
     stop() {
       if (started) bar.stop();

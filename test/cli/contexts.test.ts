@@ -38,7 +38,7 @@ describe('managing contexts', () => {
     const shown = JSON.parse((await run(['context', 'show', '--json'], env)).stdout);
     assert.equal(shown.identity, alice());
     assert.equal(shown.insecureSkipVerification, true);
-    assert.match((await run(['context', 'show', 'far'], env)).stdout, /^name {9}far\nurl {10}https:/);
+    assert.match((await run(['context', 'show', 'far'], env)).stdout, /^name {10}far\nurl {11}https:\/\/127\.0\.0\.1:\d+\nverification  none set/);
 
     assert.equal((await run(['context', 'use', 'far'], env)).code, 0);
     assert.equal(JSON.parse(readFileSync(join(env.TESSERA_CONFIG_DIR!, 'contexts.json'), 'utf8')).current, 'far');

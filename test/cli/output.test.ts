@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { identitiesDirOf } from '../../src/node/datadir.js';
+import { Tessera } from '../../src/sdk/client.js';
 import { align, formatBytes, formatDuration, output, progressLine } from '../../src/cli/output.js';
 import { REPO, type TestNode, startNode, tempDir } from '../helpers/cli.js';
 import { CLEAN, configDir, run } from './run.js';
@@ -43,6 +44,7 @@ describe('the output module', () => {
     assert.equal(formatBytes(1536), '1.5 KiB');
     assert.equal(formatDuration(75), '1m15s');
     assert.deepEqual(progressLine(1024 * 1024, 4 * 1024 * 1024, 1000), { sizes: '1.0 MiB / 4.0 MiB', speed: '1.0 MiB/s', left: '3s' });
+    assert.deepEqual(progressLine(50, 200, 2000, 'transactions'), { sizes: '50 / 200 transactions', speed: '25 transactions/s', left: '6s' });
   });
 });
 
@@ -72,6 +74,16 @@ describe('--json and --quiet against a node', () => {
     assert.equal(uploaded.code, 0, uploaded.stderr);
     const fileId = uploaded.stdout.trim();
     assert.deepEqual(await json(['file', 'list', ...flags]), [fileId]);
+    // The progress a download reports is in plaintext bytes: it ends at the file's size, not the ciphertext's.
+    const me = node.identity('alice');
+    const client = await Tessera.connect({ url: `https://127.0.0.1:${node.ports.https}`, ca: node.ca, cert: me.cert, key: me.key, userId: 'alice', token: me.token, insecureSkipVerification: true, warn: () => {} });
+    const seen: Array<[number, number]> = [];
+    try {
+      await client.downloadFile(fileId, join(tempDir(), 'back.bin'), { onProgress: (done, total) => seen.push([done, total]) });
+    } finally {
+      client.close();
+    }
+    assert.deepEqual(seen.at(-1), [5, 5]);
     const taskId = (await run(['task', 'create', 'echo', ...flags], env)).stdout.trim();
     assert.ok((await json(['task', 'list', ...flags])).includes(taskId));
     assert.equal((await json(['task', 'get', taskId, ...flags])).function_name, 'echo');

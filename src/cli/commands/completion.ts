@@ -10,8 +10,8 @@ export function registerCompletion(program: Command) {
       'after',
       `
 Examples:
-  $ source <(tessera completion bash)                 # this bash session
   $ tessera completion bash > ~/.local/share/bash-completion/completions/tessera
+  $ source <(tessera completion bash)                 # this bash session
   $ source <(tessera completion zsh)                  # this zsh session (after compinit)
   $ tessera completion zsh > "\${fpath[1]}/_tessera"`,
     )

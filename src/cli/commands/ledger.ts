@@ -23,7 +23,7 @@ export function registerLedger(program: Command) {
       if (!existsSync(paths.store)) throw new TesseraError('not_found', `${root} holds no ledger (no ${paths.store}): is it a data directory?`);
       if (!opts.serviceCert && !existsSync(paths.caCert)) throw new TesseraError('not_found', `${root} has no ca.pem: pass --service-cert with the service identity certificate`);
       if (opts.serviceCert && !existsSync(opts.serviceCert)) throw new TesseraError('not_found', `--service-cert ${opts.serviceCert} does not exist`);
-      const bar = progressBar('verify');
+      const bar = progressBar('verify', { unit: 'transactions' });
       const report = verifyDataDirLedger(root, opts.serviceCert, bar.update);
       bar.stop();
       const out = output(opts);
