@@ -69,7 +69,8 @@ export function describeFailure(err: unknown): { message: string; exitCode: numb
   const sys = systemError(err);
   if (sys?.code && UNREACHABLE.has(sys.code)) {
     const where = target ?? 'the node';
-    return { message: `no node answers at ${where} (${sys.code}); start one with \`tessera serve\` or pass --url`, exitCode: EXIT.unreachable, expected: true };
+    const why = sys.code === 'ENOTFOUND' || sys.code === 'EAI_AGAIN' ? `${sys.code}: the host name does not resolve` : sys.code;
+    return { message: `no node answers at ${where} (${why}); start one with \`tessera serve\` or pass --url`, exitCode: EXIT.unreachable, expected: true };
   }
   if (sys?.code && TLS.test(sys.code)) {
     return { message: `the node at ${target ?? 'the URL'} did not pass the TLS check (${sys.code}: ${sys.message}); pass --ca with that node's ca.pem`, exitCode: EXIT.verification, expected: true };
