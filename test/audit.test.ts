@@ -30,7 +30,7 @@ test('keygen, sign and verify: RSA with a DER (PKCS#1) public key as MesaTEE shi
 
   writeFileSync(info, toml.replace('[tms]', '[tms] '));
   const tampered = await tessera(['audit', 'verify', info, ...auditors]);
-  assert.equal(tampered.code, 1);
+  assert.equal(tampered.code, 4); // verification failed (docs/cli.md)
   assert.match(tampered.stderr, /auditor check failed: the signature of 'godzilla' does not verify over enclave_info.toml/);
 
   const none = await tessera(['audit', 'verify', info]);

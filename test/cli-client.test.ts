@@ -61,7 +61,7 @@ test('the client refuses to run unverified unless told to, and says how', async 
   const bare = ['--identity', join(identitiesDirOf(node.dir), 'alice'), '--url', `https://127.0.0.1:${node.ports.https}`];
   const r = await tessera(['task', 'list', ...bare]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /verification needs enclaveInfo and at least one auditor; to connect without any check, pass insecureSkipVerification/);
+  assert.match(r.stderr, /verification needs the auditors’ signed enclave_info.toml and at least one auditor: pass --enclave-info FILE and --auditor KEY:SIG .*to connect without any check, pass --insecure-skip-verification \(or TESSERA_INSECURE=1\)/);
   const insecure = await tessera(['task', 'list', ...bare, '--insecure-skip-verification']);
   assert.equal(insecure.code, 0);
   assert.match(insecure.stderr, /WARNING: insecureSkipVerification is set/);

@@ -224,7 +224,7 @@ describe('tessera gov', () => {
       assert.match(voted.stdout, new RegExp(`${id}  Accepted  \\(2 ballots\\)  tx 1\\.\\d+`));
     }
     assert.match((await tessera(['gov', 'list', ...flags('m0')])).stdout, new RegExp(`${id}  Accepted`));
-    const shown = JSON.parse((await tessera(['gov', 'show', id, ...flags('m0')])).stdout);
+    const shown = JSON.parse((await tessera(['gov', 'show', id, '--json', ...flags('m0')])).stdout);
     assert.deepEqual(shown.actions, ['set_jwt_issuer']);
     const both = await tessera(['gov', 'vote', id, '--accept', '--reject', ...flags('m0')]);
     assert.match(both.stderr, /choose exactly one of --accept, --reject or --ballot FILE/);

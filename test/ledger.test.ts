@@ -106,7 +106,7 @@ test('tessera ledger verify checks the files offline and finds a changed transac
   db.prepare('UPDATE txlog SET writes = ? WHERE seqno = 3').run(row.writes.replace(/"table":"/, '"table":"x'));
   db.close();
   const broken = await tessera(['ledger', 'verify', node.dir]);
-  assert.equal(broken.code, 1);
+  assert.equal(broken.code, 4); // verification failed (docs/cli.md)
   assert.match(broken.stderr, /problem: transaction 2\.3: its write set does not match its digest \(altered after commit\)/);
   await node.restart().catch(() => {});
 });

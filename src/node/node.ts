@@ -63,6 +63,8 @@ import { measuredSettings } from './measured-settings.js';
 export interface NodeOptions {
   dataDir: string;
   httpPort?: number;
+  /** Ports by listener (`https` and the wire listeners' names), overriding tessera.toml (`tessera serve --port-base` and per-listener flags). */
+  ports?: Partial<Record<'https' | WireListenerName, number>>;
   logLevel?: TesseraConfig['log']['level'];
   /** Where logs go; stdout by default. */
   logDestination?: NodeJS.WritableStream;
@@ -111,6 +113,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // Before anything in the data directory is read or written: a store from a newer Tessera is refused whole.
   refuseNewerFile(paths.store);
   if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
+  for (const [name, port] of Object.entries(opts.ports ?? {})) {
+    if (port === undefined) continue;
+    if (name === 'https') config.http.port = port;
+    else config.wire[name as WireListenerName].port = port;
+  }
   if (opts.logLevel) config.log.level = opts.logLevel;
   const logger = createLogger(config.log, opts.logDestination);
   for (const variable of unknownEnvVariables(process.env)) logger.warn({ variable }, `${variable} names no setting of tessera.toml and is ignored (docs/operations.md lists the variables)`);

@@ -118,7 +118,7 @@ export class Tessera {
       socket.on('error', (err: Error & { code?: string }) => {
         if (/CERT|SIGNATURE|ISSUER|self.signed/i.test(err.code ?? err.message)) {
           reject(new TesseraError('permission_denied', `the node's certificate is not issued by the CA you trust (${err.code ?? err.message}): check the ca you passed, and that this is the right node`));
-        } else reject(new TesseraError('unavailable', `cannot reach the node at ${url.host}: ${err.message}`));
+        } else reject(new TesseraError('unavailable', `cannot reach the node at ${url.host}: ${err.message}`, { cause: err }));
       });
     });
   }
@@ -225,11 +225,12 @@ export class Tessera {
   async downloadFile(fileId: string, path: string, opts: Progress = {}): Promise<string> {
     const info = await this.getFile(fileId);
     const res = await this.backend.download(info.access_path);
-    const total = info.file_size + 16;
+    // Progress counts plaintext bytes, as the user knows the file (the ciphertext carries a 16-byte tag more).
+    const total = info.file_size;
     let got = 0;
     const temp = `${path}.part-${process.pid}`;
     try {
-      await pipeline(res, counter((n) => opts.onProgress?.((got += n), total)), decryptStream(info.key_config), createWriteStream(temp, { mode: 0o600 }));
+      await pipeline(res, decryptStream(info.key_config), counter((n) => opts.onProgress?.((got += n), total)), createWriteStream(temp, { mode: 0o600 }));
       await rename(temp, path);
     } catch (err) {
       await rm(temp, { force: true });

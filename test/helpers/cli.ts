@@ -22,7 +22,8 @@ export interface CliResult {
 /** Every test process keeps its sealing key in a temporary directory, never in the real home. */
 const sealingDir = mkdtempSync(join(tmpdir(), 'tessera-sealing-'));
 process.on('exit', () => rmSync(sealingDir, { recursive: true, force: true }));
-export const TEST_ENV = { ...process.env, TESSERA_SEALING_KEY_FILE: join(sealingDir, 'sealing.key') };
+// Contexts too (~/.config/tessera/contexts.json): a developer's current context must not steer the tests.
+export const TEST_ENV = { ...process.env, TESSERA_SEALING_KEY_FILE: join(sealingDir, 'sealing.key'), TESSERA_CONFIG_DIR: join(sealingDir, 'config') };
 
 /** A test node's master key, as the node unseals it (every test node of a process shares the sealing key). */
 export const nodeMasterKey = (dir: string) => unsealMasterKey(join(dir, 'master.key.sealed'), TEST_ENV.TESSERA_SEALING_KEY_FILE);

@@ -152,7 +152,7 @@ describe('tessera workflow', () => {
     const id = started.stdout.trim();
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.match((await tessera(['workflow', 'list', ...flags])).stdout, new RegExp(`${id}  flow  alice`));
-    assert.equal(JSON.parse((await tessera(['workflow', 'inspect', id, ...flags])).stdout).functions[0].name, 'echo');
+    assert.equal(JSON.parse((await tessera(['workflow', 'inspect', id, '--json', ...flags])).stdout).functions[0].name, 'echo');
     assert.match((await tessera(['workflow', 'stop', id, ...flags])).stdout, /stopped flow/);
     writeFileSync(join(dir, 'broken.json'), JSON.stringify({ functions: [{ name: 'x', class_specification: { id: 'x', function_type: 'JS', version: '1', code: 'missing.js' } }] }));
     const broken = await tessera(['workflow', 'start', join(dir, 'broken.json'), ...flags]);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TesseraError } from '../../errors/index.js';
 import { ACCEPT_BALLOT, type MemberClient } from '../../sdk/member.js';
 import { type ProposalStatus, readAppBundle, removeJsAppProposal, setJsAppProposal, waitForProposal } from '../../sdk/app-deploy.js';
-import { expectOk, type GovFlags, memberFromFlags, printState } from './gov.js';
+import { expectOk, type GovFlags, memberFromFlags, memberOptions, printState } from './gov.js';
 
 // `tessera app`: deploy a CCF JavaScript app from its directory, show what is deployed, remove it. Each
 // change is a governance proposal (set_js_app, remove_js_app) signed by the member, as CCF deploys apps.
@@ -13,11 +13,6 @@ interface ProposeFlags extends GovFlags {
   timeout: string;
 }
 
-const memberOptions = (cmd: Command) =>
-  cmd
-    .option('-i, --identity <dir>', "the member's identity folder: cert.pem and key.pem (or $TESSERA_IDENTITY)")
-    .option('--url <url>', 'the node (or $TESSERA_URL)', process.env.TESSERA_URL ?? 'https://127.0.0.1:8000')
-    .option('--ca <file>', 'the node CA (default: ca.pem two levels above the identity folder)');
 
 const proposeOptions = (cmd: Command) =>
   memberOptions(cmd)

@@ -3,7 +3,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TesseraError } from '../../errors/index.js';
 import { loadConfig, resolveConfig } from '../../node/config.js';
-import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
+import { dataDirPaths } from '../../node/datadir.js';
+import { dataDirOf } from '../target.js';
+import { EXIT, withExitCode } from '../failure.js';
 import { enclaveInfoFor } from '../../node/measured-settings.js';
 import { createAuditorKeys, signAsAuditor, verifyAuditorSignatures } from '../../sdk/auditor.js';
 
@@ -20,7 +22,7 @@ export function registerMeasure(program: Command) {
   program
     .command('measure')
     .description("Print the node's enclave_info.toml: the measurement of this installation's code, dependencies and measured settings")
-    .option('-d, --data <dir>', 'data directory whose tessera.toml supplies the measured settings (defaults if absent)', DEFAULT_DATA_DIR)
+    .option('-d, --data <dir>', 'data directory whose tessera.toml supplies the measured settings, defaults if absent (or $TESSERA_DATA)', dataDirOf())
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .addHelpText('after', '\nExample:\n  $ tessera measure --data ./node1 -o enclave_info.toml\n\nAuditors then sign that file with `tessera audit sign`.')
     .action((opts: { data: string; out?: string }) => {
@@ -74,9 +76,17 @@ Examples:
     .command('verify <file>')
     .description('Check that every auditor signature verifies over the file, and print its SHA-256')
     .option('--auditor <key:sig>', 'an auditor public key and its signature file; repeat for each auditor', collect, [])
-    .addHelpText('after', '\nExample:\n  $ tessera audit verify enclave_info.toml --auditor a.pub.pem:a.sign.sha256 --auditor b.pub.der:b.sign.sha256')
+    .addHelpText('after', '\nExample:\n  $ tessera audit verify enclave_info.toml --auditor a.pub.pem:a.sign.sha256 --auditor b.pub.der:b.sign.sha256\n\nExits 4 if a signature does not verify.')
     .action((file: string, opts: { auditor: string[] }) => {
-      const verified = verifyAuditorSignatures(readFileSync(file), opts.auditor.map(splitAuditorPair));
+      if (!opts.auditor.length) throw new TesseraError('invalid_input', 'no auditors given: pass --auditor PUBLIC_KEY:SIGNATURE for each auditor whose signature to check');
+      let verified;
+      try {
+        verified = verifyAuditorSignatures(readFileSync(file), opts.auditor.map(splitAuditorPair));
+      } catch (err) {
+        // A signature that does not verify is exit 4 (docs/cli.md), apart from a command that is wrong.
+        if (err instanceof TesseraError && err.code === 'permission_denied') throw withExitCode(err, EXIT.verification);
+        throw err;
+      }
       for (const name of verified.auditors) console.log(`ok  ${name}`);
       console.log(`sha256 ${verified.digest}`);
       for (const [service, m] of Object.entries(verified.services)) console.log(`  [${service}] mr_enclave ${m.mr_enclave}`);

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
-import { type ClientFlags, clientOptions, progressBar, withClient } from '../client.js';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { TesseraError } from '../../errors/index.js';
+import { type ClientFlags, clientOptions, withClient } from '../client.js';
+import { type OutputFlags, output, outputOptions, progressBar } from '../output.js';
 
 const ENV_HINT = `
 Connection: --identity (or TESSERA_IDENTITY), --url (TESSERA_URL), and what you trust:
@@ -24,6 +28,9 @@ ${ENV_HINT}`,
     .option('--name <name>', 'file name to record (default: the base name)')
     .addHelpText('after', '\nExample:\n  $ tessera file upload ./alice.csv -i ./tessera-data-identities/alice --insecure-skip-verification')
     .action(async (path: string, flags: ClientFlags & { name?: string }) => {
+      // Before connecting: a typo in the path is said as such, not after a TLS handshake.
+      if (!existsSync(path)) throw new TesseraError('not_found', `${path} does not exist`);
+      if (!statSync(path).isFile()) throw new TesseraError('invalid_input', `${path} is not a file`);
       const bar = progressBar('upload');
       const id = await withClient(flags, (c) => c.uploadFile(path, { fileName: flags.name, onProgress: bar.update })).finally(bar.stop);
       console.log(id);
@@ -34,16 +41,19 @@ ${ENV_HINT}`,
     .requiredOption('-o, --out <path>', 'where to write the plaintext')
     .addHelpText('after', '\nExample:\n  $ tessera file get 0a9ca5ac-2150-4bdd-ab63-c2c12252e747 -o result.bin')
     .action(async (id: string, flags: ClientFlags & { out: string }) => {
+      const folder = dirname(resolve(flags.out));
+      if (!existsSync(folder)) throw new TesseraError('not_found', `--out ${flags.out}: the folder ${folder} does not exist; create it first`);
+      if (existsSync(flags.out) && statSync(flags.out).isDirectory()) throw new TesseraError('invalid_input', `--out ${flags.out} is a folder: give a file path`);
       const bar = progressBar('download');
       await withClient(flags, (c) => c.downloadFile(id, flags.out, { onProgress: bar.update })).finally(bar.stop);
       console.log(flags.out);
     });
 
-  clientOptions(file.command('list'))
+  outputOptions(clientOptions(file.command('list')))
     .description('List the ids of your files')
-    .addHelpText('after', '\nExample:\n  $ tessera file list')
-    .action(async (flags: ClientFlags) => {
-      for (const id of await withClient(flags, (c) => c.listFiles())) console.log(id);
+    .addHelpText('after', '\nExamples:\n  $ tessera file list\n  $ tessera file list --json')
+    .action(async (flags: ClientFlags & OutputFlags) => {
+      output(flags).ids(await withClient(flags, (c) => c.listFiles()));
     });
 
   clientOptions(file.command('rm <id>'))

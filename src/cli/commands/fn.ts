@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { packFunctionDirectory as packDirectory } from '../../sdk/client.js';
 import { type ClientFlags, clientOptions, progressBar, withClient } from '../client.js';
+import { type OutputFlags, output, outputOptions } from '../output.js';
 import { FN_INIT_RUNTIMES, fnInit } from '../fn-init.js';
 import { type GovFlags, expectOk, memberFromFlags, printState } from './gov.js';
 
@@ -101,16 +102,23 @@ Examples:
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
 
-  clientOptions(fn.command('list'))
+  outputOptions(clientOptions(fn.command('list')))
     .description('List process functions, and how this node confines them')
-    .addHelpText('after', '\nExample:\n  $ tessera fn list')
-    .action(async (flags: ClientFlags) => {
+    .addHelpText('after', '\nExamples:\n  $ tessera fn list\n  $ tessera fn list --json')
+    .action(async (flags: ClientFlags & OutputFlags) => {
       const { fns, confinement } = await withClient(flags, (c) => c.listFunctions());
-      if (confinement.warning) process.stderr.write(`WARNING: ${confinement.warning}\n`);
-      for (const f of fns) {
-        const triggers = (f.triggers ?? []).map((t) => `/t/${f.app}${t.source}`).join(' ');
-        console.log(`${f.id}  ${f.app}  ${f.name}  v${f.version}  ${f.owner}  ${f.package.slice(0, 12)}${triggers ? `  ${triggers}` : ''}`);
-      }
+      if (confinement.warning && !flags.json) process.stderr.write(`WARNING: ${confinement.warning}\n`);
+      if (flags.json) return void console.log(JSON.stringify({ functions: fns, confinement }, null, 2));
+      const rows = fns.map((f) => ({ ...f, triggerPaths: (f.triggers ?? []).map((t) => `/t/${f.app}${t.source}`).join(' ') }));
+      output(flags).table(rows, [
+        { key: 'id', header: 'ID' },
+        { key: 'app', header: 'APP' },
+        { key: 'name', header: 'NAME' },
+        { key: 'version', header: 'VERSION', format: (v) => `v${v}` },
+        { key: 'owner', header: 'OWNER' },
+        { key: 'package', header: 'PACKAGE', format: (v) => String(v).slice(0, 12) },
+        { key: 'triggerPaths', header: 'TRIGGERS' },
+      ], { idKey: 'id', empty: 'no functions' });
     });
 
   clientOptions(fn.command('remove <id>'))

@@ -1,26 +1,31 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caPathFor } from '../../sdk/identity.js';
 import { TesseraError } from '../../errors/index.js';
+import { CONNECTION_HELP, nodeOptions } from '../client.js';
+import { type OutputFlags, output, outputOptions } from '../output.js';
+import { type ConnectionFlags, resolveTarget } from '../target.js';
 import { ACCEPT_BALLOT, REJECT_BALLOT, type MemberClient, memberClient } from '../../sdk/member.js';
 
-export interface GovFlags {
+export interface GovFlags extends ConnectionFlags {
   identity?: string;
-  url: string;
-  ca?: string;
 }
 
-/** The member's client, from its identity folder (or $TESSERA_IDENTITY) and the node CA. */
+/** The member's client, from its identity folder and the node CA, found as every command finds them (target.ts). */
 export function memberFromFlags(flags: GovFlags): MemberClient {
-  const dir = flags.identity ?? process.env.TESSERA_IDENTITY;
-  if (!dir) throw new TesseraError('invalid_input', "which member? pass --identity DIR (the member's folder with cert.pem and key.pem) or set TESSERA_IDENTITY");
+  const target = resolveTarget(flags);
+  const dir = target.identity;
+  if (!dir) throw new TesseraError('invalid_input', "which member? pass --identity DIR (the member's folder with cert.pem and key.pem), set TESSERA_IDENTITY, or use a context that names one");
+  for (const f of ['cert.pem', 'key.pem']) {
+    if (!existsSync(join(dir, f))) throw new TesseraError('not_found', `${join(dir, f)} is missing: a member's identity folder holds cert.pem and key.pem (as 'tessera init --members' makes it)`);
+  }
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
   const key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  const caPath = flags.ca ?? process.env.TESSERA_CA ?? caPathFor(dir);
+  const caPath = target.ca ?? caPathFor(dir);
   if (!caPath) throw new TesseraError('not_found', `no ca.pem in ${dir} (nor two folders up): pass --ca with the node's CA certificate`);
   const ca = readFileSync(caPath, 'utf8');
-  return memberClient({ url: flags.url, cert, key, ca });
+  return memberClient({ url: target.url, cert, key, ca });
 }
 
 export async function expectOk(r: { status: number; text: string }) {
@@ -37,11 +42,17 @@ export async function expectOk(r: { status: number; text: string }) {
   return r.text;
 }
 
-const options = (cmd: Command) =>
-  cmd
-    .option('-i, --identity <dir>', "the member's identity folder: cert.pem and key.pem (or $TESSERA_IDENTITY)")
-    .option('--url <url>', 'the node (or $TESSERA_URL)', process.env.TESSERA_URL ?? 'https://127.0.0.1:8000')
-    .option('--ca <file>', "the node CA (default: ca.pem two levels above the identity folder)");
+/** A member's connection options: identity, then how to find the node (--url, --ca, --data). */
+export const memberOptions = (cmd: Command) =>
+  nodeOptions(cmd.option('-i, --identity <dir>', "the member's identity folder: cert.pem and key.pem (or $TESSERA_IDENTITY)")).addHelpText('after', CONNECTION_HELP);
+const options = memberOptions;
+
+interface ProposalState {
+  proposalId: string;
+  proposalState: string;
+  ballotCount: number;
+  failure?: { reason: string };
+}
 
 export const printState = (text: string, txId?: string) => {
   const p = JSON.parse(text);
@@ -87,21 +98,44 @@ Examples:
       printState(await expectOk(r), r.txId);
     });
 
-  options(gov.command('list'))
+  outputOptions(options(gov.command('list')))
     .description('List proposals with their states')
-    .addHelpText('after', '\nExample:\n  $ tessera gov list -i ./tessera-data-identities/m0')
-    .action(async (flags: GovFlags) => {
+    .addHelpText('after', '\nExamples:\n  $ tessera gov list -i ./tessera-data-identities/m0\n  $ tessera gov list --json | jq -r \'.[] | select(.proposalState == "Open") | .proposalId\'')
+    .action(async (flags: GovFlags & OutputFlags) => {
       const r = await memberFromFlags(flags).call('GET', '/gov/members/proposals');
-      for (const p of JSON.parse(await expectOk(r)).value) printState(JSON.stringify(p));
+      const list = JSON.parse(await expectOk(r)).value as ProposalState[];
+      const out = output(flags);
+      // In a pipe, each row stays as printState prints it ("ID  STATE  (N ballots)"), which scripts already read.
+      out.table(list, [
+        { key: 'proposalId', header: 'PROPOSAL' },
+        { key: 'proposalState', header: 'STATE' },
+        { key: 'ballotCount', header: 'BALLOTS', format: (n) => `(${n} ballot${n === 1 ? '' : 's'})` },
+      ], { idKey: 'proposalId', empty: 'no proposals' });
     });
 
-  options(gov.command('show <id>'))
-    .description("Show a proposal's state, votes and actions")
-    .addHelpText('after', '\nExample:\n  $ tessera gov show 027a4c5a…ebf -i ./tessera-data-identities/m0')
-    .action(async (id: string, flags: GovFlags) => {
+  outputOptions(options(gov.command('show <id>')))
+    .description("Show a proposal's state, votes and actions (a summary; --json for all of it)")
+    .addHelpText('after', '\nExamples:\n  $ tessera gov show 027a4c5a…ebf -i ./tessera-data-identities/m0\n  $ tessera gov show 027a4c5a…ebf --json -i ./tessera-data-identities/m0')
+    .action(async (id: string, flags: GovFlags & OutputFlags) => {
       const client = memberFromFlags(flags);
       const state = JSON.parse(await expectOk(await client.call('GET', `/gov/members/proposals/${id}`)));
       const actions = JSON.parse(await expectOk(await client.call('GET', `/gov/members/proposals/${id}/actions`)));
-      console.log(JSON.stringify({ ...state, actions: actions.actions.map((a: { name: string }) => a.name) }, null, 2));
+      const shown = { ...state, actions: actions.actions.map((a: { name: string }) => a.name) };
+      output(flags).record(shown, proposalLines(shown), { id });
     });
+}
+
+/** A proposal as a person reads it: state, proposer, actions, who voted. */
+function proposalLines(p: { proposalId: string; proposalState: string; proposerId?: string; actions: string[]; ballotCount?: number; finalVotes?: Record<string, boolean>; failure?: { reason: string } }): Array<[string, unknown]> {
+  const lines: Array<[string, unknown]> = [
+    ['proposal', p.proposalId],
+    ['state', p.proposalState],
+    ['proposer', p.proposerId],
+    ['actions', p.actions.join(', ') || '(none)'],
+  ];
+  lines.push(['ballots', p.ballotCount ?? 0]);
+  const votes = Object.entries(p.finalVotes ?? {});
+  if (votes.length) lines.push(['votes', votes.map(([m, v]) => `${m} ${v ? 'yes' : 'no'}`).join(', ')]);
+  if (p.failure) lines.push(['failure', p.failure.reason]);
+  return lines;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_DATA_DIR } from '../../node/datadir.js';
+import { dataDirOf } from '../target.js';
 import { initDataDir } from '../../node/init.js';
 import { splitList } from '../shared.js';
 
@@ -7,7 +7,7 @@ export function registerInit(program: Command) {
   program
     .command('init')
     .description('Create a data directory: configuration, certificate authority, node identity, store, users and members')
-    .option('-d, --data <dir>', 'data directory to create', DEFAULT_DATA_DIR)
+    .option('-d, --data <dir>', 'data directory to create (or $TESSERA_DATA)', dataDirOf())
     .option('--users <names>', 'comma-separated users to create, each with a certificate and a token', '')
     .option('--members <names>', 'comma-separated governance members to create, each with a certificate', '')
     .addHelpText(

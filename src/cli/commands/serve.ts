@@ -1,7 +1,13 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { TesseraError } from '../../errors/index.js';
-import { dataDirPaths, DEFAULT_DATA_DIR } from '../../node/datadir.js';
+import { resolve } from 'node:path';
+import { loadConfig } from '../../node/config.js';
+import { dataDirPaths } from '../../node/datadir.js';
+import { removeNodeFile, writeNodeFile } from '../../node/node-file.js';
+import { VERSION } from '../../node/version.js';
+import { dataDirOf } from '../target.js';
+import { listenFailure, type PortFlags, portOptions, portsFromFlags, PORTS_HELP } from '../ports.js';
 import { initDataDir } from '../../node/init.js';
 import { startNode } from '../../node/node.js';
 
@@ -18,17 +24,25 @@ const parseLevel = (value: string): Level => {
   return value as Level;
 };
 
-interface ServeOptions {
+interface ServeOptions extends PortFlags {
   data: string;
-  httpPort?: number;
   logLevel?: Level;
 }
 
 async function serve(opts: ServeOptions) {
-  if (!existsSync(dataDirPaths(opts.data).config)) {
+  const paths = dataDirPaths(opts.data);
+  if (!existsSync(paths.config)) {
     throw new TesseraError('not_found', `no data directory at ${opts.data}; create one with 'tessera init --data ${opts.data}'`);
   }
-  const node = await startNode({ dataDir: opts.data, httpPort: opts.httpPort, logLevel: opts.logLevel });
+  const ports = portsFromFlags(opts);
+  let node;
+  try {
+    node = await startNode({ dataDir: opts.data, ports, logLevel: opts.logLevel });
+  } catch (err) {
+    throw listenFailure(err, loadConfig(paths.config), opts) ?? err;
+  }
+  // DATA/node.json: how `tessera` commands on this machine find this node without --url.
+  writeNodeFile(opts.data, { ca: resolve(paths.caCert), pid: process.pid, version: VERSION, listeners: node.addresses });
   const listing = Object.entries(node.addresses)
     .map(([name, a]) => (name === 'https' ? `https=https://${a.host}:${a.port}` : `${name}=${a.host}:${a.port}`))
     .join(' ');
@@ -44,7 +58,10 @@ async function serve(opts: ServeOptions) {
     stopping = true;
     console.error(`${signal}: finishing in-flight requests, then stopping (send it again to force)`);
     node.close().then(
-      () => process.exit(0),
+      () => {
+        removeNodeFile(opts.data);
+        process.exit(0);
+      },
       (err) => {
         console.error(`error while stopping: ${(err as Error).message}`);
         process.exit(1);
@@ -56,9 +73,7 @@ async function serve(opts: ServeOptions) {
 }
 
 const serveOptions = (cmd: Command) =>
-  cmd
-    .option('-d, --data <dir>', 'data directory', DEFAULT_DATA_DIR)
-    .option('--http-port <port>', 'HTTPS port, overriding tessera.toml (0 picks a free one)', parsePort)
+  portOptions(cmd.option('-d, --data <dir>', 'data directory (or $TESSERA_DATA)', dataDirOf()), parsePort)
     .option('--log-level <level>', `log level: ${LEVELS.join(', ')}`, parseLevel);
 
 export function registerServe(program: Command) {
@@ -69,12 +84,18 @@ export function registerServe(program: Command) {
       .addHelpText(
         'after',
         `
-Prints one line starting "tessera ready" with every bound address once all listeners are up.
-Logs are JSON lines on stdout.
+Prints one line starting "tessera ready" with every bound address once all listeners are up, and
+writes them to DATA/node.json (removed when the node stops), where other \`tessera\` commands on
+this machine find the node without --url. Logs are JSON lines on stdout.
+
+${PORTS_HELP}
+
+A port that is taken ends serve with one line naming the listener and its setting, and exit code 5.
 
 Examples:
   $ tessera serve
-  $ tessera serve --data ./node1 --http-port 8443 --log-level debug`,
+  $ tessera serve --data ./node2 --port-base 9000
+  $ tessera serve --data ./node1 --https-port 8443 --fns-port 0 --log-level debug`,
       ),
   ).action(serve);
 
@@ -82,7 +103,7 @@ Examples:
     program
       .command('start')
       .description('Initialise a demo data directory (users alice and bob, member m0) if there is none, then serve')
-      .addHelpText('after', '\nThis is what `npm start` runs.\n\nExample:\n  $ tessera start --data ./tessera-data'),
+      .addHelpText('after', '\nThis is what `npm start` runs.\n\nExamples:\n  $ tessera start --data ./tessera-data\n  $ tessera start --port-base 9000'),
   ).action(async (opts: ServeOptions) => {
     if (!existsSync(dataDirPaths(opts.data).config)) {
       const report = await initDataDir({ dir: opts.data, users: ['alice', 'bob'], members: ['m0'] });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FUNCTION_HASH_COVERS, type RegisteredFunctionInfo, type TaskInfo, type Tessera } from '../../sdk/client.js';
 import { type ClientFlags, clientOptions, withClient } from '../client.js';
+import { type OutputFlags, output, outputOptions } from '../output.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -58,13 +59,13 @@ Example:
       console.log(await withClient(flags, async (c) => (await c.task(id)).invoke(flags.payload)));
     });
 
-  clientOptions(task.command('get <id>'))
+  outputOptions(clientOptions(task.command('get <id>')))
     .description("Show a task's status, parties and results")
-    .option('--json', 'print the task info as JSON')
     .addHelpText('after', '\nExample:\n  $ tessera task get b77f124b-f790-4af5-93de-cd1ec8946c25 --json')
-    .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
+    .action(async (id: string, flags: ClientFlags & OutputFlags) => {
       const t = await withClient(flags, (c) => c.getTask(id));
       if (flags.json) return console.log(JSON.stringify(t, null, 2));
+      if (flags.quiet) return console.log(id);
       console.log(`task      ${id}`);
       console.log(`function  ${t.function_name} (${t.function_type})`);
       if (t.function_hash) console.log(`hash      ${t.function_hash}`);
@@ -75,9 +76,8 @@ Example:
       if (t.task_result_file_id) console.log(`result    ${t.task_result_file_id} (shared)`);
     });
 
-  clientOptions(task.command('show <id>'))
+  outputOptions(clientOptions(task.command('show <id>')))
     .description("What a collaborator approves: the task's function_hash, what it covers, and where each result goes")
-    .option('--json', 'print the task and its registered function as JSON')
     .addHelpText(
       'after',
       `
@@ -87,27 +87,26 @@ Before approving, compare the function_hash with the one of the function you rev
 Example:
   $ tessera task show 5ef0cfc7-11e9-445a-8c46-23790ea86819`,
     )
-    .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
+    .action(async (id: string, flags: ClientFlags & OutputFlags) => {
       const { t, fn } = await withClient(flags, async (c) => {
         const t = await c.getTask(id);
         return { t, fn: t.function_hash ? await registeredFunction(c, t.function_name) : null };
       });
-      if (flags.json) return console.log(JSON.stringify({ task: t, function: fn }, null, 2));
-      for (const line of showTask(id, t, fn)) console.log(line);
+      output(flags).result({ task: t, function: fn }, () => showTask(id, t, fn), { id });
     });
 
-  clientOptions(task.command('results <id>'))
+  outputOptions(clientOptions(task.command('results <id>')))
     .description('Print your result file ids: private ones, then the shared one')
-    .addHelpText('after', '\nExample:\n  $ tessera task results 5ef0cfc7-11e9-445a-8c46-23790ea86819')
-    .action(async (id: string, flags: ClientFlags) => {
-      for (const f of await withClient(flags, (c) => c.getTaskResults(id))) console.log(f);
+    .addHelpText('after', '\nExamples:\n  $ tessera task results 5ef0cfc7-11e9-445a-8c46-23790ea86819\n  $ tessera task results 5ef0cfc7-11e9-445a-8c46-23790ea86819 --json')
+    .action(async (id: string, flags: ClientFlags & OutputFlags) => {
+      output(flags).ids(await withClient(flags, (c) => c.getTaskResults(id)));
     });
 
-  clientOptions(task.command('list'))
+  outputOptions(clientOptions(task.command('list')))
     .description('List the tasks you created or collaborate on')
-    .addHelpText('after', '\nExample:\n  $ tessera task list')
-    .action(async (flags: ClientFlags) => {
-      for (const id of await withClient(flags, (c) => c.listTasks())) console.log(id);
+    .addHelpText('after', '\nExamples:\n  $ tessera task list\n  $ tessera task list --json')
+    .action(async (flags: ClientFlags & OutputFlags) => {
+      output(flags).ids(await withClient(flags, (c) => c.listTasks()));
     });
 }
 

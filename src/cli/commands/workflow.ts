@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { TesseraError } from '../../errors/index.js';
 import { type ClientFlags, clientOptions, withClient } from '../client.js';
+import { align, type OutputFlags, output, outputOptions } from '../output.js';
 
 /** Reads a workflow file and inlines each function's `code` (relative to the file) as base64 `binary`, as EDGELESS's CLI does. */
 export function loadWorkflowFile(file: string): unknown {
@@ -57,11 +58,17 @@ Examples:
       console.log(`stopped ${r.name} (${r.workflow_id})`);
     });
 
-  clientOptions(workflow.command('list'))
+  outputOptions(clientOptions(workflow.command('list')))
     .description('List running workflows')
-    .addHelpText('after', '\nExample:\n  $ tessera workflow list')
-    .action(async (flags: ClientFlags) => {
-      for (const w of await withClient(flags, (c) => c.listWorkflows())) console.log(`${w.workflow_id}  ${w.name}  ${w.owner}  ${w.started_at}`);
+    .addHelpText('after', '\nExamples:\n  $ tessera workflow list\n  $ tessera workflow list --quiet      # ids only')
+    .action(async (flags: ClientFlags & OutputFlags) => {
+      const list = await withClient(flags, (c) => c.listWorkflows());
+      output(flags).table(list, [
+        { key: 'workflow_id', header: 'ID' },
+        { key: 'name', header: 'NAME' },
+        { key: 'owner', header: 'OWNER' },
+        { key: 'started_at', header: 'STARTED' },
+      ], { idKey: 'workflow_id', empty: 'no workflows are running' });
     });
 
   clientOptions(workflow.command('file <workflow> <filename>'))
@@ -71,10 +78,43 @@ Examples:
       process.stdout.write(await withClient(flags, (c) => c.readWorkflowFile(name, filename)));
     });
 
-  clientOptions(workflow.command('inspect <id>'))
-    .description("Show a workflow's instances: events handled, queue, restarts, outputs")
-    .addHelpText('after', '\nExample:\n  $ tessera workflow inspect 7c0e…')
-    .action(async (id: string, flags: ClientFlags) => {
-      console.log(JSON.stringify(await withClient(flags, (c) => c.inspectWorkflow(id)), null, 2));
+  outputOptions(clientOptions(workflow.command('inspect <id>')))
+    .description("Show a workflow's instances: events handled, queue, restarts, outputs (a summary; --json for all of it)")
+    .addHelpText('after', '\nExamples:\n  $ tessera workflow inspect 7c0e…\n  $ tessera workflow inspect 7c0e… --json')
+    .action(async (id: string, flags: ClientFlags & OutputFlags) => {
+      const info = await withClient(flags, (c) => c.inspectWorkflow(id));
+      output(flags).result(info, () => inspectLines(info as unknown as Record<string, unknown>), { id });
     });
+}
+
+interface InspectedInstance {
+  name: string;
+  instance_id: string;
+  kind: string;
+  events: number;
+  queued: number;
+  busy: boolean;
+  restarts: number;
+  failed?: unknown;
+  outputs: Record<string, string>;
+}
+
+/** A workflow as a person reads it: one line per function instance, then its resources. */
+export function inspectLines(w: Record<string, unknown>): string[] {
+  const fns = (w.functions ?? []) as InspectedInstance[];
+  const resources = (w.resources ?? []) as Array<{ name: string; class_type: string }>;
+  const lines = [`workflow  ${w.name ?? ''} (${w.id ?? ''}), owner ${w.owner ?? '?'}, started ${w.started_at ?? '?'}`];
+  const rows = fns.map((f) => [
+    f.name,
+    f.kind,
+    `${f.events} events`,
+    `${f.queued} queued`,
+    f.failed ? `FAILED (${typeof f.failed === 'string' ? f.failed : JSON.stringify(f.failed)})` : f.busy ? 'busy' : 'idle',
+    `${f.restarts} restart${f.restarts === 1 ? '' : 's'}`,
+    Object.entries(f.outputs ?? {}).map(([o, to]) => `${o}→${to}`).join(' '),
+  ]);
+  if (rows.length) lines.push('functions:', ...align(rows).map((l) => `  ${l}`));
+  else lines.push('functions: none running');
+  if (resources.length) lines.push(`resources: ${resources.map((r) => `${r.name} (${r.class_type})`).join(', ')}`);
+  return lines;
 }
