@@ -12,6 +12,8 @@ import { registerGov } from './commands/gov.js';
 import { registerWorkflow } from './commands/workflow.js';
 import { registerFn } from './commands/fn.js';
 import { registerApp } from './commands/app.js';
+import { registerFunction } from './commands/function.js';
+import { registerStatus } from './commands/status.js';
 
 // Everything Tessera writes (the data directory, its database, WAL, blobs, keys, downloads) is for its
 // owner alone: files 0600, directories 0700, whatever the caller's umask.
@@ -42,6 +44,8 @@ registerGov(program);
 registerWorkflow(program);
 registerFn(program);
 registerApp(program);
+registerFunction(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);

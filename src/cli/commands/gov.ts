@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { caPathFor } from '../../sdk/identity.js';
 import { TesseraError } from '../../errors/index.js';
 import { ACCEPT_BALLOT, REJECT_BALLOT, type MemberClient, memberClient } from '../../sdk/member.js';
+import { registerGovMembers } from './gov-members.js';
 
 export interface GovFlags {
   identity?: string;
@@ -60,7 +61,11 @@ Examples:
   $ tessera gov propose deploy-app.json -i ./tessera-data-identities/m0
   $ tessera gov vote <proposal-id> --accept -i ./tessera-data-identities/m1
   $ tessera gov vote <proposal-id> --ballot my-ballot.js -i ./tessera-data-identities/m2
-  $ tessera gov list -i ./tessera-data-identities/m0`,
+  $ tessera gov list -i ./tessera-data-identities/m0
+  $ tessera gov withdraw <proposal-id> -i ./tessera-data-identities/m0
+  $ tessera gov keygen carol --ca ./tessera-data/ca.pem          # as carol: her own key pair
+  $ tessera gov propose-member carol --cert ./carol/cert.pem -i ./tessera-data-identities/m0
+  $ tessera gov ack -i ./carol                                   # as carol, once accepted: Active`,
     );
 
   options(gov.command('propose <file>'))
@@ -104,4 +109,5 @@ Examples:
       const actions = JSON.parse(await expectOk(await client.call('GET', `/gov/members/proposals/${id}/actions`)));
       console.log(JSON.stringify({ ...state, actions: actions.actions.map((a: { name: string }) => a.name) }, null, 2));
     });
+  registerGovMembers(gov);
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../../node/datadir.js';
 import { verifyDataDirLedger } from '../../node/verify-ledger.js';
 import { progressBar } from '../client.js';
+import { registerLedgerReceipt } from './ledger-receipt.js';
 
 export function registerLedger(program: Command) {
   const ledger = program.command('ledger').description('The verifiable ledger');
@@ -20,4 +21,5 @@ export function registerLedger(program: Command) {
         process.exitCode = 1;
       } else console.log('ledger: ok');
     });
+  registerLedgerReceipt(ledger);
 }
