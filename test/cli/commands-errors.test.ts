@@ -145,6 +145,8 @@ describe('tessera gov withdraw, ack, keygen, propose-member', () => {
     await tessera(['gov', 'vote', proposed.stdout.split(/\s+/)[0], '--accept', ...as('m1')]);
     const members = async () => (await member(node, 'm0').get('/gov/service/members')).json().value as Array<{ status: string; memberData: unknown }>;
     assert.deepEqual((await members()).find((m) => m.status === 'Accepted')?.memberData, { team: 'ops' });
+    // Accepted is not yet Active: dave cannot propose, and the refusal names the command that fixes it.
+    refused(await tessera(['app', 'remove', '-i', join(out, 'dave'), ...url()]), /member dave is Accepted, not Active: it must acknowledge the service state first \(tessera gov ack -i <its folder>\)/);
     const acked = await tessera(['gov', 'ack', '--json', '-i', join(out, 'dave'), ...url()]);
     assert.equal(acked.code, 0, acked.stderr);
     assert.equal(JSON.parse(acked.stdout).status, 'Active');
