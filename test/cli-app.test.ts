@@ -84,7 +84,7 @@ describe('tessera app deploy', () => {
     assert.equal((await m1.vote(id, ACCEPT_BALLOT)).json().proposalState, 'Accepted');
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^${id}  Open  \\(0 ballots\\)  tx \\d+\\.\\d+\n${id}  Open  \\(1 ballot\\)  tx \\d+\\.\\d+\n${id}  Accepted  \\(2 ballots\\)\n$`));
+    assert.match(r.stdout, new RegExp(`^${id}  Open  \\(0 ballots\\)  tx \\d+\\.\\d+\n${id}  Open  \\(1 ballot\\)  tx \\d+\\.\\d+\n${id}  Accepted  \\(2 ballots\\)\napp deployed: 2 endpoints answering under https://127\\.0\\.0\\.1:\\d+/app\n$`));
     assert.match(r.stderr, /bundle: 2 modules, 2 endpoints/);
     assert.doesNotMatch(r.stderr, /waiting for votes/, 'no progress line outside a terminal');
 
@@ -111,7 +111,7 @@ describe('tessera app deploy', () => {
     assert.equal(r.code, 0, r.stderr);
     const id = r.stdout.split(/\s+/)[0];
     assert.match(r.stdout, new RegExp(`${id}  Open  \\(0 ballots\\)`));
-    assert.match(r.stdout, new RegExp(`other members vote with  tessera gov vote ${id} --accept`));
+    assert.match(r.stdout, new RegExp(`the proposal is Open: the constitution needs more votes\\. Members vote with\n  tessera gov vote ${id} --accept -i <their identity folder>\n\\(not voted yet: m0, m1, m2\\)`));
     assert.match(r.stderr, /bytecode cache disabled/);
     assert.equal((await m1.get(`/gov/members/proposals/${id}/actions`)).json().actions[0].args.disable_bytecode_cache, true);
     // Still the first app until the members vote.
@@ -178,7 +178,7 @@ describe('tessera app deploy', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: tessera app deploy \[options\] <dir>/);
     assert.match(help.stdout, /--disable-bytecode-cache/);
-    assert.match(help.stdout, /Examples:\n {2}\$ tessera app deploy \.\/my-app -i/);
+    assert.match(help.stdout, /Example:\n {2}\$ tessera app deploy \.\/my-app -i/);
     for (const sub of ['show', 'remove']) assert.match((await tessera(['app', sub, '--help'])).stdout, /Examples:/);
     assert.match((await tessera(['app', '--help'])).stdout, /app\.json \(\{"endpoints": …\}\) and src\//);
   });

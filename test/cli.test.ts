@@ -97,11 +97,13 @@ describe('tessera user', () => {
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /Added user carol/);
     assert.ok(existsSync(join(identitiesDirOf(dir), 'carol', 'token')));
+    // After init, members join only through governance (set_member), as in CCF: the refusal says how.
     const member = await tessera(['user', 'add', 'm9', '--member', '--data', dir]);
-    assert.match(member.stdout, /Added member m9/);
+    assert.equal(member.code, 1);
+    assert.match(member.stderr, /^tessera: members join only through governance \(set_member\), as in CCF: m9 runs {2}tessera gov keygen m9 /);
 
     const list = JSON.parse((await tessera(['user', 'list', '--json', '--data', dir])).stdout);
-    assert.deepEqual(list.map((p: any) => [p.name, p.role]).sort(), [['alice', 'user'], ['carol', 'user'], ['m9', 'member'], ['node', 'service']]);
+    assert.deepEqual(list.map((p: any) => [p.name, p.role]).sort(), [['alice', 'user'], ['carol', 'user'], ['node', 'service']]);
     assert.match((await tessera(['user', 'list', '--data', dir])).stdout, /^NAME\s+ROLE/);
 
     const dup = await tessera(['user', 'add', 'carol', '--data', dir]);

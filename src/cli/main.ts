@@ -15,6 +15,8 @@ import { registerBackup } from './commands/backup.js';
 import { registerContext } from './commands/context.js';
 import { registerCompletion } from './commands/completion.js';
 import { fail } from './failure.js';
+import { registerFunction } from './commands/function.js';
+import { registerStatus } from './commands/status.js';
 
 // Everything Tessera writes (the data directory, its database, WAL, blobs, keys, downloads) is for its
 // owner alone: files 0600, directories 0700, whatever the caller's umask.
@@ -58,6 +60,8 @@ registerApp(program);
 registerBackup(program);
 registerContext(program);
 registerCompletion(program);
+registerFunction(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);

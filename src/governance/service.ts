@@ -112,7 +112,7 @@ export class GovernanceService {
     if (!member || member.role !== 'member') throw new TesseraError('unauthenticated', `kid ${msg.kid} is not a member of this service`);
     const status = tx.get<MemberInfo>(GOV.membersInfo, member.certId)?.status ?? 'Active';
     if (status !== 'Active' && !(allowAccepted && status === 'Accepted')) {
-      throw new TesseraError('permission_denied', `member ${member.name} is ${status}, not Active: it must acknowledge the service state first`);
+      throw new TesseraError('permission_denied', `member ${member.name} is ${status}, not Active: it must acknowledge the service state first (tessera gov ack -i <its folder>)`);
     }
     if (!msg.verify(new X509Certificate(member.certPem))) {
       throw new TesseraError('unauthenticated', `the COSE signature does not verify with the certificate of member ${member.name}`);

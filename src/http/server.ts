@@ -73,6 +73,8 @@ export interface HttpServerOptions {
   appRuntime: NodeFacts['appRuntime'];
   /** Whether the node is ready (GET /node/state, /node/ready/*). */
   readiness: NodeFacts['readiness'];
+  /** Every listener's bound address, by name (`tessera status` shows them through /node/network/nodes/self). */
+  listeners?: NodeFacts['listeners'];
 }
 
 /**
@@ -191,7 +193,7 @@ export async function createHttpServer(opts: HttpServerOptions) {
   taskRoutes(app, opts.tasks, opts.functions, opts.registered);
   ledgerRoutes(app, opts.ledger);
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted(), opts.principals, new StateDigests({ store: opts.store, ledger: opts.ledger, gov: opts.governance }));
-  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime, readiness: opts.readiness };
+  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime, readiness: opts.readiness, listeners: opts.listeners };
   nodeRoutes(app, node);
   govReadRoutes(app, { store: opts.store, principals: opts.principals, ledger: opts.ledger, node });
   // CCF's /gov/api: with an api-version (checked as CCF does), that version's API; without one, the classic description.

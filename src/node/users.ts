@@ -34,9 +34,15 @@ async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; keys
   }
 }
 
-/** Issues a certificate (and, for a user, a token) into DATA-identities/NAME (beside the data directory) and records the principal. */
-export const addIdentity = (dir: string, name: string, role: Exclude<Role, 'service'>) =>
-  withDataDir(dir, ({ paths, keys, principals }) => provisionIdentity(paths, keys, principals, name, role));
+/**
+ * Issues a user's certificate and token into DATA-identities/NAME (beside the data directory) and records
+ * the principal. Only users: after init, a member joins only through governance (set_member), as in CCF,
+ * so that no one with the data directory can make a voting member outside the consortium's votes.
+ */
+export const addIdentity = (dir: string, name: string, role: Exclude<Role, 'service'> = 'user') => {
+  if (role !== 'user') throw new TesseraError('permission_denied', `members join only through governance: propose set_member (tessera gov propose-member ${name}), not an offline member`);
+  return withDataDir(dir, ({ paths, keys, principals }) => provisionIdentity(paths, keys, principals, name, role));
+};
 
 export const listIdentities = (dir: string) => withDataDir(dir, ({ principals }) => principals.list());
 

@@ -60,6 +60,32 @@ export class Task {
 /** Packs a function directory into its canonical package, without a node: what `--pack-only` prints. */
 export { packDirectory as packFunctionDirectory };
 
+/** What `registerFunction` sends: the body of POST /v1/functions (docs/sandbox.md, "Registered task functions"). */
+export interface FunctionRegistration {
+  name: string;
+  kind: 'js' | 'wasm' | 'python';
+  type: 'Single' | 'Multiparty';
+  description?: string;
+  modules?: Record<string, string>;
+  wasm?: string;
+  python?: string;
+  entry?: { module?: string; export?: string };
+  interface: { payload: string; arguments: unknown[]; inputs: unknown[]; outputs: unknown[] };
+  limits?: { cpuMs?: number; heapMiB?: number; memoryPages?: number };
+}
+
+/** One row of GET /v1/functions: a built-in (no owner) or a registered function (named by its id). */
+export interface TaskFunctionSummary {
+  name: string;
+  kind: string;
+  type: string;
+  description?: string;
+  interface?: unknown;
+  owner?: string;
+  code_hash?: string;
+  function_hash?: string;
+}
+
 export interface FnPackage {
   digest: string;
   name: string;
@@ -163,6 +189,16 @@ export class Tessera {
   /** A registered (js or wasm) task function, with its interface and function_hash; over REST only. */
   getRegisteredFunction(id: string): Promise<RegisteredFunctionInfo> {
     return this.backend.rest('GET', `/v1/functions/${encodeURIComponent(id)}`);
+  }
+
+  /** Registers a js, wasm or python task function (POST /v1/functions): its id is the SHA-256 of the whole registration. */
+  registerFunction(spec: FunctionRegistration): Promise<{ function_id: string; code_hash: string; function_hash: string; name: string }> {
+    return this.backend.rest('POST', '/v1/functions', spec);
+  }
+
+  /** The functions tasks can run: the built-ins, then the registered ones (named by id); over REST only. */
+  async listTaskFunctions(): Promise<TaskFunctionSummary[]> {
+    return (await this.backend.rest<{ functions: TaskFunctionSummary[] }>('GET', '/v1/functions')).functions;
   }
 
   /**

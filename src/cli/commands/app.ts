@@ -1,70 +1,34 @@
 import type { Command } from 'commander';
 import { TesseraError } from '../../errors/index.js';
-import { ACCEPT_BALLOT, type MemberClient } from '../../sdk/member.js';
-import { type ProposalStatus, readAppBundle, removeJsAppProposal, setJsAppProposal, waitForProposal } from '../../sdk/app-deploy.js';
-import { expectOk, type GovFlags, memberFromFlags, memberOptions, printState } from './gov.js';
+import type { MemberClient } from '../../sdk/member.js';
+import { type AppBundle, readAppBundle, removeJsAppProposal, setJsAppProposal } from '../../sdk/app-deploy.js';
+import { expectOk, type GovFlags, memberFromFlags } from './gov.js';
+import { type ProposeFlags, memberOptions, proposeOptions, submit } from './propose.js';
+import { resolveTarget } from '../target.js';
 
 // `tessera app`: deploy a CCF JavaScript app from its directory, show what is deployed, remove it. Each
 // change is a governance proposal (set_js_app, remove_js_app) signed by the member, as CCF deploys apps.
 
-interface ProposeFlags extends GovFlags {
-  accept?: boolean;
-  wait?: boolean;
-  timeout: string;
-}
-
-
-const proposeOptions = (cmd: Command) =>
-  memberOptions(cmd)
-    .option('--accept', 'also vote yes on the proposal, as the proposing member')
-    .option('--wait', 'wait until the proposal is decided; exit non-zero unless it is Accepted')
-    .option('--timeout <seconds>', 'with --wait: how long to wait for the votes', '300');
-
-const FINAL_HINT: Record<string, string> = {
-  Rejected: 'the members voted it down',
-  Failed: 'it was accepted but failed to apply',
-  Withdrawn: 'the proposer withdrew it',
-  Dropped: 'the constitution changed while it was open',
-};
-
-/** Proposes `proposal`, votes yes with --accept, waits with --wait; the process exits non-zero unless it ends well. */
-async function submit(client: MemberClient, proposal: unknown, flags: ProposeFlags) {
-  const timeout = Number(flags.timeout);
-  if (!Number.isFinite(timeout) || timeout < 0) throw new TesseraError('invalid_input', `--timeout takes a number of seconds, not '${flags.timeout}'`);
-  const created = await client.call('POST', '/gov/members/proposals:create', client.sign('proposal', JSON.stringify(proposal)));
-  const createdText = await expectOk(created);
-  printState(createdText, created.txId);
-  let status = JSON.parse(createdText) as ProposalStatus;
-  const id = status.proposalId;
-  if (flags.accept && status.proposalState === 'Open') {
-    const voted = await client.call('POST', `/gov/members/proposals/${id}/ballots/${client.id}:submit`, client.sign('ballot', JSON.stringify({ ballot: ACCEPT_BALLOT }), id));
-    const votedText = await expectOk(voted);
-    printState(votedText, voted.txId);
-    status = JSON.parse(votedText);
-  }
-  if (flags.wait && status.proposalState === 'Open') {
-    // Progress on a terminal only: one line on stderr, rewritten in place; nothing in a pipe or a log.
-    const tty = process.stderr.isTTY;
-    const { status: last, timedOut } = await waitForProposal(client, id, {
-      timeoutMs: timeout * 1000,
-      progress: (s, ms) => {
-        if (tty) process.stderr.write(`\r\x1b[Kwaiting for votes on ${id.slice(0, 12)}…: ${s.proposalState}, ${s.ballotCount} ballot${s.ballotCount === 1 ? '' : 's'}, ${Math.round(ms / 1000)} s of ${timeout} s`);
-      },
-    });
-    if (tty) process.stderr.write('\r\x1b[K');
-    if (timedOut) throw new TesseraError('timeout', `proposal ${id} is still Open after ${timeout} s (${last.ballotCount} ballot${last.ballotCount === 1 ? '' : 's'}); other members must vote: tessera gov vote ${id} --accept`);
-    printState(JSON.stringify(last));
-    status = last;
-  }
-  const state = status.proposalState;
-  if (state === 'Open') {
-    if (flags.wait) return; // unreachable: the wait above ends only when decided or timed out
-    console.log(`the proposal is Open: other members vote with  tessera gov vote ${id} --accept`);
-    return;
-  }
-  if (state !== 'Accepted') {
-    const why = status.failure?.reason ? `: ${status.failure.reason}` : '';
-    throw new TesseraError('function_failed', `proposal ${id} is ${state} (${FINAL_HINT[state] ?? 'not accepted'})${why}`);
+/**
+ * Once set_js_app is accepted: checks that the node lists every endpoint of the bundle and that the app
+ * answers one of them (any status but 404: the caller's certificate need not satisfy its policies).
+ */
+async function waitUntilServed(client: MemberClient, bundle: AppBundle, url: string): Promise<{ base: string; endpoints: string[] }> {
+  const wanted = Object.entries(bundle.metadata.endpoints).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { endpoints } = JSON.parse(await expectOk(await client.call('GET', '/gov/service/javascript-app?case=original'))) as { endpoints: Record<string, Record<string, unknown>> };
+    const listed = new Set(Object.entries(endpoints).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`)));
+    const missing = wanted.filter((e) => !listed.has(e));
+    let answered = missing.length === 0 && wanted.length === 0;
+    if (!missing.length && wanted.length) {
+      const [method, path] = wanted[0].split(' ');
+      const probe = await client.call(method === 'GET' ? 'GET' : method, `/app${path.replace(/\{[^}]*\}/g, 'x')}`);
+      answered = probe.status !== 404;
+    }
+    if (answered) return { base: `${new URL(url).origin}/app`, endpoints: wanted };
+    if (Date.now() > deadline) throw new TesseraError('unavailable', `the proposal was accepted but the app does not answer yet${missing.length ? ` (not listed: ${missing.join(', ')})` : ''}: see tessera app show`);
+    await new Promise((done) => setTimeout(done, 250));
   }
 }
 
@@ -100,18 +64,25 @@ Examples:
     );
 
   proposeOptions(app.command('deploy <dir>'))
-    .description('Build the bundle from DIR (app.json + src/), propose set_js_app with it, print the proposal id and state')
+    .description('Deploy a CCF app directory in one command: build the bundle from DIR (app.json + src/), propose set_js_app, vote, wait until the app answers')
     .option('--disable-bytecode-cache', "deploy with CCF's disable_bytecode_cache: true (no compiled code cached for the modules)")
     .addHelpText(
       'after',
       `
 Every file under DIR/src becomes a module named by its path below src/ (dot files aside), as CCF's
-tooling builds bundles. Each endpoint's js_module must be one of them. Other members vote with
-\`tessera gov vote ID --accept\`; --wait waits for their votes (progress on a terminal) and exits 0 only
-if the proposal is Accepted (1 if Rejected, Failed or still Open at --timeout).
+tooling builds bundles. Each endpoint's js_module must be one of them.
 
-Examples:
+When you are the only active member your yes decides, so the command votes it and, once accepted, waits
+until the app answers: one command from directory to running app. With more members, --vote adds your
+yes and the command says who has not voted; they vote with \`tessera gov vote ID --accept\`. --wait waits
+for their votes (progress on a terminal) and exits 0 only if the proposal is Accepted (1 if Rejected,
+Failed or still Open at --timeout).
+
+Example:
   $ tessera app deploy ./my-app -i ./tessera-data-identities/m0
+
+More examples:
+  $ tessera app deploy ./my-app -i ./tessera-data-identities/m0 --vote --wait
   $ tessera app deploy ./my-app -i ./tessera-data-identities/m0 --accept --wait
   $ tessera app deploy ./npm-app/dist --disable-bytecode-cache -i ./tessera-data-identities/m0 --wait --timeout 120
   $ tessera app deploy ./npm-app/dist/bundle.json -i ./tessera-data-identities/m0`,
@@ -121,7 +92,10 @@ Examples:
       const client = memberFromFlags(flags);
       const endpoints = Object.values(bundle.metadata.endpoints).reduce((n, m) => n + Object.keys(m).length, 0);
       process.stderr.write(`bundle: ${bundle.modules.length} module${bundle.modules.length === 1 ? '' : 's'}, ${endpoints} endpoint${endpoints === 1 ? '' : 's'}${flags.disableBytecodeCache ? ', bytecode cache disabled' : ''}\n`);
-      await submit(client, setJsAppProposal(bundle, flags.disableBytecodeCache === true), flags);
+      const status = await submit(client, setJsAppProposal(bundle, flags.disableBytecodeCache === true), flags);
+      const live = status.proposalState === 'Accepted' ? await waitUntilServed(client, bundle, resolveTarget(flags).url) : null;
+      if (flags.json) console.log(JSON.stringify({ proposal: status, app: live }, null, 2));
+      else if (live) console.log(`app deployed: ${live.endpoints.length} endpoint${live.endpoints.length === 1 ? '' : 's'} answering under ${live.base}`);
     });
 
   memberOptions(app.command('show'))
@@ -147,6 +121,7 @@ Examples:
     .description('Propose remove_js_app: every app endpoint and module goes once it is accepted')
     .addHelpText('after', '\nExamples:\n  $ tessera app remove -i ./tessera-data-identities/m0\n  $ tessera app remove -i ./tessera-data-identities/m0 --accept --wait')
     .action(async (flags: ProposeFlags) => {
-      await submit(memberFromFlags(flags), removeJsAppProposal(), flags);
+      const status = await submit(memberFromFlags(flags), removeJsAppProposal(), flags);
+      if (flags.json) console.log(JSON.stringify({ proposal: status }, null, 2));
     });
 }

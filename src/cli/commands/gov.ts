@@ -7,6 +7,7 @@ import { CONNECTION_HELP, nodeOptions } from '../client.js';
 import { type OutputFlags, output, outputOptions } from '../output.js';
 import { type ConnectionFlags, resolveTarget } from '../target.js';
 import { ACCEPT_BALLOT, REJECT_BALLOT, type MemberClient, memberClient } from '../../sdk/member.js';
+import { registerGovMembers } from './gov-members.js';
 
 export interface GovFlags extends ConnectionFlags {
   identity?: string;
@@ -71,7 +72,11 @@ Examples:
   $ tessera gov propose deploy-app.json -i ./tessera-data-identities/m0
   $ tessera gov vote <proposal-id> --accept -i ./tessera-data-identities/m1
   $ tessera gov vote <proposal-id> --ballot my-ballot.js -i ./tessera-data-identities/m2
-  $ tessera gov list -i ./tessera-data-identities/m0`,
+  $ tessera gov list -i ./tessera-data-identities/m0
+  $ tessera gov withdraw <proposal-id> -i ./tessera-data-identities/m0
+  $ tessera gov keygen carol --ca ./tessera-data/ca.pem          # as carol: her own key pair
+  $ tessera gov propose-member carol --cert ./carol/cert.pem -i ./tessera-data-identities/m0
+  $ tessera gov ack -i ./carol                                   # as carol, once accepted: Active`,
     );
 
   options(gov.command('propose <file>'))
@@ -123,6 +128,7 @@ Examples:
       const shown = { ...state, actions: actions.actions.map((a: { name: string }) => a.name) };
       output(flags).record(shown, proposalLines(shown), { id });
     });
+  registerGovMembers(gov);
 }
 
 /** A proposal as a person reads it: state, proposer, actions, who voted. */

@@ -6,6 +6,7 @@ import { verifyDataDirLedger } from '../../node/verify-ledger.js';
 import { EXIT } from '../failure.js';
 import { type OutputFlags, output, outputOptions, progressBar } from '../output.js';
 import { dataDirOf } from '../target.js';
+import { registerLedgerReceipt } from './ledger-receipt.js';
 
 export function registerLedger(program: Command) {
   const ledger = program.command('ledger').description('The verifiable ledger');
@@ -36,4 +37,5 @@ export function registerLedger(program: Command) {
         process.exitCode = EXIT.verification;
       }
     });
+  registerLedgerReceipt(ledger);
 }

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import { dataDirOf } from '../target.js';
 import { type OutputFlags, output, outputOptions } from '../output.js';
+import { TesseraError } from '../../errors/index.js';
 import { addIdentity, listIdentities, removeIdentity } from '../../node/users.js';
+
+/** Why `user add --member` is refused, and the commands that add a member instead. */
+const memberRefusal = (name: string) =>
+  `members join only through governance (set_member), as in CCF: ${name} runs  tessera gov keygen ${name}  and sends ${name}/cert.pem to an active member, who runs  tessera gov propose-member ${name} --cert ${name}/cert.pem -i <member folder>;  once the members accept, ${name} runs  tessera gov ack -i ${name}`;
 
 export function registerUser(program: Command) {
   const user = program
@@ -12,7 +17,6 @@ export function registerUser(program: Command) {
       `
 Examples:
   $ tessera user add carol
-  $ tessera user add m1 --member
   $ tessera user list --json
   $ tessera user remove carol`,
     );
@@ -21,10 +25,20 @@ Examples:
     .command('add <name>')
     .description('Issue a certificate and, for a user, a bearer token into DATA-identities/NAME (beside the data directory: hand the folder to its owner)')
     .option('-d, --data <dir>', 'data directory (or $TESSERA_DATA)', dataDirOf())
-    .option('--member', 'create a governance member (certificate only, no token)')
-    .addHelpText('after', '\nExamples:\n  $ tessera user add carol\n  $ TESSERA_DATA=./node1 tessera user add m3 --member')
+    .option('--member', 'refused: members join through governance (see below)')
+    .addHelpText(
+      'after',
+      `
+Members are made by tessera init (--members); after that they join only through governance, as in CCF:
+the new member runs tessera gov keygen NAME, an active member proposes it with
+tessera gov propose-member NAME --cert NAME/cert.pem, and once accepted the new member runs tessera gov ack.
+
+Example:
+  $ tessera user add carol`,
+    )
     .action(async (name: string, opts: { data: string; member?: boolean }) => {
-      const id = await addIdentity(opts.data, name, opts.member ? 'member' : 'user');
+      if (opts.member) throw new TesseraError('permission_denied', memberRefusal(name));
+      const id = await addIdentity(opts.data, name, 'user');
       console.log(`Added ${id.role} ${id.name}`);
       console.log(`  certificate  ${id.certPath}  (id ${id.certId})`);
       console.log(`  private key  ${id.keyPath}`);

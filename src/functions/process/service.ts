@@ -287,7 +287,7 @@ export class FnService {
 
   requireDirectDeploy() {
     if (!this.opts.settings.allowDirectDeploy) {
-      throw new TesseraError('permission_denied', 'this node registers process functions only through governance: propose set_node_function with kind "process" (tessera fn deploy DIR --propose), or have the operator set fn.allow_direct_deploy');
+      throw new TesseraError('permission_denied', 'this node registers process functions only through governance: a member runs  tessera fn deploy DIR --app APP --propose -i <member folder>  (a set_node_function proposal, kind "process"), or the operator sets fn.allow_direct_deploy = true');
     }
   }
 

@@ -21,6 +21,8 @@ export interface NodeFacts {
   /** The app runtime's limits, for /node/js_metrics. */
   appRuntime: { maxExecutionMs: number; maxHeapMiB: number; maxCachedInterpreters: number };
   readiness: Readiness;
+  /** The bound addresses of every listener, by name (`https` and the MesaTEE wire listeners). */
+  listeners?: () => Record<string, { host: string; port: number }>;
 }
 
 /** Where the node is in its life, for /node/state and /node/ready/*. */
@@ -64,7 +66,14 @@ export function quoteOf(facts: NodeFacts) {
 export function nodeRoutes(app: FastifyInstance, facts: NodeFacts) {
   const { ledger } = facts;
   const json = (body: () => unknown) => async (request: FastifyRequest, reply: FastifyReply) => sendJson(request, reply, body());
-  const self = () => ({ node_id: ledger.id, status: 'Trusted', primary: true, rpc_interfaces: rpcInterfaces(app), node_data: null, last_written: 1 });
+  // CCF's rpc_interfaces is a map of named interfaces; the MesaTEE wire listeners are named ones beside the primary.
+  const wireInterfaces = () =>
+    Object.fromEntries(
+      Object.entries(facts.listeners?.() ?? {})
+        .filter(([name]) => name !== 'https')
+        .map(([name, a]) => [name, { bind_address: `${a.host}:${a.port}`, published_address: `${a.host}:${a.port}`, protocol: 'tcp', app_protocol: 'MesaTEE' }]),
+    );
+  const self = () => ({ node_id: ledger.id, status: 'Trusted', primary: true, rpc_interfaces: { ...rpcInterfaces(app), ...wireInterfaces() }, node_data: null, last_written: 1 });
   let peakHeap = 0;
   let peakSessions = 0;
   const hide = { schema: { hide: true } };
