@@ -1,5 +1,5 @@
 // Shared by the examples: where the node is and what to trust, from the environment.
-import { type AuditorInput, type ConnectOptions, loadIdentity } from 'tessera';
+import { type AuditorInput, type ConnectOptions, loadIdentity } from 'tessera-platform';
 
 export function connectOptions(identityDir: string): ConnectOptions {
   const id = loadIdentity(identityDir);

@@ -4,7 +4,7 @@
 //   TESSERA_DATA=./tessera-data TESSERA_ENCLAVE_INFO=enclave_info.toml TESSERA_AUDITORS=a.pub.pem:a.sign.sha256 \
 //   node --no-node-snapshot dist/examples/psi/main.js
 import { join } from 'node:path';
-import { Tessera } from 'tessera';
+import { Tessera } from 'tessera-platform';
 import { connectOptions, dataDir, identitiesDirOf } from '../common.js';
 
 /** Records are 32 bytes each; here, a letter repeated 32 times, as in MesaTEE's test. */

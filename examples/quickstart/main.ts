@@ -2,7 +2,7 @@
 //   TESSERA_DATA=./tessera-data TESSERA_ENCLAVE_INFO=enclave_info.toml TESSERA_AUDITORS=a.pub.pem:a.sign.sha256 \
 //   node --no-node-snapshot dist/examples/quickstart/main.js
 import { join } from 'node:path';
-import { Tessera } from 'tessera';
+import { Tessera } from 'tessera-platform';
 import { connectOptions, dataDir, identitiesDirOf } from '../common.js';
 
 const alice = await Tessera.connect(connectOptions(join(identitiesDirOf(dataDir()), 'alice')));
