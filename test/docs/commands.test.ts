@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { defaultFnDir } from '../../src/node/datadir.js';
 import { REPO, TEST_ENV, auditedEnclaveInfo, tempDir, tessera, tied, useEphemeralPorts } from '../helpers/cli.js';
 import { type DocCommand, docCommandsOf, fillPlaceholders, printedId } from '../helpers/doc-commands.js';
 
@@ -57,13 +59,17 @@ class DocRunner {
   readonly state = join(this.cwd, '.doc-shell-state');
   readonly env: NodeJS.ProcessEnv;
   readonly nodes: ChildProcess[] = [];
+  /** Directories outside cwd to remove after the file: the bin directory, the test's auditor files. */
+  readonly scratch: string[] = [];
   lastId: string | undefined;
   url = 'https://127.0.0.1:8000';
 
   constructor() {
     symlinkSync(join(REPO, 'examples'), join(this.cwd, 'examples'));
     writeFileSync(this.state, '');
-    this.env = { ...TEST_ENV, PATH: `${binDir()}:${process.env.PATH}`, TESSERA_INSECURE: undefined, TESSERA_IDENTITY: undefined, TESSERA_ENCLAVE_INFO: undefined, TESSERA_AUDITORS: undefined };
+    const bin = binDir();
+    this.scratch.push(bin);
+    this.env = { ...TEST_ENV, PATH: `${bin}:${process.env.PATH}`, TESSERA_INSECURE: undefined, TESSERA_IDENTITY: undefined, TESSERA_ENCLAVE_INFO: undefined, TESSERA_AUDITORS: undefined };
   }
 
   /** Starts `tessera serve|start --data DIR` in the background, after putting DIR's listeners on free ports. */
@@ -76,6 +82,7 @@ class DocRunner {
       assert.equal(made.code, 0, made.stderr);
     }
     useEphemeralPorts(data);
+    this.scratch.push(defaultFnDir(data, tmpdir())); // the node's process-function cache, outside its data directory
     const [file, args] = tied(process.execPath, ['--no-node-snapshot', join(REPO, 'bin', 'tessera.js'), subcommand, '--data', data]);
     const proc = spawn(file, args, { cwd: this.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.nodes.push(proc);
@@ -114,7 +121,7 @@ class DocRunner {
         await exited;
       }
     }
-    rmSync(this.cwd, { recursive: true, force: true });
+    for (const dir of [this.cwd, ...this.scratch]) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -139,6 +146,7 @@ for (const file of FILES) {
       started = true;
       await runner.serve('tessera-data', 'start', DOC_NODE);
       const audit = await auditedEnclaveInfo(runner.env.TESSERA_DATA!, ['docs-auditor']);
+      runner.scratch.push(audit.dir);
       Object.assign(runner.env, {
         TESSERA_IDENTITY: join(runner.cwd, 'tessera-data-identities', 'alice'),
         TESSERA_ENCLAVE_INFO: audit.enclaveInfo,
