@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultFnDir } from '../../src/node/datadir.js';
-import { REPO, TEST_ENV, auditedEnclaveInfo, tempDir, tessera, tied, useEphemeralPorts } from '../helpers/cli.js';
+import { REPO, TEST_ENV, auditedEnclaveInfo, tempDir, tied, useEphemeralPorts } from '../helpers/cli.js';
 import { type DocCommand, docCommandsOf, fillPlaceholders, printedId } from '../helpers/doc-commands.js';
 
 // Every command of every ```sh block of README.md and docs/*.md, run as written (test/helpers/doc-commands.ts
@@ -29,7 +29,11 @@ import { type DocCommand, docCommandsOf, fillPlaceholders, printedId } from '../
 // - `npm test`: not run (this test is part of it).
 
 // TESSERA_DOC_FILES=README.md,docs/fn.md runs only those (while editing them).
-const FILES = (process.env.TESSERA_DOC_FILES?.split(',') ?? ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)]);
+// TESSERA_DOCS_CHECKOUT=/path/to/a/fresh/clone (installed with its README's `npm install`) runs that checkout's
+// docs with its bin and examples instead of this one's: the README's path from a fresh clone, as written.
+const CHECKOUT = resolve(process.env.TESSERA_DOCS_CHECKOUT ?? REPO);
+const BIN = join(CHECKOUT, 'bin', 'tessera.js');
+const FILES = (process.env.TESSERA_DOC_FILES?.split(',') ?? ['README.md', ...readdirSync(join(CHECKOUT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)]);
 const DEMO = { users: 'alice,bob', members: 'm0' };
 const DOC_NODE = { users: 'alice,bob', members: 'm0,m1,m2' };
 const COMMAND_TIMEOUT_MS = 180_000;
@@ -38,7 +42,7 @@ const COMMAND_TIMEOUT_MS = 180_000;
 function binDir(): string {
   const dir = tempDir('tessera-docs-bin-');
   const script = join(dir, 'tessera');
-  writeFileSync(script, `#!/bin/sh\nexec "${process.execPath}" --no-node-snapshot "${join(REPO, 'bin', 'tessera.js')}" "$@"\n`);
+  writeFileSync(script, `#!/bin/sh\nexec "${process.execPath}" --no-node-snapshot "${BIN}" "$@"\n`);
   chmodSync(script, 0o755);
   return dir;
 }
@@ -65,7 +69,7 @@ class DocRunner {
   url = 'https://127.0.0.1:8000';
 
   constructor() {
-    symlinkSync(join(REPO, 'examples'), join(this.cwd, 'examples'));
+    symlinkSync(join(CHECKOUT, 'examples'), join(this.cwd, 'examples'));
     writeFileSync(this.state, '');
     const bin = binDir();
     this.scratch.push(bin);
@@ -78,12 +82,12 @@ class DocRunner {
     if (!existsSync(join(data, 'tessera.toml'))) {
       // What `tessera start` does on a first run, done first so that the ports can be freed before it serves.
       assert.ok(init, `${dataArg} has no tessera.toml: the doc must create it before serving it`);
-      const made = await tessera(['init', '--data', data, '--users', init.users, '--members', init.members], { cwd: this.cwd });
+      const made = await this.shell(`tessera init --data '${data}' --users ${init.users} --members ${init.members}`);
       assert.equal(made.code, 0, made.stderr);
     }
     useEphemeralPorts(data);
     this.scratch.push(defaultFnDir(data, tmpdir())); // the node's process-function cache, outside its data directory
-    const [file, args] = tied(process.execPath, ['--no-node-snapshot', join(REPO, 'bin', 'tessera.js'), subcommand, '--data', data]);
+    const [file, args] = tied(process.execPath, ['--no-node-snapshot', BIN, subcommand, '--data', data]);
     const proc = spawn(file, args, { cwd: this.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.nodes.push(proc);
     const ready = await new Promise<string>((resolveReady, reject) => {
@@ -135,7 +139,7 @@ after(() => {
 });
 
 for (const file of FILES) {
-  const commands: DocCommand[] = docCommandsOf(join(REPO, file));
+  const commands: DocCommand[] = docCommandsOf(join(CHECKOUT, file));
   if (!commands.length) continue;
   describe(`${file}: every sh command runs`, { concurrency: false }, () => {
     const runner = new DocRunner();
@@ -145,7 +149,7 @@ for (const file of FILES) {
       if (started) return;
       started = true;
       await runner.serve('tessera-data', 'start', DOC_NODE);
-      const audit = await auditedEnclaveInfo(runner.env.TESSERA_DATA!, ['docs-auditor']);
+      const audit = await auditedEnclaveInfo(runner.env.TESSERA_DATA!, ['docs-auditor'], { bin: BIN });
       runner.scratch.push(audit.dir);
       Object.assign(runner.env, {
         TESSERA_IDENTITY: join(runner.cwd, 'tessera-data-identities', 'alice'),
@@ -162,8 +166,8 @@ for (const file of FILES) {
         }
         const text = command.text.replace(/\s+#.*$/, '');
         if (/^npm (install|ci)\b/.test(text)) {
-          assert.ok(existsSync(join(REPO, 'node_modules')), 'this checkout is installed');
-          assert.ok(existsSync(join(REPO, 'dist', 'src', 'cli', 'main.js')), 'this checkout is built (npm install builds it: the prepare script)');
+          assert.ok(existsSync(join(CHECKOUT, 'node_modules')), 'this checkout is installed');
+          assert.ok(existsSync(join(CHECKOUT, 'dist', 'src', 'cli', 'main.js')), 'this checkout is built (npm install builds it: the prepare script)');
           return;
         }
         if (/^npm test\b/.test(text)) {
