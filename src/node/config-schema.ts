@@ -79,7 +79,7 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'The HTTPS API (/v1, /app, /gov, /node/state, /metrics)',
+      description: "The HTTPS API: /v1, CCF's /app, /gov and /node/… (e.g. /node/state), Fn's /invoke and /t, workflows' /ingress, and /metrics",
       properties: {
         enabled: { type: 'boolean', default: true, description: 'Set false to not open the HTTPS listener' },
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind; 0.0.0.0 for every interface' },

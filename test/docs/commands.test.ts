@@ -141,7 +141,8 @@ after(() => {
 for (const file of FILES) {
   const commands: DocCommand[] = docCommandsOf(join(CHECKOUT, file));
   if (!commands.length) continue;
-  describe(`${file}: every sh command runs`, { concurrency: false }, () => {
+  // A doc's commands take minutes on a busy machine: more than npm test's default per-test timeout.
+  describe(`${file}: every sh command runs`, { concurrency: false, timeout: 15 * 60_000 }, () => {
     const runner = new DocRunner();
     after(() => runner.cleanup());
     let started = false;
@@ -159,7 +160,7 @@ for (const file of FILES) {
     };
 
     for (const command of commands) {
-      test(`${file}:${command.line}  ${command.text}`, async (t) => {
+      test(`${file}:${command.line}  ${command.text}`, { timeout: COMMAND_TIMEOUT_MS + 60_000 }, async (t) => {
         if (command.skip) {
           skipped.push({ file, line: command.line, text: command.text, why: command.skip });
           return t.skip(command.skip);
