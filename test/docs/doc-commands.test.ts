@@ -24,6 +24,7 @@ test('placeholders take the id the latest command printed; redirections are not 
   assert.equal(printedId('5ef0cfc7-11e9-445a-8c46-23790ea86819\n'), '5ef0cfc7-11e9-445a-8c46-23790ea86819');
   assert.equal(printedId('027a4c5aebf0  Open  (0 ballots)  tx 2.7\n'), '027a4c5aebf0');
   assert.equal(printedId('approved; the task is Ready\n'), undefined);
+  assert.equal(printedId('registered word-count (js, Single)\nfunction id    3f1c0a9b\nfunction hash  77aa00ff\n'), '3f1c0a9b');
   assert.equal(fillPlaceholders('tessera task invoke <task-id> --payload hi', 'abc12345'), 'tessera task invoke abc12345 --payload hi');
   assert.equal(fillPlaceholders('tessera gov vote <id> --accept', undefined), undefined);
   assert.equal(fillPlaceholders('tessera fn invoke x < request.json 2>&1', undefined), 'tessera fn invoke x < request.json 2>&1');

@@ -1,23 +1,23 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO, type TestNode, startNode } from '../helpers/cli.js';
 import { decryptDownload, encryptForUpload, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
 
-// examples/functions/word-count: a JS task function, registered from its descriptor, run as a task over an
-// uploaded file. The descriptor (function.json) is POST /v1/functions' body, but its "modules" name files
-// beside it (module path → file): registering reads them in. `tessera function register FILE` does that;
-// this test does it by hand over REST so the example is checked whichever way it is registered.
+// examples/functions/word-count: a JS task function (main.js) and its descriptor (function.json: the
+// registration's name, type, description, entry, interface and limits; the code file decides the kind),
+// registered and run as a task over an uploaded file. `tessera function register main.js --descriptor
+// function.json` sends the same body; this test builds it by hand over REST so the example is checked
+// whichever way it is registered.
 
-const DESCRIPTOR = join(REPO, 'examples', 'functions', 'word-count', 'function.json');
+const DIR = join(REPO, 'examples', 'functions', 'word-count');
 
-/** POST /v1/functions' body from a descriptor: each module's file read, relative to the descriptor. */
-function registration(path: string) {
-  const spec = JSON.parse(readFileSync(path, 'utf8'));
-  spec.modules = Object.fromEntries(Object.entries(spec.modules as Record<string, string>).map(([name, file]) => [name, readFileSync(join(dirname(path), file), 'utf8')]));
-  return spec;
+/** POST /v1/functions' body: the descriptor, with main.js as the module /main.js. */
+function registration() {
+  const descriptor = JSON.parse(readFileSync(join(DIR, 'function.json'), 'utf8'));
+  return { ...descriptor, kind: 'js', modules: { '/main.js': readFileSync(join(DIR, 'main.js'), 'utf8') } };
 }
 
 let node: TestNode;
@@ -31,7 +31,7 @@ const url = (p: string) => `https://127.0.0.1:${node.ports.https}${p}`;
 const post = (p: string, json: unknown) => https(url(p), alice(), { method: 'POST', json });
 
 test('examples/functions/word-count registers and counts the words of an uploaded file', async () => {
-  const reg = await post('/v1/functions', registration(DESCRIPTOR));
+  const reg = await post('/v1/functions', registration());
   assert.equal(reg.status, 201, reg.body.toString());
   const { function_id } = reg.json();
 

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 //   (a block may show output as comments).
 // - `# test: skip REASON` at the end of a line skips it (e.g. it needs SEV-SNP hardware or a second
 //   machine). The reason is required; the test prints how many it skipped and why.
-// - `<…>` placeholders (`<id>`, `<task-id>`, `<proposal-id>`) take the first word of the latest output
-//   whose first word is an id (hex or a UUID, 8 characters or more): the id the command before printed.
+// - `<…>` placeholders (`<id>`, `<task-id>`, `<proposal-id>`) take the id the latest command that showed
+//   one printed: its first word when that is an id (hex or a UUID, 8 characters or more), or the id on a
+//   line naming one (`function id    3f1c…`).
 // - `npx tessera` and `tessera` both run this checkout's bin; `https://127.0.0.1:8000`, the default address,
 //   becomes the test node's.
 
@@ -59,10 +60,17 @@ export function docCommands(markdown: string): DocCommand[] {
 
 export const docCommandsOf = (path: string) => docCommands(readFileSync(path, 'utf8'));
 
-/** The first word of `stdout` when it is an id (hex, or a UUID), else undefined. */
+const ID = /^[0-9a-f][0-9a-f-]{7,}$/i;
+
+/**
+ * The id `stdout` shows: its first word when that is an id (hex, or a UUID), else the id on the first line
+ * that names one (`function id    3f1c…`), else undefined.
+ */
 export function printedId(stdout: string): string | undefined {
   const first = stdout.trim().split(/\s+/)[0] ?? '';
-  return /^[0-9a-f][0-9a-f-]{7,}$/i.test(first) ? first : undefined;
+  if (ID.test(first)) return first;
+  const named = stdout.match(/^[ \t]*[\w -]*\bid:?[ \t]+([0-9a-f][0-9a-f-]{7,})[ \t]*$/im);
+  return named?.[1];
 }
 
 /** `text` with `<…>` placeholders filled by `id`; undefined when it has placeholders and there is no id. */
