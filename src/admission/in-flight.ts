@@ -30,4 +30,8 @@ export class InFlightLimit {
   get inFlight(): number {
     return this.current;
   }
+
+  get limit(): number {
+    return this.max;
+  }
 }

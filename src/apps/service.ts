@@ -216,6 +216,7 @@ export class AppService {
           prelude: CCF_PRELUDE,
           host: bound.host,
           limits: { cpuMs: this.runtime.maxExecutionMs, heapMiB: this.runtime.maxHeapMiB },
+          kind: 'app' as const,
         };
         // The deployment is in the key, so a request that read an older deployment never refills a pool with its code.
         const fresh = `${deploymentVersion}\0${historical ? 'historical' : 'current'}\0${endpoint.info.js_module}\0${endpoint.info.js_function}`;

@@ -208,6 +208,13 @@ export class BuiltinWorkerPool implements BuiltinRunner {
     slot.idle.unref();
   }
 
+  /** Threads running a task, threads started and idle, and tasks waiting for a thread, for the node's metrics. */
+  get usage() {
+    const started = this.slots.filter((s) => s.worker !== null);
+    const busy = this.slots.filter((s) => s.job !== null).length;
+    return { size: this.slots.length, busy, idle: Math.max(0, started.length - busy), queued: this.queue.length };
+  }
+
   /** The task was stopped: its worker is ended mid-run and a fresh one takes its place. */
   private abort(job: Job) {
     const queued = this.queue.indexOf(job);

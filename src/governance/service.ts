@@ -185,6 +185,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
           prelude: GOV_PRELUDE,
           host: govHost({ deps: this.deps(tx, new Map()), phase: 'ro', logger: this.opts.logger }),
           limits: this.limitsIn(tx),
+          kind: 'governance',
         })) as Array<[boolean, string, number]>;
       } catch (err) {
         const e = err as TesseraError;
@@ -238,7 +239,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
   /** Calls the constitution's `fn` (the stored one, or `source`) with the ccf global of `phase` and Tessera's own host functions. */
   private async runConstitution(tx: Tx, source: string | null, fn: 'validate' | 'resolve' | 'apply', args: unknown[], phase: GovPhase, checks: Checks, extra: { proposalId?: string; host?: Record<string, (...a: any[]) => unknown> } = {}) {
     const host = { ...govHost({ deps: this.deps(tx, checks), phase, logger: this.opts.logger, proposalId: extra.proposalId }), tessera_active_members: () => this.activeMembers(tx), ...extra.host };
-    return this.opts.engine.run({ modules: { '/constitution.js': source ?? this.constitution(tx) }, entry: '/constitution.js', exportName: fn, args, host, prelude: GOV_PRELUDE, limits: this.limitsIn(tx) });
+    return this.opts.engine.run({ modules: { '/constitution.js': source ?? this.constitution(tx) }, entry: '/constitution.js', exportName: fn, args, host, prelude: GOV_PRELUDE, limits: this.limitsIn(tx), kind: 'governance' });
   }
 
   private async validate(tx: Tx, proposal: string, checks: Checks): Promise<void> {
@@ -329,7 +330,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
   /** A ballot's vote, run as CCF runs ballots: with the ccf global of read-only governance. */
   private runBallot(tx: Tx, ballot: string, proposal: string, proposerId: string): Promise<unknown> {
     const host = govHost({ deps: this.deps(tx, new Map()), phase: 'ro', logger: this.opts.logger });
-    return this.opts.engine.run({ modules: { '/ballot.js': ballot }, entry: '/ballot.js', exportName: 'vote', args: [proposal, proposerId], host, prelude: GOV_PRELUDE, limits: this.limitsIn(tx) });
+    return this.opts.engine.run({ modules: { '/ballot.js': ballot }, entry: '/ballot.js', exportName: 'vote', args: [proposal, proposerId], host, prelude: GOV_PRELUDE, limits: this.limitsIn(tx), kind: 'governance' });
   }
 
   private view(proposalId: string, info: ProposalInfo): ProposalView {

@@ -1,4 +1,6 @@
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { swaggerOptions } from './openapi.js';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
@@ -24,6 +26,8 @@ import { appRoutes } from './routes/app.js';
 import type { WorkflowService } from '../workflows/service.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { httpMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import type { FnService } from '../functions/process/service.js';
 import { fnRoutes } from './routes/fn.js';
 import { govRoutes } from './routes/gov.js';
@@ -53,8 +57,8 @@ export interface HttpServerOptions {
   registered: UserFunctions;
   apps: AppService;
   workflows: WorkflowService;
-  /** The workflow runtime's Prometheus metrics (GET /metrics). */
-  metrics?: () => string;
+  /** The node's Prometheus registry (GET /metrics); the listener adds its request metrics to it. */
+  metrics: Registry;
   fns: FnService;
   maxPackageBytes: number;
   /** Connections one remote address may hold, counted before TLS. */
@@ -67,17 +71,20 @@ export interface HttpServerOptions {
   store: Store;
   /** The app runtime's limits, for /node/js_metrics. */
   appRuntime: NodeFacts['appRuntime'];
+  /** Whether the node is ready (GET /node/state, /node/ready/*). */
+  readiness: NodeFacts['readiness'];
 }
 
 /**
- * Routes reachable without a node identity: liveness, the API descriptions, the app (which applies its
- * own policies, under /app and unprefixed as CCF routes it), and CCF's frontends' endpoints that CCF
- * registers with no_auth_required (the common /commit, /tx, /receipt, /api; every /node endpoint; the
- * /gov reads). /gov writes carry their own authentication, the member's COSE Sign1 signature, as in CCF
+ * Routes reachable without a node identity: liveness, the API descriptions (/v1/api and its Swagger UI at
+ * /v1/docs: the API is not secret, and anonymous callers have their own in-flight bound and deadline,
+ * below), the app (which applies its own policies, under /app and unprefixed as CCF routes it), and CCF's
+ * frontends' endpoints that CCF registers with no_auth_required (the common /commit, /tx, /receipt, /api;
+ * every /node endpoint; the /gov reads). /gov writes carry their own authentication, the member's COSE Sign1 signature, as in CCF
  * (src/node/gov/handlers/helpers.h: member_sig_only_policies), so they need no client certificate either.
  */
 const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api', '/app/api', '/app/*', '/*', '/', '/app/commit', '/app/tx', '/app/receipt', '/commit', '/tx', '/receipt']);
-const isPublic = (route: string) => PUBLIC_ROUTES.has(route) || route.startsWith('/node/') || route.startsWith('/gov/');
+const isPublic = (route: string) => PUBLIC_ROUTES.has(route) || route.startsWith('/node/') || route.startsWith('/gov/') || route === '/v1/docs' || route.startsWith('/v1/docs/');
 
 /**
  * The HTTPS API. Client certificates are requested on every connection; the caller is authenticated
@@ -99,15 +106,9 @@ export async function createHttpServer(opts: HttpServerOptions) {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Tessera REST API',
-        version: opts.version,
-        description: "Files, tasks and functions. Every route but /v1/health and /v1/api needs a client certificate issued by the node's CA; a user also sends 'Authorization: Bearer <token>'.",
-      },
-    },
-  });
+  await app.register(swagger, swaggerOptions(opts.version, isPublic));
+  // Swagger UI, served without authentication like /v1/api: the description is public (docs/operations.md).
+  await app.register(swaggerUi, { routePrefix: '/v1/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
   app.server.headersTimeout = opts.headersTimeoutMs;
   app.server.maxConnections = opts.maxConnections;
@@ -166,6 +167,8 @@ export async function createHttpServer(opts: HttpServerOptions) {
     );
   });
 
+  httpMetrics(app, opts.metrics);
+
   app.setErrorHandler((err, request, reply) => {
     const raw = err as Error & { statusCode?: number; validation?: unknown };
     const e =
@@ -183,12 +186,12 @@ export async function createHttpServer(opts: HttpServerOptions) {
   });
 
   recordRoutes(app);
-  app.get('/v1/health', { schema: { hide: true } }, async () => ({ status: 'ok', version: opts.version }));
+  app.get('/v1/health', async () => ({ status: 'ok', version: opts.version }));
   fileRoutes(app, opts.files);
   taskRoutes(app, opts.tasks, opts.functions, opts.registered);
   ledgerRoutes(app, opts.ledger);
   govRoutes(app, opts.governance, () => opts.ledger.lastCommitted(), opts.principals, new StateDigests({ store: opts.store, ledger: opts.ledger, gov: opts.governance }));
-  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime };
+  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime, readiness: opts.readiness };
   nodeRoutes(app, node);
   govReadRoutes(app, { store: opts.store, principals: opts.principals, ledger: opts.ledger, node });
   // CCF's /gov/api: with an api-version (checked as CCF does), that version's API; without one, the classic description.
@@ -198,9 +201,9 @@ export async function createHttpServer(opts: HttpServerOptions) {
   });
   await appRoutes(app, opts.apps);
   await workflowRoutes(app, opts.workflows);
-  metricsRoutes(app, opts.metrics ?? (() => ''));
+  metricsRoutes(app, opts.metrics);
   await fnRoutes(app, opts.fns, { maxPackageBytes: opts.maxPackageBytes, maxBodyBytes: opts.maxBodyBytes });
-  app.get('/v1/api', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/v1/api', async () => app.swagger());
 
   return app;
 }

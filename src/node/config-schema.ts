@@ -66,12 +66,17 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'Structured logs (pino, one JSON line per event, on stdout)',
+      description: 'Structured logs (pino, on stdout: one JSON line per event, or pretty lines on a terminal)',
       properties: {
         level: {
           enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
           default: 'info',
           description: 'fatal, error, warn, info, debug, trace or silent',
+        },
+        format: {
+          enum: ['auto', 'json', 'pretty'],
+          default: 'auto',
+          description: 'auto (pretty on a terminal, JSON otherwise), json, or pretty (coloured, one readable line per event)',
         },
       },
     },
@@ -79,7 +84,7 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: "The HTTPS API: /v1, CCF's /app, /gov and /node/… (e.g. /node/state), Fn's /invoke and /t, workflows' /ingress, and /metrics",
+      description: 'The HTTPS API: /v1 (described at /v1/api, browsable at /v1/docs), /app, /gov, /node (readiness: /node/state), /metrics (Prometheus, for members)',
       properties: {
         enabled: { type: 'boolean', default: true, description: 'Set false to not open the HTTPS listener' },
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind; 0.0.0.0 for every interface' },
@@ -505,7 +510,7 @@ export interface WireListenerConfig {
 
 export interface TesseraConfig {
   node: { advertise_ip: string; advertise_fns_port: number; shutdown_grace_ms: number };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
   http: { enabled: boolean; host: string; port: number; max_body_bytes: number; handshake_timeout_ms: number; headers_timeout_ms: number; max_connections: number };
   wire: {
     max_frame_bytes: number;

@@ -3,16 +3,24 @@ import { Ajv } from 'ajv';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { TesseraError } from '../errors/index.js';
 import { CONFIG_SCHEMA, type TesseraConfig } from './config-schema.js';
+import { applyEnv } from './config-env.js';
 
 const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
 const validate = ajv.compile(CONFIG_SCHEMA);
 
-/** Validates `raw` (parsed TOML) and fills in every default. */
-export function resolveConfig(raw: unknown, source = 'configuration'): TesseraConfig {
+/**
+ * Validates `raw` (parsed TOML) and fills in every default. `fromEnv` maps a setting's dotted path to the
+ * environment variable that set it, so that a bad value names the variable rather than the file.
+ */
+export function resolveConfig(raw: unknown, source = 'configuration', fromEnv: Map<string, string> = new Map()): TesseraConfig {
   const copy = structuredClone(raw ?? {});
   if (!validate(copy)) {
+    const where = (path: string) => {
+      const variable = [...fromEnv].find(([setting]) => path === setting || path.startsWith(`${setting}.`))?.[1];
+      return variable ? `${path} (environment variable ${variable})` : path;
+    };
     const problems = (validate.errors ?? [])
-      .map((e) => `${e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(top level)'} ${e.message}${
+      .map((e) => `${where(e.instancePath.replace(/^\//, '').replaceAll('/', '.')) || '(top level)'} ${e.message}${
         e.keyword === 'additionalProperties' ? ` ('${(e.params as { additionalProperty: string }).additionalProperty}')` : ''
       }`)
       .join('; ');
@@ -21,7 +29,8 @@ export function resolveConfig(raw: unknown, source = 'configuration'): TesseraCo
   return copy as TesseraConfig;
 }
 
-export function loadConfig(path: string): TesseraConfig {
+/** tessera.toml at `path`, with every TESSERA_<SECTION>_<KEY> variable of `env` over it (config-env.ts). */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): TesseraConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -34,7 +43,7 @@ export function loadConfig(path: string): TesseraConfig {
   } catch (err) {
     throw new TesseraError('parse_error', `${path} is not valid TOML: ${(err as Error).message}`);
   }
-  return resolveConfig(raw, path);
+  return resolveConfig(raw, path, applyEnv(raw as Record<string, unknown>, env));
 }
 
 interface SchemaNode {

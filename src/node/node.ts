@@ -1,7 +1,7 @@
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { FunctionRegistry } from '../functions/registry.js';
 import { registerBuiltins } from '../functions/builtins/index.js';
 import { BuiltinWorkerPool } from '../functions/worker-pool.js';
@@ -43,6 +43,9 @@ import { Cgroups } from '../sandbox/process/cgroups.js';
 import { KeyService } from '../kms/service.js';
 import { tmsExternal, tmsInternal } from '../wire/tms.js';
 import { loadConfig } from './config.js';
+import { unknownEnvVariables } from './config-env.js';
+import { createLogger } from './logger.js';
+import { nodeMetrics } from './metrics.js';
 import { type TesseraConfig, WIRE_LISTENERS, type WireListenerName } from './config-schema.js';
 import { dataDirPaths, defaultFnDir } from './datadir.js';
 import { VERSION } from './version.js';
@@ -106,7 +109,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const config = loadConfig(paths.config);
   if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
   if (opts.logLevel) config.log.level = opts.logLevel;
-  const logger = pino({ level: config.log.level, base: { node: 'tessera' } }, opts.logDestination ?? process.stdout);
+  const logger = createLogger(config.log, opts.logDestination);
+  for (const variable of unknownEnvVariables(process.env)) logger.warn({ variable }, `${variable} names no setting of tessera.toml and is ignored (docs/operations.md lists the variables)`);
   if (inherited.length) logger.info({ fds: inherited }, 'closed file descriptors inherited from the parent process, so that no function process gets them');
   // Data directories made before identities were kept beside them hold credentials in the clear.
   if (existsSync(paths.legacyIdentities)) {
@@ -272,8 +276,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const listeners: WireListener[] = [];
   // One limiter for both kinds of listener: an identity's rate is the same whichever protocol it uses.
   const rateLimiter = new RateLimiter(config.limits.user_requests_per_second, config.limits.user_burst);
+  // Ready once the workflows are back (below); stopping from the first signal.
+  const life = { ready: false, stopping: false };
+  const readiness = { ready: () => life.ready, stopping: () => life.stopping, startupSeqno: ledger.lastCommitted() };
+  const inFlight = { identified: new InFlightLimit(config.limits.max_requests_in_flight), anonymous: new InFlightLimit(config.limits.max_anonymous_requests_in_flight, 'limits.max_anonymous_requests_in_flight') };
+  const metrics = nodeMetrics({ version: VERSION, store, ledger, builtinWorkers, fns: processFunctions, runtime, inFlight, listeners });
   const http = config.http.enabled
-    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, handshakeTimeoutMs: config.http.handshake_timeout_ms, headersTimeoutMs: config.http.headers_timeout_ms, maxConnections: config.http.max_connections, inFlight: new InFlightLimit(config.limits.max_requests_in_flight), rateLimiter, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, metrics: () => runtime.metrics.render(), fns: processFunctions, maxPackageBytes: config.fn.max_package_bytes, admission: new ConnectionAdmission({ maxPerAddress: config.limits.max_connections_per_address, maxHandshaking: config.limits.max_handshaking_connections }), anonymous: { inFlight: new InFlightLimit(config.limits.max_anonymous_requests_in_flight, 'limits.max_anonymous_requests_in_flight'), requestTimeoutMs: config.limits.anonymous_request_timeout_ms }, durable: () => store.durable(), store, appRuntime: { maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib, maxCachedInterpreters: 10 } })
+    ? await createHttpServer({ tls: tlsMaterial, maxBodyBytes: config.http.max_body_bytes, handshakeTimeoutMs: config.http.handshake_timeout_ms, headersTimeoutMs: config.http.headers_timeout_ms, maxConnections: config.http.max_connections, inFlight: inFlight.identified, rateLimiter, logger, version: VERSION, principals, files, tasks, functions, ledger, governance, registered, apps, workflows, metrics, fns: processFunctions, maxPackageBytes: config.fn.max_package_bytes, admission: new ConnectionAdmission({ maxPerAddress: config.limits.max_connections_per_address, maxHandshaking: config.limits.max_handshaking_connections }), anonymous: { inFlight: inFlight.anonymous, requestTimeoutMs: config.limits.anonymous_request_timeout_ms }, durable: () => store.durable(), store, appRuntime: { maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib, maxCachedInterpreters: 10 }, readiness })
     : null;
 
   const signer = setInterval(() => {
@@ -286,6 +295,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   signer.unref();
 
   const close = async () => {
+    life.stopping = true;
     attested.stop();
     // Every function process (and its process group) is killed now, and waited for below.
     const functionsEnded = processFunctions.close();
@@ -353,6 +363,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       return 0;
     },
   );
+  // Ready even if a restore failed: that is logged, and the rest of the node serves.
+  void restored.then(() => {
+    life.ready = true;
+    logger.info('node ready (GET /node/state answers)');
+  });
   attested.renewEvery((pair) => {
     const material = { ...tlsMaterial, certPem: pair.certPem, keyPem: pair.keyPem };
     for (const l of listeners) l.updateTls(material);

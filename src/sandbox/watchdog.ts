@@ -1,4 +1,5 @@
 import type ivm from 'isolated-vm';
+import { disposeIsolate } from './usage.js';
 
 // isolated-vm's own `timeout` stops most guests, but not all: a guest that floods the host with calls,
 // or keeps re-entering, can outrun it. So every call into an isolate also has a deadline kept on the
@@ -16,7 +17,7 @@ export const wasStoppedForTime = (isolate: ivm.Isolate): boolean => stoppedForTi
 /** Disposes `isolate` for running out of time (or being cancelled); safe to call twice. */
 export function stopIsolate(isolate: ivm.Isolate): void {
   stoppedForTime.add(isolate);
-  if (!isolate.isDisposed) isolate.dispose();
+  disposeIsolate(isolate);
 }
 
 /**

@@ -93,8 +93,8 @@ export class SqliteStore implements Store {
   private committed = 0;
   private synced = 0;
   private syncing = false;
-  /** fsyncs of the WAL so far (tests check that concurrent callers share them). */
-  readonly stats = { fsyncs: 0 };
+  /** fsyncs of the WAL so far (tests check that concurrent callers share them), and transactions committed by this connection (the node's metrics). */
+  readonly stats = { fsyncs: 0, commits: 0 };
   private waiters: Array<{ upTo: number; resolve: () => void; reject: (err: Error) => void }> = [];
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -414,6 +414,7 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.localCommits++;
+    this.stats.commits++;
     this.wrote();
     return seqno;
   }

@@ -50,6 +50,12 @@ export class WireListener {
   private readonly server: tls.Server;
   private readonly connections = new Map<tls.TLSSocket, { busy: boolean }>();
   private closing = false;
+  /** Requests answered, by outcome, for the node's metrics (the message type is the client's to choose, so not a label). */
+  readonly stats = { ok: 0, error: 0 };
+
+  get name(): string {
+    return this.opts.name;
+  }
 
   constructor(private readonly opts: WireListenerOptions) {
     this.server = tls.createServer(
@@ -193,6 +199,7 @@ export class WireListener {
 
   private log(started: bigint, fields: { type: unknown; caller: string; err?: TesseraError }) {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    this.stats[fields.err ? 'error' : 'ok']++;
     const type = typeof fields.type === 'string' ? fields.type : undefined;
     if (fields.err) {
       const level = fields.err.code === 'internal' ? 'error' : 'info';

@@ -3,6 +3,7 @@ import { DEFAULT_BOUNDARY, setupScript } from '../sandbox/boundary.js';
 import { sandboxThreadsMayHaveStarted } from '../sandbox/thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../sandbox/watchdog.js';
 import { EDGELESS_GLUE, JS_GLUE } from './wasm-glue.js';
+import { disposeIsolate, trackIsolate } from '../sandbox/usage.js';
 
 export type HostCallbacks = Record<string, (...args: any[]) => unknown>;
 export interface CallRet {
@@ -63,6 +64,7 @@ export class FunctionInstance {
 
   private async loadIsolate(): Promise<void> {
     const isolate = (this.isolate = new ivm.Isolate({ memoryLimit: Math.max(8, this.limits.heapMiB) }));
+    trackIsolate(isolate, 'workflow');
     const context = (this.context = await isolate.createContext());
     const global = context.global;
     const host = this.host;
@@ -152,6 +154,6 @@ export class FunctionInstance {
   private disposeNow(): void {
     const isolate = this.isolate;
     this.isolate = this.context = this.invoke = this.refs = null;
-    if (isolate && !isolate.isDisposed) isolate.dispose();
+    if (isolate) disposeIsolate(isolate);
   }
 }

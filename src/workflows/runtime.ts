@@ -147,6 +147,13 @@ export class WorkflowRuntime {
   /** EDGELESS's Prometheus metrics for this node's instances (GET /metrics). */
   readonly metrics = new WorkflowMetrics();
 
+  /** Instances, events queued on them, and isolate threads busy or awaited, for the node's metrics. */
+  get usage() {
+    let queued = 0;
+    for (const r of this.instances.values()) queued += r.queue.length;
+    return { instances: this.instances.size, queuedEvents: queued, threads: this.slots.size, threadsBusy: this.slots.inUse, waitingForThread: this.slots.waitingCount };
+  }
+
   constructor(private readonly opts: RuntimeOptions) {
     this.nodeId = opts.nodeId ?? randomUUID();
     this.slots = new Slots(opts.threads);

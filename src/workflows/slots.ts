@@ -24,6 +24,15 @@ export class Slots {
     };
   }
 
+  /** Isolate threads running an event now. */
+  get inUse(): number {
+    return Math.max(1, this.size) - this.free;
+  }
+
+  /** Events waiting for a thread. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
 }
 
 /** One instance's turn: calls go before casts, since a caller waits on its thread for the call. */

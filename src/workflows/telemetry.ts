@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Gauge, Histogram, Registry } from 'prom-client';
 
 // EDGELESS's EventMetadata (edgeless_api_core/src/event_metadata.rs) and the Prometheus metrics its
 // telemetry exports (edgeless_telemetry/src/prometheus_target.rs), with the same names and labels.
@@ -37,81 +38,51 @@ export const metadataHex = (m: EventMetadata) => ({ trace_id: m.trace.toString('
 /** EDGELESS's histogram buckets, seconds: 0.1 … 1.0. */
 const BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 
-type Labels = Record<string, string>;
-
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-const labelText = (labels: Labels, extra?: [string, string]) => {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`);
-  if (extra) parts.push(`${extra[0]}="${extra[1]}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-};
-const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels));
-
-class Histogram {
-  readonly counts = BUCKETS.map(() => 0);
-  sum = 0;
-  count = 0;
-  constructor(readonly labels: Labels) {}
-  observe(seconds: number) {
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) this.counts[i]++;
-    this.sum += seconds;
-    this.count++;
-  }
-  lines(name: string): string[] {
-    const out = BUCKETS.map((b, i) => `${name}_bucket${labelText(this.labels, ['le', String(b)])} ${this.counts[i]}`);
-    out.push(`${name}_bucket${labelText(this.labels, ['le', '+Inf'])} ${this.count}`, `${name}_sum${labelText(this.labels)} ${this.sum}`, `${name}_count${labelText(this.labels)} ${this.count}`);
-    return out;
-  }
-}
+type ExecutionLabels = { node_id: string; function_id: string; function_type: string; invocation_type: 'Cast' | 'Call' };
 
 /**
- * The node's workflow metrics, in Prometheus's text format (GET /metrics): `function_count` (gauge:
+ * The node's workflow metrics (GET /metrics), with EDGELESS's names and labels: `function_count` (gauge:
  * instances running, by node and function type), `execution_times` (histogram, seconds: each handled
  * event, by instance and CAST/CALL) and `transfer_times` (histogram, seconds: from an event's sending to
  * the start of its handling, by instance). An instance's histograms go when it does, so a node that runs
  * many short-lived workflows does not keep a series for every instance it ever ran (EDGELESS keeps them).
+ * They live in a registry of their own, which the node merges into the one it serves.
  */
 export class WorkflowMetrics {
-  private readonly counts = new Map<string, { labels: Labels; value: number }>();
-  private readonly execution = new Map<string, Histogram>();
-  private readonly transfer = new Map<string, Histogram>();
+  readonly registry = new Registry();
+  private readonly count = new Gauge({ name: 'function_count', help: 'Function instances running on this node', labelNames: ['node_id', 'function_type'], registers: [this.registry] });
+  private readonly execution = new Histogram({ name: 'execution_times', help: 'Time to handle one event (handle_cast or handle_call), seconds', labelNames: ['node_id', 'function_id', 'function_type', 'invocation_type'], buckets: BUCKETS, registers: [this.registry] });
+  private readonly transfer = new Histogram({ name: 'transfer_times', help: 'Time from an event being sent to its handling starting, seconds', labelNames: ['node_id', 'function_id'], buckets: BUCKETS, registers: [this.registry] });
+  /** Each instance's label sets, so that its series can be removed when it exits. */
+  private readonly series = new Map<string, { execution: Map<string, ExecutionLabels>; transfer?: { node_id: string; function_id: string } }>();
 
   functionCount(labels: { node_id: string; function_type: string }, delta: number) {
-    const key = keyOf(labels);
-    const entry = this.counts.get(key) ?? { labels, value: 0 };
-    entry.value += delta;
-    this.counts.set(key, entry);
+    if (delta >= 0) this.count.inc(labels, delta);
+    else this.count.dec(labels, -delta);
   }
 
-  executionTime(labels: { node_id: string; function_id: string; function_type: string; invocation_type: 'Cast' | 'Call' }, seconds: number) {
-    this.histogram(this.execution, labels).observe(seconds);
+  executionTime(labels: ExecutionLabels, seconds: number) {
+    this.of(labels.function_id).execution.set(`${labels.function_type}/${labels.invocation_type}`, labels);
+    this.execution.observe(labels, seconds);
   }
 
   transferTime(labels: { node_id: string; function_id: string }, seconds: number) {
-    this.histogram(this.transfer, labels).observe(seconds);
+    this.of(labels.function_id).transfer = labels;
+    this.transfer.observe(labels, seconds);
   }
 
   /** Drops an instance's histograms (it has exited for good). */
   forget(functionId: string) {
-    for (const map of [this.execution, this.transfer]) for (const [key, h] of map) if (h.labels.function_id === functionId) map.delete(key);
+    const s = this.series.get(functionId);
+    if (!s) return;
+    for (const labels of s.execution.values()) this.execution.remove(labels);
+    if (s.transfer) this.transfer.remove(s.transfer);
+    this.series.delete(functionId);
   }
 
-  private histogram(map: Map<string, Histogram>, labels: Labels): Histogram {
-    const key = keyOf(labels);
-    let h = map.get(key);
-    if (!h) map.set(key, (h = new Histogram(labels)));
-    return h;
-  }
-
-  /** Prometheus text exposition format 0.0.4. */
-  render(): string {
-    const out: string[] = [];
-    out.push('# HELP function_count Function instances running on this node', '# TYPE function_count gauge');
-    for (const { labels, value } of this.counts.values()) out.push(`function_count${labelText(labels)} ${value}`);
-    out.push('# HELP execution_times Time to handle one event (handle_cast or handle_call), seconds', '# TYPE execution_times histogram');
-    for (const h of this.execution.values()) out.push(...h.lines('execution_times'));
-    out.push('# HELP transfer_times Time from an event being sent to its handling starting, seconds', '# TYPE transfer_times histogram');
-    for (const h of this.transfer.values()) out.push(...h.lines('transfer_times'));
-    return `${out.join('\n')}\n`;
+  private of(functionId: string) {
+    let s = this.series.get(functionId);
+    if (!s) this.series.set(functionId, (s = { execution: new Map() }));
+    return s;
   }
 }

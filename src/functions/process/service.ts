@@ -547,6 +547,11 @@ export class FnService {
   }
 
   /** Ends every function process (and its process group); resolves once they have all exited. */
+  /** Each function's process pool, by function id, for the node's metrics. */
+  poolUsage(): Array<{ fn: string; idle: number; busy: number; starting: number; waiting: number }> {
+    return [...this.pools].map(([fn, pool]) => ({ fn, ...pool.usage }));
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     clearInterval(this.watcher);

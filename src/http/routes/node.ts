@@ -20,6 +20,17 @@ export interface NodeFacts {
   version: string;
   /** The app runtime's limits, for /node/js_metrics. */
   appRuntime: { maxExecutionMs: number; maxHeapMiB: number; maxCachedInterpreters: number };
+  readiness: Readiness;
+}
+
+/** Where the node is in its life, for /node/state and /node/ready/*. */
+export interface Readiness {
+  /** Everything the node had before it stopped is back (workflows restored with their state). */
+  ready(): boolean;
+  /** The node has begun to stop (SIGTERM): load balancers should send nothing new (CCF's stop notice). */
+  stopping(): boolean;
+  /** The last transaction in the store when the node started: where it resumed from. */
+  startupSeqno: number;
 }
 
 /** CCF's QuoteFormat for each attestation provider; TDX has none in CCF, so its provider's name is given. */
@@ -58,7 +69,13 @@ export function nodeRoutes(app: FastifyInstance, facts: NodeFacts) {
   let peakSessions = 0;
   const hide = { schema: { hide: true } };
 
-  app.get('/node/state', hide, json(() => ({ node_id: ledger.id, state: 'PartOfNetwork', last_signed_seqno: ledger.lastSigned(), startup_seqno: 0, stop_notice: false })));
+  const { readiness } = facts;
+  // CCF's GetState. A node answers it only once it is ready, so that a probe (or 'tessera status') that
+  // sees PartOfNetwork can use everything; before that it is 503 with a retry-after, as /node/ready/* is.
+  app.get('/node/state', { schema: { summary: "The node's state (CCF's GetState): 503 until the node is ready, then PartOfNetwork", tags: ['node'], security: [] } }, async (request, reply) => {
+    if (!readiness.ready()) throw new TesseraError('unavailable', 'the node is starting: its workflows are being restored; retry shortly', { retryAfterSeconds: 1 });
+    return sendJson(request, reply, { node_id: ledger.id, state: 'PartOfNetwork', last_signed_seqno: ledger.lastSigned(), startup_seqno: readiness.startupSeqno, stop_notice: readiness.stopping() });
+  });
   app.get('/node/version', hide, json(() => ({ ccf_version: `tessera-${facts.version}`, quickjs_version: `v8-${process.versions.v8}`, unsafe: false })));
   app.get('/node/quotes/self', hide, json(() => quoteOf(facts)));
   app.get('/node/attestations/self', hide, json(() => quoteOf(facts)));
@@ -147,9 +164,10 @@ export function nodeRoutes(app: FastifyInstance, facts: NodeFacts) {
   app.get('/node/jwt_keys/refresh/metrics', hide, json(() => ({ attempts: 0, successes: 0, failures: 0 })));
   app.get('/node/index/strategies', hide, json(() => []));
   app.get('/node/self_signed_certificate', hide, json(() => ({ self_signed_certificate: facts.certPem })));
-  // The node serves both frontends as soon as it listens, and has no stop notice to receive.
-  app.get('/node/ready/app', hide, async (_request, reply) => reply.status(204).send());
-  app.get('/node/ready/gov', hide, async (_request, reply) => reply.status(204).send());
+  // As CCF's: 204 while the node is ready and not stopping, 503 otherwise (a load balancer's probe).
+  const readyProbe = async (_request: FastifyRequest, reply: FastifyReply) => reply.status(readiness.ready() && !readiness.stopping() ? 204 : 503).send();
+  app.get('/node/ready/app', { schema: { summary: 'Readiness of the app frontend: 204 ready, 503 starting or stopping', tags: ['node'], security: [] } }, readyProbe);
+  app.get('/node/ready/gov', { schema: { summary: 'Readiness of the governance frontend: 204 ready, 503 starting or stopping', tags: ['node'], security: [] } }, readyProbe);
   app.get('/node/api', hide, json(() => openApiOf(app, '/node/', facts.version)));
 }
 

@@ -11,6 +11,7 @@ import { guestSource } from '../guest-source.js';
 import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
 import { sandboxThreadsMayHaveStarted } from '../thread-priority.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
+import { type SandboxKind, disposeIsolate, trackIsolate } from '../usage.js';
 
 export { FreshPools } from './fresh-pool.js';
 export { ModuleLoadError } from './modules.js';
@@ -51,6 +52,8 @@ export interface JsRun {
   codeCache?: boolean;
   /** The entry is a wrapper the host wrote around one module of the bundle: load errors name that module. */
   wrapper?: boolean;
+  /** What runs, for the node's sandbox metrics (sandbox/usage.ts); a task function by default. */
+  kind?: SandboxKind;
 }
 
 /** A context ready to call: the export, and the binding its host functions reach. */
@@ -187,12 +190,13 @@ export class JsEngine {
   private async prepare(job: JsRun): Promise<Interpreter> {
     const limits = withDefaults(DEFAULT_JS_LIMITS, job.limits);
     const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB) });
+    trackIsolate(isolate, job.kind ?? 'task');
     try {
       const prepared = await this.prepareIn(isolate, job, limits);
       await prepared.exported();
-      return { ...prepared, dispose: () => !isolate.isDisposed && isolate.dispose() };
+      return { ...prepared, dispose: () => disposeIsolate(isolate) };
     } catch (err) {
-      if (!isolate.isDisposed) isolate.dispose();
+      disposeIsolate(isolate);
       throw err;
     }
   }

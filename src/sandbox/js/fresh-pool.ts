@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import ivm from 'isolated-vm';
 import { TesseraError } from '../../errors/index.js';
 import type { Prepared } from './engine.js';
+import { disposeIsolate, trackIsolate } from '../usage.js';
 
 /**
  * How many contexts one isolate makes: a batch, made ahead, then served, then the isolate goes.
@@ -32,6 +33,8 @@ class Batch {
 
   constructor(heapMiB: number, prepare: (isolate: ivm.Isolate) => Promise<Prepared>) {
     this.isolate = new ivm.Isolate({ memoryLimit: Math.max(8, heapMiB) });
+    // Only CCF apps run in pooled fresh contexts (src/apps/service.ts).
+    trackIsolate(this.isolate, 'app');
     for (let i = 0; i < BATCH; i++) {
       this.preparing++;
       const made = prepare(this.isolate);
@@ -80,7 +83,7 @@ class Batch {
   }
 
   private disposeIfIdle(): void {
-    if ((this.retired || this.used === BATCH) && this.inUse === 0 && this.preparing === 0 && !this.isolate.isDisposed) this.isolate.dispose();
+    if ((this.retired || this.used === BATCH) && this.inUse === 0 && this.preparing === 0 && !this.isolate.isDisposed) disposeIsolate(this.isolate);
   }
 }
 

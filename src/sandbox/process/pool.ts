@@ -53,6 +53,11 @@ export class ProcessPool {
     return this.idle.length + this.busy.size + this.starting;
   }
 
+  /** Processes by state, and calls waiting for one, for the node's metrics. */
+  get usage() {
+    return { idle: this.idle.length, busy: this.busy.size + this.cold.size, starting: this.starting, waiting: this.waiters.length };
+  }
+
   private async acquire(deadline: Date): Promise<FnProcess> {
     for (;;) {
       const p = this.idle.pop();

@@ -6,6 +6,7 @@ import { DEFAULT_BOUNDARY, setupScript } from '../boundary.js';
 import { type MemoryBudget, UNLIMITED } from '../memory-budget.js';
 import { wasStoppedForTime, withDeadline } from '../watchdog.js';
 import { guestSource } from '../guest-source.js';
+import { disposeIsolate, trackIsolate } from '../usage.js';
 
 // WebAssembly runs inside a V8 isolate too, never in the node's context: the module bytes are copied
 // in, compiled and instantiated there, its memory capped in pages and its run bounded in time. Imports
@@ -56,6 +57,7 @@ export class WasmEngine {
   private async runReserved(job: WasmRun, limits: WasmLimits): Promise<unknown> {
     const bytes = capMemory(job.module, limits.memoryPages);
     const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, limits.heapMiB) });
+    trackIsolate(isolate, 'task');
     try {
       const context = await isolate.createContext();
       const global = context.global;
@@ -84,7 +86,7 @@ ${RUNNER}`;
       }
       throw new TesseraError('function_failed', `the module failed: ${message}`);
     } finally {
-      if (!isolate.isDisposed) isolate.dispose();
+      disposeIsolate(isolate);
     }
   }
 }
