@@ -31,7 +31,8 @@ export function markdown(ran: Ran[], findings: string, commit: string): string {
   const all = ran.flatMap((r) => r.rows).length;
   return `# Benchmark report
 
-Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit \`${commit}\`.
+Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit \`${commit}\`: the figures are that commit's.
+Later changes show only when it runs again: \`npm run bench\` (about 5 minutes on 2 cores) rewrites this file.
 Machine: ${machine()}. Every ratio is Tessera / baseline, both measured in the same run; absolute figures are for information only.
 ${met} of ${all} targets met.
 

@@ -31,7 +31,7 @@ before(async () => {
     },
   });
   const bundlePath = join(tempDir(), 'bundle.json');
-  execFileSync(process.execPath, [join(REPO, 'examples', 'ccf-app', 'build.mjs'), bundlePath]);
+  execFileSync(process.execPath, [join(REPO, 'test', 'fixtures', 'ccf-own-app', 'build.mjs'), bundlePath]);
   const bundle = JSON.parse(readFileSync(bundlePath, 'utf8'));
   const jwk = { ...jwtKey.publicKey.export({ format: 'jwk' }), kid: 'test-key', alg: 'ES256' };
   const [m0, m1] = [member(node, 'm0'), member(node, 'm1')];
