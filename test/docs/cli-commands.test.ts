@@ -8,9 +8,9 @@ import { REPO, tessera } from '../helpers/cli.js';
 // and the CLI in step: every command `tessera --help` (and each group's --help) shows is listed, and
 // nothing listed is missing from the CLI.
 
-/** The command names of a --help's "Commands:" section (without commander's own `help`). */
+/** The command names of a --help's "Commands:" section (without commander's own `help`, and without aliases: `list|ls` is `list`). */
 const commandsOf = (help: string) =>
-  [...(help.split(/^Commands:\n/m)[1] ?? '').split(/\n\s*\n/)[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]).filter((name) => name !== 'help');
+  [...(help.split(/^Commands:\n/m)[1] ?? '').split(/\n\s*\n/)[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1].split('|')[0]).filter((name) => name !== 'help');
 
 test("docs/ARCHITECTURE.md's src/cli/ row lists every command of `tessera --help`", async () => {
   const top = await tessera(['--help']);
