@@ -14,7 +14,7 @@ import { type CliResult, TESSERA, TEST_ENV, tempDir, tessera, tied } from './cli
 export async function helpExample(args: string[]): Promise<string> {
   const help = await tessera([...args, '--help']);
   if (help.code !== 0) throw new Error(`tessera ${args.join(' ')} --help failed: ${help.stderr}`);
-  const m = /\nExample:\n {2}\$ (.+)\n/.exec(help.stdout);
+  const m = /\nExamples?:\n {2}\$ (.+)\n/.exec(help.stdout);
   if (!m) throw new Error(`tessera ${args.join(' ')} --help shows no "Example:" line:\n${help.stdout}`);
   return m[1].trim();
 }

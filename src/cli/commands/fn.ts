@@ -137,7 +137,7 @@ More examples:
 
   outputOptions(clientOptions(fn.command('list')))
     .description('List process functions, and how this node confines them')
-    .addHelpText('after', '\nExamples:\n  $ tessera fn list\n  $ tessera fn list --json')
+    .addHelpText('after', '\nExamples:\n  $ tessera fn list -i ./tessera-data-identities/alice\n  $ tessera fn list --json')
     .action(async (flags: ClientFlags & OutputFlags) => {
       const { fns, confinement } = await withClient(flags, (c) => c.listFunctions());
       if (confinement.warning && !flags.json) process.stderr.write(`WARNING: ${confinement.warning}\n`);
