@@ -33,7 +33,7 @@ const program = new Command('tessera')
   .addHelpText(
     'after',
     `
-Getting started:
+Examples, to get started:
   $ tessera init --users alice,bob --members m0
   $ tessera serve
   $ tessera user add carol

@@ -52,7 +52,7 @@ Examples:
 
   clientOptions(workflow.command('stop <id>'))
     .description('Stop a workflow (its synced state is kept for its next start under the same name)')
-    .addHelpText('after', '\nExample:\n  $ tessera workflow stop 7c0e…')
+    .addHelpText('after', '\nExample:\n  $ tessera workflow stop <id>')
     .action(async (id: string, flags: ClientFlags) => {
       const r = await withClient(flags, (c) => c.stopWorkflow(id));
       console.log(`stopped ${r.name} (${r.workflow_id})`);
@@ -80,7 +80,7 @@ Examples:
 
   outputOptions(clientOptions(workflow.command('inspect <id>')))
     .description("Show a workflow's instances: events handled, queue, restarts, outputs (a summary; --json for all of it)")
-    .addHelpText('after', '\nExamples:\n  $ tessera workflow inspect 7c0e…\n  $ tessera workflow inspect 7c0e… --json')
+    .addHelpText('after', '\nExamples:\n  $ tessera workflow inspect <id>\n  $ tessera workflow inspect <id> --json')
     .action(async (id: string, flags: ClientFlags & OutputFlags) => {
       const info = await withClient(flags, (c) => c.inspectWorkflow(id));
       output(flags).result(info, () => inspectLines(info as unknown as Record<string, unknown>), { id });
