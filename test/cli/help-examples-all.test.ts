@@ -124,6 +124,8 @@ before(async () => {
   const audit = await auditedEnclaveInfo(node.dir, ['auditor']);
   const home = tempDir('tessera-home-');
   // Where the completion example writes (a user makes it once: mkdir -p).
+  // The auditors' folder the README's first steps make.
+  mkdirSync(join(cwd, 'auditors'));
   mkdirSync(join(home, '.local', 'share', 'bash-completion', 'completions'), { recursive: true });
   env = {
     HOME: home,
@@ -309,11 +311,14 @@ test('ledger, task functions, Fn functions', async () => {
 
 test('workflows', async () => {
   fill.id = uuidOf((await example('tessera workflow')).stdout);
+  await example('tessera workflow start');
   await example('tessera workflow list');
   await example('tessera workflow inspect');
-  await example('tessera workflow file');
+  // file-log's generator writes a line a second: the file is there after its first line.
+  const line = pageOf('tessera workflow file').example!;
+  for (let i = 0; i < 60 && !/\[#1\]: hello world/.test((await runExample(line, { cwd, env })).stdout); i++) await new Promise((r) => setTimeout(r, 500));
+  assert.match((await example('tessera workflow file')).stdout, /\[#1\]: hello world/);
   await example('tessera workflow stop');
-  await example('tessera workflow start');
 });
 
 test('apps and governance (one member: m0 decides; then carol joins)', async () => {
