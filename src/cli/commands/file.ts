@@ -26,7 +26,7 @@ ${ENV_HINT}`,
   clientOptions(file.command('upload <path>'))
     .description('Encrypt a file locally and upload it; prints its file id')
     .option('--name <name>', 'file name to record (default: the base name)')
-    .addHelpText('after', '\nExample:\n  $ tessera file upload ./alice.csv -i ./tessera-data-identities/alice --insecure-skip-verification')
+    .addHelpText('after', '\nExample:\n  $ tessera file upload ./alice-set.bin -i ./tessera-data-identities/alice --insecure-skip-verification')
     .action(async (path: string, flags: ClientFlags & { name?: string }) => {
       // Before connecting: a typo in the path is said as such, not after a TLS handshake.
       if (!existsSync(path)) throw new TesseraError('not_found', `${path} does not exist`);

@@ -42,9 +42,10 @@ The function_hash covers ${FUNCTION_HASH_COVERS}. The node compares it with the 
 when it records the approval, and refuses (nothing recorded) if they differ. A task runs only the function
 with the hash it was created with, so your files go only where the function you reviewed sends them.
 
-Example:
-  $ tessera task approve <task-id> --file <file-id> \\
-      --function-hash <function-hash> -i ./tessera-data-identities/bob`,
+Examples:
+  $ tessera task approve <task-id> --file <file-id> -i ./tessera-data-identities/bob   # a built-in function (psi)
+  $ tessera task approve <task-id> --file <file-id> --function-hash <function-hash> \\
+      -i ./tessera-data-identities/bob                         # a registered one: the hash you reviewed`,
     )
     .action(async (id: string, flags: ClientFlags & { file: string[]; functionHash?: string }) => {
       const r = await withClient(flags, (c) => c.approveTaskWithFiles(id, flags.file, { functionHash: flags.functionHash }));
