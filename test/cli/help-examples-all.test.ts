@@ -45,7 +45,8 @@ interface HelpPage {
   example?: string;
 }
 
-const EXAMPLE_HEADING = /^Examples?\b[^\n]*:$/;
+// "Example:", "Examples:", "Examples: getting started, in order" (the top level's); not "More examples:".
+const EXAMPLE_HEADING = /^Examples?:/;
 
 /** The `$` lines under the "Example(s)…:" headings of a help text, continuation lines joined. */
 function exampleLines(help: string): string[] {
