@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Command } from 'commander';
@@ -20,7 +20,7 @@ import { registerStatus } from '../../src/cli/commands/status.js';
 import { registerTask } from '../../src/cli/commands/task.js';
 import { registerUser } from '../../src/cli/commands/user.js';
 import { registerWorkflow } from '../../src/cli/commands/workflow.js';
-import { identitiesDirOf } from '../../src/node/datadir.js';
+import { defaultFnDir, identitiesDirOf } from '../../src/node/datadir.js';
 import { REPO, TEST_ENV, type TestNode, auditedEnclaveInfo, startNode, tempDir, tessera } from '../helpers/cli.js';
 import { fillPlaceholders, runExample, tesseraShim } from '../helpers/help-examples.js';
 
@@ -107,6 +107,13 @@ let env: Record<string, string>;
 const fill: Record<string, string> = {};
 const ran = new Map<string, string>();
 const running = new Set<ChildProcess>();
+const folders: string[] = [];
+/** A temporary folder, removed after the tests (with the function cache of a node that served from it). */
+const folder = (prefix: string) => {
+  const dir = tempDir(prefix);
+  folders.push(dir);
+  return dir;
+};
 
 before(async () => {
   const top = await tessera(['--help']);
@@ -118,12 +125,12 @@ before(async () => {
     "the test renders the help of every command main.ts registers",
   );
   node = await startNode({ users: ['alice', 'bob'], members: ['m0'], config: (c) => (c.fn = { allow_direct_deploy: true, start_timeout_ms: 5000 }) });
-  cwd = tempDir('tessera-all-examples-');
+  cwd = folder('tessera-all-examples-');
   symlinkSync(node.dir, join(cwd, 'tessera-data'));
   symlinkSync(identitiesDirOf(node.dir), join(cwd, 'tessera-data-identities'));
   symlinkSync(join(REPO, 'examples'), join(cwd, 'examples'));
   const audit = await auditedEnclaveInfo(node.dir, ['auditor']);
-  const home = tempDir('tessera-home-');
+  const home = folder('tessera-home-');
   // Where the completion example writes (a user makes it once: mkdir -p).
   // The auditors' folder the README's first steps make.
   mkdirSync(join(cwd, 'auditors'));
@@ -149,6 +156,10 @@ before(async () => {
 after(async () => {
   for (const p of running) await stop(p);
   await node.cleanup();
+  for (const dir of folders) {
+    rmSync(defaultFnDir(join(dir, 'tessera-data')), { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 function pageOf(command: string): HelpPage {
@@ -194,7 +205,7 @@ test('every command and group shows an example in its --help', () => {
 });
 
 test('getting started (tessera --help): init, serve, user add, file list, in a folder of their own', async () => {
-  const top = tempDir('tessera-getting-started-');
+  const top = folder('tessera-getting-started-');
   const lines = exampleLines(topHelp);
   assert.deepEqual(lines.slice(0, 3), ['tessera init --users alice,bob --members m0', 'tessera serve', 'tessera user add carol']);
   const clean = { HOME: env.HOME, TESSERA_CONFIG_DIR: join(env.HOME, 'getting-started') };
@@ -233,11 +244,11 @@ function spawnLine(line: string, where: string): Promise<ChildProcess> {
 }
 
 test('init, serve (what init made), start: folders of their own, servers stopped by pid', async () => {
-  const fresh = tempDir('tessera-init-');
+  const fresh = folder('tessera-init-');
   await example('tessera init', { where: fresh, env: { HOME: env.HOME } });
   assert.ok(existsSync(join(fresh, 'tessera-data', 'tessera.toml')));
   await stop(await serveExample('tessera serve', fresh));
-  const demo = tempDir('tessera-start-');
+  const demo = folder('tessera-start-');
   await stop(await serveExample('tessera start', demo));
   assert.ok(existsSync(join(demo, 'tessera-data', 'tessera.toml')));
 });
