@@ -33,7 +33,7 @@ const program = new Command('tessera')
   .addHelpText(
     'after',
     `
-Getting started:
+Examples: getting started, in order
   $ tessera init --users alice,bob --members m0
   $ tessera serve
   $ tessera user add carol

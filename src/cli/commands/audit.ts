@@ -24,7 +24,7 @@ export function registerMeasure(program: Command) {
     .description("Print the node's enclave_info.toml: the measurement of this installation's code, dependencies and measured settings")
     .option('-d, --data <dir>', 'data directory whose tessera.toml supplies the measured settings, defaults if absent (or $TESSERA_DATA)', dataDirOf())
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .addHelpText('after', '\nExample:\n  $ tessera measure --data ./node1 -o enclave_info.toml\n\nAuditors then sign that file with `tessera audit sign`.')
+    .addHelpText('after', '\nExample:\n  $ tessera measure --data ./tessera-data -o enclave_info.toml\n\nAuditors then sign that file with `tessera audit sign`.')
     .action((opts: { data: string; out?: string }) => {
       const path = dataDirPaths(opts.data).config;
       const config = existsSync(path) ? loadConfig(path) : resolveConfig({});
@@ -76,7 +76,7 @@ Examples:
     .command('verify <file>')
     .description('Check that every auditor signature verifies over the file, and print its SHA-256')
     .option('--auditor <key:sig>', 'an auditor public key and its signature file; repeat for each auditor', collect, [])
-    .addHelpText('after', '\nExample:\n  $ tessera audit verify enclave_info.toml --auditor a.pub.pem:a.sign.sha256 --auditor b.pub.der:b.sign.sha256\n\nExits 4 if a signature does not verify.')
+    .addHelpText('after', '\nExample:\n  $ tessera audit verify enclave_info.toml --auditor godzilla.pub.pem:godzilla.sign.sha256\n\nExits 4 if a signature does not verify.')
     .action((file: string, opts: { auditor: string[] }) => {
       if (!opts.auditor.length) throw new TesseraError('invalid_input', 'no auditors given: pass --auditor PUBLIC_KEY:SIGNATURE for each auditor whose signature to check');
       let verified;

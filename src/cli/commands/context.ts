@@ -76,7 +76,7 @@ Examples:
     .option('--insecure-skip-verification', 'talk to this node without checking attestation (proves nothing)')
     .option('--use', 'also make it the current context')
     .option('--force', 'replace a context of the same name')
-    .addHelpText('after', '\nExample:\n  $ tessera context add prod --url https://tessera.example.com:8000 --ca prod-ca.pem -i ./alice \\\n      --enclave-info enclave_info.toml --auditor a.pub.pem:a.sign.sha256 --use')
+    .addHelpText('after', '\nExample:\n  $ tessera context add prod --url https://tessera.example.com:8000 --ca ./tessera-data/ca.pem \\\n      -i ./tessera-data-identities/alice --enclave-info enclave_info.toml --auditor godzilla.pub.pem:godzilla.sign.sha256 --use')
     .action((name: string, flags: AddFlags) => {
       checkContextName(name);
       let url: URL;

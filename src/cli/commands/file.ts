@@ -18,7 +18,7 @@ export function registerFile(program: Command) {
       `
 Examples:
   $ export TESSERA_IDENTITY=./tessera-data-identities/alice
-  $ tessera file upload ./records.bin --enclave-info enclave_info.toml --auditor a.pub.pem:a.sign.sha256
+  $ tessera file upload examples/functions/word-count/sample.txt --enclave-info enclave_info.toml --auditor godzilla.pub.pem:godzilla.sign.sha256
   $ tessera file list --insecure-skip-verification
 ${ENV_HINT}`,
     );
@@ -26,7 +26,7 @@ ${ENV_HINT}`,
   clientOptions(file.command('upload <path>'))
     .description('Encrypt a file locally and upload it; prints its file id')
     .option('--name <name>', 'file name to record (default: the base name)')
-    .addHelpText('after', '\nExample:\n  $ tessera file upload ./alice.csv -i ./tessera-data-identities/alice --insecure-skip-verification')
+    .addHelpText('after', '\nExample:\n  $ tessera file upload ./alice-set.bin -i ./tessera-data-identities/alice --insecure-skip-verification')
     .action(async (path: string, flags: ClientFlags & { name?: string }) => {
       // Before connecting: a typo in the path is said as such, not after a TLS handshake.
       if (!existsSync(path)) throw new TesseraError('not_found', `${path} does not exist`);
@@ -39,7 +39,7 @@ ${ENV_HINT}`,
   clientOptions(file.command('get <id>'))
     .description('Download and decrypt a file')
     .requiredOption('-o, --out <path>', 'where to write the plaintext')
-    .addHelpText('after', '\nExample:\n  $ tessera file get 0a9ca5ac-2150-4bdd-ab63-c2c12252e747 -o result.bin')
+    .addHelpText('after', '\nExample:\n  $ tessera file get <file-id> -o result.bin')
     .action(async (id: string, flags: ClientFlags & { out: string }) => {
       const folder = dirname(resolve(flags.out));
       if (!existsSync(folder)) throw new TesseraError('not_found', `--out ${flags.out}: the folder ${folder} does not exist; create it first`);
@@ -58,7 +58,7 @@ ${ENV_HINT}`,
 
   clientOptions(file.command('rm <id>'))
     .description('Delete a file you own: its record, key and ciphertext')
-    .addHelpText('after', '\nExample:\n  $ tessera file rm 0a9ca5ac-2150-4bdd-ab63-c2c12252e747')
+    .addHelpText('after', '\nExample:\n  $ tessera file rm <file-id>')
     .action(async (id: string, flags: ClientFlags) => {
       const info = await withClient(flags, (c) => c.deleteFile(id));
       console.log(`deleted ${id} (${info.file_name}, ${info.file_size} bytes)`);

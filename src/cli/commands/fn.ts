@@ -156,7 +156,7 @@ More examples:
 
   clientOptions(fn.command('remove <id>'))
     .description('Remove one of your own functions')
-    .addHelpText('after', '\nExample:\n  $ tessera fn remove 3f1c…9a')
+    .addHelpText('after', '\nExample:\n  $ tessera fn remove <fn-id>')
     .action(async (id: string, flags: ClientFlags) => {
       const r = await withClient(flags, (c) => c.removeFunction(id));
       console.log(`${r.id} removed`);

@@ -93,7 +93,7 @@ Examples:
     .option('--accept', 'the standard yes ballot')
     .option('--reject', 'the standard no ballot')
     .option('--ballot <file>', 'a JS module exporting vote')
-    .addHelpText('after', '\nExample:\n  $ tessera gov vote 027a4c5a…ebf --accept -i ./tessera-data-identities/m1')
+    .addHelpText('after', '\nExample:\n  $ tessera gov vote <proposal-id> --accept -i ./tessera-data-identities/m0')
     .action(async (id: string, flags: GovFlags & { accept?: boolean; reject?: boolean; ballot?: string }) => {
       const chosen = [flags.accept, flags.reject, flags.ballot].filter(Boolean).length;
       if (chosen !== 1) throw new TesseraError('invalid_input', 'choose exactly one of --accept, --reject or --ballot FILE');
@@ -120,7 +120,7 @@ Examples:
 
   outputOptions(options(gov.command('show <id>')))
     .description("Show a proposal's state, votes and actions (a summary; --json for all of it)")
-    .addHelpText('after', '\nExamples:\n  $ tessera gov show 027a4c5a…ebf -i ./tessera-data-identities/m0\n  $ tessera gov show 027a4c5a…ebf --json -i ./tessera-data-identities/m0')
+    .addHelpText('after', '\nExamples:\n  $ tessera gov show <proposal-id> -i ./tessera-data-identities/m0\n  $ tessera gov show <proposal-id> --json -i ./tessera-data-identities/m0')
     .action(async (id: string, flags: GovFlags & OutputFlags) => {
       const client = memberFromFlags(flags);
       const state = JSON.parse(await expectOk(await client.call('GET', `/gov/members/proposals/${id}`)));

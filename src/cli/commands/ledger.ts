@@ -9,7 +9,10 @@ import { dataDirOf } from '../target.js';
 import { registerLedgerReceipt } from './ledger-receipt.js';
 
 export function registerLedger(program: Command) {
-  const ledger = program.command('ledger').description('The verifiable ledger');
+  const ledger = program
+    .command('ledger')
+    .description('The verifiable ledger')
+    .addHelpText('after', '\nExamples:\n  $ tessera ledger verify ./tessera-data          # offline: every write set, root and signature\n  $ tessera ledger receipt 2.1 --ca ./tessera-data/ca.pem   # one transaction, from the node');
   outputOptions(ledger.command('verify [dir]'))
     .description("Verify a data directory's ledger offline: write sets, leaves, signed roots, signatures, node endorsements")
     .option('--service-cert <file>', 'the service identity certificate (default: DIR/ca.pem)')

@@ -25,7 +25,7 @@ Examples:
     .description('Create a task; prints its id')
     .option('--collaborator <user>', 'a collaborator who must approve; repeat for each', collect, [])
     .option('--file <id>', 'one of your input files; repeat for each', collect, [])
-    .addHelpText('after', '\nExample:\n  $ tessera task create psi --collaborator bob --file 0a9ca5ac-2150-4bdd-ab63-c2c12252e747')
+    .addHelpText('after', '\nExample:\n  $ tessera task create psi --collaborator bob --file <file-id>')
     .action(async (fn: string, flags: ClientFlags & { collaborator: string[]; file: string[] }) => {
       const t = await withClient(flags, (c) => c.createTaskWithCollaborators(fn, flags.collaborator, flags.file));
       console.log(t.taskId);
@@ -42,9 +42,10 @@ The function_hash covers ${FUNCTION_HASH_COVERS}. The node compares it with the 
 when it records the approval, and refuses (nothing recorded) if they differ. A task runs only the function
 with the hash it was created with, so your files go only where the function you reviewed sends them.
 
-Example:
-  $ tessera task approve 5ef0cfc7-11e9-445a-8c46-23790ea86819 --file b76f9ee2-63d2-43bd-a722-466792af7035 \\
-      --function-hash 3f1c…(64 hex digits)`,
+Examples:
+  $ tessera task approve <task-id> --file <file-id> -i ./tessera-data-identities/bob   # a built-in function (psi)
+  $ tessera task approve <task-id> --file <file-id> --function-hash <function-hash> \\
+      -i ./tessera-data-identities/bob                         # a registered one: the hash you reviewed`,
     )
     .action(async (id: string, flags: ClientFlags & { file: string[]; functionHash?: string }) => {
       const r = await withClient(flags, (c) => c.approveTaskWithFiles(id, flags.file, { functionHash: flags.functionHash }));
@@ -54,14 +55,14 @@ Example:
   clientOptions(task.command('invoke <id>'))
     .description('Run a Ready task and print its result')
     .option('--payload <text>', 'the payload')
-    .addHelpText('after', '\nExample:\n  $ tessera task invoke b77f124b-f790-4af5-93de-cd1ec8946c25 --payload echo_payload')
+    .addHelpText('after', '\nExample:\n  $ tessera task invoke <task-id> --payload echo_payload')
     .action(async (id: string, flags: ClientFlags & { payload?: string }) => {
       console.log(await withClient(flags, async (c) => (await c.task(id)).invoke(flags.payload)));
     });
 
   outputOptions(clientOptions(task.command('get <id>')))
     .description("Show a task's status, parties and results")
-    .addHelpText('after', '\nExample:\n  $ tessera task get b77f124b-f790-4af5-93de-cd1ec8946c25 --json')
+    .addHelpText('after', '\nExample:\n  $ tessera task get <task-id> --json')
     .action(async (id: string, flags: ClientFlags & OutputFlags) => {
       const t = await withClient(flags, (c) => c.getTask(id));
       if (flags.json) return console.log(JSON.stringify(t, null, 2));
@@ -85,7 +86,7 @@ Before approving, compare the function_hash with the one of the function you rev
 \`function_hash\` in GET /v1/functions/<id>), then approve with --function-hash <that hash>.
 
 Example:
-  $ tessera task show 5ef0cfc7-11e9-445a-8c46-23790ea86819`,
+  $ tessera task show <task-id>`,
     )
     .action(async (id: string, flags: ClientFlags & OutputFlags) => {
       const { t, fn } = await withClient(flags, async (c) => {
@@ -97,7 +98,7 @@ Example:
 
   outputOptions(clientOptions(task.command('results <id>')))
     .description('Print your result file ids: private ones, then the shared one')
-    .addHelpText('after', '\nExamples:\n  $ tessera task results 5ef0cfc7-11e9-445a-8c46-23790ea86819\n  $ tessera task results 5ef0cfc7-11e9-445a-8c46-23790ea86819 --json')
+    .addHelpText('after', '\nExamples:\n  $ tessera task results <task-id>\n  $ tessera task results <task-id> --json')
     .action(async (id: string, flags: ClientFlags & OutputFlags) => {
       output(flags).ids(await withClient(flags, (c) => c.getTaskResults(id)));
     });

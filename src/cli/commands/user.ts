@@ -48,7 +48,7 @@ Example:
   outputOptions(user.command('list'))
     .description('List users, members and services')
     .option('-d, --data <dir>', 'data directory (or $TESSERA_DATA)', dataDirOf())
-    .addHelpText('after', '\nExamples:\n  $ tessera user list --data ./node1\n  $ tessera user list --quiet        # names only')
+    .addHelpText('after', '\nExamples:\n  $ tessera user list --data ./tessera-data\n  $ tessera user list --quiet        # names only')
     .action(async (opts: { data: string } & OutputFlags) => {
       const list = await listIdentities(opts.data);
       const out = output(opts);
@@ -61,7 +61,7 @@ Example:
   user
     .command('remove <name>')
     .description('Remove a user or member: refused on every listener from the next request on')
-    .addHelpText('after', '\nExample:\n  $ tessera user remove carol --data ./node1')
+    .addHelpText('after', '\nExample:\n  $ tessera user remove carol --data ./tessera-data')
     .option('-d, --data <dir>', 'data directory (or $TESSERA_DATA)', dataDirOf())
     .action(async (name: string, opts: { data: string }) => {
       const removed = await removeIdentity(opts.data, name);

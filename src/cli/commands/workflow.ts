@@ -36,14 +36,14 @@ Examples:
   $ tessera workflow start examples/workflows/ping-pong/workflow.json --name pingpong   # prints the workflow id
   $ tessera workflow list
   $ tessera workflow inspect <id>
-  $ tessera workflow file pingpong out.log   # what a file-log resource wrote
+  $ tessera workflow file logger my-local-file.log   # what examples/workflows/file-log's resource wrote
   $ tessera workflow stop <id>`,
     );
 
   clientOptions(workflow.command('start <file>'))
     .description('Start a workflow from EDGELESS JSON; code paths are relative to the file; prints the workflow id')
     .option('--name <name>', 'the workflow name, which keys its instances\u2019 state (default: the file name)')
-    .addHelpText('after', '\nExample:\n  $ tessera workflow start examples/workflows/ping-pong/workflow.json --name pingpong -i ./tessera-data-identities/alice --insecure-skip-verification')
+    .addHelpText('after', '\nExample:\n  $ tessera workflow start examples/workflows/file-log/workflow.json --name logger -i ./tessera-data-identities/alice --insecure-skip-verification')
     .action(async (file: string, flags: ClientFlags & { name?: string }) => {
       const spec = loadWorkflowFile(file);
       const r = await withClient(flags, (c) => c.startWorkflow(spec, flags.name ?? basename(file, extname(file))));
@@ -52,7 +52,7 @@ Examples:
 
   clientOptions(workflow.command('stop <id>'))
     .description('Stop a workflow (its synced state is kept for its next start under the same name)')
-    .addHelpText('after', '\nExample:\n  $ tessera workflow stop 7c0e…')
+    .addHelpText('after', '\nExample:\n  $ tessera workflow stop <id>')
     .action(async (id: string, flags: ClientFlags) => {
       const r = await withClient(flags, (c) => c.stopWorkflow(id));
       console.log(`stopped ${r.name} (${r.workflow_id})`);
@@ -73,14 +73,14 @@ Examples:
 
   clientOptions(workflow.command('file <workflow> <filename>'))
     .description("Print a file a file-log resource of your workflow wrote (by workflow name; the node keeps it sealed, only you can read it)")
-    .addHelpText('after', '\nExample:\n  $ tessera workflow file pingpong out.log')
+    .addHelpText('after', '\nExample:\n  $ tessera workflow file logger my-local-file.log')
     .action(async (name: string, filename: string, flags: ClientFlags) => {
       process.stdout.write(await withClient(flags, (c) => c.readWorkflowFile(name, filename)));
     });
 
   outputOptions(clientOptions(workflow.command('inspect <id>')))
     .description("Show a workflow's instances: events handled, queue, restarts, outputs (a summary; --json for all of it)")
-    .addHelpText('after', '\nExamples:\n  $ tessera workflow inspect 7c0e…\n  $ tessera workflow inspect 7c0e… --json')
+    .addHelpText('after', '\nExamples:\n  $ tessera workflow inspect <id>\n  $ tessera workflow inspect <id> --json')
     .action(async (id: string, flags: ClientFlags & OutputFlags) => {
       const info = await withClient(flags, (c) => c.inspectWorkflow(id));
       output(flags).result(info, () => inspectLines(info as unknown as Record<string, unknown>), { id });
