@@ -7,7 +7,9 @@ import { identitiesDirOf } from '../../src/node/datadir.js';
 let node: TestNode;
 let wf: ReturnType<typeof workflowClient>;
 before(async () => {
-  node = await startNode({ users: ['alice'], config: (c) => (c.workflows = { call_timeout_ms: 300, event_timeout_ms: 2000 }) });
+  // Generous limits: no test here waits on a timeout (cycles are refused at once), and a 300 ms call
+  // timeout failed a busy machine's first calls into fresh instances.
+  node = await startNode({ users: ['alice'], config: (c) => (c.workflows = { call_timeout_ms: 15000, event_timeout_ms: 30000 }) });
   wf = workflowClient(node);
 });
 after(() => node.cleanup());
