@@ -2,12 +2,12 @@
 // to a file-log, as EDGELESS's ping_pong and file_log examples do between them. The lines have EDGELESS's
 // format; they stay in the workflow's own folder, sealed, and only the owner reads them back.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { identitiesDirOf } from '../../../src/node/datadir.js';
 import { type TestNode, startNode, tessera } from '../../helpers/cli.js';
 import { jsFunction, workflowClient } from '../../helpers/workflows.js';
+import { treeText } from '../../helpers/tree-text.js';
 
 let node: TestNode;
 let alice: ReturnType<typeof workflowClient>;
@@ -38,19 +38,6 @@ const pingPong = (configurations: Record<string, string>) => ({
   resources: [{ name: 'log', class_type: 'file-log', output_mapping: {}, configurations }],
 });
 
-/** Every file under the data directory, read as text. */
-function dataDirText(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(readFileSync(p).toString('latin1'));
-    }
-  };
-  walk(dir);
-  return out.join('\n');
-}
 
 describe('file-log', () => {
   test('ping-pong logs every ping and reply: EDGELESS line format, read back by the owner only, sealed on disk', async () => {
@@ -80,7 +67,7 @@ describe('file-log', () => {
     // only alice reads it; bob's workflow of the same name is another folder
     assert.equal((await bob.file('pingpong', 'out.log')).status, 404);
     // the data directory holds the lines sealed: no message text in any file
-    const disk = dataDirText(node.dir);
+    const disk = treeText(node.dir);
     assert.ok(!disk.includes('PING-1') && !disk.includes('pinger got'), 'a log line is on disk in the clear');
 
     // the CLI reads it too

@@ -4,13 +4,14 @@
 // workflow's own sealed file, survives a node restart, is not another tenant's; and tenant SQL reaches no
 // file, cannot hang the node and cannot grow the database past its limit.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { identitiesDirOf } from '../../../src/node/datadir.js';
 import { REPO, type TestNode, startNode, tessera } from '../../helpers/cli.js';
 import { jsFunction, workflowClient } from '../../helpers/workflows.js';
+import { treeText } from '../../helpers/tree-text.js';
 
 const EXAMPLE = join(REPO, 'examples', 'workflows', 'sqlx', 'workflow.json');
 const MAX_DATABASE_BYTES = 65536;
@@ -61,19 +62,6 @@ function f32Json(v: number): string {
   throw new Error('unreachable');
 }
 
-/** Every file under a directory, read as text. */
-function treeText(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(readFileSync(p).toString('latin1'));
-    }
-  };
-  walk(dir);
-  return out.join('\n');
-}
 
 const UPDATED = 'rows_affected: 1, last_insert_rowid: 0.';
 const row = (name: string, bar: string, foo: number) => `{"id":"${name}","metadata":{"bar":"${bar}","foo":${f32Json(foo)}}}`;
