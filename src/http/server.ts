@@ -15,6 +15,8 @@ import type { RateLimiter } from '../admission/rate-limit.js';
 import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
 import type { TaskService } from '../tasks/service.js';
 import { authenticateHttp, certIdOfSocket } from './auth.js';
+import { consoleRoutes } from './routes/console.js';
+import { whoamiRoutes } from './routes/whoami.js';
 import { fileRoutes } from './routes/files.js';
 import { taskRoutes } from './routes/tasks.js';
 import { ledgerRoutes } from './routes/ledger.js';
@@ -86,7 +88,7 @@ export interface HttpServerOptions {
  * (src/node/gov/handlers/helpers.h: member_sig_only_policies), so they need no client certificate either.
  */
 const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/api', '/app/api', '/app/*', '/*', '/', '/app/commit', '/app/tx', '/app/receipt', '/commit', '/tx', '/receipt']);
-const isPublic = (route: string) => PUBLIC_ROUTES.has(route) || route.startsWith('/node/') || route.startsWith('/gov/') || route === '/v1/docs' || route.startsWith('/v1/docs/');
+const isPublic = (route: string) => PUBLIC_ROUTES.has(route) || route.startsWith('/node/') || route.startsWith('/gov/') || route === '/v1/docs' || route.startsWith('/v1/docs/') || route === '/console' || route.startsWith('/console/');
 
 /**
  * The HTTPS API. Client certificates are requested on every connection; the caller is authenticated
@@ -189,6 +191,8 @@ export async function createHttpServer(opts: HttpServerOptions) {
 
   recordRoutes(app);
   app.get('/v1/health', async () => ({ status: 'ok', version: opts.version }));
+  await consoleRoutes(app);
+  whoamiRoutes(app);
   fileRoutes(app, opts.files);
   taskRoutes(app, opts.tasks, opts.functions, opts.registered);
   ledgerRoutes(app, opts.ledger);

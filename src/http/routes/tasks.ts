@@ -22,6 +22,7 @@ const taskInfo = {
     collaborator_list: { type: 'array', items: { type: 'object', properties: { user_id: { type: 'string' }, approved: { type: 'boolean' } } } },
     task_result_file_id: { type: ['string', 'null'] },
     user_private_result_file_id: ids,
+    input_files: { type: 'array', items: { type: 'object', properties: { user_id: { type: 'string' }, file_id: { type: 'string' } } }, description: 'the files each participant has contributed so far (REST only; the wire keeps MesaTEE’s shape)' },
     function_hash: { type: ['string', 'null'], description: 'for a registered function, the SHA-256 of everything that decides its behaviour (code, kind, type, entry, interface with each output’s routing, limits): what collaborators approve' },
   },
 };
@@ -56,7 +57,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService, functions: 
     handler: async (request) => {
       const user = userOf(request);
       const t = tasks.getForUser(request.params.id, user);
-      return { ...userTaskView(t, user), function_hash: t.function_hash ?? null };
+      return { ...userTaskView(t, user), input_files: t.input_files.map((f) => ({ user_id: f.user_id, file_id: f.file_id })), function_hash: t.function_hash ?? null };
     },
   });
 
