@@ -108,6 +108,8 @@ interface Running {
   /** Bytes the host holds on this instance's behalf: its queued events and its pending delayed casts. */
   held: number;
   events: number;
+  /** Events handled and the time they took, for the owner's view (GET /v1/workflows/:id); /metrics has the histograms. */
+  handled: { count: number; totalMs: number; lastMs: number };
   /** Gives back the instance's share of the node's sandbox memory budget. */
   release: () => void;
 }
@@ -164,7 +166,7 @@ export class WorkflowRuntime {
     const id = randomUUID();
     const limits = { ...this.opts.limits, ...spec.limits };
     const release = (this.opts.budget ?? UNLIMITED).reserveNow(limits.heapMiB * 2, `function '${spec.name}'`);
-    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], current: null, danglingTrace: randomBytes(16), live: false, turn: new Turn(), pumping: false, path: null, restarts: [], failed: false, stopped: false, timers: new Set(), held: 0, events: 0, release };
+    const running: Running = { id, spec, instance: undefined as never, mappings: new Map(), queue: [], current: null, danglingTrace: randomBytes(16), live: false, turn: new Turn(), pumping: false, path: null, restarts: [], failed: false, stopped: false, timers: new Set(), held: 0, events: 0, handled: { count: 0, totalMs: 0, lastMs: 0 }, release };
     running.instance = new FunctionInstance(spec.kind, spec.code, this.hostFor(running), this.blockingFor(running), limits);
     const started = performance.now();
     try {
@@ -287,7 +289,7 @@ export class WorkflowRuntime {
   inspect(workflowId: string) {
     return [...this.instances.values()]
       .filter((r) => r.spec.workflowId === workflowId)
-      .map((r) => ({ name: r.spec.name, instance_id: r.id, kind: r.spec.kind, events: r.events, queued: r.queue.length, busy: r.turn.busy, restarts: r.restarts.length, failed: r.failed, outputs: Object.fromEntries(r.mappings) }));
+      .map((r) => ({ name: r.spec.name, instance_id: r.id, kind: r.spec.kind, events: r.events, queued: r.queue.length, busy: r.turn.busy, restarts: r.restarts.length, failed: r.failed, outputs: Object.fromEntries(r.mappings), handled: r.handled.count, handled_ms_total: Math.round(r.handled.totalMs * 1000) / 1000, last_handled_ms: Math.round(r.handled.lastMs * 1000) / 1000 }));
   }
 
   /**
@@ -366,6 +368,9 @@ export class WorkflowRuntime {
   /** FunctionInvocationCompleted, EVENT_TYPE CAST or CALL: one event handled without a trap. */
   private completed(r: Running, kind: 'CAST' | 'CALL', started: number) {
     const ms = elapsedMs(started);
+    r.handled.count++;
+    r.handled.totalMs += ms;
+    r.handled.lastMs = ms;
     this.metrics.executionTime({ node_id: this.nodeId, function_id: r.id, function_type: this.functionType(r), invocation_type: kind === 'CAST' ? 'Cast' : 'Call' }, ms / 1000);
     this.lifecycle(r, 'debug', 'FunctionInvocationCompleted', 'event handled', { event_type: kind, duration_ms: ms, ...this.traceFields(r) });
   }

@@ -414,7 +414,7 @@ export class WorkflowService {
   /** A workflow's instances and resources, for its owner: another tenant's workflow is not theirs to see. */
   inspect(id: string, user: string) {
     const record = this.getOwn(id, user);
-    return { id: record.id, name: record.name, owner: record.owner, started_at: record.started_at, functions: this.opts.runtime.inspect(id), resources: record.spec.resources.map((r) => ({ name: r.name, class_type: r.class_type })) };
+    return { id: record.id, name: record.name, owner: record.owner, started_at: record.started_at, functions: this.opts.runtime.inspect(id), resources: record.spec.resources.map((r) => ({ name: r.name, class_type: r.class_type, output_mapping: r.output_mapping ?? {} })) };
   }
 
   /** What placement annotations see of this node (EDGELESS's node capabilities): GET /v1/workflow-node. */

@@ -40,9 +40,9 @@ export async function consoleRoutes(app: FastifyInstance) {
     dotfiles: 'deny',
     schemaHide: true,
     setHeaders: (reply, path) => {
-      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.setHeader(name, value);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
       // Hashed chunk names never change content; the shell and the entry may.
-      reply.setHeader('cache-control', /chunk-[A-Z0-9]+\.js$/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      reply.header('cache-control', /chunk-[A-Z0-9]+\.js$/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
   app.get('/console', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/console/', 301));

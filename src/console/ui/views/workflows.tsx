@@ -5,9 +5,8 @@ import type { ViewProps } from '../main.js';
 
 // Workflows (EDGELESS JSON): the user's running workflows (GET /v1/workflows), one inspected (GET
 // /v1/workflows/:id, src/workflows/service.ts inspect) and drawn as a graph, its event rate charted from
-// the instances' event counts polled every 2 s, started (POST /v1/workflows) and stopped (DELETE).
-// A user cannot read GET /metrics (members and the service only), so latencies are not shown: the
-// inspect answer carries counts, not times.
+// the instances' counters polled every 2 s (events, and the time spent handling them: the owner's own
+// view of what GET /metrics gives members), started (POST /v1/workflows) and stopped (DELETE).
 
 interface Listed {
   workflow_id: string;
@@ -26,6 +25,10 @@ interface Instance {
   failed: boolean;
   /** output alias -> the function or resource it is wired to */
   outputs: Record<string, string>;
+  /** events handled so far, their total and the last one's handling time */
+  handled: number;
+  handled_ms_total: number;
+  last_handled_ms: number;
 }
 interface Inspected {
   id: string;
@@ -33,30 +36,11 @@ interface Inspected {
   owner: string;
   started_at: string;
   functions: Instance[];
-  resources: Array<{ name: string; class_type: string }>;
+  resources: Array<{ name: string; class_type: string; output_mapping: Record<string, string> }>;
 }
 
 const POLL_MS = 2000;
 const HISTORY = 60;
-
-/**
- * Resources' output mappings (an http-ingress's new_request -> a function) are not in the inspect answer;
- * the console keeps those of workflows started from this browser, so their arrows can be drawn too.
- */
-const WIRING = 'tessera.workflow-resource-wiring';
-type Wiring = Record<string, Record<string, Record<string, string>>>;
-const loadWiring = (): Wiring => {
-  try {
-    return JSON.parse(localStorage.getItem(WIRING) ?? '{}') as Wiring;
-  } catch {
-    return {};
-  }
-};
-function rememberWiring(id: string, spec: { resources?: Array<{ name?: string; output_mapping?: Record<string, string> }> }) {
-  const all = loadWiring();
-  all[id] = Object.fromEntries((spec.resources ?? []).filter((r) => r.name && r.output_mapping).map((r) => [r.name!, r.output_mapping!]));
-  localStorage.setItem(WIRING, JSON.stringify(all));
-}
 
 // ---- graph ----------------------------------------------------------------------------------------
 
@@ -89,7 +73,7 @@ function exit(b: Box, dx: number, dy: number): [number, number] {
   return [cx + dx * t, cy + dy * t];
 }
 
-export function WorkflowGraph({ wf, wiring }: { wf: Inspected; wiring: Record<string, Record<string, string>> | undefined }) {
+export function WorkflowGraph({ wf }: { wf: Inspected }) {
   const nodes: Array<Omit<Box, 'x' | 'y'>> = [
     ...wf.resources.map((r) => ({ name: r.name, kind: 'resource' as const, sub: r.class_type })),
     ...wf.functions.map((f) => ({ name: f.name, kind: 'function' as const, sub: `${f.kind.toUpperCase()} function`, failed: f.failed })),
@@ -99,7 +83,7 @@ export function WorkflowGraph({ wf, wiring }: { wf: Inspected; wiring: Record<st
   const byName = new Map(boxes.map((b) => [b.name, b]));
   const edges: Edge[] = [
     ...wf.functions.flatMap((f) => Object.entries(f.outputs).map(([label, to]) => ({ from: f.name, to, label, known: byName.has(to) }))),
-    ...Object.entries(wiring ?? {}).flatMap(([from, outs]) => Object.entries(outs).map(([label, to]) => ({ from, to, label, known: byName.has(to) && byName.has(from) }))),
+    ...wf.resources.map((r) => [r.name, r.output_mapping ?? {}] as const).flatMap(([from, outs]) => Object.entries(outs).map(([label, to]) => ({ from, to, label, known: byName.has(to) && byName.has(from) }))),
   ];
   const rows = Math.ceil(boxes.length / cols);
   const w = PAD * 2 + cols * BOX_W + (cols - 1) * GAP_X;
@@ -168,7 +152,6 @@ export function WorkflowGraph({ wf, wiring }: { wf: Inspected; wiring: Record<st
       </svg>
       <figcaption>
         Solid boxes are function instances, dashed rounded ones resources; each arrow is an output mapping, labelled with the output's name.
-        {wf.resources.length > 0 && !wiring ? " Resources' own outputs are not drawn: the node does not report them for a workflow started elsewhere." : ''}
       </figcaption>
     </figure>
   );
@@ -227,6 +210,13 @@ function Live({ id }: { id: string }) {
     rates.push(total);
   }
   const queued = samples.map((s) => s.wf.functions.reduce((n, f) => n + f.queued, 0));
+  // Mean handling time of the events handled between two polls (all instances), in ms.
+  const latencies: number[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const sum = (wf: Inspected) => wf.functions.reduce((a, f) => ({ n: a.n + f.handled, ms: a.ms + f.handled_ms_total }), { n: 0, ms: 0 });
+    const [a, b] = [sum(samples[i - 1].wf), sum(samples[i].wf)];
+    latencies.push(b.n > a.n ? (b.ms - a.ms) / (b.n - a.n) : 0);
+  }
   const totalEvents = wf.functions.reduce((n, f) => n + f.events, 0);
   return (
     <>
@@ -239,17 +229,16 @@ function Live({ id }: { id: string }) {
         <dt>Started</dt>
         <dd>{new Date(wf.started_at).toLocaleString()}</dd>
       </dl>
-      <WorkflowGraph wf={wf} wiring={loadWiring()[wf.id]} />
+      <WorkflowGraph wf={wf} />
       <p aria-live="polite" aria-atomic="true">
         {totalEvents} events handled · {rates.length ? rates[rates.length - 1].toFixed(1) : '—'} events/s · {queued[queued.length - 1]} queued
       </p>
       <div class="grid">
         <LineChart values={rates} label="Events handled per second (all instances)" unit="events/s" />
+        <LineChart values={latencies} label="Mean time to handle an event" unit="ms" />
         <LineChart values={queued} label="Events queued (all instances)" unit="events" />
       </div>
-      <p class="empty">
-        Rates come from the instances' event counts, polled every {POLL_MS / 1000} s. Latencies (execution and transfer times) are in the node's Prometheus metrics, which only members and the node may read.
-      </p>
+      <p class="empty">Rates and latencies come from the instances' counters, polled every {POLL_MS / 1000} s.</p>
       <table>
         <caption class="empty">Instances</caption>
         <thead>
@@ -258,6 +247,7 @@ function Live({ id }: { id: string }) {
             <th scope="col">Kind</th>
             <th scope="col">Events</th>
             <th scope="col">Events/s</th>
+            <th scope="col">Mean ms</th>
             <th scope="col">Queued</th>
             <th scope="col">Busy</th>
             <th scope="col">Restarts (last min)</th>
@@ -276,6 +266,7 @@ function Live({ id }: { id: string }) {
               <td>{f.kind}</td>
               <td>{f.events}</td>
               <td>{perInstance.has(f.instance_id) ? perInstance.get(f.instance_id)!.toFixed(1) : '—'}</td>
+              <td>{f.handled ? (f.handled_ms_total / f.handled).toFixed(2) : '—'}</td>
               <td>{f.queued}</td>
               <td>{f.busy ? 'yes' : 'no'}</td>
               <td class={f.restarts > 0 ? 'bad' : undefined}>{f.restarts}</td>
@@ -364,7 +355,6 @@ function Start({ onStarted }: { onStarted: (id: string) => void }) {
       setBusy(true);
       spec = await inlineCode(spec, [...(codeInput.current?.files ?? [])]);
       const r = await json<{ workflow_id: string; name: string }>('POST', '/v1/workflows', { ...(name.trim() ? { name: name.trim() } : {}), spec });
-      rememberWiring(r.workflow_id, spec);
       setDone(`Started workflow ${r.name} (${r.workflow_id})`);
       onStarted(r.workflow_id);
     } catch (err) {
