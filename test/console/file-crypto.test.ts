@@ -12,7 +12,7 @@ import {
 } from '../../src/console/lib/file-crypto.js';
 import { decryptDownload, encryptForUpload } from '../helpers/files.js';
 
-// The console's streamed AES-256-GCM (WebCrypto AES-CTR + noble GHASH) against node:crypto's one-shot
+// The console's streamed AES-256-GCM (WebCrypto AES-CTR, GHASH by segments through WebCrypto AES-GCM) against node:crypto's one-shot
 // aes-256-gcm, as MesaTEE clients and the SDK use it (test/helpers/files.ts). Everything random comes from
 // a seeded PRNG, and each assertion names its seed, so a failure can be replayed.
 
@@ -125,8 +125,9 @@ describe('GcmEncryptor', () => {
     const plain = prng(78).bytes(37);
     const enc = await GcmEncryptor.create(config);
     const buf = Buffer.from(plain);
-    const first = await enc.update(buf); // 32 bytes out, 5 carried
-    buf.fill(0); // the caller reuses its read buffer
+    const pending = enc.update(buf); // 32 bytes out, 5 carried
+    buf.fill(0); // the caller reuses its read buffer, even before the update settles
+    const first = await pending;
     const rest = await enc.final();
     assert.ok(Buffer.concat([first, rest]).equals(encryptForUpload(config, plain)));
   });
@@ -161,6 +162,24 @@ describe('GcmDecryptor', () => {
         assert.ok(got.equals(plain), `size ${size}, seed ${seed}`);
       }
     }
+  });
+
+  test('does not keep a reference to the caller\'s buffer', async () => {
+    const seed = 79;
+    const config = keyConfig(seed);
+    const plain = prng(seed).bytes(200_000);
+    const blob = encryptForUpload(config, plain);
+    const dec = await GcmDecryptor.create(config);
+    const reused = Buffer.alloc(7000); // one read buffer, overwritten after every update()
+    const out: Uint8Array[] = [];
+    for (let at = 0; at < blob.length; at += reused.length) {
+      const n = blob.copy(reused, 0, at, at + reused.length);
+      const pending = dec.update(reused.subarray(0, n));
+      reused.fill(0xaa);
+      out.push(await pending);
+    }
+    out.push(await dec.final());
+    assert.ok(Buffer.concat(out).equals(plain));
   });
 
   test('update() holds back the last 16 bytes', async () => {
