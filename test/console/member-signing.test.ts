@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, webcrypto } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Decoder, Tag } from 'cbor-x';
@@ -8,8 +9,8 @@ import { certIdOfPem as nodeCertIdOfPem, createCertificateAuthority, issueCertif
 import { decodeCoseSign1, signCoseSign1 } from '../../src/crypto/cose.js';
 import { identitiesDirOf } from '../../src/node/datadir.js';
 import { ACCEPT_BALLOT } from '../../src/sdk/member.js';
-import { certIdOfPem, importMemberIdentity, type MemberIdentity, signGovMessage } from '../../src/console/lib/member-signing.js';
-import { REPO, type TestNode, startNode } from '../helpers/cli.js';
+import { certIdOfPem, importMemberIdentity, importMemberPkcs12, type MemberIdentity, signGovMessage } from '../../src/console/lib/member-signing.js';
+import { REPO, type TestNode, startNode, tempDir } from '../helpers/cli.js';
 import { API } from '../helpers/gov.js';
 import { https } from '../helpers/https-client.js';
 
@@ -135,6 +136,73 @@ describe('envelopes the node decodes', () => {
     for (const bad of [other.keyPem, rsa.export({ format: 'pem', type: 'pkcs8' }) as string, 'garbage']) {
       await assert.rejects(importMemberIdentity(bad, p256.certPem), (err: unknown) => err instanceof Error && err.constructor === Error);
     }
+  });
+});
+
+const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('PKCS#12 files (made with the openssl command, as a member would)', { skip: !hasOpenssl && 'no openssl command' }, () => {
+  let dir: string;
+  let mine: { certPem: string; keyPem: string };
+  let caPem: string;
+  /** `openssl pkcs12 -export` of the member's key and certificate (and a CA certificate), with `args`. */
+  const p12 = (args: string[], password = 'correct horse') => {
+    const out = join(dir, 'out.p12');
+    execFileSync('openssl', ['pkcs12', '-export', '-inkey', join(dir, 'key.pem'), '-in', join(dir, 'cert.pem'), '-certfile', join(dir, 'ca.pem'), '-passout', `pass:${password}`, '-out', out, ...args], { stdio: 'pipe' });
+    return new Uint8Array(readFileSync(out));
+  };
+  before(async () => {
+    dir = tempDir('tessera-p12-');
+    const ca = await createCertificateAuthority('member CA');
+    caPem = ca.certPem;
+    mine = await issueCertificate(ca, { name: 'p12-member', role: 'member' });
+    writeFileSync(join(dir, 'key.pem'), mine.keyPem);
+    writeFileSync(join(dir, 'cert.pem'), mine.certPem);
+    writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('OpenSSL 3 defaults (PBES2 AES-256-CBC, HMAC-SHA256 MAC): the member certificate is chosen over the CA one, the key is not extractable, envelopes verify', async () => {
+    const id = await importMemberPkcs12(p12([]), 'correct horse');
+    assert.equal(id.memberId, nodeCertIdOfPem(mine.certPem));
+    assert.notEqual(id.memberId, nodeCertIdOfPem(caPem));
+    assert.equal(new X509Certificate(id.certPem).fingerprint256, new X509Certificate(mine.certPem).fingerprint256);
+    assert.equal(id.key.extractable, false);
+    await assert.rejects(webcrypto.subtle.exportKey('pkcs8', id.key));
+    const msg = decodeCoseSign1(Buffer.from(await signGovMessage(id, 'proposal', text({ actions: [] }))));
+    assert.equal(msg.verify(new X509Certificate(mine.certPem)), true);
+    assert.equal(msg.kid, nodeCertIdOfPem(mine.certPem));
+  });
+
+  test('other AES variants: unencrypted certificates, no MAC, AES-128 with SHA-1 PBKDF2, a SHA-512 MAC, an empty and a non-ASCII password', async () => {
+    const expected = nodeCertIdOfPem(mine.certPem);
+    assert.equal((await importMemberPkcs12(p12(['-certpbe', 'NONE']), 'correct horse')).memberId, expected);
+    assert.equal((await importMemberPkcs12(p12(['-nomac']), 'correct horse')).memberId, expected);
+    assert.equal((await importMemberPkcs12(p12(['-keypbe', 'AES-128-CBC', '-certpbe', 'AES-128-CBC', '-macalg', 'sha512']), 'correct horse')).memberId, expected);
+    assert.equal((await importMemberPkcs12(p12([], ''), '')).memberId, expected);
+    assert.equal((await importMemberPkcs12(p12([], 'pässwörd'), 'pässwörd')).memberId, expected);
+  });
+
+  test('a wrong password, a legacy 3DES file, and bytes that are not PKCS#12 are refused with a clear Error', async () => {
+    await assert.rejects(importMemberPkcs12(p12([]), 'wrong'), { message: 'the PKCS#12 file could not be opened: wrong password' });
+    await assert.rejects(importMemberPkcs12(p12(['-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1']), 'correct horse'), {
+      message:
+        'the PKCS#12 file is encrypted with the legacy 3DES scheme, which browsers cannot decrypt: re-export it with AES, e.g. openssl pkcs12 -export -keypbe AES-256-CBC -certpbe AES-256-CBC -macalg sha256',
+    });
+    await assert.rejects(importMemberPkcs12(new TextEncoder().encode(mine.keyPem), 'x'), { message: 'the PKCS#12 file is PEM text, not a .p12/.pfx file: import it as a PEM key and certificate' });
+    await assert.rejects(importMemberPkcs12(Uint8Array.of(0x04, 0x00), 'x'), { message: 'the PKCS#12 file is not valid: not a PFX structure' });
+    await assert.rejects(importMemberPkcs12(p12([]).subarray(0, 100), 'correct horse'), { message: 'the PKCS#12 file is not valid: not valid DER' });
+    const keyOnly = join(dir, 'key-only.p12');
+    execFileSync('openssl', ['pkcs12', '-export', '-inkey', join(dir, 'key.pem'), '-nocerts', '-passout', 'pass:pw', '-out', keyOnly], { stdio: 'pipe' });
+    await assert.rejects(importMemberPkcs12(new Uint8Array(readFileSync(keyOnly)), 'pw'), { message: 'the PKCS#12 file holds no certificate' });
+    await assert.rejects(importMemberPkcs12(new TextEncoder().encode('hello'), 'x'), { message: 'the PKCS#12 file is not valid: not valid DER' });
   });
 });
 
