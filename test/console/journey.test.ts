@@ -32,7 +32,7 @@ after(async () => {
 async function upload(page: Page, name: string, buffer: Buffer) {
   await openView(page, 'Files');
   await page.getByLabel('File to encrypt and upload').setInputFiles({ name, mimeType: 'application/octet-stream', buffer });
-  await page.getByRole('button', { name: 'Encrypt and upload' }).click();
+  await page.getByRole('button', { name: 'Encrypt and upload', exact: true }).click();
   const done = await page.getByText(`Uploaded ${name} as `).textContent({ timeout: 30_000 });
   return done!.replace(/^.* as /, '').trim();
 }
@@ -71,13 +71,13 @@ test('alice and bob run PSI, members deploy an app, and a receipt verifies, all 
   await openView(bob, 'Tasks');
   const bobCard = bob.locator(`article[data-task-id="${taskId}"]`);
   await bobCard.getByRole('checkbox', { name: /bob\.bin/ }).check();
-  await bobCard.getByRole('button', { name: 'Approve' }).click();
+  await bobCard.getByRole('button', { name: 'Approve', exact: true }).click();
   await bobCard.locator('.task-status', { hasText: 'Ready' }).waitFor();
 
   // alice's open view turns Ready by itself (the view polls), shows bob's approval, and she invokes.
   await aliceCard.locator('.task-status', { hasText: 'Ready' }).waitFor({ timeout: 15_000 });
   assert.match(await aliceCard.locator('.approvals').textContent() ?? '', /bob: approved/);
-  await aliceCard.getByRole('button', { name: 'Invoke' }).click();
+  await aliceCard.getByRole('button', { name: 'Invoke', exact: true }).click();
   await aliceCard.locator('.task-status', { hasText: 'Finished' }).waitFor({ timeout: 30_000 });
   assert.deepEqual(await resultBytes(alice, taskId), [0, 1, 1, 0]);
   await screenshot(alice, 'tasks');

@@ -41,7 +41,7 @@ export async function signInUser(browser: Browser, node: TestNode, user: string)
   const page = await (await contextWithCertificate(browser, node, user)).newPage();
   await page.goto(consoleUrl(node));
   await page.getByLabel('Bearer token').fill(node.identity(user).token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByText(`Signed in as user ${user}`).waitFor();
   return page;
 }

@@ -1,5 +1,5 @@
 import { type ComponentType, render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ErrorBox, Loading } from './components.js';
 import { type Session, forgetMember, loadMember, whoami } from './session.js';
 import { SignIn } from './sign-in.js';
@@ -62,9 +62,12 @@ function App() {
     return () => removeEventListener('hashchange', onHash);
   }, []);
 
-  // Focus moves to the new view's heading, so keyboard and screen-reader users land on what they opened.
+  // Focus moves to the new view's heading, so keyboard and screen-reader users land on what they opened
+  // (not on the first load: a page that has just opened starts at its top, with the skip link).
+  const firstRoute = useRef(true);
   useEffect(() => {
-    document.querySelector<HTMLElement>('main h1')?.focus();
+    if (firstRoute.current) firstRoute.current = false;
+    else document.querySelector<HTMLElement>('main h1')?.focus();
     const title = VIEWS.find((v) => v.id === route)?.title ?? 'Sign in';
     document.title = `${title} · Tessera console`;
   }, [route]);

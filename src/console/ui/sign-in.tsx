@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { get, gov } from './api.js';
 import { ErrorBox, Section } from './components.js';
+import type { MemberIdentity } from '../lib/member-signing.js';
 import { type Session, saveMember, signInUser, signOutUser } from './session.js';
 
 // Signing in. Users: the browser presents the TLS certificate installed in it, and the token typed here
@@ -8,6 +9,13 @@ import { type Session, saveMember, signInUser, signOutUser } from './session.js'
 // used to sign proposals and ballots here in the browser.
 
 const readFile = (input: HTMLInputElement | null) => (input?.files?.[0] ? input.files[0].text() : Promise.resolve(''));
+
+async function fromPem(form: HTMLFormElement, importMemberIdentity: (key: string, cert: string) => Promise<MemberIdentity>) {
+  const keyPem = (form.elements.namedItem('member-key-text') as HTMLTextAreaElement).value || (await readFile(form.elements.namedItem('member-key') as HTMLInputElement));
+  const certPem = (form.elements.namedItem('member-cert-text') as HTMLTextAreaElement).value || (await readFile(form.elements.namedItem('member-cert') as HTMLInputElement));
+  if (!keyPem.trim() || !certPem.trim()) throw new Error('choose (or paste) both the member key (key.pem) and its certificate (cert.pem), or a PKCS#12 file');
+  return importMemberIdentity(keyPem, certPem);
+}
 
 export function SignIn({ session, setSession, forgetMember }: { session: Session; setSession: (s: Session) => void; forgetMember: () => Promise<void> }) {
   const [token, setTokenText] = useState('');
@@ -36,11 +44,9 @@ export function SignIn({ session, setSession, forgetMember }: { session: Session
     setBusy(true);
     try {
       const form = e.currentTarget as HTMLFormElement;
-      const keyPem = (form.elements.namedItem('member-key-text') as HTMLTextAreaElement).value || (await readFile(form.elements.namedItem('member-key') as HTMLInputElement));
-      const certPem = (form.elements.namedItem('member-cert-text') as HTMLTextAreaElement).value || (await readFile(form.elements.namedItem('member-cert') as HTMLInputElement));
-      if (!keyPem.trim() || !certPem.trim()) throw new Error('choose (or paste) both the member key (key.pem) and its certificate (cert.pem)');
-      const { importMemberIdentity } = await import('../lib/member-signing.js');
-      const id = await importMemberIdentity(keyPem, certPem);
+      const p12 = (form.elements.namedItem('member-p12') as HTMLInputElement).files?.[0];
+      const lib = await import('../lib/member-signing.js');
+      const id = p12 ? await lib.importMemberPkcs12(new Uint8Array(await p12.arrayBuffer()), (form.elements.namedItem('member-p12-password') as HTMLInputElement).value) : await fromPem(form, lib.importMemberIdentity);
       const members = (await get<{ value: Array<{ memberId: string; status: string; memberData: { name?: string } | null }> }>(gov('/gov/service/members'))).value;
       const me = members.find((m) => m.memberId === id.memberId);
       if (!me) throw new Error(`this certificate (member id ${id.memberId.slice(0, 16)}…) is not a member of this service`);
@@ -117,6 +123,14 @@ export function SignIn({ session, setSession, forgetMember }: { session: Session
             <label>
               …or paste it
               <textarea name="member-cert-text" rows={3} spellcheck={false} />
+            </label>
+            <label>
+              …or a PKCS#12 file (.p12 holding the key and certificate)
+              <input name="member-p12" type="file" accept=".p12,.pfx" />
+            </label>
+            <label>
+              PKCS#12 password
+              <input name="member-p12-password" type="password" autocomplete="off" />
             </label>
             <button type="submit" class="primary" disabled={busy}>
               Import the member key
