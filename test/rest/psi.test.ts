@@ -65,6 +65,8 @@ test('Alice and Bob run psi over REST', async () => {
   const aliceView = (await alice.get(`/v1/tasks/${task_id}`)).json();
   const bobView = (await bob.get(`/v1/tasks/${task_id}`)).json();
   assert.equal(aliceView.status, 'Finished');
+  // Who contributed which files (REST only: the wire keeps MesaTEE's task_info).
+  assert.deepEqual(bobView.input_files, [{ user_id: 'alice', file_id: aliceFile }, { user_id: 'bob', file_id: bobFile }]);
   assert.deepEqual([...(await alice.download(aliceView.user_private_result_file_id[0]))], [0, 1, 1, 0]);
   assert.deepEqual([...(await bob.download(bobView.user_private_result_file_id[0]))], [1, 0, 1]);
 

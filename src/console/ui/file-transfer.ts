@@ -1,6 +1,6 @@
 import { GcmDecryptor, GcmEncryptor, type KeyConfig, sha256Hasher } from '../lib/file-crypto.js';
 import { ApiError, errorOf, headers, json, pathOf, request } from './api.js';
-import type { ProgressState } from './components.js';
+import { type ProgressState, formatBytes } from './components.js';
 
 // Files leave the browser encrypted and come back decrypted here: AES-256-GCM under the key config the node
 // gives at registration (as every MesaTEE client does), in chunks, so a large file never needs its whole
@@ -80,7 +80,16 @@ export async function uploadFile(file: File, onProgress: (p: ProgressState) => v
     );
     parts.push(await enc.final());
     const upStart = performance.now();
-    await put(pathOf(created.access_path), new Blob(parts as BlobPart[]), (sent) => onProgress({ stage: 'uploading', done: Math.min(sent, total), total, startedAt: upStart }), signal);
+    let sent = 0;
+    const onSent = (n: number) => {
+      sent = Math.min(n, total);
+      onProgress({ stage: 'uploading', done: sent, total, startedAt: upStart });
+    };
+    await put(pathOf(created.access_path), new Blob(parts as BlobPart[]), onSent, signal).catch((err: Error) => {
+      if (err.name === 'AbortError') throw err;
+      const e = err as ApiError;
+      throw new ApiError(`the upload stopped after ${formatBytes(sent)} of ${formatBytes(total)}: ${e.message}`, e.status ?? 0, e.code ?? 'UploadFailed');
+    });
     onProgress({ stage: 'done', done: total, total, startedAt });
     return created.file_id;
   } catch (err) {
