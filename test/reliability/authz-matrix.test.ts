@@ -194,6 +194,12 @@ const ROWS: Row[] = [
   // Every tenant's instances are in it: the operator's identities only.
   { route: 'GET /metrics', call: async () => ({ path: '/metrics' }), expect: { ...ANY_IDENTITY(403), member: 'ok', service: 'ok' } },
   { route: 'GET /v1/fns', call: async () => ({ path: '/v1/fns' }), expect: USERS_ONLY('ok') },
+  // Who the node takes the caller to be: any current identity (a user with its token), nobody else.
+  { route: 'GET /v1/whoami', call: async () => ({ path: '/v1/whoami' }), expect: ANY_IDENTITY('ok') },
+  // The web console's static files: public like /v1/api (requests from the page authenticate as any other).
+  // A build always has them, so 'GET /console/*' (the answer of a node without them) is reached as the files.
+  { route: 'GET /console', call: async () => ({ path: '/console' }), expect: EVERYONE(301) },
+  { route: 'GET /console/*', call: async () => ({ path: '/console/index.html' }), expect: EVERYONE('ok') },
   { route: 'POST /v1/fns', call: async () => ({ method: 'POST', path: '/v1/fns', json: { package: 'ab'.repeat(32) } }), expect: USERS_ONLY(403) },
   { route: 'DELETE /v1/fns/:id', call: async () => ({ method: 'DELETE', path: `/v1/fns/${'cd'.repeat(32)}` }), expect: USERS_ONLY(404) },
   // Members upload packages to propose them (a bad archive is 400); users only where they may deploy, not here.

@@ -49,6 +49,10 @@ async function serve(opts: ServeOptions) {
   console.log(`tessera ready ${listing}`);
   console.error(`measurement ${node.measurement.mr_enclave}; attestation provider ${node.attestation}`);
   if (node.attestationWarning) console.error(`warning: ${node.attestationWarning}`);
+  if (node.addresses.https) {
+    const { host, port } = node.addresses.https;
+    console.error(`web console https://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}/console/ (docs/console.md)`);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
