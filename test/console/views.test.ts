@@ -49,6 +49,8 @@ test('workflows: started from the form, drawn as a graph, counted live with late
   // The pinger wakes every second: after a few polls the rate and the mean handling time are numbers.
   await alice.getByText(/[1-9]\d* events handled · \d+\.\d events\/s/).waitFor({ timeout: 20_000 });
   await alice.getByRole('img', { name: /Mean time to handle an event: latest \d/ }).waitFor();
+  // A few more polls, so that the charts in the screenshot have a line to show.
+  if (process.env.TESSERA_SCREENSHOTS === '1') await alice.waitForTimeout(8000);
   await screenshot(alice, 'workflows');
   alice.once('dialog', (d) => void d.accept());
   await alice.getByRole('button', { name: 'Stop workflow pingpong' }).click();
@@ -80,6 +82,7 @@ test('node: the evidence, a plain verdict on it, and the measurement compared', 
   await alice.getByText(/^Mismatch: the node reports/).waitFor();
   await field.fill(quote.measurement);
   await alice.getByRole('img', { name: /Open connections/ }).waitFor();
+  if (process.env.TESSERA_SCREENSHOTS === '1') await alice.waitForTimeout(6000);
   await screenshot(alice, 'node');
 });
 

@@ -100,20 +100,28 @@ export function Progress({ p, label }: { p: ProgressState; label: string }) {
   );
 }
 
-/** A line chart of the last values, for metrics; no axis library, just SVG. */
+/** A line chart of the last values, for metrics; no axis library, just SVG with a frame and its peak. */
 export function LineChart({ values, label, unit }: { values: number[]; label: string; unit: string }) {
   const w = 320;
   const h = 80;
-  const max = Math.max(1, ...values);
-  const points = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${h - (v / max) * (h - 4) - 2}`).join(' ');
+  const max = Math.max(1e-9, ...values);
+  const points = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${h - (v / max) * (h - 6) - 3}`).join(' ');
   const last = values.length ? values[values.length - 1] : 0;
+  const described = values.length < 2 ? `${label}: waiting for a second sample` : `${label}: latest ${last.toFixed(2)} ${unit}, peak ${max.toFixed(2)} ${unit}`;
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={`${label}: latest ${last.toFixed(2)} ${unit}, peak ${max.toFixed(2)} ${unit}`}>
-        <polyline points={points} fill="none" stroke="currentColor" stroke-width="2" />
+      <svg viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={described}>
+        <rect x="0.5" y="0.5" width={w - 1} height={h - 1} fill="#fff" stroke="#c8ccd2" />
+        {values.length < 2 ? (
+          <text x={w / 2} y={h / 2} text-anchor="middle" fill="#4a4a4a" font-size="12">
+            waiting for a second sample…
+          </text>
+        ) : (
+          <polyline points={points} fill="none" stroke="currentColor" stroke-width="2" />
+        )}
       </svg>
       <figcaption>
-        {label}: <strong>{last.toFixed(2)}</strong> {unit} (peak {max.toFixed(2)})
+        {label}: <strong>{last.toFixed(2)}</strong> {unit} (peak {values.length ? max.toFixed(2) : '—'})
       </figcaption>
     </figure>
   );
