@@ -90,7 +90,7 @@ async function check(ledger: Ledger, cycle: number): Promise<number> {
   for (const [key, write] of ledger.kv) {
     if (!chosen(write)) continue;
     const got = await alice.get(`/app/kv/${key}`);
-    assert.equal(got.status, 200, `acknowledged KV write ${key}`);
+    assert.equal(got.status, 200, `acknowledged KV write ${key}: ${got.body.toString()}\n${node.logs().split("\n").filter((l) => /"level":(50|60)/.test(l)).slice(-5).join("\n")}`);
     assert.equal(got.body.toString(), write.value);
     checked++;
   }
