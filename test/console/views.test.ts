@@ -86,6 +86,21 @@ test('node: the evidence, a plain verdict on it, and the measurement compared', 
   await screenshot(alice, 'node');
 });
 
+test('a 24 MiB file goes up encrypted and comes back decrypted, in slices the browser may keep on disk', async () => {
+  const big = Buffer.alloc(24 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i); // distinct 4 KiB blocks, cheap to make
+  await openView(alice, 'Files');
+  await alice.getByLabel('File to encrypt and upload').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: big });
+  await alice.getByRole('button', { name: 'Encrypt and upload', exact: true }).click();
+  const fileId = (await alice.getByText(/^Uploaded big\.bin as /).textContent({ timeout: 120_000 }))!.replace(/^.* as /, '').trim();
+  const info = (await https(`https://127.0.0.1:${node.ports.https}/v1/files/${fileId}`, { ...node.identity('alice'), ca: node.ca })).json();
+  assert.equal(info.file_size, big.length);
+  const row = alice.locator(`tr[data-file-id="${fileId}"]`);
+  await row.getByRole('button', { name: /Download and decrypt/ }).click();
+  const shown = await row.locator('pre.decrypted').textContent({ timeout: 120_000 });
+  assert.ok(shown!.startsWith('00 00 00 00 00 00 00 00'), shown!.slice(0, 40));
+});
+
 test('keyboard: skip link, menu and forms reach every view without a mouse', async () => {
   const page = await (await contextWithCertificate(browser, node, 'alice')).newPage();
   await page.goto(consoleUrl(node));

@@ -17,6 +17,31 @@ export interface FileInfo {
   key_config: KeyConfig;
 }
 
+/**
+ * Collects chunks into a Blob without keeping them all in script memory: every BLOB_SLICE bytes the chunks
+ * so far become a Blob of their own, which the browser may keep on disk, and their buffers are let go.
+ */
+const BLOB_SLICE = 16 * 1024 * 1024;
+class BlobBuilder {
+  private slices: Blob[] = [];
+  private parts: Uint8Array[] = [];
+  private pending = 0;
+  add(chunk: Uint8Array) {
+    this.parts.push(chunk);
+    this.pending += chunk.length;
+    if (this.pending >= BLOB_SLICE) this.flush();
+  }
+  private flush() {
+    if (this.parts.length) this.slices.push(new Blob(this.parts as BlobPart[]));
+    this.parts = [];
+    this.pending = 0;
+  }
+  blob(): Blob {
+    this.flush();
+    return new Blob(this.slices);
+  }
+}
+
 async function eachChunk(file: Blob, onChunk: (chunk: Uint8Array) => Promise<void> | void, signal?: AbortSignal) {
   const reader = file.stream().getReader();
   for (;;) {
@@ -66,26 +91,26 @@ export async function uploadFile(file: File, onProgress: (p: ProgressState) => v
   const created = await json<{ file_id: string; access_path: string; key_config: KeyConfig }>('POST', '/v1/files', { file_name: file.name.slice(0, 255), sha256: hasher.hex(), file_size: total });
   try {
     const enc = await GcmEncryptor.create(created.key_config);
-    const parts: Uint8Array[] = [];
+    const parts = new BlobBuilder();
     done = 0;
     const encStart = performance.now();
     await eachChunk(
       file,
       async (chunk) => {
-        parts.push(await enc.update(chunk));
+        parts.add(await enc.update(chunk));
         done += chunk.length;
         onProgress({ stage: 'encrypting', done, total, startedAt: encStart });
       },
       signal,
     );
-    parts.push(await enc.final());
+    parts.add(await enc.final());
     const upStart = performance.now();
     let sent = 0;
     const onSent = (n: number) => {
       sent = Math.min(n, total);
       onProgress({ stage: 'uploading', done: sent, total, startedAt: upStart });
     };
-    await put(pathOf(created.access_path), new Blob(parts as BlobPart[]), onSent, signal).catch((err: Error) => {
+    await put(pathOf(created.access_path), parts.blob(), onSent, signal).catch((err: Error) => {
       if (err.name === 'AbortError') throw err;
       const e = err as ApiError;
       throw new ApiError(`the upload stopped after ${formatBytes(sent)} of ${formatBytes(total)}: ${e.message}`, e.status ?? 0, e.code ?? 'UploadFailed');
@@ -108,7 +133,7 @@ export async function downloadFile(fileId: string, onProgress?: (p: ProgressStat
   const res = await request('GET', pathOf(info.access_path));
   const dec = await GcmDecryptor.create(info.key_config);
   const hasher = sha256Hasher();
-  const parts: Uint8Array[] = [];
+  const parts = new BlobBuilder();
   const startedAt = performance.now();
   let done = 0;
   const reader = res.body!.getReader();
@@ -117,15 +142,15 @@ export async function downloadFile(fileId: string, onProgress?: (p: ProgressStat
     if (end) break;
     const plain = await dec.update(value);
     hasher.update(plain);
-    parts.push(plain);
+    parts.add(plain);
     done += value.length;
     onProgress?.({ stage: 'downloading', done: Math.min(done, info.file_size), total: info.file_size, startedAt });
   }
   const last = await dec.final();
   hasher.update(last);
-  parts.push(last);
+  parts.add(last);
   if (hasher.hex() !== info.sha256) throw new Error(`the decrypted file's SHA-256 is ${hasher.hex()}, not the ${info.sha256} it was registered with`);
-  return { info, plaintext: new Blob(parts as BlobPart[]) };
+  return { info, plaintext: parts.blob() };
 }
 
 /** Offers a Blob as a file to save. */
