@@ -81,7 +81,7 @@ test('stdout not a terminal: one JSON object per line', async () => {
   let node: TestNode | undefined;
   try {
     node = await startNode({ users: ['alice'] });
-    const lines = (await logsWith(node, /node ready/)).split('\n').filter((l) => l.trim() && !l.startsWith('tessera ready') && !/^(measurement|warning)/.test(l));
+    const lines = (await logsWith(node, /node ready/)).split('\n').filter((l) => l.trim() && !l.startsWith('tessera ready') && !/^(measurement|warning|web console)/.test(l));
     assert.ok(lines.length > 0);
     for (const l of lines) assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
     assert.ok(lines.some((l) => JSON.parse(l).msg?.includes('node ready')));
