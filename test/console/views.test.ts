@@ -105,15 +105,18 @@ test('keyboard: skip link, menu and forms reach every view without a mouse', asy
   const page = await (await contextWithCertificate(browser, node, 'alice')).newPage();
   await page.goto(consoleUrl(node));
   await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  // From the top of the page, as someone who has just opened it and starts pressing Tab.
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  const focused = (text: string) => page.waitForFunction((t) => document.activeElement?.textContent === t, text, { timeout: 5000 });
   await page.keyboard.press('Tab');
-  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await focused('Skip to content');
   await page.keyboard.press('Tab'); // the first view in the menu
-  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Files');
+  await focused('Files');
   await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
   // The opened view's heading takes the focus, so a screen reader starts there.
-  assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1');
+  await page.waitForFunction(() => document.activeElement?.tagName === 'H1' && document.activeElement.textContent === 'Tasks', null, { timeout: 5000 });
   await page.context().close();
 });
 

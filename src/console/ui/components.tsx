@@ -169,3 +169,31 @@ export function Section({ title, children, actions }: { title: string; children:
     </section>
   );
 }
+
+/** A success message, announced politely. */
+export function Done({ message }: { message: string | null }) {
+  if (!message) return null;
+  return (
+    <p class="ok" role="status">
+      {message}
+    </p>
+  );
+}
+
+/** A table with column headers; its rows are the children. */
+export function Table({ head, children }: { head: string[]; children: ComponentChildren }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          {head.map((h) => (
+            <th scope="col" key={h}>
+              {h}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}

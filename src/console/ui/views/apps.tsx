@@ -1,7 +1,7 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, gov, headers as authHeaders } from '../api.js';
-import { Empty, ErrorBox, Section, Show, useLoad } from '../components.js';
+import { Empty, ErrorBox, Section, Show, Table, useLoad } from '../components.js';
 import type { ViewProps } from '../main.js';
 
 // Apps: the CCF JavaScript app deployed by governance (set_js_app). Its endpoints with their auth policies
@@ -133,16 +133,7 @@ function OpenApiView({ doc, onTry }: { doc: OpenApiDoc; onTry: (method: string, 
               </p>
               {op.description ? <p>{op.description}</p> : null}
               {op.parameters?.length ? (
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Parameter</th>
-                      <th scope="col">In</th>
-                      <th scope="col">Required</th>
-                      <th scope="col">Schema</th>
-                    </tr>
-                  </thead>
-                  <tbody>
+                <Table head={['Parameter', 'In', 'Required', 'Schema']}>
                     {op.parameters.map((p) => (
                       <tr key={`${p.in}:${p.name}`}>
                         <th scope="row" class="mono">
@@ -156,8 +147,7 @@ function OpenApiView({ doc, onTry }: { doc: OpenApiDoc; onTry: (method: string, 
                         </td>
                       </tr>
                     ))}
-                  </tbody>
-                </table>
+                  </Table>
               ) : null}
               {Object.entries(op.requestBody?.content ?? {}).map(([type, c]) => (
                 <Schema key={type} label={`Request body (${type})`} value={c.schema ?? {}} />

@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import { get, json } from '../api.js';
-import { ActionButton, Empty, ErrorBox, Progress, type ProgressState, Section, Show, formatBytes, useLoad } from '../components.js';
+import { ActionButton, Done, Empty, ErrorBox, formatBytes, Progress, type ProgressState, Section, Show, Table, useLoad } from '../components.js';
 import { type FileInfo, downloadFile, preview, saveBlob, uploadFile } from '../file-transfer.js';
 import type { ViewProps } from '../main.js';
 
@@ -60,11 +60,7 @@ function Upload({ onUploaded }: { onUploaded: (id: string) => void }) {
           <Progress p={progress} label="Upload" />
         </>
       ) : null}
-      {done ? (
-        <p class="ok" role="status">
-          {done}
-        </p>
-      ) : null}
+      <Done message={done} />
       {error ? <ErrorBox error={error} title="Upload failed" /> : null}
     </form>
   );
@@ -141,22 +137,11 @@ export default function FilesView({ session }: ViewProps) {
             list.length === 0 ? (
               <Empty>You have no files yet. Upload one above: it is encrypted in this browser first.</Empty>
             ) : (
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Size</th>
-                    <th scope="col">SHA-256</th>
-                    <th scope="col">Origin</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
+              <Table head={['Name', 'Size', 'SHA-256', 'Origin', 'Actions']}>
                   {list.map((f) => (
                     <FileRow key={f.id} {...f} onDeleted={files.reload} />
                   ))}
-                </tbody>
-              </table>
+                </Table>
             )
           }
         </Show>

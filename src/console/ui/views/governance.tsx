@@ -1,7 +1,7 @@
 import { diffLines } from 'diff';
 import { useState } from 'preact/hooks';
 import { type ApiError, get, gov, request } from '../api.js';
-import { ActionButton, Empty, ErrorBox, Section, Show, useInterval, useLoad } from '../components.js';
+import { ActionButton, Done, Empty, ErrorBox, Section, Show, Table, useInterval, useLoad } from '../components.js';
 import type { ViewProps } from '../main.js';
 import type { Session } from '../session.js';
 
@@ -93,16 +93,7 @@ export function ActionSummary({ action }: { action: Action }) {
           <strong>Deploy a JavaScript app</strong>: {endpoints.length} endpoint path(s), {modules.length} module(s)
           {a.disable_bytecode_cache ? ', bytecode cache disabled' : ''}.
         </p>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Method</th>
-              <th scope="col">Authentication</th>
-              <th scope="col">Mode</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table head={['Endpoint', 'Method', 'Authentication', 'Mode']}>
             {endpoints.flatMap(([path, methods]) =>
               Object.entries(methods).map(([method, info]) => (
                 <tr key={`${method} ${path}`}>
@@ -113,8 +104,7 @@ export function ActionSummary({ action }: { action: Action }) {
                 </tr>
               )),
             )}
-          </tbody>
-        </table>
+          </Table>
         {modules.map((m) => (
           <ModuleDiff key={m.name} name={m.name} proposed={m.module} />
         ))}
@@ -223,11 +213,7 @@ function ProposalCard({ p, members, session, onChange }: { p: Proposal; members:
           ) : null}
         </div>
       ) : null}
-      {outcome ? (
-        <p class="ok" role="status">
-          {outcome}
-        </p>
-      ) : null}
+      <Done message={outcome} />
     </article>
   );
 }
@@ -306,11 +292,7 @@ function Propose({ session, onProposed }: { session: Session; onProposed: () => 
         Sign and propose
       </button>
       {!session.member ? <p class="empty">Import a member key (Sign in, top right) to propose.</p> : null}
-      {done ? (
-        <p class="ok" role="status">
-          {done}
-        </p>
-      ) : null}
+      <Done message={done} />
       {error ? <ErrorBox error={error} title="Not proposed" /> : null}
     </form>
   );

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, request } from '../api.js';
-import { ErrorBox, Section, Show, useLoad } from '../components.js';
+import { ErrorBox, Section, Show, Table, useLoad } from '../components.js';
 import type { ViewProps } from '../main.js';
 import type { ReceiptVerdict } from '../../lib/receipt.js';
 
@@ -111,15 +111,7 @@ export default function LedgerView(_props: ViewProps) {
       <Section title="Recent transactions" actions={<button onClick={recent.reload}>Refresh</button>}>
         <Show loaded={recent} what="recent transactions">
           {(rows) => (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Transaction</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Receipt</th>
-                </tr>
-              </thead>
-              <tbody>
+            <Table head={['Transaction', 'Status', 'Receipt']}>
                 {rows.map((r) => (
                   <tr key={r.id}>
                     <td class="mono">{r.id}</td>
@@ -131,8 +123,7 @@ export default function LedgerView(_props: ViewProps) {
                     </td>
                   </tr>
                 ))}
-              </tbody>
-            </table>
+              </Table>
           )}
         </Show>
       </Section>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, request } from '../api.js';
-import { ErrorBox, LineChart, Section, Show, formatBytes, useInterval, useLoad } from '../components.js';
+import { ErrorBox, formatBytes, LineChart, Section, Show, Table, useInterval, useLoad } from '../components.js';
 import type { ViewProps } from '../main.js';
 
 // Node: what the node says it runs and what backs that up. The attestation is CCF's Quote as
@@ -336,16 +336,7 @@ export default function NodeView(_props: ViewProps) {
               <p>
                 Node <span class="mono">{n.node_id}</span> · {n.status} · {n.primary ? 'primary' : 'backup'}
               </p>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Interface</th>
-                    <th scope="col">Bound to</th>
-                    <th scope="col">Published as</th>
-                    <th scope="col">Protocol</th>
-                  </tr>
-                </thead>
-                <tbody>
+              <Table head={['Interface', 'Bound to', 'Published as', 'Protocol']}>
                   {Object.entries(n.rpc_interfaces).map(([name, i]) => (
                     <tr key={name}>
                       <th scope="row">{name}</th>
@@ -356,8 +347,7 @@ export default function NodeView(_props: ViewProps) {
                       </td>
                     </tr>
                   ))}
-                </tbody>
-              </table>
+                </Table>
             </>
           )}
         </Show>

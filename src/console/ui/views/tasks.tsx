@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import { get, json } from '../api.js';
-import { ActionButton, Empty, ErrorBox, Section, Show, useInterval, useLoad } from '../components.js';
+import { ActionButton, Done, Empty, ErrorBox, Section, Show, useInterval, useLoad } from '../components.js';
 import { type FileInfo, downloadFile, preview, saveBlob } from '../file-transfer.js';
 import type { ViewProps } from '../main.js';
 
@@ -103,11 +103,7 @@ function CreateTask({ onCreated }: { onCreated: () => void }) {
           <button type="submit" class="primary">
             Create task
           </button>
-          {created ? (
-            <p class="ok" role="status">
-              {created}
-            </p>
-          ) : null}
+          <Done message={created} />
           {error ? <ErrorBox error={error} title="Task not created" /> : null}
         </form>
       )}

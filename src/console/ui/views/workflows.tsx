@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, json } from '../api.js';
-import { ActionButton, Empty, ErrorBox, LineChart, Section, Show, useInterval, useLoad } from '../components.js';
+import { ActionButton, Done, Empty, ErrorBox, LineChart, Section, Show, Table, useInterval, useLoad } from '../components.js';
 import type { ViewProps } from '../main.js';
 
 // Workflows (EDGELESS JSON): the user's running workflows (GET /v1/workflows), one inspected (GET
@@ -392,11 +392,7 @@ function Start({ onStarted }: { onStarted: (id: string) => void }) {
       <button type="submit" class="primary" disabled={busy} aria-busy={busy}>
         {busy ? 'Starting…' : 'Start workflow'}
       </button>
-      {done ? (
-        <p class="ok" role="status">
-          {done}
-        </p>
-      ) : null}
+      <Done message={done} />
       {error ? <ErrorBox error={error} title="Not started" /> : null}
     </form>
   );
@@ -426,16 +422,7 @@ export default function WorkflowsView({ session }: ViewProps) {
             wfs.length === 0 ? (
               <Empty>You run no workflows. Start one below from its EDGELESS JSON (examples/workflows/ has some), or with <code>tessera workflow start</code>.</Empty>
             ) : (
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Id</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
+              <Table head={['Name', 'Id', 'Started', 'Actions']}>
                   {wfs.map((w) => (
                     <tr key={w.workflow_id} aria-current={selected === w.workflow_id ? 'true' : undefined}>
                       <th scope="row">{w.name}</th>
@@ -460,8 +447,7 @@ export default function WorkflowsView({ session }: ViewProps) {
                       </td>
                     </tr>
                   ))}
-                </tbody>
-              </table>
+                </Table>
             )
           }
         </Show>
