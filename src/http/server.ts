@@ -1,11 +1,9 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { swaggerOptions } from './openapi.js';
-import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { TesseraError, asTesseraError } from '../errors/index.js';
-import type { FileService } from '../files/service.js';
-import type { FunctionRegistry } from '../functions/registry.js';
 import type { PrincipalService } from '../identity/principals.js';
 import type { TLSSocket } from 'node:tls';
 import type { InFlightLimit } from '../admission/in-flight.js';
@@ -13,31 +11,11 @@ import type { ConnectionAdmission } from '../admission/per-address.js';
 import type { Socket } from 'node:net';
 import type { RateLimiter } from '../admission/rate-limit.js';
 import { type TlsMaterial, mutualTlsServerOptions } from '../identity/tls.js';
-import type { TaskService } from '../tasks/service.js';
 import { authenticateHttp, certIdOfSocket } from './auth.js';
-import { consoleRoutes } from './routes/console.js';
-import { whoamiRoutes } from './routes/whoami.js';
-import { fileRoutes } from './routes/files.js';
-import { taskRoutes } from './routes/tasks.js';
-import { ledgerRoutes } from './routes/ledger.js';
-import type { Ledger } from '../store/ledger.js';
-import type { GovernanceService } from '../governance/service.js';
-import type { UserFunctions } from '../functions/user.js';
-import type { AppService } from '../apps/service.js';
-import { appRoutes } from './routes/app.js';
-import type { WorkflowService } from '../workflows/service.js';
-import { workflowRoutes } from './routes/workflows.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { httpMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
-import type { FnService } from '../functions/process/service.js';
-import { fnRoutes } from './routes/fn.js';
-import { govRoutes } from './routes/gov.js';
-import { type NodeFacts, nodeRoutes, openApiOf, recordRoutes } from './routes/node.js';
-import { govReadRoutes } from './routes/gov-reads.js';
-import { StateDigests } from '../governance/state-digests.js';
-import type { Store } from '../store/types.js';
-import { checkApiVersion } from './routes/gov.js';
+import { recordRoutes } from './routes/node.js';
 import { replyError } from './replies.js';
 
 export interface HttpServerOptions {
@@ -51,32 +29,16 @@ export interface HttpServerOptions {
   logger: Logger;
   version: string;
   principals: PrincipalService;
-  files: FileService;
-  tasks: TaskService;
-  functions: FunctionRegistry;
-  ledger: Ledger;
-  governance: GovernanceService;
-  registered: UserFunctions;
-  apps: AppService;
-  workflows: WorkflowService;
   /** The node's Prometheus registry (GET /metrics); the listener adds its request metrics to it. */
   metrics: Registry;
-  fns: FnService;
-  maxPackageBytes: number;
   /** Connections one remote address may hold, counted before TLS. */
   admission: ConnectionAdmission;
   /** Requests from callers without a current identity: their own in-flight bound and deadline. */
   anonymous: { inFlight: InFlightLimit; requestTimeoutMs: number };
   /** Resolves once every commit so far is on disk (Store.durable). */
   durable: () => Promise<void>;
-  /** The store, for the /gov reads and state digests. */
-  store: Store;
-  /** The app runtime's limits, for /node/js_metrics. */
-  appRuntime: NodeFacts['appRuntime'];
-  /** Whether the node is ready (GET /node/state, /node/ready/*). */
-  readiness: NodeFacts['readiness'];
-  /** Every listener's bound address, by name (`tessera status` shows them through /node/network/nodes/self). */
-  listeners?: NodeFacts['listeners'];
+  /** Each capability's routes (src/node/capabilities/), added in this order after the listener's own. */
+  routes: Array<(app: FastifyInstance) => Promise<void> | void>;
 }
 
 /**
@@ -190,25 +152,8 @@ export async function createHttpServer(opts: HttpServerOptions) {
   });
 
   recordRoutes(app);
-  app.get('/v1/health', async () => ({ status: 'ok', version: opts.version }));
-  await consoleRoutes(app);
-  whoamiRoutes(app);
-  fileRoutes(app, opts.files);
-  taskRoutes(app, opts.tasks, opts.functions, opts.registered);
-  ledgerRoutes(app, opts.ledger);
-  govRoutes(app, opts.governance, () => opts.ledger.lastCommitted(), opts.principals, new StateDigests({ store: opts.store, ledger: opts.ledger, gov: opts.governance }));
-  const node: NodeFacts = { ledger: opts.ledger, certPem: opts.tls.certPem, caPem: opts.tls.caPem, version: opts.version, appRuntime: opts.appRuntime, readiness: opts.readiness, listeners: opts.listeners };
-  nodeRoutes(app, node);
-  govReadRoutes(app, { store: opts.store, principals: opts.principals, ledger: opts.ledger, node });
-  // CCF's /gov/api: with an api-version (checked as CCF does), that version's API; without one, the classic description.
-  app.get('/gov/api', { schema: { hide: true } }, async (request) => {
-    if (new URL(request.url, 'https://node').searchParams.has('api-version')) checkApiVersion(request, ['2023-06-01-preview', '2024-07-01']);
-    return openApiOf(app, '/gov/', opts.version);
-  });
-  await appRoutes(app, opts.apps);
-  await workflowRoutes(app, opts.workflows);
+  for (const add of opts.routes) await add(app);
   metricsRoutes(app, opts.metrics);
-  await fnRoutes(app, opts.fns, { maxPackageBytes: opts.maxPackageBytes, maxBodyBytes: opts.maxBodyBytes });
   app.get('/v1/api', async () => app.swagger());
 
   return app;

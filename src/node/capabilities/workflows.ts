@@ -1,0 +1,63 @@
+import { availableParallelism, hostname } from 'node:os';
+import { workflowRoutes } from '../../http/routes/workflows.js';
+import { deriveKey } from '../../kms/master-key.js';
+import { edgelessNodeId } from '../../workflows/annotations.js';
+import { WorkflowRuntime } from '../../workflows/runtime.js';
+import { WorkflowService } from '../../workflows/service.js';
+import type { Capability } from '../capability.js';
+
+// EDGELESS workflows: one isolate per instance on isolate threads, the resources tessera.toml offers, and
+// the workflows of the last run restored (with their synced state) once the node answers.
+
+export function workflowsCapability(): Capability {
+  return {
+    name: 'workflows',
+    start(ctx) {
+      const { config, store, logger, ledger, paths, masterKey } = ctx;
+      // EDGELESS names nodes by UUID: this node's is its id (the SHA-256 of its key, stable while the key is)
+      // cut to 16 bytes, so node_id_match_any can name it and slf() shows it across restarts.
+      const nodeId = edgelessNodeId(ledger.id);
+      const runtime = new WorkflowRuntime({
+        nodeId,
+        store,
+        logger,
+        limits: { heapMiB: config.workflows.heap_mib, eventMs: config.workflows.event_timeout_ms },
+        callTimeoutMs: config.workflows.call_timeout_ms,
+        maxRestartsPerMinute: config.workflows.max_restarts_per_minute,
+        threads: config.workflows.threads || Math.max(16, 4 * availableParallelism()),
+        budget: ctx.budget,
+      });
+      const r = config.workflows.resources;
+      const resources = {
+        egressHosts: config.workflows.egress_hosts,
+        fileLog: { enabled: r.file_log.enabled, maxFileBytes: r.file_log.max_file_bytes },
+        redis: { allowedUrls: r.redis.allowed_urls },
+        sqlx: { enabled: r.sqlx.enabled, maxDatabaseBytes: r.sqlx.max_database_bytes, queryTimeLimitMs: r.sqlx.query_time_limit_ms },
+        filePusher: { directory: r.file_pusher.directory },
+        serverless: r.serverless,
+        kafkaEgress: { brokers: r.kafka_egress.brokers },
+      };
+      ctx.services.runtime = runtime;
+      ctx.services.workflows = new WorkflowService({
+        store,
+        runtime,
+        logger,
+        resources,
+        files: { root: paths.workflowFiles, key: deriveKey(masterKey, 'workflow resource files') },
+        eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms },
+        maxPerOwner: config.workflows.max_workflows_per_user,
+        placement: { nodeId, hostname: hostname(), labels: config.workflows.labels, attestation: config.attestation.provider },
+      });
+    },
+    routes: (app, ctx) => workflowRoutes(app, ctx.need('workflows')),
+    // Their init runs on isolate threads while requests are served; a failure is logged and the rest serves.
+    opened: (ctx) =>
+      ctx.need('workflows').restoreAll().then(
+        (n) => {
+          if (n) ctx.logger.info({ workflows: n }, 'workflows restored with their synced state');
+        },
+        (err) => ctx.logger.error({ err }, 'workflows could not be restored'),
+      ),
+    stop: (ctx) => ctx.need('runtime').close(),
+  };
+}
