@@ -2,10 +2,12 @@ import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
-import { seal, unseal } from '../crypto/aead.js';
+import { unseal } from '../crypto/aead.js';
 import { HistoricalCache } from './historical-cache.js';
+import { sealLedgerWrite } from './ledger-seal.js';
 import { migrate, refuseNewer } from './schema.js';
 import { RowSealer, SEALED_TABLE_PREFIX, isPublicTable } from './sealed-rows.js';
+import { ConflictError, OptimisticTx, transactWithRetry } from './optimistic-tx.js';
 import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
 
 /** Tables named `public:…` are in the clear, in the ledger and in the rows, as in CCF; every other table's are sealed. */
@@ -13,8 +15,6 @@ export { isPublicTable };
 
 /** store_meta's record that every private row is sealed (sealed-rows.ts); absent in a store written before. */
 const ROWS_SEALED = 'rows sealed v1';
-
-const MAX_RETRIES = 16;
 
 /** The WAL, opened once for fsync; its directory is synced too, so that the file's own entry is on disk. */
 function openWal(path: string): number {
@@ -26,13 +26,6 @@ function openWal(path: string): number {
     closeSync(dir);
   }
   return fd;
-}
-const rowKey = (table: string, key: string) => `${table}\u0000${key}`;
-
-class ConflictError extends TesseraError {
-  constructor() {
-    super('conflict', 'the transaction read data that changed before it committed; retry the request');
-  }
 }
 
 /**
@@ -132,7 +125,7 @@ export class SqliteStore implements Store {
       ),
     };
     this.applyTx = this.db.transaction(this.apply.bind(this));
-    this.readTx = this.db.transaction((fn: (tx: ReadTx) => unknown) => fn(new SqliteTx(this)));
+    this.readTx = this.db.transaction((fn: (tx: ReadTx) => unknown) => fn(new OptimisticTx(this)));
     if (this.sealer) this.sealPlaintextRows();
   }
 
@@ -170,19 +163,11 @@ export class SqliteStore implements Store {
   }
 
   begin(): PendingTx {
-    return new SqliteTx(this);
+    return new OptimisticTx(this);
   }
 
   transact<T>(fn: (tx: Tx) => T): { result: T; seqno: number | null } {
-    for (let attempt = 0; ; attempt++) {
-      const tx = new SqliteTx(this);
-      const result = fn(tx);
-      try {
-        return { result, seqno: tx.commit() };
-      } catch (err) {
-        if (!(err instanceof ConflictError) || attempt >= MAX_RETRIES) throw err;
-      }
-    }
+    return transactWithRetry(() => new OptimisticTx(this), fn);
   }
 
   read<T>(fn: (tx: ReadTx) => T): T {
@@ -269,8 +254,7 @@ export class SqliteStore implements Store {
    */
   private forLedger(w: CommittedWrite, seqno: number): CommittedWrite | { table: string; sealed: string } {
     if (!this.ledgerKey || isPublicTable(w.table)) return w;
-    const table = this.sealer ? this.sealer.table(w.table) : w.table;
-    return { table, sealed: seal(this.ledgerKey, Buffer.from(JSON.stringify({ key: w.key, value: w.value })), Buffer.from(`${seqno}\0${table}`)).toString('base64') };
+    return sealLedgerWrite(this.ledgerKey, seqno, this.sealer ? this.sealer.table(w.table) : w.table, w);
   }
 
   /** Write sets of past transactions, cached across requests (historical-cache.ts); made on first use. */
@@ -460,81 +444,4 @@ function lowerBound(keys: string[], key: string): number {
     else hi = mid;
   }
   return lo;
-}
-
-class SqliteTx implements PendingTx {
-  private readonly reads = new Map<string, number>();
-  private readonly tableReads = new Map<string, number>();
-  private readonly writes = new Map<string, CommittedWrite>();
-  private done = false;
-  private claims: string | null = null;
-
-  constructor(private readonly store: SqliteStore) {}
-
-  setClaimsDigest(hex: string): void {
-    if (!/^[0-9a-f]{64}$/.test(hex)) throw new TypeError('a claims digest is 32 bytes');
-    this.claims = hex;
-  }
-
-  get<T>(table: string, key: string): T | undefined {
-    const rk = rowKey(table, key);
-    const pending = this.writes.get(rk);
-    if (pending) return pending.value === null ? undefined : (structuredClone(pending.value) as T);
-    const row = this.store.rawGet(table, key);
-    if (!this.reads.has(rk)) this.reads.set(rk, row?.version ?? 0);
-    return row ? (JSON.parse(row.value) as T) : undefined;
-  }
-
-  versionOf(table: string, key: string): number | undefined {
-    const version = this.store.rawVersion(table, key);
-    const rk = rowKey(table, key);
-    if (!this.reads.has(rk)) this.reads.set(rk, version ?? 0);
-    return version;
-  }
-
-  list<T>(table: string, prefix?: string): Array<[string, T]> {
-    if (!this.tableReads.has(table)) this.tableReads.set(table, this.store.rawTableVersion(table));
-    const merged = new Map<string, T>();
-    for (const row of this.store.rawList(table, prefix)) {
-      const rk = rowKey(table, row.key);
-      if (!this.reads.has(rk)) this.reads.set(rk, row.version);
-      merged.set(row.key, JSON.parse(row.value) as T);
-    }
-    for (const w of this.writes.values()) {
-      if (w.table !== table || (prefix !== undefined && !w.key.startsWith(prefix))) continue;
-      if (w.value === null) merged.delete(w.key);
-      else merged.set(w.key, structuredClone(w.value) as T);
-    }
-    return [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  }
-
-  put<T>(table: string, key: string, value: T): void {
-    this.assertOpen();
-    if (value === null || value === undefined) throw new TypeError('a stored value may not be null; use delete');
-    this.writes.set(rowKey(table, key), { table, key, value: structuredClone(value) });
-  }
-
-  delete(table: string, key: string): void {
-    this.assertOpen();
-    this.writes.set(rowKey(table, key), { table, key, value: null });
-  }
-
-  savepoint(): () => void {
-    const snapshot = new Map(this.writes);
-    return () => {
-      this.writes.clear();
-      for (const [k, v] of snapshot) this.writes.set(k, v);
-    };
-  }
-
-  commit(): number | null {
-    this.assertOpen();
-    this.done = true;
-    if (this.writes.size === 0) return null;
-    return this.store.commitTx(this.reads, this.tableReads, this.writes, this.claims);
-  }
-
-  private assertOpen() {
-    if (this.done) throw new Error('transaction already committed');
-  }
 }

@@ -1,0 +1,111 @@
+import pg from 'pg';
+import { TesseraError } from '../errors/index.js';
+
+// The signing lease: of all nodes on one PostgreSQL database, only the one holding it signs the ledger.
+// It is a session-level advisory lock (pg_try_advisory_lock) on a connection of its own: PostgreSQL
+// releases the lock the moment that session ends, so a node that crashes or is cut off frees it without
+// anyone's help. The other side of that coin: the holder must stop signing the moment its connection is in
+// doubt, as another node may take the lock as soon as PostgreSQL has ended the session. So onLost fires
+// at once on the connection's error or end, and a heartbeat catches a connection that went silent.
+// (A cut-off holder's session lingers on the server until its TCP keepalive notices; meanwhile nobody
+// else can take the lock, which is safe: no second signer.)
+
+/** The advisory lock's key: fixed, so every node contends for the same one ('tessera signing lease'). */
+export const SIGNING_LEASE_KEY = '7310582947100214';
+
+export interface SigningLeaseOptions {
+  connection: string | Pick<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' | 'database'>;
+  /** How often the holder checks its connection; default 2 s. */
+  heartbeatMs?: number;
+  /** How long a query (the acquisition, a heartbeat) may take; default 5 s. */
+  timeoutMs?: number;
+}
+
+export class SigningLease {
+  private client: pg.Client | null = null;
+  private holding = false;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(private readonly options: SigningLeaseOptions) {}
+
+  /** Takes the lease if nobody holds it; true if this lease holds it now. Never waits for a holder. */
+  async tryAcquire(): Promise<boolean> {
+    if (this.holding) return true;
+    const c = await this.connect();
+    let got: boolean;
+    try {
+      got = (await c.query('SELECT pg_try_advisory_lock($1) AS got', [SIGNING_LEASE_KEY])).rows[0].got === true;
+    } catch (err) {
+      this.drop(c);
+      throw new TesseraError('unavailable', `PostgreSQL could not be asked for the signing lease: ${(err as Error).message}`, { cause: err });
+    }
+    if (!got || this.client !== c) return false;
+    this.holding = true;
+    const every = this.options.heartbeatMs ?? 2000;
+    this.heartbeat = setInterval(() => {
+      c.query('SELECT 1').catch(() => this.drop(c));
+    }, every);
+    this.heartbeat.unref();
+    return true;
+  }
+
+  held(): boolean {
+    return this.holding;
+  }
+
+  /** `cb` runs, once, the moment a held lease is lost (its connection failed or ended). */
+  onLost(cb: () => void): void {
+    this.listeners.push(cb);
+  }
+
+  /** Gives the lease up (if held) and closes its connection. */
+  async release(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    this.stopHeartbeat();
+    this.holding = false; // released on purpose: not "lost", so no onLost
+    if (!c) return;
+    await c.query('SELECT pg_advisory_unlock($1)', [SIGNING_LEASE_KEY]).catch(() => {});
+    await c.end().catch(() => {});
+  }
+
+  private async connect(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const base = typeof this.options.connection === 'string' ? { connectionString: this.options.connection } : this.options.connection;
+    const timeout = this.options.timeoutMs ?? 5000;
+    const c = new pg.Client({ ...base, query_timeout: timeout, connectionTimeoutMillis: timeout, keepAlive: true, keepAliveInitialDelayMillis: 1000 });
+    c.on('error', () => this.drop(c));
+    c.on('end', () => this.drop(c));
+    this.client = c;
+    try {
+      await c.connect();
+    } catch (err) {
+      this.drop(c);
+      throw new TesseraError('unavailable', `PostgreSQL could not be reached for the signing lease: ${(err as Error).message}`, { cause: err });
+    }
+    return c;
+  }
+
+  /** The connection is gone or in doubt: the lease with it, at once. */
+  private drop(c: pg.Client): void {
+    if (this.client !== c) return;
+    this.client = null;
+    this.stopHeartbeat();
+    c.end().catch(() => {});
+    if (!this.holding) return;
+    this.holding = false;
+    for (const cb of this.listeners) {
+      try {
+        cb();
+      } catch {
+        // one listener's failure must not keep the others from hearing it
+      }
+    }
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+}
