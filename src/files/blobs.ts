@@ -1,6 +1,6 @@
 import { createDecipheriv, createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,21 +8,15 @@ import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
 import { TAG_BYTES } from '../crypto/aead.js';
 import { TrailingTag } from '../crypto/trailing-tag.js';
 import { newUuid } from '../crypto/random.js';
-import type { KeyConfig } from '../kms/service.js';
+import type { BlobStore as BlobStoreApi, Expected } from './blob-store.js';
 
-export interface Expected {
-  config: KeyConfig;
-  /** Plaintext size in bytes, as the owner declared it. */
-  fileSize: number;
-  /** Lowercase hex SHA-256 of the plaintext, as the owner declared it. */
-  sha256: string;
-}
+export type { Expected } from './blob-store.js';
 
 /**
  * Bytes buffered between the socket, the verifier and the file. Node's 16 KiB default made every TLS
  * record wait for its own write on the thread pool, which left both ends of an upload mostly idle.
  */
-const STREAM_BUFFER = 1024 * 1024;
+export const STREAM_BUFFER = 1024 * 1024;
 
 /**
  * Space held back in DATA/blobs/.reserve: when the disk is full, it is given up so that the store can
@@ -33,9 +27,11 @@ export const RESERVE_BYTES = 1024 * 1024;
 
 /**
  * Checks a ciphertext as it streams past without keeping it: the length, the GCM tag over the whole
- * file, and the SHA-256 of the plaintext, which is computed and dropped chunk by chunk.
+ * file, and the SHA-256 of the plaintext, which is computed and dropped chunk by chunk. Chunks pass
+ * through unchanged; the stream ends only after every check passed (else it errors with 'invalid_input'),
+ * so a store that commits on the end of this stream commits verified bytes only (NatsBlobStore does).
  */
-class CiphertextVerifier extends Transform {
+export class CiphertextVerifier extends Transform {
   private readonly decipher;
   private readonly hash = createHash('sha256');
   private readonly split = new TrailingTag((body) => this.hash.update(this.decipher.update(body)));
@@ -77,7 +73,7 @@ class CiphertextVerifier extends Transform {
 }
 
 /** Encrypted blobs in DATA/blobs, each written to a temporary file, fsynced, then renamed into place. */
-export class BlobStore {
+export class LocalBlobStore implements BlobStoreApi {
   private readonly incoming: string;
   private readonly reserve: string;
 
@@ -186,6 +182,15 @@ export class BlobStore {
     await rm(this.path(fileId), { force: true });
   }
 
+  async size(fileId: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.path(fileId))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
   private async syncDir() {
     const dir = await open(this.dir, 'r');
     try {
@@ -195,3 +200,7 @@ export class BlobStore {
     }
   }
 }
+
+/** The local store under its earlier name, which node.ts and the tests construct. */
+export const BlobStore = LocalBlobStore;
+export type BlobStore = LocalBlobStore;
