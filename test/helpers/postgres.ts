@@ -3,13 +3,17 @@
 // the server run as the existing `postgres` user through setpriv, which execs (unlike runuser, which stays
 // as a parent), so the pid we hold is the server's own.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { tempDir } from './cli.js';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+/** Debian's PostgreSQL (15 on bookworm): the newest version installed under /usr/lib/postgresql. */
+const BIN = (() => {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  return join('/usr/lib/postgresql', versions[0] ?? '15', 'bin');
+})();
 
 /** A TCP port nothing listens on now: only the socket's name (.s.PGSQL.<port>) uses it, but shared memory keys derive from it too. */
 function freePort(): Promise<number> {
@@ -43,11 +47,16 @@ export interface PostgresServer {
   destroy(): Promise<void>;
 }
 
+/** PostgreSQL refuses to run as root: as root the server runs as Debian's `postgres` user; otherwise as us. */
+const asRoot = process.getuid?.() === 0;
+
 function ids(): { uid: number; gid: number } {
+  if (!asRoot) return { uid: process.getuid!(), gid: process.getgid!() };
   return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
 }
 
-const asPostgres = ['--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
+/** The command that runs `argv` as the server's user, keeping the pid (setpriv execs). */
+const asPostgres = (argv: string[]): [string, string[]] => (asRoot ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', ...argv]] : [argv[0], argv.slice(1)]);
 
 export async function startPostgres(): Promise<PostgresServer> {
   const dir = tempDir('tessera-pg-');
@@ -55,15 +64,17 @@ export async function startPostgres(): Promise<PostgresServer> {
   const sock = join(dir, 'sock');
   mkdirSync(sock);
   const { uid, gid } = ids();
-  chownSync(dir, uid, gid);
-  chownSync(sock, uid, gid);
+  if (asRoot) {
+    chownSync(dir, uid, gid);
+    chownSync(sock, uid, gid);
+  }
   // --no-sync: initdb's own fsyncs only slow the test; the server itself keeps fsync=on.
-  execFileSync('setpriv', [...asPostgres, join(BIN, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-locale', '--no-sync'], { cwd: dir, stdio: 'pipe' });
+  execFileSync(...asPostgres([join(BIN, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-locale', '--no-sync']), { cwd: dir, stdio: 'pipe' });
   const port = await freePort();
   let proc: ChildProcess | null = null;
 
   const launch = async () => {
-    const p = spawn('setpriv', [...asPostgres, join(BIN, 'postgres'), '-D', data, '-k', sock, '-p', String(port), '-c', 'listen_addresses=', '-c', 'max_connections=50'], {
+    const p = spawn(...asPostgres([join(BIN, 'postgres'), '-D', data, '-k', sock, '-p', String(port), '-c', 'listen_addresses=', '-c', 'max_connections=50']), {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
