@@ -21,6 +21,11 @@ export const FilesOptions = Type.Object(
       default: 268402689,
       description: 'Largest image (width × height) an image built-in (image_resize) decodes or produces; a larger one fails its task',
     }),
+    blob_store: Type.Unsafe<'local' | 'nats'>({
+      enum: ['local', 'nats'],
+      default: 'local',
+      description: "Where ciphertexts are kept: local (DATA/blobs) or nats (the JetStream object store at nats.url, shared by every node of a cluster; docs/cluster.md)",
+    }),
     pending_ttl_s: Type.Integer({
       minimum: 1,
       default: 3600,

@@ -8,7 +8,8 @@ import { GovernanceOptions } from '../governance/options.js';
 import { HttpOptions } from '../http/options.js';
 import { KmsOptions } from '../kms/options.js';
 import { SandboxOptions } from '../sandbox/options.js';
-import { LedgerOptions } from '../store/options.js';
+import { LedgerOptions, StoreOptions } from '../store/options.js';
+import { NatsOptions } from '../files/nats-options.js';
 import { TasksOptions } from '../tasks/options.js';
 import { WireOptions } from '../wire/options.js';
 import { WorkflowsOptions } from '../workflows/options.js';
@@ -24,7 +25,7 @@ export { WIRE_LISTENERS, type WireListenerConfig, type WireListenerName } from '
 /**
  * TypeBox lists in `required` every property not marked Type.Optional. A setting with a default is never
  * missing once ajv (useDefaults) has filled it in, so it is left out of `required`, as in the hand-written
- * schema this replaced (test/config-schema-equivalence.test.ts holds the two equal), while its static type
+ * schema this replaced (commit 96a3567 proved the two equal, as JSON and under ajv, before settings were added), while its static type
  * stays non-optional: TesseraConfig is the configuration after defaults. A property without a default
  * (a serverless class's class_type and function_url) stays required. Returns a copy; symbols are kept.
  */
@@ -58,6 +59,8 @@ export const CONFIG_SCHEMA = defaultsNotRequired(
       fn: FnOptions,
       governance: GovernanceOptions,
       ledger: LedgerOptions,
+      store: StoreOptions,
+      nats: NatsOptions,
       attestation: AttestationOptions,
       security: SecurityOptions,
     },
