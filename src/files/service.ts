@@ -8,7 +8,7 @@ import { encryptFile, decryptFile, TAG_BYTES } from '../crypto/aead.js';
 import { newUuid, sha256Hex } from '../crypto/random.js';
 import type { KeyConfig, KeyService } from '../kms/service.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
-import type { BlobStore } from './blobs.js';
+import type { BlobStore } from './blob-store.js';
 import { exportCiphertext, removeExport } from './v01-export.js';
 
 const FILES = 'files.records';
@@ -31,6 +31,8 @@ export interface FileRecord {
   allow_policy: AllowPolicy;
   /** pending: created, content not yet verified; uploading: a PUT is streaming; available: verified. */
   state: 'pending' | 'uploading' | 'available';
+  /** The node taking the content in, while uploading (see FileServiceOptions.nodeId). */
+  uploading_on?: string;
   /** Who may upload the content: the owner, or any service for files a service created. */
   uploader: { kind: 'user'; name: string } | { kind: 'service' };
   created_at: string;
@@ -39,6 +41,8 @@ export interface FileRecord {
 }
 
 export interface FileServiceOptions {
+  /** This node's id: recorded on the uploads it takes in, so that it sweeps only its own cut-off ones after a restart. */
+  nodeId?: string;
   store: Store;
   keys: KeyService;
   blobs: BlobStore;
@@ -185,6 +189,7 @@ export class FileService {
       if (r.state === 'available') throw new TesseraError('conflict', `file ${fileId} already has its content; files are never rewritten`);
       if (r.state === 'uploading') throw new TesseraError('conflict', `file ${fileId} is being uploaded on another connection`);
       r.state = 'uploading';
+      if (this.opts.nodeId) r.uploading_on = this.opts.nodeId;
       tx.put(FILES, fileId, r);
       return { record: r, config: this.opts.keys.getIn(tx, r.key_id) };
     }).result;
@@ -350,11 +355,13 @@ export class FileService {
 
   /** At start: uploads that never completed are dropped, with their keys and partial blobs. */
   sweepIncomplete(): number {
-    this.opts.blobs.sweepIncoming();
+    // A shared (NATS) store sweeps asynchronously; its failure costs only leftover chunks, so it is logged.
+    void Promise.resolve(this.opts.blobs.sweepIncoming()).catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'could not sweep incomplete blobs'));
     return this.opts.store.transact((tx) => {
       let n = 0;
       for (const [, r] of tx.list<FileRecord>(FILES)) {
-        if (r.state === 'uploading') {
+        // Another node of the cluster may be taking it in now (an upload from before uploading_on is ours).
+        if (r.state === 'uploading' && (r.uploading_on === undefined || r.uploading_on === this.opts.nodeId)) {
           this.removeIn(tx, r);
           n++;
         }

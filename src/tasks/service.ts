@@ -13,6 +13,8 @@ const BY_PARTICIPANT = 'tasks.by_participant';
 const CREATED_COUNT = 'tasks.created_count';
 
 export interface TaskServiceOptions {
+  /** This node's id: recorded on the tasks it runs, so that it recovers only its own after a restart. */
+  nodeId?: string;
   store: Store;
   functions: FunctionRegistry;
   files: TaskFiles;
@@ -266,6 +268,7 @@ export class TaskService {
         throw new TesseraError('permission_denied', `task ${input.task_id} is ${t.status}, not Ready: ${why}`);
       }
       t.status = 'Running';
+      if (this.opts.nodeId) t.running_on = this.opts.nodeId;
       return this.save(tx, t);
     }).result;
 
@@ -351,6 +354,8 @@ export class TaskService {
       for (const [, stored] of tx.list<TaskRecord>(TASKS)) {
         const task = this.withToken(stored);
         if (task.status !== 'Running') continue;
+        // Another node of the cluster runs it: not ours to fail (a task from before running_on is ours).
+        if (task.running_on !== undefined && task.running_on !== this.opts.nodeId) continue;
         task.status = 'Failed';
         task.failure_reason = 'the node stopped while this task was running';
         this.save(tx, task);

@@ -32,6 +32,8 @@ export interface TaskRecord {
   created_at: string;
   updated_at: string;
   failure_reason: string | null;
+  /** The node a Running task runs on: after a restart a node fails only its own interrupted tasks (a cluster shares the store). */
+  running_on?: string;
 }
 
 /** What tasks need of the file store. */

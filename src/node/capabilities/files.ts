@@ -2,7 +2,11 @@ import { isAbsolute } from 'node:path';
 import { lstatSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TesseraError } from '../../errors/index.js';
-import { BlobStore } from '../../files/blobs.js';
+import { readFileSync } from 'node:fs';
+import type { BlobStore } from '../../files/blob-store.js';
+import { LocalBlobStore } from '../../files/blobs.js';
+import { NatsBlobStore } from '../../files/nats-blobs.js';
+import type { TesseraConfig } from '../config-schema.js';
 import { FileService } from '../../files/service.js';
 import { KeyService } from '../../kms/service.js';
 import { fileRoutes } from '../../http/routes/files.js';
@@ -43,16 +47,35 @@ function v01FileDir(dir: string, logger: Logger): string | undefined {
 
 const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
+/** The blob store files.blob_store names: the data directory's, or the JetStream object store a cluster shares. */
+async function openBlobStore(config: TesseraConfig, localDir: string, name: string): Promise<BlobStore> {
+  if (config.files.blob_store === 'local') return new LocalBlobStore(localDir);
+  const { nats } = config;
+  if (!nats.url) throw new TesseraError('invalid_input', 'files.blob_store = "nats" needs nats.url (e.g. tls://127.0.0.1:4222)');
+  const file = (path: string, what: string) => {
+    try {
+      return path ? readFileSync(path, 'utf8') : undefined;
+    } catch (err) {
+      throw new TesseraError('invalid_input', `nats.${what} ${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const tls = nats.ca_file || nats.cert_file ? { ca: file(nats.ca_file, 'ca_file'), cert: file(nats.cert_file, 'cert_file'), key: file(nats.key_file, 'key_file') } : undefined;
+  return NatsBlobStore.open({ servers: nats.url, tls, bucket: nats.bucket, replicas: nats.replicas, timeoutMs: nats.timeout_ms, name });
+}
+
 export function filesCapability(): Capability {
   let sweeper: NodeJS.Timeout | undefined;
+  let blobs: BlobStore | undefined;
   return {
     name: 'files',
-    start(ctx) {
+    async start(ctx) {
       const { config, logger, paths, addresses } = ctx;
+      blobs = await openBlobStore(config, paths.blobs, `tessera node ${ctx.ledger.id.slice(0, 16)}`);
       const files = new FileService({
         store: ctx.store,
         keys: ctx.need('keys'),
-        blobs: new BlobStore(paths.blobs),
+        blobs,
+        nodeId: ctx.ledger.id,
         maxFileBytes: config.files.max_file_bytes,
         maxFunctionInputBytes: config.files.max_function_input_bytes,
         quota: { files: config.files.max_files_per_user, bytes: config.files.max_bytes_per_user },
@@ -85,6 +108,9 @@ export function filesCapability(): Capability {
     wire: (ctx) => ({ tdfs_external: tdfsExternal(ctx.need('files'), ctx.principals), tdfs_internal: tdfsInternal(ctx.need('files')) }),
     stop() {
       clearInterval(sweeper);
+    },
+    async close() {
+      if (blobs instanceof NatsBlobStore) await blobs.close();
     },
   };
 }

@@ -22,6 +22,7 @@ export function tasksCapability(): Capability {
         maxTasksPerUser: config.tasks.max_tasks_per_user,
         logger,
         tokenKey: deriveKey(ctx.masterKey, 'task tokens'),
+        nodeId: ctx.ledger.id,
       });
       const recovered = tasks.recoverInterrupted();
       if (recovered) logger.warn({ tasks: recovered }, 'tasks interrupted by the last shutdown were marked Failed');
