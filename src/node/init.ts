@@ -4,10 +4,10 @@ import { TesseraError } from '../errors/index.js';
 import { createCertificateAuthority, issueCertificate } from '../crypto/certificates.js';
 import { PrincipalService } from '../identity/principals.js';
 import { type ProvisionedIdentity, provisionIdentity } from '../identity/provision.js';
-import { SqliteStore } from '../store/sqlite.js';
 import { KeyFiles } from '../kms/key-files.js';
-import { createMasterKey, sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
-import { configTemplate, resolveConfig } from './config.js';
+import { createMasterKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
+import { configTemplate, loadConfig } from './config.js';
+import { openStore } from './open-store.js';
 import { dataDirPaths } from './datadir.js';
 
 export interface InitOptions {
@@ -46,7 +46,9 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   try {
     writeFileSync(paths.config, configTemplate() + '\n', { flag: 'wx' });
-    const config = resolveConfig({});
+    // The template's defaults with any TESSERA_* variable over them: TESSERA_STORE_BACKEND and _URL put a new
+    // service's state in PostgreSQL (docs/cluster.md).
+    const config = loadConfig(paths.config);
     step('created the configuration');
 
     const sealingKey = sealingKeyPath(config.kms.sealing_key_file);
@@ -70,7 +72,7 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
     writeFileSync(paths.nodeCert, node.certPem, { flag: 'wx' });
     keys.write(paths.nodeKey, 'node', node.keyPem);
 
-    const store = new SqliteStore(paths.store, { ...storeKeysOf(masterKey), commit: 'each' });
+    const store = openStore(config, paths, masterKey, { commit: 'each' });
     try {
       const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
       principals.add({ name: 'node', role: 'service', certPem: node.certPem, tokenHash: null });

@@ -7,12 +7,12 @@ import { archiveFunctionsOf } from '../functions/user.js';
 import { archiveProcessFunctionsOf } from '../functions/process/service.js';
 import { PrincipalService, archiveIdOf } from '../identity/principals.js';
 import { deprovisionIdentity, provisionIdentity } from '../identity/provision.js';
-import { sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
+import { sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { KeyFiles } from '../kms/key-files.js';
-import { SqliteStore } from '../store/sqlite.js';
 import { archiveTasksOf } from '../tasks/service.js';
 import { archiveWorkflowsOf } from '../workflows/service.js';
 import { loadConfig } from './config.js';
+import { openStore } from './open-store.js';
 import { type DataDirPaths, dataDirPaths } from './datadir.js';
 
 // The users, members and services of a data directory, managed offline (`tessera user`); this works
@@ -21,12 +21,12 @@ import { type DataDirPaths, dataDirPaths } from './datadir.js';
 /** Opens an existing data directory's store for an offline command, closing it afterwards. */
 async function withDataDir<T>(dir: string, fn: (ctx: { paths: DataDirPaths; keys: KeyFiles; principals: PrincipalService }) => Promise<T> | T): Promise<T> {
   const paths = dataDirPaths(resolve(dir));
-  if (!existsSync(paths.store)) {
+  if (!existsSync(paths.config)) {
     throw new TesseraError('not_found', `${paths.root} is not a Tessera data directory; create one with 'tessera init --data ${dir}'`);
   }
   const config = loadConfig(paths.config);
   const masterKey = unsealMasterKey(paths.sealedMasterKey, sealingKeyPath(config.kms.sealing_key_file));
-  const store = new SqliteStore(paths.store, { ...storeKeysOf(masterKey), commit: 'each' });
+  const store = openStore(config, paths, masterKey, { commit: 'each' });
   try {
     return await fn({ paths, keys: new KeyFiles(masterKey), principals: new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 }) });
   } finally {
