@@ -44,7 +44,7 @@ export const ENV_SETTINGS: readonly EnvSetting[] = (() => {
 
 const SECTIONS = new Set(Object.keys((CONFIG_SCHEMA as unknown as SchemaNode).properties ?? {}));
 
-function parseValue(setting: EnvSetting, text: string): unknown {
+export function parseValue(setting: EnvSetting, text: string): unknown {
   const { variable, schema } = setting;
   const bad = (what: string): never => {
     throw new TesseraError('invalid_input', `environment variable ${variable} (${setting.path.join('.')}) must be ${what}, not '${text}'`);

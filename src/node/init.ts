@@ -8,12 +8,15 @@ import { KeyFiles } from '../kms/key-files.js';
 import { createMasterKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { configTemplate, loadConfig } from './config.js';
 import { openStore } from './open-store.js';
+import { setSetting } from './config-edit.js';
 import { dataDirPaths } from './datadir.js';
 
 export interface InitOptions {
   dir: string;
   users: string[];
   members: string[];
+  /** Settings written into the new tessera.toml (`--set section.key=value`, parsed by config-edit.ts). */
+  settings?: Array<{ path: string[]; value: unknown }>;
   onStep?: (message: string) => void;
 }
 
@@ -45,7 +48,8 @@ export async function initDataDir(opts: InitOptions): Promise<InitReport> {
   const createdIdentities = !existsSync(paths.identities);
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   try {
-    writeFileSync(paths.config, configTemplate() + '\n', { flag: 'wx' });
+    const template = (opts.settings ?? []).reduce((text, s) => setSetting(text, s.path, s.value), configTemplate());
+    writeFileSync(paths.config, template + '\n', { flag: 'wx', mode: 0o600 });
     // The template's defaults with any TESSERA_* variable over them: TESSERA_STORE_BACKEND and _URL put a new
     // service's state in PostgreSQL (docs/cluster.md).
     const config = loadConfig(paths.config);
