@@ -86,3 +86,17 @@ export class HistoricalCache {
     return { transactions: this.entries.size, bytes: this.bytes };
   }
 }
+
+/**
+ * What transaction's write set gave `table`: its keys and values (deletes left out). A private table's writes
+ * are logged under its stored name (a MAC) or, for entries written before rows were sealed, under its own.
+ */
+export function tableStateOf(writes: WriteSet, table: string, stored: string): Map<string, unknown> {
+  const state = new Map<string, unknown>();
+  for (const name of stored === table ? [table] : [table, stored]) {
+    for (const [key, value] of writes.get(name) ?? []) {
+      if (value !== null) state.set(key, value);
+    }
+  }
+  return state;
+}

@@ -1,4 +1,5 @@
-import { seal } from '../crypto/aead.js';
+import { seal, unseal } from '../crypto/aead.js';
+import { TesseraError } from '../errors/index.js';
 import type { CommittedWrite } from './types.js';
 
 /**
@@ -8,4 +9,10 @@ import type { CommittedWrite } from './types.js';
  */
 export function sealLedgerWrite(ledgerKey: Buffer, seqno: number, storedTable: string, w: CommittedWrite): { table: string; sealed: string } {
   return { table: storedTable, sealed: seal(ledgerKey, Buffer.from(JSON.stringify({ key: w.key, value: w.value })), Buffer.from(`${seqno}\0${storedTable}`)).toString('base64') };
+}
+
+/** Opens a write sealed by sealLedgerWrite (historical queries, on every backend). */
+export function unsealLedgerWrite(ledgerKey: Buffer | undefined, seqno: number, w: { table: string; sealed: string }): { key: string; value: unknown } {
+  if (!ledgerKey) throw new TesseraError('internal', 'the ledger key is needed to read private tables historically');
+  return JSON.parse(unseal(ledgerKey, Buffer.from(w.sealed, 'base64'), Buffer.from(`${seqno}\0${w.table}`)).toString('utf8'));
 }

@@ -2,11 +2,13 @@ import { createHash, createHmac, createPrivateKey, X509Certificate } from 'node:
 import { TesseraError } from '../errors/index.js';
 import { type LeafComponents, MerkleTree, leafOf } from './merkle.js';
 import { type Receipt, signRoot } from './receipt.js';
-import type { SqliteStore } from './sqlite.js';
+import type { LedgerBackend, LedgerStore, StoredLeaf } from './types.js';
 
 // The verifiable ledger over the Store's transaction log. Every committed write transaction is a leaf;
 // the node signs the Merkle root over all leaves so far at an interval; any signed transaction then has
-// a receipt a client can check offline (src/store/receipt.ts). There is one node and no election, so
+// a receipt a client can check offline (src/store/receipt.ts). The leaves and signatures live in the store
+// (LedgerBackend, types.ts), SQLite's or PostgreSQL's; on PostgreSQL several nodes share them, one signs
+// (LedgerOptions.canSign) and every one serves receipts. There is one node and no election, so
 // every transaction is in one view: 2, as in a new CCF service, whose first view is 2 (CCF's
 // tests/e2e_logging.py test_invalid_txids: "views start at 2", so 1.1 is Invalid, never Committed).
 // Receipts do not depend on the view beyond the transaction id in their commit evidence, which is
@@ -38,27 +40,44 @@ export interface LedgerSigner {
 }
 
 const ZERO_CLAIMS = '0'.repeat(64);
+/** Leaves and log rows are read in batches of this many: one round trip each on PostgreSQL, and a bounded message. */
+const BATCH = 10_000;
+
+export interface LedgerOptions {
+  /**
+   * Whether this node may sign now (and so extend the stored leaves). Several nodes sharing one database
+   * each have a Ledger, but only the holder of the signing lease (postgres-lease.ts) may sign: the node wires
+   * this to SigningLease.held(). A Ledger that may not sign still serves receipts from the stored leaves and
+   * signatures, whichever node made them. Default: always (one node on its own store).
+   */
+  canSign?: () => boolean;
+}
 
 export class Ledger {
   private readonly tree = new MerkleTree();
-  private readonly db;
-  private readonly store: SqliteStore;
+  private readonly tables: LedgerBackend;
+  private readonly store: LedgerStore;
   private readonly scalar: Buffer;
   private readonly nodeId: string;
+  private readonly canSign: () => boolean;
+  /** Node ids of signing certificates seen in receipts (on a shared database, other nodes' too). */
+  private readonly idsOfCerts = new Map<string, string>();
 
   constructor(
-    store: SqliteStore,
-    /** Secret from which commit evidence is derived. */
+    store: LedgerStore,
+    /** Secret from which commit evidence is derived (the same on every node sharing a store, or their leaves differ). */
     private readonly secret: Buffer,
     private readonly signer: LedgerSigner,
+    options: LedgerOptions = {},
   ) {
-    this.db = store.database;
     this.store = store;
+    this.tables = store.ledgerTables;
+    this.canSign = options.canSign ?? (() => true);
     this.scalar = Buffer.from((createPrivateKey(signer.keyPem).export({ format: 'jwk' }) as { d: string }).d, 'base64url');
-    this.nodeId = createHash('sha256').update(new X509Certificate(signer.certPem).publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
-    for (const row of this.db.prepare('SELECT leaf FROM ledger_leaves ORDER BY seqno').iterate() as Iterable<{ leaf: Buffer }>) this.tree.append(row.leaf);
+    this.nodeId = nodeIdOf(signer.certPem);
+    this.loadStored();
     // Once at start; from then on catchUp counts each new entry as it reads it.
-    this.bytes = (this.db.prepare('SELECT coalesce(sum(length(CAST(writes AS BLOB)) + coalesce(length(CAST(claims AS BLOB)), 0)), 0) AS b FROM txlog WHERE seqno <= ?').get(this.tree.size) as { b: number }).b;
+    this.bytes = this.tree.size ? this.tables.loggedBytes(1, this.tree.size) : 0;
   }
 
   /** Bytes of the write sets (and claims) of the transactions in the Merkle tree, as stored. */
@@ -73,33 +92,67 @@ export class Ledger {
     return `ce:${txIdOf(seqno)}:${createHmac('sha256', this.secret).update(`ce:${txIdOf(seqno)}`).digest('hex')}`;
   }
 
-  /** Adds a leaf for every committed transaction that has none yet (including ones the CLI committed). */
-  catchUp(): number {
-    const from = this.tree.size + 1;
-    const rows = this.db.prepare('SELECT seqno, writes, claims FROM txlog WHERE seqno >= ? ORDER BY seqno').all(from) as Array<{ seqno: number; writes: string; claims: string | null }>;
-    const insert = this.db.prepare('INSERT INTO ledger_leaves (seqno, write_set_digest, commit_evidence, claims_digest, leaf) VALUES (?, ?, ?, ?, ?)');
-    this.db.transaction(() => {
+  /** Appends the stored leaves the tree does not have yet (another node's, on a shared store); returns how many. */
+  private loadStored(): number {
+    const before = this.tree.size;
+    for (;;) {
+      const rows = this.tables.leaves(this.tree.size, BATCH);
       for (const row of rows) {
-        if (row.seqno !== this.tree.size + 1) throw new Error(`ledger gap: expected transaction ${this.tree.size + 1}, found ${row.seqno}`);
-        const c: LeafComponents = { write_set_digest: createHash('sha256').update(row.writes).digest('hex'), commit_evidence: this.commitEvidence(row.seqno), claims_digest: row.claims ?? ZERO_CLAIMS };
-        const leaf = leafOf(c);
-        insert.run(row.seqno, c.write_set_digest, c.commit_evidence, c.claims_digest, leaf);
-        this.tree.append(leaf);
-        this.bytes += Buffer.byteLength(row.writes) + (row.claims === null ? 0 : Buffer.byteLength(row.claims));
+        if (row.seqno !== this.tree.size + 1) throw new Error(`ledger gap: expected leaf ${this.tree.size + 1}, found ${row.seqno}`);
+        this.tree.append(Buffer.from(row.leaf));
       }
-    })();
-    return rows.length;
+      if (rows.length < BATCH) return this.tree.size - before;
+    }
   }
 
-  /** Signs the root over every leaf so far, if anything is new since the last signature. */
+  /**
+   * Brings the tree up to the store: first the leaves already stored (by another node, on a shared
+   * database), then, if this node may sign, a leaf for every committed transaction that has none yet
+   * (including ones the CLI or another node committed), taken from the shared txlog in seqno order.
+   * Returns how many leaves the tree gained.
+   */
+  catchUp(): number {
+    const start = this.tree.size;
+    if (this.loadStored()) this.bytes += this.tables.loggedBytes(start + 1, this.tree.size);
+    if (!this.canSign()) return this.tree.size - start;
+    for (;;) {
+      const rows = this.tables.logged(this.tree.size, BATCH);
+      if (rows.length === 0) break;
+      const leaves: StoredLeaf[] = [];
+      let bytes = 0;
+      for (const [i, row] of rows.entries()) {
+        if (row.seqno !== this.tree.size + 1 + i) throw new Error(`ledger gap: expected transaction ${this.tree.size + 1 + i}, found ${row.seqno}`);
+        const c: LeafComponents = { write_set_digest: createHash('sha256').update(row.writes).digest('hex'), commit_evidence: this.commitEvidence(row.seqno), claims_digest: row.claims ?? ZERO_CLAIMS };
+        leaves.push({ seqno: row.seqno, ...c, leaf: leafOf(c) });
+        bytes += Buffer.byteLength(row.writes) + (row.claims === null ? 0 : Buffer.byteLength(row.claims));
+      }
+      if (this.tables.appendLeaves(leaves)) {
+        for (const l of leaves) this.tree.append(l.leaf);
+        this.bytes += bytes;
+      } else {
+        // Another node stored some of them first: the stored ones are the tree, whatever this node computed.
+        const before = this.tree.size;
+        this.loadStored();
+        this.bytes += this.tables.loggedBytes(before + 1, this.tree.size);
+      }
+      if (rows.length < BATCH) break;
+    }
+    return this.tree.size - start;
+  }
+
+  /**
+   * Signs the root over every leaf so far, if anything is new since the last signature (this node's or
+   * another's) and this node may sign now; a node that may not only catches up with the stored leaves.
+   */
   sign(): { seqno: number; root: string } | null {
     this.catchUp();
+    if (!this.canSign()) return null;
     const last = this.lastSigned();
     const n = this.tree.size;
-    if (n === 0 || n === last) return null;
+    // n < last: a signature past this tree appeared after the catch-up (a signer that lost the lease finishing); nothing to add.
+    if (n === 0 || n <= last) return null;
     const root = this.tree.root();
-    this.db.prepare('INSERT INTO ledger_signatures (seqno, root, signature, cert, signed_at) VALUES (?, ?, ?, ?, ?)').run(n, root, signRoot(root, this.scalar), this.signer.certPem, Date.now());
-    this.store.wrote();
+    if (!this.tables.appendSignature({ seqno: n, root, signature: signRoot(root, this.scalar), cert: this.signer.certPem, signedAt: Date.now() })) return null;
     return { seqno: n, root: root.toString('hex') };
   }
 
@@ -110,7 +163,7 @@ export class Ledger {
 
   /** The latest signature's seqno and Merkle root (hex), or null before the first (governance reads it as public:ccf.internal.signatures). */
   lastSignature(): { seqno: number; root: string } | null {
-    const row = this.db.prepare('SELECT seqno, root FROM ledger_signatures ORDER BY seqno DESC LIMIT 1').get() as { seqno: number; root: Buffer } | undefined;
+    const row = this.tables.lastSignature();
     return row ? { seqno: row.seqno, root: Buffer.from(row.root).toString('hex') } : null;
   }
 
@@ -119,13 +172,8 @@ export class Ledger {
     return this.lastSignature()?.root ?? null;
   }
 
-  // Prepared once: every app request reads the last committed seqno (its transaction id header), and
-  // preparing the statement each time cost more than running it (a tenth of an app request's node CPU).
-  private lastSignedStmt: { get(): unknown } | undefined;
-
   lastSigned(): number {
-    this.lastSignedStmt ??= this.db.prepare('SELECT max(seqno) AS s FROM ledger_signatures');
-    return (this.lastSignedStmt.get() as { s: number | null }).s ?? 0;
+    return this.tables.lastSigned();
   }
 
   lastCommitted(): number {
@@ -153,17 +201,25 @@ export class Ledger {
     if (status === 'Invalid') throw new TesseraError('tx_invalid', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is Invalid`);
     if (status !== 'Committed') throw new TesseraError('tx_pending_or_unknown', `Only committed transactions can be queried. Transaction ${tx.view}.${tx.seqno} is ${status}`);
     this.catchUp();
-    const sig = this.db.prepare('SELECT seqno, signature, cert FROM ledger_signatures WHERE seqno >= ? ORDER BY seqno LIMIT 1').get(tx.seqno) as
-      | { seqno: number; signature: Buffer; cert: string }
-      | undefined;
+    const sig = this.tables.signatureCovering(tx.seqno);
     if (!sig) return null;
-    const c = this.db.prepare('SELECT write_set_digest, commit_evidence, claims_digest FROM ledger_leaves WHERE seqno = ?').get(tx.seqno) as LeafComponents;
+    // Signed (by another node) after this catch-up read the leaves: its leaves are stored by now.
+    if (sig.seqno > this.tree.size) this.catchUp();
+    if (sig.seqno > this.tree.size) throw new TesseraError('internal', `the signature at ${txIdOf(sig.seqno)} covers leaves that are not stored`);
+    const c = this.tables.leafAt(tx.seqno);
+    if (!c) throw new TesseraError('internal', `transaction ${txIdOf(tx.seqno)} is signed but has no stored leaf`);
+    let signerId = this.idsOfCerts.get(sig.cert);
+    if (signerId === undefined) this.idsOfCerts.set(sig.cert, (signerId = sig.cert === this.signer.certPem ? this.nodeId : nodeIdOf(sig.cert)));
     return {
-      signature: sig.signature.toString('base64'),
+      signature: Buffer.from(sig.signature).toString('base64'),
       cert: sig.cert,
-      node_id: this.nodeId,
+      // The node that signed, as in CCF's receipts: on a shared store, not necessarily this one.
+      node_id: signerId,
       proof: this.tree.proof(tx.seqno - 1, sig.seqno),
       leaf_components: { write_set_digest: c.write_set_digest, commit_evidence: c.commit_evidence, claims_digest: c.claims_digest },
     };
   }
 }
+
+/** CCF's node id: the SHA-256 of the node certificate's public key, DER. */
+const nodeIdOf = (certPem: string) => createHash('sha256').update(new X509Certificate(certPem).publicKey.export({ format: 'der', type: 'spki' })).digest('hex');

@@ -40,6 +40,16 @@ export type Request = { id: number; read?: number } & (
   | { op: 'commit'; reads: Array<[string, string, number]>; tableReads: Array<[string, number]>; writes: WireWrite[]; claims: string | null }
   | { op: 'readEnd' }
   | { op: 'close' }
+  | { op: 'txAt'; seqno: number }
+  | { op: 'leaves'; after: number; limit: number }
+  | { op: 'leafAt'; seqno: number }
+  | { op: 'addLeaves'; leaves: Array<{ seqno: number; write_set_digest: string; commit_evidence: string; claims_digest: string; leaf: Uint8Array }> }
+  | { op: 'logged'; after: number; limit: number }
+  | { op: 'loggedBytes'; from: number; to: number }
+  | { op: 'addSig'; seqno: number; root: Uint8Array; signature: Uint8Array; cert: string; signedAt: number }
+  | { op: 'lastSig' }
+  | { op: 'lastSigned' }
+  | { op: 'sigCovering'; seqno: number }
 );
 
 export interface WireError {
@@ -57,7 +67,12 @@ CREATE TABLE IF NOT EXISTS txlog (seqno bigint PRIMARY KEY, committed_at bigint 
 CREATE TABLE IF NOT EXISTS store_meta (name text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS seqno_counter (one boolean PRIMARY KEY DEFAULT true CHECK (one), seqno bigint NOT NULL);
 INSERT INTO seqno_counter (one, seqno) VALUES (true, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS ledger_leaves (seqno bigint PRIMARY KEY, write_set_digest text NOT NULL, commit_evidence text NOT NULL, claims_digest text NOT NULL, leaf bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_signatures (seqno bigint PRIMARY KEY, root bytea NOT NULL, signature bytea NOT NULL, cert text NOT NULL, signed_at bigint NOT NULL);
 `;
+// The ledger's tables (ledger.ts, as SQLite's in schema.ts) came after version 1 was first written; IF NOT
+// EXISTS adds them to such a database at its next start, and a Tessera that predates them ignores them, so
+// the version stays 1.
 /** Serializes the layout's creation between processes (CREATE … IF NOT EXISTS races otherwise). */
 const INIT_LOCK = '7310582947100213';
 const ROWS_SEALED = 'rows sealed v1';
@@ -159,6 +174,57 @@ async function run(req: Request): Promise<unknown> {
     }
     case 'seq':
       return num((await q('SELECT seqno FROM seqno_counter', [])).rows[0]?.seqno ?? 0);
+    case 'txAt': {
+      const r = await q('SELECT writes FROM txlog WHERE seqno = $1', [req.seqno]);
+      return r.rows[0]?.writes;
+    }
+    case 'leaves': {
+      const r = await q('SELECT seqno, leaf FROM ledger_leaves WHERE seqno > $1 ORDER BY seqno LIMIT $2', [req.after, req.limit]);
+      return r.rows.map((row) => ({ seqno: num(row.seqno), leaf: new Uint8Array(row.leaf) }));
+    }
+    case 'leafAt': {
+      const r = await q('SELECT seqno, write_set_digest, commit_evidence, claims_digest, leaf FROM ledger_leaves WHERE seqno = $1', [req.seqno]);
+      const row = r.rows[0];
+      return row ? { ...row, seqno: num(row.seqno), leaf: new Uint8Array(row.leaf) } : undefined;
+    }
+    case 'addLeaves': {
+      // One statement, so all or none; a leaf another node stored first is kept (the caller reloads then).
+      const l = req.leaves;
+      const r = await q(
+        'INSERT INTO ledger_leaves (seqno, write_set_digest, commit_evidence, claims_digest, leaf) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[]) ON CONFLICT (seqno) DO NOTHING',
+        [l.map((x) => x.seqno), l.map((x) => x.write_set_digest), l.map((x) => x.commit_evidence), l.map((x) => x.claims_digest), l.map((x) => Buffer.from(x.leaf))],
+      );
+      return r.rowCount === l.length;
+    }
+    case 'logged': {
+      const r = await q('SELECT seqno, writes, claims FROM txlog WHERE seqno > $1 ORDER BY seqno LIMIT $2', [req.after, req.limit]);
+      return r.rows.map((row) => ({ seqno: num(row.seqno), writes: row.writes, claims: row.claims }));
+    }
+    case 'loggedBytes': {
+      const r = await q('SELECT coalesce(sum(octet_length(writes) + coalesce(octet_length(claims), 0)), 0) AS b FROM txlog WHERE seqno >= $1 AND seqno <= $2', [req.from, req.to]);
+      return num(r.rows[0].b);
+    }
+    case 'addSig': {
+      const r = await q('INSERT INTO ledger_signatures (seqno, root, signature, cert, signed_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seqno) DO NOTHING', [
+        req.seqno,
+        Buffer.from(req.root),
+        Buffer.from(req.signature),
+        req.cert,
+        req.signedAt,
+      ]);
+      return r.rowCount === 1;
+    }
+    case 'lastSig': {
+      const r = await q('SELECT seqno, root FROM ledger_signatures ORDER BY seqno DESC LIMIT 1', []);
+      return r.rows[0] ? { seqno: num(r.rows[0].seqno), root: new Uint8Array(r.rows[0].root) } : null;
+    }
+    case 'lastSigned':
+      return num((await q('SELECT max(seqno) AS s FROM ledger_signatures', [])).rows[0].s ?? 0);
+    case 'sigCovering': {
+      const r = await q('SELECT seqno, root, signature, cert, signed_at FROM ledger_signatures WHERE seqno >= $1 ORDER BY seqno LIMIT 1', [req.seqno]);
+      const row = r.rows[0];
+      return row ? { seqno: num(row.seqno), root: new Uint8Array(row.root), signature: new Uint8Array(row.signature), cert: row.cert, signedAt: num(row.signed_at) } : null;
+    }
     case 'entries': {
       const r = await q('SELECT seqno, committed_at, writes FROM txlog WHERE seqno >= $1 ORDER BY seqno LIMIT $2', [req.from, req.limit]);
       return r.rows.map((row) => ({ seqno: num(row.seqno), committedAt: num(row.committed_at), writes: JSON.parse(row.writes) }));

@@ -4,7 +4,9 @@ import { TesseraError } from '../errors/index.js';
 import { ConflictError, OptimisticTx, type TxBackend, transactWithRetry } from './optimistic-tx.js';
 import type { Reply, Request, WireError, WireWrite, WorkerInit } from './postgres-worker.js';
 import { RowSealer, isPublicTable } from './sealed-rows.js';
-import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
+import { HistoricalCache, tableStateOf } from './historical-cache.js';
+import { unsealLedgerWrite } from './ledger-seal.js';
+import type { CommittedWrite, LedgerBackend, LedgerEntry, LedgerStore, LoggedTx, PendingTx, ReadTx, StoredLeaf, StoredSignature, Tx } from './types.js';
 
 // The Store on PostgreSQL, for several nodes sharing one state (issue 22). Same guarantees as sqlite.ts:
 // rows of JSON by (table, key), each with the seqno of its last write; optimistic transactions checked at
@@ -48,12 +50,13 @@ type Row = [string, string | Uint8Array, number];
 const text = (v: string | Uint8Array) => (typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8'));
 const buf = (v: string | Uint8Array) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 
-export class PostgresStore implements Store {
+export class PostgresStore implements LedgerStore {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly signal: Int32Array;
   private readonly timeoutMs: number;
   private readonly sealer: RowSealer | undefined;
+  private readonly ledgerKey: Buffer | undefined;
   private nextId = 1;
   private closed = false;
   /** The read(fn) in progress (its snapshot), and how deeply read() calls are nested in it. */
@@ -71,6 +74,7 @@ export class PostgresStore implements Store {
     }
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.sealer = options.rowKey ? new RowSealer(options.rowKey) : undefined;
+    this.ledgerKey = options.ledgerKey;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.signal = new Int32Array(new SharedArrayBuffer(4));
@@ -169,6 +173,57 @@ export class PostgresStore implements Store {
 
   entries(fromSeqno: number, limit: number): LedgerEntry[] {
     return this.call({ op: 'entries', from: fromSeqno, limit }) as LedgerEntry[];
+  }
+
+  /** Write sets of past transactions, cached across requests (historical-cache.ts); made on first use. */
+  private historical: HistoricalCache | undefined;
+
+  /**
+   * As SqliteStore.stateAt: what transaction `seqno` wrote to `table` (CCF's historical queries), from the
+   * shared txlog, so any node's commit; one round trip per transaction not yet cached. A transaction never
+   * changes once committed, so the cache is never stale across nodes.
+   */
+  stateAt(table: string, seqno: number): Map<string, unknown> {
+    const cache = (this.historical ??= new HistoricalCache({
+      load: (n) => (this.call({ op: 'txAt', seqno: n }) as string | undefined) ?? undefined,
+      unseal: (n, w) => unsealLedgerWrite(this.ledgerKey, n, w),
+    }));
+    return tableStateOf(cache.writesAt(seqno), table, this.sealer ? this.sealer.table(table) : table);
+  }
+
+  /** Cached historical write sets (tests). */
+  get historicalCache(): HistoricalCache | undefined {
+    return this.historical;
+  }
+
+  private ledgerBackend: LedgerBackend | undefined;
+
+  /**
+   * The ledger's tables in this schema, shared by every node on the database: each call is one round trip
+   * (on the commit connection, outside any read snapshot, so it sees every commit so far).
+   */
+  get ledgerTables(): LedgerBackend {
+    const b = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return (this.ledgerBackend ??= {
+      leaves: (after, limit) => (this.call({ op: 'leaves', after, limit }) as Array<{ seqno: number; leaf: Uint8Array }>).map((r) => ({ seqno: r.seqno, leaf: b(r.leaf) })),
+      leafAt: (seqno) => {
+        const row = this.call({ op: 'leafAt', seqno }) as (Omit<StoredLeaf, 'leaf'> & { leaf: Uint8Array }) | undefined;
+        return row ? { ...row, leaf: b(row.leaf) } : undefined;
+      },
+      appendLeaves: (leaves) => this.call({ op: 'addLeaves', leaves: leaves.map((l) => ({ ...l, leaf: new Uint8Array(l.leaf) })) }) as boolean,
+      logged: (after, limit) => this.call({ op: 'logged', after, limit }) as LoggedTx[],
+      loggedBytes: (from, to) => this.call({ op: 'loggedBytes', from, to }) as number,
+      appendSignature: (s) => this.call({ op: 'addSig', seqno: s.seqno, root: new Uint8Array(s.root), signature: new Uint8Array(s.signature), cert: s.cert, signedAt: s.signedAt }) as boolean,
+      lastSignature: () => {
+        const row = this.call({ op: 'lastSig' }) as { seqno: number; root: Uint8Array } | null;
+        return row ? { seqno: row.seqno, root: b(row.root) } : null;
+      },
+      lastSigned: () => this.call({ op: 'lastSigned' }) as number,
+      signatureCovering: (seqno) => {
+        const row = this.call({ op: 'sigCovering', seqno }) as (Omit<StoredSignature, 'root' | 'signature'> & { root: Uint8Array; signature: Uint8Array }) | null;
+        return row ? { ...row, root: b(row.root), signature: b(row.signature) } : null;
+      },
+    });
   }
 
   /** A commit returned only after PostgreSQL flushed it (synchronous_commit=on): nothing is left to wait for. */

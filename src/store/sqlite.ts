@@ -2,13 +2,12 @@ import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TesseraError, diskFullError, isDiskFull } from '../errors/index.js';
-import { unseal } from '../crypto/aead.js';
-import { HistoricalCache } from './historical-cache.js';
-import { sealLedgerWrite } from './ledger-seal.js';
+import { HistoricalCache, tableStateOf } from './historical-cache.js';
+import { sealLedgerWrite, unsealLedgerWrite } from './ledger-seal.js';
 import { migrate, refuseNewer } from './schema.js';
 import { RowSealer, SEALED_TABLE_PREFIX, isPublicTable } from './sealed-rows.js';
 import { ConflictError, OptimisticTx, transactWithRetry } from './optimistic-tx.js';
-import type { CommittedWrite, LedgerEntry, PendingTx, ReadTx, Store, Tx } from './types.js';
+import type { CommittedWrite, LedgerBackend, LedgerEntry, LedgerStore, LoggedTx, PendingTx, ReadTx, StoredLeaf, StoredSignature, Tx } from './types.js';
 
 /** Tables named `public:…` are in the clear, in the ledger and in the rows, as in CCF; every other table's are sealed. */
 export { isPublicTable };
@@ -47,7 +46,7 @@ export interface SqliteStoreOptions {
   commit?: 'group' | 'each';
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements LedgerStore {
   private localCommits = 0;
   private readonly db: Database.Database;
   private readonly stmts;
@@ -270,20 +269,9 @@ export class SqliteStore implements Store {
   stateAt(table: string, seqno: number): Map<string, unknown> {
     const cache = (this.historical ??= new HistoricalCache({
       load: ((row) => (n: number) => row.get(n))(this.db.prepare<[number], string>('SELECT writes FROM txlog WHERE seqno = ?').pluck()),
-      unseal: (n, w) => {
-        if (!this.ledgerKey) throw new TesseraError('internal', 'the ledger key is needed to read private tables historically');
-        return JSON.parse(unseal(this.ledgerKey, Buffer.from(w.sealed, 'base64'), Buffer.from(`${n}\0${w.table}`)).toString('utf8'));
-      },
+      unseal: (n, w) => unsealLedgerWrite(this.ledgerKey, n, w),
     }));
-    const writes = cache.writesAt(seqno);
-    const state = new Map<string, unknown>();
-    const stored = this.sealer ? this.sealer.table(table) : table;
-    for (const name of stored === table ? [table] : [table, stored]) {
-      for (const [key, value] of writes.get(name) ?? []) {
-        if (value !== null) state.set(key, value);
-      }
-    }
-    return state;
+    return tableStateOf(cache.writesAt(seqno), table, this.sealer ? this.sealer.table(table) : table);
   }
 
   /** Cached historical write sets (tests and the benchmark). */
@@ -291,7 +279,17 @@ export class SqliteStore implements Store {
     return this.historical;
   }
 
-  /** @internal The ledger reads and extends its own tables on the same connection. */
+  private ledgerBackend: LedgerBackend | undefined;
+
+  /**
+   * The ledger's tables (ledger_leaves, ledger_signatures) and the txlog, on this connection: what ledger.ts
+   * read and wrote on the handle itself before it took a backend, same tables and columns, prepared on first use.
+   */
+  get ledgerTables(): LedgerBackend {
+    return (this.ledgerBackend ??= sqliteLedgerTables(this.db, () => this.wrote()));
+  }
+
+  /** @internal Direct access to the file (tests that fill the disk). */
   get database(): Database.Database {
     return this.db;
   }
@@ -444,4 +442,50 @@ function lowerBound(keys: string[], key: string): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** ledger.ts's SQL on ledger_leaves, ledger_signatures and txlog (schema.ts), behind LedgerBackend. */
+function sqliteLedgerTables(db: Database.Database, wrote: () => void): LedgerBackend {
+  const leaves = db.prepare<[number, number], { seqno: number; leaf: Buffer }>('SELECT seqno, leaf FROM ledger_leaves WHERE seqno > ? ORDER BY seqno LIMIT ?');
+  const leafAt = db.prepare<[number], StoredLeaf>('SELECT seqno, write_set_digest, commit_evidence, claims_digest, leaf FROM ledger_leaves WHERE seqno = ?');
+  const insertLeaf = db.prepare('INSERT INTO ledger_leaves (seqno, write_set_digest, commit_evidence, claims_digest, leaf) VALUES (?, ?, ?, ?, ?)');
+  const appendLeaves = db.transaction((rows: StoredLeaf[]) => {
+    for (const l of rows) insertLeaf.run(l.seqno, l.write_set_digest, l.commit_evidence, l.claims_digest, l.leaf);
+  });
+  const logged = db.prepare<[number, number], LoggedTx>('SELECT seqno, writes, claims FROM txlog WHERE seqno > ? ORDER BY seqno LIMIT ?');
+  const loggedBytes = db.prepare<[number, number], { b: number }>('SELECT coalesce(sum(length(CAST(writes AS BLOB)) + coalesce(length(CAST(claims AS BLOB)), 0)), 0) AS b FROM txlog WHERE seqno >= ? AND seqno <= ?');
+  const insertSig = db.prepare('INSERT INTO ledger_signatures (seqno, root, signature, cert, signed_at) VALUES (?, ?, ?, ?, ?)');
+  const lastSig = db.prepare<[], { seqno: number; root: Buffer }>('SELECT seqno, root FROM ledger_signatures ORDER BY seqno DESC LIMIT 1');
+  // Prepared once: every app request reads the last signed seqno, and preparing the statement each time cost
+  // more than running it (a tenth of an app request's node CPU).
+  const lastSigned = db.prepare<[], { s: number | null }>('SELECT max(seqno) AS s FROM ledger_signatures');
+  const covering = db.prepare<[number], { seqno: number; root: Buffer; signature: Buffer; cert: string; signed_at: number }>(
+    'SELECT seqno, root, signature, cert, signed_at FROM ledger_signatures WHERE seqno >= ? ORDER BY seqno LIMIT 1',
+  );
+  return {
+    leaves: (after, limit) => leaves.all(after, limit),
+    leafAt: (seqno) => leafAt.get(seqno),
+    appendLeaves: (rows) => {
+      // One ledger per file: a conflict here is a fault, and fails as it did when ledger.ts ran this itself.
+      appendLeaves(rows);
+      return true;
+    },
+    logged: (after, limit) => logged.all(after, limit),
+    loggedBytes: (from, to) => loggedBytes.get(from, to)!.b,
+    appendSignature: (s: StoredSignature) => {
+      insertSig.run(s.seqno, s.root, s.signature, s.cert, s.signedAt);
+      // Counted for durable(): a reply that names this signature waits for its fsync too.
+      wrote();
+      return true;
+    },
+    lastSignature: () => {
+      const row = lastSig.get();
+      return row ? { seqno: row.seqno, root: Buffer.from(row.root) } : null;
+    },
+    lastSigned: () => lastSigned.get()!.s ?? 0,
+    signatureCovering: (seqno) => {
+      const row = covering.get(seqno);
+      return row ? { seqno: row.seqno, root: row.root, signature: row.signature, cert: row.cert, signedAt: row.signed_at } : null;
+    },
+  };
 }
