@@ -17,6 +17,7 @@ import { registerCompletion } from './commands/completion.js';
 import { fail } from './failure.js';
 import { registerFunction } from './commands/function.js';
 import { registerStatus } from './commands/status.js';
+import { registerCluster } from './commands/cluster.js';
 
 // Everything Tessera writes (the data directory, its database, WAL, blobs, keys, downloads) is for its
 // owner alone: files 0600, directories 0700, whatever the caller's umask.
@@ -62,6 +63,7 @@ registerContext(program);
 registerCompletion(program);
 registerFunction(program);
 registerStatus(program);
+registerCluster(program);
 
 try {
   await program.parseAsync(process.argv);

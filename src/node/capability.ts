@@ -53,8 +53,7 @@ export interface NodeContext {
   masterKey: Buffer;
   keyFiles: KeyFiles;
   tls: TlsMaterial;
-  /** The store, with the historical reads CCF apps make (ccf.historical). */
-  store: Store & { stateAt(table: string, seqno: number): Map<string, unknown> };
+  store: Store;
   ledger: Ledger;
   principals: PrincipalService;
   budget: MemoryBudget;

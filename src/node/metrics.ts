@@ -4,7 +4,6 @@ import type { BuiltinWorkerPool } from '../functions/worker-pool.js';
 import type { FnService } from '../functions/process/service.js';
 import { sandboxUsage } from '../sandbox/usage.js';
 import type { Ledger } from '../store/ledger.js';
-import type { SqliteStore } from '../store/sqlite.js';
 import type { WireListener } from '../wire/listener.js';
 import type { WorkflowRuntime } from '../workflows/runtime.js';
 
@@ -14,7 +13,8 @@ import type { WorkflowRuntime } from '../workflows/runtime.js';
 
 export interface MetricSources {
   version: string;
-  store: SqliteStore;
+  /** The store's counters (PostgreSQL's commits are durable as they return: it has no fsyncs of its own to count). */
+  store: { stats: { commits: number; fsyncs?: number } };
   ledger: Ledger;
   builtinWorkers: BuiltinWorkerPool;
   fns: FnService;
@@ -104,7 +104,7 @@ export function nodeMetrics(s: MetricSources): Registry {
 
   // Store and ledger.
   mirroredCounter(registry, 'tessera_store_commits_total', 'Transactions committed to the store by the node', [], () => [[{}, s.store.stats.commits]]);
-  mirroredCounter(registry, 'tessera_store_fsyncs_total', 'fsyncs of the store\'s write-ahead log (one covers every commit made before it began)', [], () => [[{}, s.store.stats.fsyncs]]);
+  mirroredCounter(registry, 'tessera_store_fsyncs_total', 'fsyncs of the store\'s write-ahead log (one covers every commit made before it began)', [], () => [[{}, s.store.stats.fsyncs ?? 0]]);
   gauge(registry, 'tessera_ledger_entries', 'Transactions in the ledger\'s Merkle tree (added at each signature, ledger.signature_interval_ms)', [], () => [[{}, s.ledger.size.entries]]);
   gauge(registry, 'tessera_ledger_bytes', 'Stored bytes of those transactions\' write sets and claims', [], () => [[{}, s.ledger.size.bytes]]);
   gauge(registry, 'tessera_ledger_last_signed_seqno', 'The last transaction covered by a signature', [], () => [[{}, s.ledger.lastSigned()]]);

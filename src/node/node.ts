@@ -8,10 +8,11 @@ import { RateLimiter } from '../admission/rate-limit.js';
 import { ConnectionAdmission } from '../admission/per-address.js';
 import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
-import { refuseNewerFile } from '../store/schema.js';
+import { SigningLease } from '../store/postgres-lease.js';
+import { describeStore, openStore } from './open-store.js';
 import { LISTEN_BACKLOG, WireListener } from '../wire/listener.js';
 import type { MessageHandler } from '../wire/dispatch.js';
-import { deriveKey, sealingKeyPath, storeKeysOf, unsealMasterKey } from '../kms/master-key.js';
+import { deriveKey, sealingKeyPath, unsealMasterKey } from '../kms/master-key.js';
 import { Ledger } from '../store/ledger.js';
 import { JsEngine } from '../sandbox/js/engine.js';
 import { lowerSandboxThreads } from '../sandbox/thread-priority.js';
@@ -70,8 +71,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const inherited = closeInheritedDescriptors();
   const paths = dataDirPaths(resolve(opts.dataDir));
   const config = loadConfig(paths.config);
-  // Before anything in the data directory is read or written: a store from a newer Tessera is refused whole.
-  refuseNewerFile(paths.store);
   if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
   for (const [name, port] of Object.entries(opts.ports ?? {})) {
     if (port === undefined) continue;
@@ -101,12 +100,22 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const serverIdentity = await attested.issue();
   const tlsMaterial = { certPem: serverIdentity.certPem, keyPem: serverIdentity.keyPem, caPem: readFileSync(paths.caCert, 'utf8') };
-  const store = new SqliteStore(paths.store, storeKeysOf(masterKey));
-  if (store.migrated.from !== store.migrated.to) logger.info({ from: store.migrated.from, to: store.migrated.to }, 'store schema migrated (docs/upgrades.md)');
-  const ledger = new Ledger(store, deriveKey(masterKey, 'commit evidence'), {
-    certPem: readFileSync(paths.nodeCert, 'utf8'),
-    keyPem: keyFiles.read(paths.nodeKey, 'node', paths.legacy.nodeKey),
-  });
+  const store = openStore(config, paths, masterKey);
+  logger.info({ store: describeStore(config, paths) }, 'store opened');
+  if (store instanceof SqliteStore && store.migrated.from !== store.migrated.to) logger.info({ from: store.migrated.from, to: store.migrated.to }, 'store schema migrated (docs/upgrades.md)');
+  // Of the nodes sharing one PostgreSQL store, only the holder of the signing lease signs the ledger; the
+  // others serve receipts from the signatures it stores. One node on SQLite always signs.
+  const lease = config.store.backend === 'postgres' ? new SigningLease({ connection: config.store.url, timeoutMs: config.store.timeout_ms }) : null;
+  lease?.onLost(() => logger.warn('lost the ledger signing lease: this node stops signing (another node may take it)'));
+  const ledger = new Ledger(
+    store,
+    deriveKey(masterKey, 'commit evidence'),
+    {
+      certPem: readFileSync(paths.nodeCert, 'utf8'),
+      keyPem: keyFiles.read(paths.nodeKey, 'node', paths.legacy.nodeKey),
+    },
+    { canSign: () => lease === null || lease.held() },
+  );
   const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
   const stopLowering = lowerSandboxThreads();
   const budget = new MemoryBudget(config.sandbox.memory_budget_mib || Math.floor((totalmem() / 1048576) * 0.75));
@@ -147,8 +156,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     const grace = config.node.shutdown_grace_ms;
     await Promise.all([...listeners.map((l) => l.close(grace)), http?.close(), ...stopping]);
     for (const c of [...started].reverse()) await c.close?.(ctx);
-    // Everything committed leaves with a signature over it.
+    // Everything committed leaves with a signature over it (by this node, if it holds the lease).
     ledger.sign();
+    await lease?.release().catch(() => {});
     store.close();
     logger.info('stopped');
     logger.flush();
@@ -185,6 +195,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     }
 
     signer = setInterval(() => {
+      if (lease && !lease.held()) {
+        void lease.tryAcquire().then(
+          (took) => took && logger.info('took the ledger signing lease: this node signs'),
+          (err: Error) => logger.warn({ err: err.message }, 'could not ask for the ledger signing lease'),
+        );
+      }
       try {
         ledger.sign();
       } catch (err) {

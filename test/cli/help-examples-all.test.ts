@@ -20,6 +20,9 @@ import { registerStatus } from '../../src/cli/commands/status.js';
 import { registerTask } from '../../src/cli/commands/task.js';
 import { registerUser } from '../../src/cli/commands/user.js';
 import { registerWorkflow } from '../../src/cli/commands/workflow.js';
+import { registerCluster } from '../../src/cli/commands/cluster.js';
+import { startPostgres } from '../helpers/postgres.js';
+import { startNats } from '../helpers/nats-server.js';
 import { defaultFnDir, identitiesDirOf } from '../../src/node/datadir.js';
 import { REPO, TEST_ENV, type TestNode, auditedEnclaveInfo, startNode, tempDir, tessera } from '../helpers/cli.js';
 import { fillPlaceholders, runExample, tesseraShim } from '../helpers/help-examples.js';
@@ -69,7 +72,7 @@ function exampleLines(help: string): string[] {
 function helpTree(): HelpPage[] {
   let text = '';
   const program = new Command('tessera').exitOverride().configureOutput({ writeOut: (s) => (text += s), writeErr: (s) => (text += s), getOutHelpWidth: () => 80 });
-  for (const register of [registerInit, registerServe, registerUser, registerMeasure, registerAudit, registerFile, registerTask, registerLedger, registerGov, registerWorkflow, registerFn, registerApp, registerBackup, registerContext, registerCompletion, registerFunction, registerStatus]) register(program);
+  for (const register of [registerInit, registerServe, registerUser, registerMeasure, registerAudit, registerFile, registerTask, registerLedger, registerGov, registerWorkflow, registerFn, registerApp, registerBackup, registerContext, registerCompletion, registerFunction, registerStatus, registerCluster]) register(program);
   const pages: HelpPage[] = [];
   const walk = (cmd: Command, path: string[]) => {
     text = '';
@@ -365,6 +368,21 @@ test('contexts, backup, restore, completion', async () => {
   await example('tessera restore');
   await example('tessera completion');
   assert.ok(existsSync(join(env.HOME, '.local', 'share', 'bash-completion', 'completions', 'tessera')));
+});
+
+test('cluster (a first node on a real PostgreSQL and NATS, then another)', async () => {
+  const pg = await startPostgres();
+  const nats = await startNats();
+  try {
+    const settings = ['store.backend=postgres', `store.url=${pg.url}`, 'files.blob_store=nats', `nats.url=${nats.url}`].map((s) => `--set '${s}'`).join(' ');
+    const first = await runExample(`tessera init --data ./node1 --users carol ${settings}`, { cwd, env });
+    assert.equal(first.code, 0, first.stderr);
+    await example('tessera cluster');
+    assert.match((await example('tessera cluster add-node')).stdout, /Created .*node2: node node-[0-9a-f]{8}/);
+  } finally {
+    await pg.destroy();
+    await nats.stop();
+  }
 });
 
 test('the first example of every command ran', () => {
