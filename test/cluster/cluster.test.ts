@@ -104,6 +104,10 @@ test('one node signs; a receipt for a transaction committed on another node veri
   writeFileSync(caPath, nodes[0].ca);
   const verified = await tessera(['ledger', 'receipt', id, '--url', url(nodes[2], ''), '--ca', caPath]);
   assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  // The whole shared ledger verifies offline, read from PostgreSQL as any node's data directory names it.
+  const offline = await tessera(['ledger', 'verify', nodes[1].dir, '--json']);
+  assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+  assert.ok(JSON.parse(offline.stdout).transactions > 10);
   const signers = nodes.filter((n) => /took the ledger signing lease/.test(n.logs()));
   assert.equal(signers.length, 1, `exactly one node holds the signing lease: ${signers.map((n) => n.dir).join(', ')}`);
 });

@@ -20,15 +20,15 @@ export function registerLedger(program: Command) {
       'after',
       `\nDIR defaults to $TESSERA_DATA, else ./tessera-data.\n\nExamples:\n  $ tessera ledger verify ./tessera-data\n  $ tessera ledger verify ./backup --json\n\nExits ${EXIT.verification} and lists every problem if anything does not verify.`,
     )
-    .action((dir: string | undefined, opts: { serviceCert?: string } & OutputFlags) => {
+    .action(async (dir: string | undefined, opts: { serviceCert?: string } & OutputFlags) => {
       const root = dataDirOf(dir);
       const paths = dataDirPaths(root);
       if (!existsSync(root)) throw new TesseraError('not_found', `no data directory at ${root}: give the folder a node runs on (as \`tessera serve --data\` takes it)`);
-      if (!existsSync(paths.store)) throw new TesseraError('not_found', `${root} holds no ledger (no ${paths.store}): is it a data directory?`);
+      if (!existsSync(paths.store) && !existsSync(paths.config)) throw new TesseraError('not_found', `${root} holds no ledger (no ${paths.store}): is it a data directory?`);
       if (!opts.serviceCert && !existsSync(paths.caCert)) throw new TesseraError('not_found', `${root} has no ca.pem: pass --service-cert with the service identity certificate`);
       if (opts.serviceCert && !existsSync(opts.serviceCert)) throw new TesseraError('not_found', `--service-cert ${opts.serviceCert} does not exist`);
       const bar = progressBar('verify', { unit: 'transactions' });
-      const report = verifyDataDirLedger(root, opts.serviceCert, bar.update);
+      const report = await verifyDataDirLedger(root, opts.serviceCert, bar.update);
       bar.stop();
       const out = output(opts);
       out.result({ ok: report.problems.length === 0, ...report }, () => [
