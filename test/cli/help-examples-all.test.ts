@@ -383,6 +383,12 @@ test('cluster (a first node on a real PostgreSQL and NATS, then another)', async
     await pg.destroy();
     await nats.stop();
   }
+  // Its own PostgreSQL, NATS and nodes, all gone again when it exits.
+  const dev = await example('tessera cluster dev');
+  assert.match(dev.stdout, /node2 +https:\/\/127\.0\.0\.1:\d+ +PartOfNetwork/);
+  assert.match(dev.stdout, /every node answered/);
+  const dir = /cluster of 2 in (\S+)/.exec(dev.stdout)?.[1] ?? '';
+  assert.ok(dir && !existsSync(dir), `${dir} is removed`);
 });
 
 test('the first example of every command ran', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { type TestNode, serveDataDir, tempDir, tessera, useEphemeralPorts } from '../helpers/cli.js';
 import { decryptDownload, encryptForUpload, letterRecords, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
@@ -38,6 +38,7 @@ after(async () => {
   for (const node of nodes) await node.cleanup();
   await nats?.stop();
   await pg?.destroy();
+  rmSync(root, { recursive: true, force: true });
 });
 
 const as = (node: TestNode, user: string) => ({ ...node.identity(user), ca: node.ca });
