@@ -213,11 +213,15 @@ export async function auditedEnclaveInfo(dataDir: string, auditors: string[], op
  * none of its own: credentials are never in a backup).
  */
 export async function serveDataDir(dir: string, identitiesOf = dir): Promise<TestNode> {
-  const running = await spawnServe(dir);
+  let running = await spawnServe(dir);
   const node: TestNode = {
     dir,
-    proc: running.proc,
-    ports: running.ports,
+    get proc() {
+      return running.proc;
+    },
+    get ports() {
+      return running.ports;
+    },
     ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
     service: { cert: readFileSync(join(dir, 'node', 'cert.pem'), 'utf8'), key: nodeKeyFiles(dir).read(join(dir, 'node', 'key.sealed'), 'node') },
     identity: (name) => {
@@ -231,7 +235,11 @@ export async function serveDataDir(dir: string, identitiesOf = dir): Promise<Tes
         running.proc.once('exit', (code) => resolve(code));
         running.proc.kill(signal);
       }),
-    restart: () => Promise.reject(new Error('serveDataDir nodes are not restarted')),
+    // On the same data directory; its ports are ephemeral, so they change.
+    restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      await node.stop(signal);
+      running = await spawnServe(dir);
+    },
     cleanup: async () => {
       await node.stop('SIGKILL');
       rmSync(defaultFnDir(dir), { recursive: true, force: true });
