@@ -200,4 +200,14 @@ export const BENCHMARKS: Benchmark[] = [
       under(`${n(r.idle_workflow_instances.instances)} idle workflow instances`, r.idle_workflow_instances.added_rss_mib, 1024, 'MiB', '—', 1),
     ],
   },
+  {
+    name: 'cluster',
+    script: 'cluster.js',
+    about: 'a cluster of 1, 2 and 3 nodes on one PostgreSQL and NATS (issue 22): echo tasks over REST and CCF app KV writes, the same clients spread over the nodes; baseline: one node of the same run',
+    rows: (r) =>
+      r.results.flatMap((x: any) => [
+        { measure: `echo tasks over REST, ${x.nodes} node${x.nodes > 1 ? 's' : ''} (ratio: / 1 node)`, tessera: `${n(x.echo_tasks_per_s, 1)} tasks/s`, baseline: `${n(r.results[0].echo_tasks_per_s, 1)} tasks/s`, ratio: x.echo_ratio_to_one_node, target: '— (2 cores: see docs/cluster.md)', met: null },
+        { measure: `CCF app KV writes, ${x.nodes} node${x.nodes > 1 ? 's' : ''} (ratio: / 1 node)`, tessera: `${n(x.kv_writes_per_s, 1)} req/s`, baseline: `${n(r.results[0].kv_writes_per_s, 1)} req/s`, ratio: x.kv_ratio_to_one_node, target: '— (2 cores: see docs/cluster.md)', met: null },
+      ]),
+  },
 ];
