@@ -89,6 +89,20 @@ test('a PSI task created on one node is approved on a second and invoked on a th
   assert.deepEqual([...(await download(nodes[2], 'bob', bobView.user_private_result_file_id[0]))], [1, 0, 1]);
 });
 
+test('two nodes racing to invoke the same task: it runs once, and the other is refused', async () => {
+  const aliceFile = await upload(nodes[0], 'alice', letterRecords('ab'));
+  const bobFile = await upload(nodes[1], 'bob', letterRecords('b'));
+  const created = await https(url(nodes[2], '/v1/tasks'), as(nodes[2], 'alice'), { method: 'POST', json: { function_name: 'psi', collaborator_list: ['bob'], files: [aliceFile] } });
+  const { task_id, task_token } = created.json();
+  assert.equal((await https(url(nodes[0], `/v1/tasks/${task_id}/approve`), as(nodes[0], 'bob'), { method: 'POST', json: { files: [bobFile] } })).status, 200);
+  const runs = await Promise.all(nodes.map((node) => https(url(node, `/v1/tasks/${task_id}/invoke`), as(node, 'alice'), { method: 'POST', json: { task_token } })));
+  const statuses = runs.map((r) => r.status).sort();
+  assert.deepEqual(statuses, [200, 403, 403], runs.map((r) => r.body.toString()).join('\n'));
+  const view = (await https(url(nodes[1], `/v1/tasks/${task_id}`), as(nodes[1], 'alice'))).json();
+  assert.equal(view.status, 'Finished');
+  assert.equal(view.user_private_result_file_id.length, 1, 'one run, one result');
+});
+
 test('one node signs; a receipt for a transaction committed on another node verifies from a third', async () => {
   const created = await https(url(nodes[1], '/v1/files'), as(nodes[1], 'alice'), { method: 'POST', json: { file_name: 'r.bin', sha256: sha256(Buffer.from('x')), file_size: 1 } });
   const txid = String(created.headers['x-ms-ccf-transaction-id'] ?? '');
