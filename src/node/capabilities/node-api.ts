@@ -1,8 +1,8 @@
-import { checkApiVersion } from '../../http/routes/gov.js';
+import { govApiRoutes, healthRoutes } from '../../http/routes/service.js';
 import { consoleRoutes } from '../../http/routes/console.js';
 import { govReadRoutes } from '../../http/routes/gov-reads.js';
 import { ledgerRoutes } from '../../http/routes/ledger.js';
-import { type NodeFacts, nodeRoutes, openApiOf } from '../../http/routes/node.js';
+import { type NodeFacts, nodeRoutes } from '../../http/routes/node.js';
 import { whoamiRoutes } from '../../http/routes/whoami.js';
 import type { Capability } from '../capability.js';
 
@@ -14,7 +14,7 @@ export function nodeApiCapability(): Capability {
     name: 'node',
     async routes(app, ctx) {
       const { config, ledger, version } = ctx;
-      app.get('/v1/health', async () => ({ status: 'ok', version }));
+      healthRoutes(app, version);
       await consoleRoutes(app);
       whoamiRoutes(app);
       ledgerRoutes(app, ledger);
@@ -29,11 +29,7 @@ export function nodeApiCapability(): Capability {
       };
       nodeRoutes(app, facts);
       govReadRoutes(app, { store: ctx.store, principals: ctx.principals, ledger, node: facts });
-      // CCF's /gov/api: with an api-version (checked as CCF does), that version's API; without one, the classic description.
-      app.get('/gov/api', { schema: { hide: true } }, async (request) => {
-        if (new URL(request.url, 'https://node').searchParams.has('api-version')) checkApiVersion(request, ['2023-06-01-preview', '2024-07-01']);
-        return openApiOf(app, '/gov/', version);
-      });
+      govApiRoutes(app, version);
     },
   };
 }
