@@ -9,6 +9,7 @@ import { ConnectionAdmission } from '../admission/per-address.js';
 import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { SigningLease } from '../store/postgres-lease.js';
+import { refuseNewerFile } from '../store/schema.js';
 import { describeStore, openStore } from './open-store.js';
 import { LISTEN_BACKLOG, WireListener } from '../wire/listener.js';
 import type { MessageHandler } from '../wire/dispatch.js';
@@ -71,6 +72,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const inherited = closeInheritedDescriptors();
   const paths = dataDirPaths(resolve(opts.dataDir));
   const config = loadConfig(paths.config);
+  // Before anything in the data directory is read or written: a store from a newer Tessera is refused whole.
+  if (config.store.backend === 'sqlite') refuseNewerFile(paths.store);
   if (opts.httpPort !== undefined) config.http.port = opts.httpPort;
   for (const [name, port] of Object.entries(opts.ports ?? {})) {
     if (port === undefined) continue;

@@ -1,7 +1,6 @@
 import { TesseraError } from '../errors/index.js';
 import { storeKeysOf } from '../kms/master-key.js';
 import { PostgresStore } from '../store/postgres.js';
-import { refuseNewerFile } from '../store/schema.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { TesseraConfig } from './config-schema.js';
 import type { dataDirPaths } from './datadir.js';
@@ -18,11 +17,8 @@ export type NodeStore = SqliteStore | PostgresStore;
  */
 export function openStore(config: TesseraConfig, paths: ReturnType<typeof dataDirPaths>, masterKey: Buffer, opts: { commit?: 'each' } = {}): NodeStore {
   const keys = storeKeysOf(masterKey);
-  if (config.store.backend === 'sqlite') {
-    // A store from a newer Tessera is refused whole, before anything reads or writes it.
-    refuseNewerFile(paths.store);
-    return new SqliteStore(paths.store, { ...keys, commit: opts.commit });
-  }
+  // (SqliteStore refuses a store from a newer Tessera before it writes anything.)
+  if (config.store.backend === 'sqlite') return new SqliteStore(paths.store, { ...keys, commit: opts.commit });
   if (!config.store.url) throw new TesseraError('invalid_input', 'store.backend = "postgres" needs store.url (postgres://user@host:port/database, or TESSERA_STORE_URL)');
   return new PostgresStore({ connection: config.store.url, schema: config.store.schema, timeoutMs: config.store.timeout_ms, ...keys });
 }
