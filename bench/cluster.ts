@@ -3,12 +3,9 @@
 // Two loads: single-party echo tasks over REST (create + invoke: two store commits and a worker-thread run)
 // and CCF app KV writes (one commit each). The ratio is to one node of the same run, so it says what adding
 // nodes buys on this machine; docs/cluster.md says what moves on real hardware.
-import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { type TestNode, serveDataDir, tempDir, tessera, useEphemeralPorts } from '../test/helpers/cli.js';
+import type { TestNode } from '../test/helpers/cli.js';
+import { as, startCluster, url } from '../test/helpers/cluster.js';
 import { https } from '../test/helpers/https-client.js';
-import { startNats } from '../test/helpers/nats-server.js';
-import { startPostgres } from '../test/helpers/postgres.js';
 import { KV_HANDLERS, benchEndpoint, deployBenchApp } from './kv-app.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 12);
@@ -41,39 +38,22 @@ async function drive(nodes: TestNode[], op: (node: TestNode, client: number, i: 
 }
 
 async function measure(count: number): Promise<Result> {
-  const pg = await startPostgres();
-  const nats = await startNats();
-  const root = tempDir('tessera-bench-cluster-');
-  const nodes: TestNode[] = [];
+  // The limits a benchmark should not meet: it measures throughput, not admission.
+  const cluster = await startCluster({ nodes: count, users: ['alice'], members: ['m0', 'm1', 'm2'], settings: ['log.level=warn'], config: (c) => (c.limits = { ...(c.limits ?? {}), user_requests_per_second: 100000, user_burst: 100000 }) });
+  const { nodes } = cluster;
   try {
-    const settings = ['store.backend=postgres', `store.url=${pg.url}`, 'files.blob_store=nats', `nats.url=${nats.url}`, 'log.level=warn'].flatMap((s) => ['--set', s]);
-    const init = await tessera(['init', '--data', join(root, 'node1'), '--users', 'alice', '--members', 'm0,m1,m2', ...settings]);
-    if (init.code !== 0) throw new Error(init.stderr);
-    for (let n = 2; n <= count; n++) await tessera(['cluster', 'add-node', '--from', join(root, 'node1'), '--data', join(root, `node${n}`)]);
-    for (let n = 1; n <= count; n++) {
-      useEphemeralPorts(join(root, `node${n}`), (c) => {
-        // The limits a benchmark should not meet: it measures throughput, not admission.
-        c.limits = { ...(c.limits ?? {}), user_requests_per_second: 100000, user_burst: 100000 };
-      });
-      nodes.push(await serveDataDir(join(root, `node${n}`), join(root, 'node1')));
-    }
     await deployBenchApp(nodes[0], { '/kv/{key}': { put: benchEndpoint('write', 'readwrite', 'bench') } }, KV_HANDLERS);
-    const alice = (node: TestNode) => ({ ...node.identity('alice'), ca: node.ca });
-    const url = (node: TestNode, path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
     const echo = await drive(nodes, async (node) => {
-      const created = await https(url(node, '/v1/tasks'), alice(node), { method: 'POST', json: { function_name: 'echo' } });
+      const created = await https(url(node, '/v1/tasks'), as(node, 'alice'), { method: 'POST', json: { function_name: 'echo' } });
       if (created.status !== 201) return false;
       const { task_id, task_token } = created.json();
-      const run = await https(url(node, `/v1/tasks/${task_id}/invoke`), alice(node), { method: 'POST', json: { task_token, payload: 'echo_payload' } });
+      const run = await https(url(node, `/v1/tasks/${task_id}/invoke`), as(node, 'alice'), { method: 'POST', json: { task_token, payload: 'echo_payload' } });
       return run.status === 200;
     });
-    const kv = await drive(nodes, async (node, client, i) => (await https(url(node, `/app/kv/c${client}-${i}`), alice(node), { method: 'PUT', body: Buffer.from('v'.repeat(64)) })).status === 204);
+    const kv = await drive(nodes, async (node, client, i) => (await https(url(node, `/app/kv/c${client}-${i}`), as(node, 'alice'), { method: 'PUT', body: Buffer.from('v'.repeat(64)) })).status === 204);
     return { nodes: count, echo_tasks_per_s: Math.round(echo.perSecond * 10) / 10, kv_writes_per_s: Math.round(kv.perSecond * 10) / 10, errors: echo.errors + kv.errors };
   } finally {
-    for (const node of nodes) await node.cleanup();
-    await nats.stop();
-    await pg.destroy();
-    rmSync(root, { recursive: true, force: true });
+    await cluster.cleanup();
   }
 }
 

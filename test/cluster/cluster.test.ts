@@ -1,69 +1,35 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { rmSync, writeFileSync } from 'node:fs';
-import { type TestNode, serveDataDir, tempDir, tessera, useEphemeralPorts } from '../helpers/cli.js';
-import { decryptDownload, encryptForUpload, letterRecords, sha256 } from '../helpers/files.js';
+import { type TestNode, tessera } from '../helpers/cli.js';
+import { type TestCluster, as, download, startCluster, upload, url } from '../helpers/cluster.js';
+import { letterRecords, sha256 } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
-import { type NatsServer, startNats } from '../helpers/nats-server.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 
 // Three nodes of one service on a real PostgreSQL (state) and a real NATS JetStream (files): a file uploaded
 // through one downloads through another; a task created on one is approved on a second and invoked on a
 // third; exactly one node signs the ledger, and a receipt from any node verifies against the service CA.
 
-let pg: PostgresServer;
-let nats: NatsServer;
-const nodes: TestNode[] = [];
-const root = tempDir('tessera-cluster-');
-const identities = join(root, 'node1');
+let cluster: TestCluster;
+let nodes: TestNode[];
 
 before(async () => {
-  pg = await startPostgres();
-  nats = await startNats();
-  const settings = ['store.backend=postgres', `store.url=${pg.url}`, 'files.blob_store=nats', `nats.url=${nats.url}`, 'ledger.signature_interval_ms=200'].flatMap((s) => ['--set', s]);
-  const init = await tessera(['init', '--data', join(root, 'node1'), '--users', 'alice,bob', '--members', 'm0', ...settings]);
-  assert.equal(init.code, 0, init.stderr);
-  for (const n of [2, 3]) {
-    const added = await tessera(['cluster', 'add-node', '--from', join(root, 'node1'), '--data', join(root, `node${n}`)]);
-    assert.equal(added.code, 0, added.stderr);
-  }
-  for (const n of [1, 2, 3]) {
-    const dir = join(root, `node${n}`);
-    useEphemeralPorts(dir);
-    nodes.push(await serveDataDir(dir, identities));
-  }
+  cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], members: ['m0'], settings: ['ledger.signature_interval_ms=200'] });
+  nodes = cluster.nodes;
 });
-after(async () => {
-  for (const node of nodes) await node.cleanup();
-  await nats?.stop();
-  await pg?.destroy();
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => cluster?.cleanup());
 
-const as = (node: TestNode, user: string) => ({ ...node.identity(user), ca: node.ca });
-const url = (node: TestNode, path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
-
-async function upload(node: TestNode, user: string, plaintext: Buffer): Promise<string> {
-  const created = await https(url(node, '/v1/files'), as(node, user), { method: 'POST', json: { file_name: 'f.bin', sha256: sha256(plaintext), file_size: plaintext.length } });
-  assert.equal(created.status, 201, created.body.toString());
-  const { file_id, key_config } = created.json();
-  const put = await https(url(node, `/v1/files/${file_id}/content`), as(node, user), { method: 'PUT', body: encryptForUpload(key_config, plaintext), headers: { 'content-type': 'application/octet-stream' } });
-  assert.equal(put.status, 200, put.body.toString());
-  return file_id;
-}
-
-async function download(node: TestNode, user: string, fileId: string): Promise<Buffer> {
-  const info = await https(url(node, `/v1/files/${fileId}`), as(node, user));
-  assert.equal(info.status, 200, info.body.toString());
-  const blob = await https(url(node, `/v1/files/${fileId}/content`), as(node, user));
-  assert.equal(blob.status, 200, blob.body.toString());
-  return decryptDownload(info.json().key_config, blob.body);
-}
+/** An upload that must succeed. */
+const uploaded = async (node: TestNode, user: string, plaintext: Buffer) => {
+  const done = await upload(node, user, plaintext);
+  assert.ok(done, `the upload through ${node.dir} succeeded`);
+  return done.id;
+};
 
 test('a file uploaded through one node downloads through the others', async () => {
   const plaintext = Buffer.from('shared across the cluster '.repeat(1000));
-  const fileId = await upload(nodes[0], 'alice', plaintext);
+  const fileId = await uploaded(nodes[0], 'alice', plaintext);
   assert.deepEqual(await download(nodes[1], 'alice', fileId), plaintext);
   assert.deepEqual(await download(nodes[2], 'alice', fileId), plaintext);
   // Still the owner's only: bob is refused on every node, as on one.
@@ -71,8 +37,8 @@ test('a file uploaded through one node downloads through the others', async () =
 });
 
 test('a PSI task created on one node is approved on a second and invoked on a third', async () => {
-  const aliceFile = await upload(nodes[0], 'alice', letterRecords('abde'));
-  const bobFile = await upload(nodes[1], 'bob', letterRecords('bcd'));
+  const aliceFile = await uploaded(nodes[0], 'alice', letterRecords('abde'));
+  const bobFile = await uploaded(nodes[1], 'bob', letterRecords('bcd'));
   const created = await https(url(nodes[0], '/v1/tasks'), as(nodes[0], 'alice'), { method: 'POST', json: { function_name: 'psi', collaborator_list: ['bob'], files: [aliceFile] } });
   assert.equal(created.status, 201, created.body.toString());
   const { task_id, task_token } = created.json();
@@ -90,8 +56,8 @@ test('a PSI task created on one node is approved on a second and invoked on a th
 });
 
 test('two nodes racing to invoke the same task: it runs once, and the other is refused', async () => {
-  const aliceFile = await upload(nodes[0], 'alice', letterRecords('ab'));
-  const bobFile = await upload(nodes[1], 'bob', letterRecords('b'));
+  const aliceFile = await uploaded(nodes[0], 'alice', letterRecords('ab'));
+  const bobFile = await uploaded(nodes[1], 'bob', letterRecords('b'));
   const created = await https(url(nodes[2], '/v1/tasks'), as(nodes[2], 'alice'), { method: 'POST', json: { function_name: 'psi', collaborator_list: ['bob'], files: [aliceFile] } });
   const { task_id, task_token } = created.json();
   assert.equal((await https(url(nodes[0], `/v1/tasks/${task_id}/approve`), as(nodes[0], 'bob'), { method: 'POST', json: { files: [bobFile] } })).status, 200);
@@ -115,7 +81,7 @@ test('one node signs; a receipt for a transaction committed on another node veri
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(receipt.status, 200, receipt.body.toString());
-  const caPath = join(root, 'ca.pem');
+  const caPath = join(cluster.root, 'ca.pem');
   writeFileSync(caPath, nodes[0].ca);
   const verified = await tessera(['ledger', 'receipt', id, '--url', url(nodes[2], ''), '--ca', caPath]);
   assert.equal(verified.code, 0, verified.stdout + verified.stderr);

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type TestNode, serveDataDir, tempDir, tessera, useEphemeralPorts } from '../helpers/cli.js';
-import { type WireKeyConfig, decryptDownload, encryptForUpload, letterRecords, sha256 } from '../helpers/files.js';
+import { type TestNode, tessera } from '../helpers/cli.js';
+import { type TestCluster, as, startCluster, upload, url } from '../helpers/cluster.js';
+import { decryptDownload, letterRecords } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
-import { type NatsServer, startNats } from '../helpers/nats-server.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 
 // Crash safety across a cluster: three nodes on one PostgreSQL and one NATS, mixed load spread over all of
 // them (uploads, multi-party tasks created, approved and invoked on different nodes), and each cycle one
@@ -18,43 +15,18 @@ import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 
 const CYCLES = Number(process.env.TESSERA_CLUSTER_CRASH_CYCLES ?? 3);
 
-let pg: PostgresServer;
-let nats: NatsServer;
-const nodes: TestNode[] = [];
-const root = tempDir('tessera-cluster-crash-');
+let cluster: TestCluster;
+let nodes: TestNode[];
 let aliceFile = '';
 
 before(async () => {
-  pg = await startPostgres();
-  nats = await startNats();
-  const settings = ['store.backend=postgres', `store.url=${pg.url}`, 'files.blob_store=nats', `nats.url=${nats.url}`, 'ledger.signature_interval_ms=200', 'log.level=warn'].flatMap((s) => ['--set', s]);
-  const init = await tessera(['init', '--data', join(root, 'node1'), '--users', 'alice,bob', ...settings]);
-  assert.equal(init.code, 0, init.stderr);
-  for (const n of [2, 3]) assert.equal((await tessera(['cluster', 'add-node', '--from', join(root, 'node1'), '--data', join(root, `node${n}`)])).code, 0);
-  for (const n of [1, 2, 3]) {
-    useEphemeralPorts(join(root, `node${n}`));
-    nodes.push(await serveDataDir(join(root, `node${n}`), join(root, 'node1')));
-  }
+  cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], settings: ['ledger.signature_interval_ms=200', 'log.level=warn'] });
+  nodes = cluster.nodes;
   aliceFile = (await upload(nodes[0], 'alice', letterRecords('abde')))!.id;
 });
-after(async () => {
-  for (const node of nodes) await node.cleanup();
-  await nats?.stop();
-  await pg?.destroy();
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => cluster?.cleanup());
 
-const as = (node: TestNode, user: string) => ({ ...node.identity(user), ca: node.ca });
-const url = (node: TestNode, path: string) => `https://127.0.0.1:${node.ports.https}${path}`;
 const pick = () => nodes[randomInt(nodes.length)];
-
-async function upload(node: TestNode, user: string, plaintext: Buffer): Promise<{ id: string; config: WireKeyConfig } | null> {
-  const created = await https(url(node, '/v1/files'), as(node, user), { method: 'POST', json: { file_name: 'c.bin', sha256: sha256(plaintext), file_size: plaintext.length } });
-  if (created.status !== 201) return null;
-  const { file_id, key_config } = created.json();
-  const put = await https(url(node, `/v1/files/${file_id}/content`), as(node, user), { method: 'PUT', body: encryptForUpload(key_config, plaintext), headers: { 'content-type': 'application/octet-stream' } });
-  return put.status === 200 ? { id: file_id, config: key_config } : null;
-}
 
 interface Acknowledged {
   files: Map<string, { user: string; plaintext: Buffer }>;
