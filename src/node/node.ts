@@ -108,7 +108,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   if (store instanceof SqliteStore && store.migrated.from !== store.migrated.to) logger.info({ from: store.migrated.from, to: store.migrated.to }, 'store schema migrated (docs/upgrades.md)');
   // Of the nodes sharing one PostgreSQL store, only the holder of the signing lease signs the ledger; the
   // others serve receipts from the signatures it stores. One node on SQLite always signs.
-  const lease = config.store.backend === 'postgres' ? new SigningLease({ connection: config.store.url, timeoutMs: config.store.timeout_ms }) : null;
+  const lease = config.store.backend === 'postgres' ? new SigningLease({ connection: config.store.url, schema: config.store.schema, timeoutMs: config.store.timeout_ms }) : null;
   lease?.onLost(() => logger.warn('lost the ledger signing lease: this node stops signing (another node may take it)'));
   const ledger = new Ledger(
     store,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { TesseraError } from '../errors/index.js';
 
@@ -10,11 +11,19 @@ import { TesseraError } from '../errors/index.js';
 // (A cut-off holder's session lingers on the server until its TCP keepalive notices; meanwhile nobody
 // else can take the lock, which is safe: no second signer.)
 
-/** The advisory lock's key: fixed, so every node contends for the same one ('tessera signing lease'). */
-export const SIGNING_LEASE_KEY = '7310582947100214';
+/**
+ * The advisory lock's key, one per service: advisory locks are per database, and services may share a
+ * database in schemas of their own (store.schema), so the key is derived from the schema's name (the first
+ * 8 bytes of SHA-256('tessera signing lease', schema), as PostgreSQL's signed bigint).
+ */
+export function signingLeaseKey(schema = 'tessera'): string {
+  return createHash('sha256').update('tessera signing lease\0').update(schema).digest().readBigInt64BE(0).toString();
+}
 
 export interface SigningLeaseOptions {
   connection: string | Pick<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' | 'database'>;
+  /** The store's schema: nodes of one service contend for one lease, other services' leases are others. */
+  schema?: string;
   /** How often the holder checks its connection; default 2 s. */
   heartbeatMs?: number;
   /** How long a query (the acquisition, a heartbeat) may take; default 5 s. */
@@ -35,7 +44,7 @@ export class SigningLease {
     const c = await this.connect();
     let got: boolean;
     try {
-      got = (await c.query('SELECT pg_try_advisory_lock($1) AS got', [SIGNING_LEASE_KEY])).rows[0].got === true;
+      got = (await c.query('SELECT pg_try_advisory_lock($1) AS got', [signingLeaseKey(this.options.schema)])).rows[0].got === true;
     } catch (err) {
       this.drop(c);
       throw new TesseraError('unavailable', `PostgreSQL could not be asked for the signing lease: ${(err as Error).message}`, { cause: err });
@@ -66,7 +75,7 @@ export class SigningLease {
     this.stopHeartbeat();
     this.holding = false; // released on purpose: not "lost", so no onLost
     if (!c) return;
-    await c.query('SELECT pg_advisory_unlock($1)', [SIGNING_LEASE_KEY]).catch(() => {});
+    await c.query('SELECT pg_advisory_unlock($1)', [signingLeaseKey(this.options.schema)]).catch(() => {});
     await c.end().catch(() => {});
   }
 

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
 import { TesseraError } from '../../src/errors/index.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
-import { SigningLease } from '../../src/store/postgres-lease.js';
+import { SigningLease, signingLeaseKey } from '../../src/store/postgres-lease.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 import { storeConformance } from '../helpers/store-conformance.js';
 
@@ -186,6 +186,19 @@ describe('the signing lease', () => {
       await admin.end();
       await a.release();
       await b.release();
+    }
+  });
+});
+
+describe('one lease per service', () => {
+  test('services in two schemas of one database each have their own lease; nodes of one service share it', async () => {
+    const leases = [new SigningLease({ connection: conn(), schema: 'service_a' }), new SigningLease({ connection: conn(), schema: 'service_b' }), new SigningLease({ connection: conn(), schema: 'service_a' })];
+    try {
+      assert.deepEqual(await Promise.all(leases.slice(0, 2).map((l) => l.tryAcquire())), [true, true]);
+      assert.equal(await leases[2].tryAcquire(), false, 'another node of service_a waits for its service’s lease');
+      assert.notEqual(signingLeaseKey('service_a'), signingLeaseKey('service_b'));
+    } finally {
+      for (const l of leases) await l.release();
     }
   });
 });
