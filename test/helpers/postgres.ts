@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // A real PostgreSQL 15 (Debian's package) for the store's tests: its own temp directory, a unix socket in
 // it and no TCP listener, ended by its pid. The tests run as root and postgres refuses to, so initdb and
 // the server run as the existing `postgres` user through setpriv, which execs (unlike runuser, which stays
@@ -39,6 +40,8 @@ export interface PostgresServer {
   readonly pid: number;
   /** A new client of the test's own, as superuser, connected. */
   client(): Promise<pg.Client>;
+  /** A fresh schema name with `prefix`, a place of its own for one test; `drop` removes it (if the server is up). */
+  newSchema(prefix: string): { schema: string; drop(): Promise<void> };
   /** Fast shutdown (SIGINT), and wait for the server to exit. */
   stop(): Promise<void>;
   /** Starts it again on the same data directory and socket. */
@@ -117,6 +120,18 @@ export async function startPostgres(): Promise<PostgresServer> {
       c.on('error', () => {});
       await c.connect();
       return c;
+    },
+    newSchema: (prefix) => {
+      const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
+      return {
+        schema,
+        drop: async () => {
+          if (server.pid < 0) return;
+          const c = await server.client();
+          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await c.end();
+        },
+      };
     },
     stop,
     restart: async () => {

@@ -3,7 +3,6 @@
 // LedgerOptions.canSign), receipts for either node's transactions from either node, and a takeover of the
 // signing that extends the same Merkle tree.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -27,18 +26,7 @@ const ledgerKey = Buffer.alloc(32, 9);
 /** The commit-evidence secret: derived from the master key, so the same on every node of one service. */
 const secret = Buffer.alloc(32, 3);
 
-async function newSchema(): Promise<{ schema: string; drop(): Promise<void> }> {
-  const schema = `l_${randomBytes(6).toString('hex')}`;
-  return {
-    schema,
-    drop: async () => {
-      if (server.pid < 0) return;
-      const c = await server.client();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    },
-  };
-}
+const newSchema = async () => server.newSchema('l');
 
 before(async () => {
   server = await startPostgres();

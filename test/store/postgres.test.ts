@@ -2,7 +2,6 @@
 // conformance tests, then what only a shared database has: two nodes on it, an outage, the signing lease,
 // and the cost of the synchronous bridge.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
 import { TesseraError } from '../../src/errors/index.js';
@@ -16,19 +15,7 @@ const conn = () => ({ host: server.host, port: server.port, user: server.user, d
 const rowKey = Buffer.alloc(32, 7);
 const ledgerKey = Buffer.alloc(32, 9);
 
-/** A fresh schema: a place of its own for each test, on the one server. */
-async function newSchema(): Promise<{ schema: string; drop(): Promise<void> }> {
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  return {
-    schema,
-    drop: async () => {
-      if (server.pid < 0) return;
-      const c = await server.client();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    },
-  };
-}
+const newSchema = async () => server.newSchema('t');
 
 before(async () => {
   server = await startPostgres();
