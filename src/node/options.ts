@@ -3,6 +3,9 @@ import { type Static, Type } from '@sinclair/typebox';
 // The settings of the node as a whole: [node], [log] and [security] of tessera.toml. Each capability
 // declares its own section beside its code (src/*/options.ts); config-schema.ts composes them.
 
+/** What a node of a cluster does: everything, only answer requests, or only run work (docs/cluster.md). */
+export const NODE_ROLES = ['all', 'api', 'worker'] as const;
+
 export const NodeOptions = Type.Object(
   {
     advertise_ip: Type.String({
@@ -14,6 +17,12 @@ export const NodeOptions = Type.Object(
       maximum: 65535,
       default: 0,
       description: 'The FNS port that task replies name (MesaTEE `port`); 0 means the port FNS is bound to',
+    }),
+    role: Type.Unsafe<(typeof NODE_ROLES)[number]>({
+      enum: [...NODE_ROLES],
+      default: 'all',
+      description:
+        "In a cluster: 'all' answers requests and runs work; 'api' answers requests and leaves the work (tasks, Fn calls, workflow instances) to other nodes; 'worker' runs work and answers only /node and /v1/health (docs/cluster.md). One node on SQLite is always 'all'",
     }),
     shutdown_grace_ms: Type.Integer({
       minimum: 0,
