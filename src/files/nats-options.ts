@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 
-// [nats] of tessera.toml: the NATS JetStream server a cluster's nodes share (files.blob_store = "nats").
+// [nats] of tessera.toml: the NATS JetStream server a cluster's nodes share: its object store holds the
+// files (files.blob_store = "nats"), its work queue carries tasks and detached calls (store.backend = "postgres").
 // Its connection is mutually authenticated when the three files are given (docs/cluster.md).
 
 export const NatsOptions = Type.Object(
@@ -12,6 +13,13 @@ export const NatsOptions = Type.Object(
     cert_file: Type.String({ default: '', description: 'This node’s client certificate for NATS (PEM)' }),
     key_file: Type.String({ default: '', description: 'This node’s client key for NATS (PEM)' }),
     timeout_ms: Type.Integer({ minimum: 100, default: 5000, description: 'How long one NATS request may take before it fails as unavailable' }),
+    work_ack_wait_ms: Type.Integer({
+      minimum: 1000,
+      default: 10000,
+      description: 'Work queue: how long a task or detached call may go without news from the node running it before JetStream hands it to another node (a node that dies is replaced after this)',
+    }),
+    work_max_attempts: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Work queue: deliveries of one task before it is recorded Failed (each node that took it stopped before it ended)' }),
+    work_concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'Work queue: tasks and detached calls this node runs at once' }),
   },
   { additionalProperties: false, default: {}, description: 'The NATS JetStream server of a cluster (docs/cluster.md)' },
 );

@@ -18,6 +18,7 @@ import type { Ledger } from '../store/ledger.js';
 import type { Store } from '../store/types.js';
 import type { TaskService } from '../tasks/service.js';
 import type { MessageHandler } from '../wire/dispatch.js';
+import type { WorkQueue } from '../cluster/work-queue.js';
 import type { WorkflowRuntime } from '../workflows/runtime.js';
 import type { WorkflowService } from '../workflows/service.js';
 import type { Readiness } from '../http/routes/node.js';
@@ -42,6 +43,8 @@ export interface Services {
   fns: FnService;
   governance: GovernanceService;
   tasks: TaskService;
+  /** A cluster's work queue (capabilities/work.ts); absent on one node, so read it as `ctx.services.work`. */
+  work: WorkQueue;
 }
 
 /** What the node has built before any capability starts, and what capabilities share. */
@@ -69,6 +72,8 @@ export interface NodeContext {
 export interface Capability {
   /** For logs and errors. */
   name: string;
+  /** Its routes are served by worker nodes too (node.role = "worker" serves only these, and no wire listener). */
+  onWorkers?: boolean;
   /** Builds this capability's services into `ctx.services`. */
   start?(ctx: NodeContext): Promise<void> | void;
   /** Adds its routes to the HTTPS listener (a Fastify plugin, registered in the listener's own scope). */

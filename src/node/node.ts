@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createHttpServer } from '../http/server.js';
+import { TesseraError } from '../errors/index.js';
 import { InFlightLimit } from '../admission/in-flight.js';
 import { RateLimiter } from '../admission/rate-limit.js';
 import { ConnectionAdmission } from '../admission/per-address.js';
@@ -45,6 +46,8 @@ export interface NodeOptions {
   /** Ports by listener (`https` and the wire listeners' names), overriding tessera.toml (`tessera serve --port-base` and per-listener flags). */
   ports?: Partial<Record<'https' | WireListenerName, number>>;
   logLevel?: TesseraConfig['log']['level'];
+  /** Overrides node.role (`tessera serve --role`). */
+  role?: TesseraConfig['node']['role'];
   /** Where logs go; stdout by default. */
   logDestination?: NodeJS.WritableStream;
 }
@@ -81,6 +84,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     else config.wire[name as WireListenerName].port = port;
   }
   if (opts.logLevel) config.log.level = opts.logLevel;
+  if (opts.role) config.node.role = opts.role;
+  if (config.node.role !== 'all' && config.store.backend !== 'postgres') {
+    throw new TesseraError('invalid_input', `node.role = "${config.node.role}" is for a node of a cluster (store.backend = "postgres"); one node on SQLite answers requests and runs its work, so its role is "all" (docs/cluster.md)`);
+  }
   const logger = createLogger(config.log, opts.logDestination);
   for (const variable of unknownEnvVariables(process.env)) logger.warn({ variable }, `${variable} names no setting of tessera.toml and is ignored (docs/operations.md lists the variables)`);
   if (inherited.length) logger.info({ fds: inherited }, 'closed file descriptors inherited from the parent process, so that no function process gets them');
@@ -145,6 +152,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const { addresses } = ctx;
   const offered = capabilities();
+  // A worker runs work and answers only what a node says of itself; users reach the cluster's other nodes.
+  const serving = config.node.role === 'worker' ? offered.filter((c) => c.onWorkers) : offered;
   const started: Capability[] = [];
   const listeners: WireListener[] = [];
   let http: Awaited<ReturnType<typeof createHttpServer>> | null = null;
@@ -193,7 +202,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         admission: admission(),
         anonymous: { inFlight: inFlight.anonymous, requestTimeoutMs: config.limits.anonymous_request_timeout_ms },
         durable: () => store.durable(),
-        routes: offered.flatMap((c) => (c.routes ? [(app: FastifyInstance) => c.routes!(app, ctx)] : [])),
+        routes: serving.flatMap((c) => (c.routes ? [(app: FastifyInstance) => c.routes!(app, ctx)] : [])),
       });
     }
 
@@ -212,7 +221,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     }, config.ledger.signature_interval_ms);
     signer.unref();
 
-    const handlers: Partial<Record<WireListenerName, MessageHandler>> = Object.assign({}, ...offered.map((c) => c.wire?.(ctx) ?? {}));
+    const handlers: Partial<Record<WireListenerName, MessageHandler>> = Object.assign({}, ...serving.map((c) => c.wire?.(ctx) ?? {}));
     // FNS first, so task replies can name its real port.
     const order = (Object.keys(WIRE_LISTENERS) as WireListenerName[]).sort((a, b) => Number(b === 'fns') - Number(a === 'fns'));
     for (const name of order) {

@@ -1,16 +1,26 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { TesseraError, asTesseraError } from '../errors/index.js';
+import { type ErrorCode, TesseraError, asTesseraError } from '../errors/index.js';
 import { newUuid } from '../crypto/random.js';
 import { type FunctionContext, type FunctionDefinition, FunctionRegistry, type TaskFileRef } from '../functions/registry.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
-import type { TaskFiles, TaskRecord, TaskStatus } from './types.js';
+import type { TaskFiles, TaskQueue, TaskRecord, TaskStatus } from './types.js';
 
 const TASKS = 'tasks.records';
 /** `${user_id}\u0000${task_id}`: the tasks each participant can see. */
 const BY_PARTICIPANT = 'tasks.by_participant';
 /** user_id → how many tasks that user has created (tasks are never deleted); counted from BY_PARTICIPANT when absent. */
 const CREATED_COUNT = 'tasks.created_count';
+/** task_id → Invocation: a queued task's payload, from its claim until its end is recorded (a cluster). */
+const INVOCATIONS = 'tasks.invocations';
+/** task_id → Outcome: a queued task's result or error, until its invoker has it (a cluster). */
+const OUTCOMES = 'tasks.outcomes';
+
+interface Invocation {
+  payload: string | null;
+}
+
+type Outcome = { ok: true; result: string } | { ok: false; code: ErrorCode; message: string };
 
 export interface TaskServiceOptions {
   /** This node's id: recorded on the tasks it runs, so that it recovers only its own after a restart. */
@@ -29,6 +39,10 @@ export interface TaskServiceOptions {
   tokenKey: Buffer;
   /** Tasks one user may create (tasks.max_tasks_per_user); no bound when left out. */
   maxTasksPerUser?: number;
+  /** A cluster's work queue: invocations go through it to whichever node runs them. None on one node. */
+  queue?: TaskQueue;
+  /** Deliveries of one queued task before it is recorded Failed (nats.work_max_attempts). */
+  maxAttempts?: number;
 }
 
 export interface InternalUpdate {
@@ -248,10 +262,40 @@ export class TaskService {
 
   /**
    * FNS Invoke. Unlike MesaTEE v0.1 the invoker must be a participant, and the task always
-   * ends Finished or Failed (with the reason recorded) however the function ends.
+   * ends Finished or Failed (with the reason recorded) however the function ends. One node runs the task
+   * itself; a cluster's node hands it to the work queue and waits for whichever node runs it.
    */
   async invoke(input: { task_id: string; function_name: string; task_token: string; payload: string | null; user: string }): Promise<string> {
-    const task = this.opts.store.transact((tx) => {
+    const queue = this.opts.queue;
+    const task = this.claim(input, queue !== undefined);
+    if (!queue) return this.execute(task, input.payload);
+    try {
+      await queue.publish('task', task.task_id, Buffer.alloc(0));
+    } catch (err) {
+      // Not queued: the task goes back to Ready, as if it had not been invoked, so it can be invoked again.
+      this.unclaim(task.task_id);
+      throw err;
+    }
+    const limit = this.opts.functionTimeoutMs * this.maxAttempts + 30_000;
+    const ended = await queue.waitFor('task', task.task_id, () => this.outcome(task.task_id) !== undefined, limit);
+    if (!ended) {
+      throw new TesseraError('timeout', `task ${task.task_id} has not ended within ${limit} ms: it is still queued or running on another node, and get_task will show how it ends`);
+    }
+    const outcome = this.takeOutcome(task.task_id);
+    if (outcome.ok) return outcome.result;
+    throw new TesseraError(outcome.code, outcome.message);
+  }
+
+  private get maxAttempts(): number {
+    return this.opts.maxAttempts ?? 3;
+  }
+
+  /**
+   * The checks of an invocation, and Ready → Running: one compare-and-set that only one invocation wins, on
+   * any node. Queued (a cluster), the payload waits in the Store, sealed, for the node that takes the task.
+   */
+  private claim(input: { task_id: string; function_name: string; task_token: string; payload: string | null; user: string }, queued: boolean): TaskRecord {
+    return this.opts.store.transact((tx) => {
       const t = this.load(tx, input.task_id);
       // One answer for "no such task" and "wrong token", so task ids cannot be probed.
       if (!t || !tokensEqual(t.task_token, input.task_token)) {
@@ -268,13 +312,110 @@ export class TaskService {
         throw new TesseraError('permission_denied', `task ${input.task_id} is ${t.status}, not Ready: ${why}`);
       }
       t.status = 'Running';
-      if (this.opts.nodeId) t.running_on = this.opts.nodeId;
+      if (queued) {
+        delete t.running_on;
+        delete t.run_attempt;
+        tx.put(INVOCATIONS, t.task_id, { payload: input.payload } satisfies Invocation);
+      } else if (this.opts.nodeId) t.running_on = this.opts.nodeId;
       return this.save(tx, t);
     }).result;
+  }
 
+  /** A claim whose work could not be queued: back to Ready, unless a node has taken it meanwhile. */
+  private unclaim(taskId: string) {
+    try {
+      this.opts.store.transact((tx) => {
+        const t = this.load(tx, taskId);
+        if (!t || t.status !== 'Running' || t.run_attempt !== undefined) return;
+        t.status = 'Ready';
+        tx.delete(INVOCATIONS, taskId);
+        this.save(tx, t);
+      });
+    } catch (err) {
+      // The Store is away too: the invocation row stays, and requeueLost() queues it once NATS is back.
+      this.opts.logger.warn({ taskId, err: asTesseraError(err).message }, 'a task that could not be queued stays Running; it is queued again once NATS is back');
+    }
+  }
+
+  /** The recorded end of a queued task, for its invoker; undefined while it runs. */
+  private outcome(taskId: string): Outcome | undefined {
+    return this.opts.store.read((tx) => tx.get<Outcome>(OUTCOMES, taskId));
+  }
+
+  /** The recorded end, removed once its invoker has it (the task record keeps status and reason). */
+  private takeOutcome(taskId: string): Outcome {
+    const outcome = this.outcome(taskId)!;
+    try {
+      this.opts.store.transact((tx) => tx.delete(OUTCOMES, taskId));
+    } catch (err) {
+      this.opts.logger.warn({ taskId, err: asTesseraError(err).message }, 'could not remove a delivered task result; it stays sealed in the store');
+    }
+    return outcome;
+  }
+
+  /**
+   * A cluster node's share of the work queue: runs a queued task for delivery `delivery` of its message.
+   * Taking it is a compare-and-set on run_attempt, so a duplicate message (count not above the recorded
+   * attempt) does nothing, and a redelivery after its node died takes the task over. Resolves once the end
+   * is recorded (the message is then acknowledged); throws only if the Store cannot be reached.
+   */
+  async runQueued(taskId: string, delivery: { count: number }): Promise<void> {
+    const taken = this.opts.store.transact((tx) => {
+      const t = this.load(tx, taskId);
+      if (!t || t.status !== 'Running' || (t.run_attempt ?? 0) >= delivery.count) return null;
+      const invocation = tx.get<Invocation>(INVOCATIONS, taskId);
+      if (delivery.count > this.maxAttempts || !invocation) {
+        t.status = 'Failed';
+        t.failure_reason = invocation
+          ? `the task was taken ${this.maxAttempts} times (nats.work_max_attempts) by nodes that each stopped before it ended`
+          : 'the task\'s invocation was lost';
+        tx.delete(INVOCATIONS, taskId);
+        tx.put(OUTCOMES, taskId, { ok: false, code: 'unavailable', message: t.failure_reason } satisfies Outcome);
+        this.save(tx, t);
+        return null;
+      }
+      if (this.opts.nodeId) t.running_on = this.opts.nodeId;
+      t.run_attempt = delivery.count;
+      return { task: this.save(tx, t), payload: invocation.payload };
+    }).result;
+    if (taken) {
+      if (delivery.count > 1) this.opts.logger.warn({ taskId, delivery: delivery.count }, 'took over a task whose node stopped while running it');
+      await this.execute(taken.task, taken.payload, delivery.count).catch(() => undefined);
+    }
+    this.opts.queue?.notify('task', taskId);
+  }
+
+  /**
+   * Queues again what a node claimed and could not queue (it stopped, or NATS was away, between the
+   * claim's commit and the publish): an invocation seen untaken at two sweeps in a row, with no message
+   * in the queue. A duplicate is harmless (runQueued takes a task once per delivery count).
+   */
+  async requeueLost(seenBefore: Set<string>): Promise<Set<string>> {
+    const queue = this.opts.queue;
+    if (!queue) return new Set();
+    const untaken = this.opts.store.read((tx) =>
+      tx.list<Invocation>(INVOCATIONS).map(([id]) => id).filter((id) => {
+        const t = this.load(tx, id);
+        return t?.status === 'Running' && t.run_attempt === undefined;
+      }),
+    );
+    for (const id of untaken) {
+      if (!seenBefore.has(id) || (await queue.pending('task', id))) continue;
+      this.opts.logger.warn({ taskId: id }, 'a claimed task was never queued (its node stopped, or NATS was away); queued now');
+      await queue.publish('task', id, Buffer.alloc(0));
+    }
+    return new Set(untaken);
+  }
+
+  /**
+   * Runs a claimed task's function and records its end. `attempt` (a cluster's delivery count) fences the
+   * record: if another node has taken the task over since, this run records nothing and its outputs go.
+   */
+  private async execute(task: TaskRecord, payload: string | null, attempt?: number): Promise<string> {
     const controller = new AbortController();
     const outputs: Outputs = { files: [], shared: null, created: [] };
     let timer: NodeJS.Timeout | undefined;
+    let superseded = false;
     try {
       const fn = this.opts.functions.mustGet(task.function_name);
       assertApprovedFunction(fn, task);
@@ -287,22 +428,29 @@ export class TaskService {
         }, this.opts.functionTimeoutMs);
       });
       FunctionRegistry.checkInputs(fn, task.input_files.length);
-      const ctx = this.context(task, input.payload, controller.signal, outputs);
+      const ctx = this.context(task, payload, controller.signal, outputs);
       const result = await Promise.race([Promise.resolve().then(() => fn.run(ctx)), timeout]);
       if (typeof result !== 'string') throw new TesseraError('function_failed', `${task.function_name} returned no result string`);
       if (controller.signal.aborted) throw new TesseraError('timeout', `${task.function_name} timed out`);
-      this.finish(task.task_id, 'Finished', null, outputs);
+      if (!this.finish(task.task_id, 'Finished', null, outputs, attempt, { ok: true, result })) {
+        superseded = true;
+        throw new TesseraError('conflict', `task ${task.task_id} was taken over by another node; this run's results were dropped`);
+      }
       return result;
     } catch (err) {
       controller.abort();
       const e = err instanceof TesseraError ? err : new TesseraError('function_failed', `${task.function_name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       // Outputs of a failed run are never shown to anyone: they are removed with the failure.
-      await this.opts.files.discard(outputs.created).catch((discardErr) => this.opts.logger.error({ err: discardErr }, 'could not remove outputs of a failed task'));
-      this.finish(task.task_id, 'Failed', e.message, null);
+      await this.discard(outputs);
+      if (!superseded) this.finish(task.task_id, 'Failed', e.message, null, attempt, { ok: false, code: e.code, message: e.message });
       throw e;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private discard(outputs: Outputs): Promise<void> {
+    return this.opts.files.discard(outputs.created).catch((err) => this.opts.logger.error({ err }, 'could not remove outputs of a failed task'));
   }
 
   /** The worker context: file reads and MesaTEE's three ways of saving results. */
@@ -347,8 +495,12 @@ export class TaskService {
     };
   }
 
-  /** At start-up: tasks left Running by a crash fail, with the reason, instead of hanging forever. */
+  /**
+   * At start-up: tasks left Running by a crash fail, with the reason, instead of hanging forever. Not in a
+   * cluster: there the work queue hands a dead node's task to another node.
+   */
   recoverInterrupted(): number {
+    if (this.opts.queue) return 0;
     return this.opts.store.transact((tx) => {
       let n = 0;
       for (const [, stored] of tx.list<TaskRecord>(TASKS)) {
@@ -365,11 +517,15 @@ export class TaskService {
     }).result;
   }
 
-  /** Records the end of a run: status, reason, and the results, in one transaction. */
-  private finish(taskId: string, status: 'Finished' | 'Failed', reason: string | null, outputs: Outputs | null) {
+  /**
+   * Records the end of a run: status, reason, and the results, in one transaction. With `attempt` (a
+   * cluster), only while the task is still this node's delivery `attempt`; false, recording nothing, if not.
+   */
+  private finish(taskId: string, status: 'Finished' | 'Failed', reason: string | null, outputs: Outputs | null, attempt?: number, outcome?: Outcome): boolean {
     try {
-      this.opts.store.transact((tx) => {
+      return this.opts.store.transact((tx) => {
         const task = this.load(tx, taskId)!;
+        if (attempt !== undefined && (task.status !== 'Running' || task.run_attempt !== attempt || task.running_on !== this.opts.nodeId)) return false;
         task.status = status;
         task.failure_reason = reason;
         if (outputs) {
@@ -377,7 +533,12 @@ export class TaskService {
           if (outputs.shared) task.task_result_file_id = outputs.shared;
         }
         this.save(tx, task);
-      });
+        if (attempt !== undefined) {
+          tx.delete(INVOCATIONS, taskId);
+          if (outcome) tx.put(OUTCOMES, taskId, outcome);
+        }
+        return true;
+      }).result;
     } catch (err) {
       this.opts.logger.error({ err: asTesseraError(err), taskId }, 'could not record the end of a task');
       throw err;

@@ -34,6 +34,24 @@ export interface TaskRecord {
   failure_reason: string | null;
   /** The node a Running task runs on: after a restart a node fails only its own interrupted tasks (a cluster shares the store). */
   running_on?: string;
+  /**
+   * In a cluster: the delivery of the task's work message whose node runs it now (1, 2, … as JetStream
+   * redelivers). A node records its end only if this is still its own delivery, so a run that was replaced
+   * records nothing.
+   */
+  run_attempt?: number;
+}
+
+/**
+ * How a cluster hands a claimed task to the node that runs it (src/cluster/work-queue.ts, JetStream); one
+ * node runs its tasks itself and has none.
+ */
+export interface TaskQueue {
+  publish(kind: string, id: string, body: Buffer): Promise<void>;
+  /** Whether the work waits in the queue, published and not yet acknowledged. */
+  pending(kind: string, id: string): Promise<boolean>;
+  notify(kind: string, id: string): void;
+  waitFor(kind: string, id: string, settled: () => boolean, timeoutMs: number): Promise<boolean>;
 }
 
 /** What tasks need of the file store. */

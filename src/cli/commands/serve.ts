@@ -10,6 +10,7 @@ import { dataDirOf } from '../target.js';
 import { listenFailure, type PortFlags, portOptions, portsFromFlags, PORTS_HELP } from '../ports.js';
 import { initDataDir } from '../../node/init.js';
 import { startNode } from '../../node/node.js';
+import { NODE_ROLES } from '../../node/options.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type Level = (typeof LEVELS)[number];
@@ -27,7 +28,14 @@ const parseLevel = (value: string): Level => {
 interface ServeOptions extends PortFlags {
   data: string;
   logLevel?: Level;
+  role?: NodeRole;
 }
+
+type NodeRole = (typeof NODE_ROLES)[number];
+const parseRole = (value: string): NodeRole => {
+  if (!(NODE_ROLES as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${NODE_ROLES.join(', ')}`);
+  return value as NodeRole;
+};
 
 async function serve(opts: ServeOptions) {
   const paths = dataDirPaths(opts.data);
@@ -37,7 +45,7 @@ async function serve(opts: ServeOptions) {
   const ports = portsFromFlags(opts);
   let node;
   try {
-    node = await startNode({ dataDir: opts.data, ports, logLevel: opts.logLevel });
+    node = await startNode({ dataDir: opts.data, ports, logLevel: opts.logLevel, role: opts.role });
   } catch (err) {
     throw listenFailure(err, loadConfig(paths.config), opts) ?? err;
   }
@@ -78,7 +86,8 @@ async function serve(opts: ServeOptions) {
 
 const serveOptions = (cmd: Command) =>
   portOptions(cmd.option('-d, --data <dir>', 'data directory (or $TESSERA_DATA)', dataDirOf()), parsePort)
-    .option('--log-level <level>', `log level: ${LEVELS.join(', ')}`, parseLevel);
+    .option('--log-level <level>', `log level: ${LEVELS.join(', ')}`, parseLevel)
+    .option('--role <role>', `in a cluster: ${NODE_ROLES.join(', ')} (node.role; docs/cluster.md)`, parseRole);
 
 export function registerServe(program: Command) {
   serveOptions(
@@ -99,7 +108,8 @@ A port that is taken ends serve with one line naming the listener and its settin
 Examples:
   $ tessera serve
   $ tessera serve --data ./node2 --port-base 9000
-  $ tessera serve --data ./node1 --https-port 8443 --fns-port 0 --log-level debug`,
+  $ tessera serve --data ./node1 --https-port 8443 --fns-port 0 --log-level debug
+  $ tessera serve --data ./node3 --role worker          # a cluster node that only runs tasks and calls`,
       ),
   ).action(serve);
 

@@ -6,6 +6,7 @@ import { functionsCapability } from './functions.js';
 import { governanceCapability } from './governance.js';
 import { nodeApiCapability } from './node-api.js';
 import { tasksCapability } from './tasks.js';
+import { workCapability } from './work.js';
 import { workflowsCapability } from './workflows.js';
 
 /**
@@ -14,6 +15,7 @@ import { workflowsCapability } from './workflows.js';
  */
 export const capabilities = (): Capability[] => [
   nodeApiCapability(),
+  workCapability(),
   kmsCapability(),
   filesCapability(),
   functionsCapability(),

@@ -12,6 +12,7 @@ import type { Capability } from '../capability.js';
 export function nodeApiCapability(): Capability {
   return {
     name: 'node',
+    onWorkers: true,
     async routes(app, ctx) {
       const { config, ledger, version } = ctx;
       healthRoutes(app, version);

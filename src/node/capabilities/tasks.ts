@@ -8,7 +8,11 @@ import type { Capability } from '../capability.js';
 
 // MesaTEE tasks (TMS and FNS over the wire, /v1/tasks over REST): multi-party approval and invocation.
 
+/** How often a cluster node looks for claimed tasks that never reached the work queue. */
+const REQUEUE_EVERY_MS = 10_000;
+
 export function tasksCapability(): Capability {
+  let sweeper: NodeJS.Timeout | undefined;
   return {
     name: 'tasks',
     start(ctx) {
@@ -23,11 +27,26 @@ export function tasksCapability(): Capability {
         logger,
         tokenKey: deriveKey(ctx.masterKey, 'task tokens'),
         nodeId: ctx.ledger.id,
+        queue: ctx.services.work,
+        maxAttempts: config.nats.work_max_attempts,
       });
       const recovered = tasks.recoverInterrupted();
       if (recovered) logger.warn({ tasks: recovered }, 'tasks interrupted by the last shutdown were marked Failed');
       ctx.services.tasks = tasks;
+      const queue = ctx.services.work;
+      if (queue && config.node.role !== 'api') {
+        queue.handle('task', (id, _body, delivery) => tasks.runQueued(id, delivery));
+        let seen = new Set<string>();
+        sweeper = setInterval(() => {
+          tasks.requeueLost(seen).then(
+            (now) => (seen = now),
+            (err: Error) => logger.warn({ err: err.message }, 'could not look for tasks to queue again'),
+          );
+        }, REQUEUE_EVERY_MS);
+        sweeper.unref();
+      }
     },
+    stop: () => clearInterval(sweeper),
     routes: (app, ctx) => taskRoutes(app, ctx.need('tasks'), ctx.need('functions'), ctx.need('registered')),
     wire: (ctx) => ({
       fns: fns(ctx.need('tasks'), ctx.need('files')),
