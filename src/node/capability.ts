@@ -18,6 +18,7 @@ import type { Ledger } from '../store/ledger.js';
 import type { Store } from '../store/types.js';
 import type { TaskService } from '../tasks/service.js';
 import type { MessageHandler } from '../wire/dispatch.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { WorkQueue } from '../cluster/work-queue.js';
 import type { WorkflowRuntime } from '../workflows/runtime.js';
 import type { WorkflowService } from '../workflows/service.js';
@@ -45,6 +46,8 @@ export interface Services {
   tasks: TaskService;
   /** A cluster's work queue (capabilities/work.ts); absent on one node, so read it as `ctx.services.work`. */
   work: WorkQueue;
+  /** The work queue's NATS connection, for what else a cluster's nodes share through NATS; absent on one node. */
+  nats: NatsConnection;
 }
 
 /** What the node has built before any capability starts, and what capabilities share. */

@@ -22,7 +22,7 @@ export const NodeOptions = Type.Object(
       enum: [...NODE_ROLES],
       default: 'all',
       description:
-        "In a cluster: 'all' answers requests and runs work; 'api' answers requests and leaves the work (tasks, Fn calls, workflow instances) to other nodes; 'worker' runs work and answers only /node and /v1/health (docs/cluster.md). One node on SQLite is always 'all'",
+        "In a cluster: 'all' answers requests and runs work; 'api' answers requests (CCF app endpoints and synchronous Fn calls run where they arrive) and leaves queued work (tasks, detached Fn calls) and workflow instances to other nodes; 'worker' runs work and answers only /node and /v1/health (docs/cluster.md). One node on SQLite is always 'all'",
     }),
     shutdown_grace_ms: Type.Integer({
       minimum: 0,

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse, stringify } from 'smol-toml';
 import { type TestNode, tempDir, tessera } from '../helpers/cli.js';
+import { fnDir, nodeYaml } from '../helpers/fn-fixtures.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 import { type TestCluster, as, startCluster, url } from '../helpers/cluster.js';
 import { https } from '../helpers/https-client.js';
 
@@ -24,7 +26,7 @@ function setRole(node: TestNode, role: string) {
 }
 
 before(async () => {
-  cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], settings: ['nats.work_ack_wait_ms=1500', 'ledger.signature_interval_ms=200', 'log.level=info'] });
+  cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], settings: ['nats.work_ack_wait_ms=1500', 'fn.allow_direct_deploy=true', 'ledger.signature_interval_ms=200', 'log.level=info'] });
   [api, workerA, workerB] = cluster.nodes;
   setRole(api, 'api');
   setRole(workerA, 'worker');
@@ -115,4 +117,39 @@ test('node.role other than "all" is refused for one node on SQLite, with the rea
   const bad = await tessera(['serve', '--data', dir, '--role', 'boss']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /one of all, api, worker/);
+});
+
+test('NATS away: an invocation is refused as unavailable and the task stays Ready; once NATS is back it runs', async () => {
+  const task = await createTask(api, 'echo');
+  await cluster.nats.halt();
+  try {
+    const refused = await invoke(api, task, 'later');
+    assert.equal(refused.status, 503, refused.body.toString());
+    assert.match(refused.json().error.message, /the work queue did not take task/);
+    assert.equal((await taskView(api, task.task_id)).status, 'Ready');
+  } finally {
+    await cluster.nats.start();
+  }
+  // The nodes find the restarted server by themselves.
+  let run = await invoke(api, task, 'later');
+  for (let i = 0; run.status === 503 && i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    run = await invoke(api, task, 'later');
+  }
+  assert.equal(run.status, 200, run.body.toString());
+  assert.equal(run.json().result, 'later');
+});
+
+test('an Fn function deployed through one node: a detached call is queued and run by a worker, with the package from NATS', async () => {
+  const dir = fnDir('shout', nodeYaml('shout'), { 'func.js': "const fdk = require('@fnproject/fdk'); fdk.handle((input) => { console.error('detached call ran with ' + input); return 'ok'; }, { inputMode: 'string' });" });
+  const deployed = await tessera(['fn', 'deploy', dir, '--app', 'demo', '-i', `${identitiesDirOf(join(cluster.root, 'node1'))}/alice`, '--url', url(api, ''), '--insecure-skip-verification']);
+  assert.equal(deployed.code, 0, deployed.stderr);
+  const id = deployed.stdout.trim();
+  const call = await https(url(api, `/invoke/${id}`), as(api, 'alice'), { method: 'POST', body: Buffer.from('hello-cluster'), headers: { 'content-type': 'text/plain', 'fn-invoke-type': 'detached' } });
+  assert.equal(call.status, 202, call.body.toString());
+  const started = Date.now();
+  const ranOn = () => [workerA, workerB].find((w) => w.logs().includes('detached call ran with hello-cluster'));
+  while (!ranOn() && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 200));
+  assert.ok(ranOn(), `a worker ran the detached call\n${workerA.logs().slice(-2000)}\n${workerB.logs().slice(-2000)}`);
+  assert.ok(!api.logs().includes('detached call ran with'), 'the api node ran none of it');
 });

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { TesseraError } from '../../errors/index.js';
+import { asTesseraError, TesseraError } from '../../errors/index.js';
 import type { Confiner } from '../../sandbox/process/confine.js';
 import { type FnCall, FnCallError, type FnResponse } from '../../sandbox/process/hot-process.js';
 import { ProcessPool } from '../../sandbox/process/pool.js';
@@ -86,6 +86,13 @@ function random16(): Buffer {
 }
 
 /** Fn-style 26-character base32 ids (call ids): 48-bit milliseconds, then randomness. */
+/** A detached call as the work queue carries it (sealed by the queue). */
+interface QueuedCall {
+  fn: string;
+  headers: Record<string, string[]>;
+  body: string;
+}
+
 export function fnId(): string {
   let time = Date.now();
   let head = '';
@@ -140,7 +147,16 @@ export class FnService {
   private readonly records: RowCache<FnRecord>;
 
   constructor(
-    private readonly opts: { store: Store; logger: Logger; settings: FnSettings; packages: PackageStore; cache: CodeCache; confiner: Confiner },
+    private readonly opts: {
+      store: Store;
+      logger: Logger;
+      settings: FnSettings;
+      packages: PackageStore;
+      cache: CodeCache;
+      confiner: Confiner;
+      /** A cluster's work queue: detached calls go through it to whichever node runs them. None on one node. */
+      queue?: { publish(kind: string, id: string, body: Buffer): Promise<void> };
+    },
   ) {
     this.records = new RowCache(opts.store);
   }
@@ -480,7 +496,17 @@ export class FnService {
     const call: FnCall = { callId, body, headers, deadline: new Date(Date.now() + (f.func.timeout ?? 30) * 1000) };
     const pool = this.pool(f);
     if (detached) {
-      pool.call(call).catch((err) => this.opts.logger.warn({ fn: f.name, call_id: callId, err: (err as Error).message }, 'detached call failed'));
+      if (this.opts.queue) {
+        // Answered once the queue holds the call (it is then run at least once, by whichever node pulls it).
+        const queued: QueuedCall = { fn: f.id, headers, body: body.toString('base64') };
+        try {
+          await this.opts.queue.publish('fn', callId, Buffer.from(JSON.stringify(queued)));
+        } catch (err) {
+          return fnError(503, asTesseraError(err).message);
+        }
+      } else {
+        pool.call(call).catch((err) => this.opts.logger.warn({ fn: f.name, call_id: callId, err: (err as Error).message }, 'detached call failed'));
+      }
       return { status: 202, headers: { 'fn-call-id': [callId] }, body: Buffer.alloc(0) };
     }
     try {
@@ -491,6 +517,23 @@ export class FnService {
       if (err instanceof TesseraError && err.code === 'unavailable') return fnError(503, err.message);
       throw err;
     }
+  }
+
+  /**
+   * A detached call from the work queue (a cluster), run here; it resolves (and the message is acknowledged)
+   * however the call ends: a function that fails is the caller's to see in its logs, not to run again.
+   */
+  async runQueued(callId: string, message: Buffer): Promise<void> {
+    const queued = JSON.parse(message.toString()) as QueuedCall;
+    const f = this.record(queued.fn);
+    if (!f || isArchived(f.owner)) {
+      this.opts.logger.warn({ fn_id: queued.fn, call_id: callId }, 'a queued detached call names a function that is gone; dropped');
+      return;
+    }
+    const call: FnCall = { callId, body: Buffer.from(queued.body, 'base64'), headers: queued.headers, deadline: new Date(Date.now() + (f.func.timeout ?? 30) * 1000) };
+    await this.pool(f)
+      .call(call)
+      .catch((err) => this.opts.logger.warn({ fn: f.name, call_id: callId, err: (err as Error).message }, 'detached call failed'));
   }
 
   /**

@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodeCache } from '../../functions/process/code-cache.js';
-import { PackageStore } from '../../functions/process/package-store.js';
+import { DirectoryPlace, PackageStore } from '../../functions/process/package-store.js';
+import { NatsObjectPlace } from '../../cluster/object-place.js';
 import { FnService } from '../../functions/process/service.js';
 import { fnRoutes } from '../../http/routes/fn.js';
 import { deriveKey } from '../../kms/master-key.js';
@@ -25,7 +26,9 @@ export function fnCapability(): Capability {
       cgroups = Cgroups.detect();
       if (!cgroups.cgroups) logger.warn({ reason: cgroups.reason }, 'no cgroups for function processes: their memory is held by rlimits, their PIDs and CPU not at all');
       const packageLimits = { maxBytes: config.fn.max_package_bytes, maxEntries: 20000 };
-      const packages = new PackageStore(paths.fnPackages, deriveKey(masterKey, 'process function packages'));
+      // A cluster's nodes share packages through NATS, so a function deployed through one runs on any.
+      const place = ctx.services.nats ? await NatsObjectPlace.open(ctx.services.nats, `${config.nats.bucket}-fn-packages`, config.nats.replicas, config.nats.timeout_ms) : new DirectoryPlace(paths.fnPackages);
+      const packages = new PackageStore(place, deriveKey(masterKey, 'process function packages'));
       const fns = new FnService({
         store,
         logger,
@@ -43,10 +46,12 @@ export function fnCapability(): Capability {
         },
         packages,
         cache: new CodeCache(join(run, 'code'), packages, logger, packageLimits),
+        queue: ctx.services.work,
         confiner: new Confiner({ mode: config.fn.confinement, uid: config.fn.uid, gid: config.fn.gid, pids: config.fn.max_pids, cpus: config.fn.cpus, runDir: join(run, 'run'), cgroups: cgroups.cgroups }),
       });
       await fns.open();
       ctx.services.fns = fns;
+      ctx.services.work?.handle('fn', (callId, body) => fns.runQueued(callId, body));
     },
     routes: (app, ctx) => fnRoutes(app, ctx.need('fns'), { maxPackageBytes: ctx.config.fn.max_package_bytes, maxBodyBytes: ctx.config.http.max_body_bytes }),
     // Every function process (and its process group) is killed now, and waited for with the listeners.

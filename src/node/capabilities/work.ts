@@ -28,6 +28,7 @@ export function workCapability(): Capability {
         logger: ctx.logger,
       });
       ctx.services.work = queue;
+      ctx.services.nats = nc;
       ctx.logger.info({ stream: queue.stream, role: config.node.role }, config.node.role === 'api' ? 'work queue open: this node queues work and runs none (node.role = "api")' : 'work queue open: this node queues and runs work');
     },
     async opened(ctx) {
