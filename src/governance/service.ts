@@ -243,7 +243,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
   }
 
   private async validate(tx: Tx, proposal: string, checks: Checks): Promise<void> {
-    const ctx = { principals: this.opts.principals, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: (s: string) => this.deps(tx, checks).constitutionProblem(s) };
+    const ctx = { tx, serviceCertPem: this.opts.serviceCertPem, principals: this.opts.principals, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: (s: string) => this.deps(tx, checks).constitutionProblem(s) };
     let result: unknown;
     try {
       result = await this.runConstitution(tx, null, 'validate', [proposal], 'ro', checks, {
@@ -303,6 +303,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
     try {
       const ctx: ActionContext = {
         tx,
+        serviceCertPem: this.opts.serviceCertPem,
         principals: this.opts.principals,
         proposalId,
         builtins: this.opts.builtins,
