@@ -6,7 +6,7 @@ import type { Tx } from '../store/types.js';
 import { jwkShapeProblem, jwksProblem } from './jwks.js';
 import { pathTemplateProblem } from './path-template.js';
 import { GOV, type JsRuntimeOptions, type MemberInfo } from './tables.js';
-import { type NodeInfo, joinProblem, nodeRows } from './nodes.js';
+import { type EvidenceCheck, type NodeInfo, joinProblem, nodeRows } from './nodes.js';
 
 // The actions a proposal may carry. Each validates its arguments (the default constitution's validate
 // calls these) and applies them inside the governance transaction (its apply does).
@@ -15,6 +15,8 @@ export interface ActionContext {
   tx: Tx;
   /** The service certificate (the CA every node's certificates come from). */
   serviceCertPem?: string;
+  /** The SDK's evidence check, for a joining node (nodes.ts). */
+  checkEvidence?: EvidenceCheck;
   principals: PrincipalService;
   proposalId: string;
   /** Names of built-in functions this node has. */
@@ -135,17 +137,17 @@ function removalProblem(tx: Tx, nodeId: string): string | null {
 
 export const ACTIONS: Record<string, Action> = {
   transition_node_to_trusted: {
-    validate: (a, { tx, serviceCertPem }) => {
+    validate: (a, { tx, serviceCertPem, checkEvidence }) => {
       if (!isObject(a)) return 'args must be an object';
       const problem = entityIdProblem(a.node_id, 'node_id') ?? (str(a.valid_from) ? null : 'valid_from must be of type string');
       if (problem) return problem;
       if (a.validity_period_days !== undefined && (!Number.isInteger(a.validity_period_days) || (a.validity_period_days as number) < 1)) return 'validity_period_days must be an integer of at least 1';
-      return joinProblem(tx, a.node_id as string, serviceCertPem);
+      return joinProblem(tx, a.node_id as string, serviceCertPem, checkEvidence);
     },
     // Checked again against the state the final vote sees. The node's identity becomes a service principal, so
     // the other nodes' internal listeners accept it; until then it is none, and they refuse it.
-    apply: (a, { tx, principals, serviceCertPem }) => {
-      const problem = joinProblem(tx, a.node_id, serviceCertPem);
+    apply: (a, { tx, principals, serviceCertPem, checkEvidence }) => {
+      const problem = joinProblem(tx, a.node_id, serviceCertPem, checkEvidence);
       if (problem) throw new TesseraError('invalid_input', problem);
       const node = tx.get<NodeInfo>(GOV.nodesInfo, a.node_id)!;
       if (!principals.byCertIdIn(tx, certIdOfPem(node.cert))) principals.addIn(tx, { name: node.node_data.name, role: 'service', certPem: node.cert, tokenHash: null });

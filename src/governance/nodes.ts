@@ -1,6 +1,5 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { isIssuedBy } from '../crypto/certificates.js';
-import { evidenceOf, verifyNodeCertificate } from '../attestation/verify.js';
 import type { ReadTx } from '../store/types.js';
 import { GOV } from './tables.js';
 
@@ -44,6 +43,13 @@ export function acceptedMeasurements(tx: ReadTx): string[] {
   return [...new Set(nodeRows(tx).flatMap(([, n]) => (n.status === 'Trusted' && n.measurement ? [n.measurement] : [])))];
 }
 
+/**
+ * The SDK's check of a node certificate's evidence (attestation/verify.ts: its provider's rules, its binding to
+ * the certificate's key, its age), without the auditors' list: returns the measurement it attests, or throws.
+ * The node gives it to governance (node/capabilities/governance.ts), which does not import attestation.
+ */
+export type EvidenceCheck = (certDer: Buffer, maxAgeMs: number) => string;
+
 /** How long after it was made a Pending node's evidence is still taken by governance: members may take days to vote. */
 const JOIN_EVIDENCE_MAX_AGE_MS = 30 * 86_400_000;
 
@@ -53,28 +59,24 @@ const JOIN_EVIDENCE_MAX_AGE_MS = 30 * 86_400_000;
  * key, under its provider's rules), it attests the measurement recorded beside it, and that measurement is
  * one the Trusted nodes run.
  */
-export function joinProblem(tx: ReadTx, nodeId: string, caPem: string | undefined): string | null {
+export function joinProblem(tx: ReadTx, nodeId: string, caPem: string | undefined, check: EvidenceCheck | undefined): string | null {
   const node = tx.get<NodeInfo>(GOV.nodesInfo, nodeId);
   if (!node) return `no node ${nodeId} in public:ccf.gov.nodes.info (tessera cluster add-node records one)`;
   if (node.status !== 'Pending') return `node ${nodeId} is ${node.status}, not Pending: only a Pending node becomes Trusted`;
   if (!node.attested_cert || !node.measurement) return `node ${nodeId} has not recorded its attestation yet: start it (tessera serve) and propose again once it logs that it waits for members`;
-  if (!caPem) return 'this node does not know the service certificate';
+  if (!caPem || !check) return 'this node cannot check a joining node: it was not given the service certificate and the evidence verifier';
   try {
     if (!isIssuedBy(node.attested_cert, caPem)) return `the attested certificate recorded for node ${nodeId} was not issued by the service CA`;
   } catch {
     return `the attested certificate recorded for node ${nodeId} is not a valid X.509 certificate`;
   }
-  let verified;
+  let attested: string;
   try {
-    const der = Buffer.from(new X509Certificate(node.attested_cert).raw);
-    const claimed = evidenceOf(der);
-    // The provider's rules, the binding to the certificate's key and the age, as the SDK checks them; which
-    // measurements are accepted is the service's own rule, checked below.
-    verified = verifyNodeCertificate(der, { allowed: [{ mr_enclave: claimed.mr_enclave, mr_signer: claimed.mr_signer }], maxAgeMs: JOIN_EVIDENCE_MAX_AGE_MS });
+    attested = check(Buffer.from(new X509Certificate(node.attested_cert).raw), JOIN_EVIDENCE_MAX_AGE_MS);
   } catch (err) {
     return `the evidence recorded for node ${nodeId} does not verify (${(err as Error).message}): restart the node so it records fresh evidence, and do not trust it until it does`;
   }
-  if (verified.measurement.mr_enclave !== node.measurement) return `node ${nodeId} records measurement ${node.measurement}, but its evidence attests ${verified.measurement.mr_enclave}: the row was altered`;
+  if (attested !== node.measurement) return `node ${nodeId} records measurement ${node.measurement}, but its evidence attests ${attested}: the row was altered`;
   const accepted = acceptedMeasurements(tx);
   if (!accepted.includes(node.measurement)) {
     return `node ${nodeId} runs measurement ${node.measurement}, which no Trusted node runs (${accepted.join(', ') || 'none recorded'}): run the same Tessera build and measured settings as the service`;

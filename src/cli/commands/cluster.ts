@@ -32,7 +32,7 @@ Example:
       `
 The new directory gets the service's tessera.toml, CA and master key (so it reaches the same PostgreSQL and
 NATS, and reads what the other nodes sealed) and a key and certificate of its own, recorded Pending in the
-shared store (public:ccf.gov.nodes.info). It serves only once members trust it with transition_node_to_trusted. Run it on a machine that has the sealing key (kms.sealing_key_file) the master key is sealed with.
+shared store's nodes table. It serves only once members trust it with transition_node_to_trusted. Run it on a machine that has the sealing key (kms.sealing_key_file) the master key is sealed with.
 
 Example:
   $ tessera cluster add-node --from ./node1 --data ./node2`,
