@@ -6,12 +6,17 @@ import type { Tx } from '../store/types.js';
 import { jwkShapeProblem, jwksProblem } from './jwks.js';
 import { pathTemplateProblem } from './path-template.js';
 import { GOV, type JsRuntimeOptions, type MemberInfo } from './tables.js';
+import { type EvidenceCheck, type NodeInfo, joinProblem, nodeRows } from './nodes.js';
 
 // The actions a proposal may carry. Each validates its arguments (the default constitution's validate
 // calls these) and applies them inside the governance transaction (its apply does).
 
 export interface ActionContext {
   tx: Tx;
+  /** The service certificate (the CA every node's certificates come from). */
+  serviceCertPem?: string;
+  /** The SDK's evidence check, for a joining node (nodes.ts). */
+  checkEvidence?: EvidenceCheck;
   principals: PrincipalService;
   proposalId: string;
   /** Names of built-in functions this node has. */
@@ -28,7 +33,8 @@ export interface ActionContext {
 }
 
 interface Action {
-  validate(args: any, ctx: Omit<ActionContext, 'tx' | 'proposalId'>): string | null;
+  /** `ctx.tx` is the proposal's transaction, read only here: checks against the current state refuse a proposal before any vote. */
+  validate(args: any, ctx: Omit<ActionContext, 'proposalId'>): string | null;
   apply(args: any, ctx: ActionContext): void;
 }
 
@@ -115,7 +121,56 @@ function nameFor(tx: Tx, principals: PrincipalService, certPem: string): string 
   return certIdOfPem(certPem);
 }
 
+/** Why `node_id` may not be removed, or null: it exists, and it is not the last Trusted node. */
+function removalProblem(tx: Tx, nodeId: string): string | null {
+  const node = tx.get<NodeInfo>(GOV.nodesInfo, nodeId);
+  if (!node) {
+    // A service with an empty table is its one node, made by init.
+    const only = nodeRows(tx).length === 0 ? ' (this service has one node, not recorded in the table: it cannot be removed)' : '';
+    return `no node ${nodeId} in public:ccf.gov.nodes.info${only}`;
+  }
+  if (node.status === 'Retired') return `node ${nodeId} is already Retired`;
+  const trusted = nodeRows(tx).filter(([, n]) => n.status === 'Trusted');
+  if (node.status === 'Trusted' && trusted.length === 1) return `node ${nodeId} is the last Trusted node: removing it would leave no node to serve the service`;
+  return null;
+}
+
 export const ACTIONS: Record<string, Action> = {
+  transition_node_to_trusted: {
+    validate: (a, { tx, serviceCertPem, checkEvidence }) => {
+      if (!isObject(a)) return 'args must be an object';
+      const problem = entityIdProblem(a.node_id, 'node_id') ?? (str(a.valid_from) ? null : 'valid_from must be of type string');
+      if (problem) return problem;
+      if (a.validity_period_days !== undefined && (!Number.isInteger(a.validity_period_days) || (a.validity_period_days as number) < 1)) return 'validity_period_days must be an integer of at least 1';
+      return joinProblem(tx, a.node_id as string, serviceCertPem, checkEvidence);
+    },
+    // Checked again against the state the final vote sees. The node's identity becomes a service principal, so
+    // the other nodes' internal listeners accept it; until then it is none, and they refuse it.
+    apply: (a, { tx, principals, serviceCertPem, checkEvidence }) => {
+      const problem = joinProblem(tx, a.node_id, serviceCertPem, checkEvidence);
+      if (problem) throw new TesseraError('invalid_input', problem);
+      const node = tx.get<NodeInfo>(GOV.nodesInfo, a.node_id)!;
+      if (!principals.byCertIdIn(tx, certIdOfPem(node.cert))) principals.addIn(tx, { name: node.node_data.name, role: 'service', certPem: node.cert, tokenHash: null });
+      tx.put<NodeInfo>(GOV.nodesInfo, a.node_id, { ...node, status: 'Trusted' });
+    },
+  },
+  remove_node: {
+    validate: (a, { tx }) => {
+      if (!isObject(a)) return 'args must be an object';
+      return entityIdProblem(a.node_id, 'node_id') ?? removalProblem(tx, a.node_id as string);
+    },
+    // As CCF: a Pending node's row goes, a Trusted one is Retired. Its principal goes too, so every listener
+    // refuses its identity; the node itself sees Retired and stops (node/node-join.ts).
+    apply: (a, { tx, principals }) => {
+      const problem = removalProblem(tx, a.node_id);
+      if (problem) throw new TesseraError('invalid_input', problem);
+      const node = tx.get<NodeInfo>(GOV.nodesInfo, a.node_id)!;
+      const principal = principals.byCertIdIn(tx, certIdOfPem(node.cert));
+      if (principal?.role === 'service') principals.removeIn(tx, principal.name);
+      if (node.status === 'Pending') tx.delete(GOV.nodesInfo, a.node_id);
+      else tx.put<NodeInfo>(GOV.nodesInfo, a.node_id, { ...node, status: 'Retired', retired_committed: true });
+    },
+  },
   set_js_app: {
     validate: (a) => bundleProblem(a),
     apply: (a, { tx, proposalId }) => {

@@ -10,6 +10,7 @@ import { DEFAULT_CONSTITUTION } from './default-constitution.js';
 import { GOV_PRELUDE, govHost } from './ccf-global.js';
 import type { GovKvDeps, GovPhase } from './ccf-kv.js';
 import { GOV, type JsRuntimeOptions, type MemberInfo } from './tables.js';
+import type { EvidenceCheck } from './nodes.js';
 
 /** What the dry run of a proposed constitution runs validate, resolve and apply on: a proposal of no actions. */
 const PROBE_PROPOSAL = '{"actions":[]}';
@@ -63,6 +64,8 @@ export interface GovernanceOptions {
   lastSignature?: () => { seqno: number; root: string } | null;
   /** The service certificate (public:ccf.gov.service.info to governance code). */
   serviceCertPem?: string;
+  /** The SDK's evidence check, for transition_node_to_trusted (nodes.ts). */
+  checkEvidence?: EvidenceCheck;
 }
 
 /** Constitution sources checked for this request (load, exports, dry run): source → problem, or null if fine. */
@@ -243,7 +246,7 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
   }
 
   private async validate(tx: Tx, proposal: string, checks: Checks): Promise<void> {
-    const ctx = { principals: this.opts.principals, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: (s: string) => this.deps(tx, checks).constitutionProblem(s) };
+    const ctx = { tx, serviceCertPem: this.opts.serviceCertPem, checkEvidence: this.opts.checkEvidence, principals: this.opts.principals, builtins: this.opts.builtins, processes: this.opts.processes, constitutionCheck: (s: string) => this.deps(tx, checks).constitutionProblem(s) };
     let result: unknown;
     try {
       result = await this.runConstitution(tx, null, 'validate', [proposal], 'ro', checks, {
@@ -303,6 +306,8 @@ export function probe() { return ${JSON.stringify(EXPORT_ARGS.map(([n]) => n))}.
     try {
       const ctx: ActionContext = {
         tx,
+        serviceCertPem: this.opts.serviceCertPem,
+        checkEvidence: this.opts.checkEvidence,
         principals: this.opts.principals,
         proposalId,
         builtins: this.opts.builtins,

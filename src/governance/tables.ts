@@ -20,6 +20,8 @@ export const GOV = {
   jwtIssuers: 'public:ccf.gov.jwt.issuers',
   jwtKeys: 'public:ccf.gov.jwt.public_signing_keys',
   coseRecent: 'public:ccf.gov.cose_recent_proposals',
+  /** The service's nodes and their status (nodes.ts): Pending, Trusted or Retired, as in CCF. */
+  nodesInfo: 'public:ccf.gov.nodes.info',
   functions: 'public:tessera.gov.functions',
 } as const;
 

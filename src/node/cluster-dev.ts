@@ -1,10 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TesseraError } from '../errors/index.js';
 import { addClusterNode } from './cluster.js';
+import { trustNode } from './cluster-trust.js';
+import { nodeIdOfPem } from '../governance/nodes.js';
+import { memberClient } from '../sdk/member.js';
 import { parseAssignment } from './config-edit.js';
 import { initDataDir } from './init.js';
 import { defaultFnDir } from './datadir.js';
@@ -144,6 +147,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
 
     const settings = ['store.backend=postgres', `store.url=${postgresUrl}`, 'files.blob_store=nats', `nats.url=${natsUrl}`].map(parseAssignment);
     const first = join(dir, 'node1');
+    const identities = join(dir, 'node1-identities');
+    if (opts.nodes > 1 && opts.members.length === 0) throw new TesseraError('invalid_input', 'a cluster of more than one node needs members: they trust each joining node (--members)');
     await initDataDir({ dir: first, users: opts.users, members: opts.members, settings });
     for (let i = 2; i <= opts.nodes; i++) await addClusterNode({ from: first, dir: join(dir, `node${i}`), name: `node${i}` });
     step(`${opts.nodes} data directories under ${dir}`);
@@ -151,12 +156,27 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     for (let i = 1; i <= opts.nodes; i++) {
       const dataDir = join(dir, `node${i}`);
       const base = opts.portBase === 0 ? 0 : opts.portBase + 100 * (i - 1);
-      const { proc, output } = await spawnUntil([process.execPath, ['--no-node-snapshot', opts.cli, 'serve', '--data', dataDir, '--port-base', String(base)]], /^tessera ready .*$/m, `node${i}`);
+      const serving = spawnUntil([process.execPath, ['--no-node-snapshot', opts.cli, 'serve', '--data', dataDir, '--port-base', String(base)]], /^tessera ready .*$/m, `node${i}`);
+      // A joining node waits, Pending, until members trust it: the members made here do so, through node1.
+      if (i > 1) {
+        serving.catch(() => {});
+        const nodeId = nodeIdOfPem(readFileSync(join(dataDir, 'node', 'cert.pem'), 'utf8'));
+        const ca = readFileSync(join(first, 'ca.pem'), 'utf8');
+        const members = opts.members.map((m) => memberClient({ url: nodes[0].https, cert: readFileSync(join(identities, m, 'cert.pem'), 'utf8'), key: readFileSync(join(identities, m, 'key.pem'), 'utf8'), ca }));
+        try {
+          await trustNode({ members, nodeId });
+        } catch (err) {
+          void serving.then(({ proc }) => proc.kill('SIGKILL'), () => {});
+          throw err;
+        }
+        step(`node${i} trusted by the members (transition_node_to_trusted)`);
+      }
+      const { proc, output } = await serving;
       const https = /https=(\S+)/.exec(output())?.[1] ?? `https://127.0.0.1:${base}`;
       nodes.push({ name: `node${i}`, dataDir, https, proc });
       step(`node${i} serves ${https}`);
     }
-    return { dir, postgresUrl, natsUrl, nodes, identities: join(dir, 'node1-identities'), stop };
+    return { dir, postgresUrl, natsUrl, nodes, identities, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -39,6 +39,7 @@ import { measuredSettings } from './measured-settings.js';
 import type { FastifyInstance } from 'fastify';
 import { type Capability, type NodeContext, type Services, servicesOf } from './capability.js';
 import { capabilities } from './capabilities/index.js';
+import { awaitTrust } from './node-join.js';
 
 export interface NodeOptions {
   dataDir: string;
@@ -177,6 +178,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
 
   try {
+    // A node of a cluster serves only once governance trusts it, and stops if it retires it (docs/cluster.md).
+    await awaitTrust({ store, logger, nodeCertPath: paths.nodeCert, attested: serverIdentity, stopping: () => life.stopping, onRetired: () => void close() });
     for (const capability of offered) {
       await capability.start?.(ctx);
       started.push(capability);

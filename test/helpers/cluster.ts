@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestNode, serveDataDir, tempDir, tessera, useEphemeralPorts } from './cli.js';
 import { type WireKeyConfig, decryptDownload, encryptForUpload, sha256 } from './files.js';
 import { https } from './https-client.js';
 import { type NatsServer, startNats } from './nats-server.js';
 import { type PostgresServer, startPostgres } from './postgres.js';
+import { nodeIdOfPem } from '../../src/governance/nodes.js';
+import { trustNode } from '../../src/node/cluster-trust.js';
+import { memberClient } from '../../src/sdk/member.js';
+import { identitiesDirOf } from '../../src/node/datadir.js';
 
 // A cluster for tests and benchmarks: a real PostgreSQL and NATS, a first node made with `init --set`, the
 // others with `cluster add-node`, every node served on ephemeral ports; and the REST calls they make of it.
@@ -18,7 +22,22 @@ export interface TestCluster {
   cleanup(): Promise<void>;
 }
 
+/** The members' clients towards `node`: how the helper trusts joining nodes through governance. */
+export const memberClients = (node: TestNode, members: string[]) =>
+  members.map((name) => {
+    const base = join(identitiesDirOf(node.dir), name);
+    return memberClient({ url: `https://127.0.0.1:${node.ports.https}`, cert: readFileSync(join(base, 'cert.pem'), 'utf8'), key: readFileSync(join(base, 'key.pem'), 'utf8'), ca: node.ca });
+  });
+
+/** A node's id (CCF's: the SHA-256 of its identity's public key), from its data directory. */
+export const nodeIdOfDir = (dir: string) => nodeIdOfPem(readFileSync(join(dir, 'node', 'cert.pem'), 'utf8'));
+
+/**
+ * Every node after the first joins as a Pending node; the members (m0 when none are asked for) propose and vote
+ * transition_node_to_trusted for it, as members of a real service would, so that it serves.
+ */
 export async function startCluster(opts: { nodes: number; users: string[]; members?: string[]; settings?: string[]; config?: (c: Record<string, any>) => void }): Promise<TestCluster> {
+  const members = opts.members?.length ? opts.members : ['m0'];
   const pg = await startPostgres();
   const nats = await startNats();
   const root = tempDir('tessera-cluster-');
@@ -31,15 +50,20 @@ export async function startCluster(opts: { nodes: number; users: string[]; membe
   };
   try {
     const settings = ['store.backend=postgres', `store.url=${pg.url}`, 'files.blob_store=nats', `nats.url=${nats.url}`, ...(opts.settings ?? [])].flatMap((s) => ['--set', s]);
-    const init = await tessera(['init', '--data', join(root, 'node1'), '--users', opts.users.join(','), '--members', (opts.members ?? []).join(','), ...settings]);
+    const init = await tessera(['init', '--data', join(root, 'node1'), '--users', opts.users.join(','), '--members', members.join(','), ...settings]);
     assert.equal(init.code, 0, init.stderr);
     for (let n = 2; n <= opts.nodes; n++) {
       const added = await tessera(['cluster', 'add-node', '--from', join(root, 'node1'), '--data', join(root, `node${n}`)]);
       assert.equal(added.code, 0, added.stderr);
     }
     for (let n = 1; n <= opts.nodes; n++) {
-      useEphemeralPorts(join(root, `node${n}`), opts.config);
-      nodes.push(await serveDataDir(join(root, `node${n}`), join(root, 'node1')));
+      const dir = join(root, `node${n}`);
+      useEphemeralPorts(dir, opts.config);
+      const serving = serveDataDir(dir, join(root, 'node1'));
+      // Not awaited first: a joining node is ready only once trusted. If trusting fails, it is ended below.
+      serving.catch(() => {});
+      if (n > 1) await trustNode({ members: memberClients(nodes[0], members), nodeId: nodeIdOfDir(dir) });
+      nodes.push(await serving);
     }
     return { pg, nats, root, nodes, cleanup };
   } catch (err) {

@@ -31,8 +31,8 @@ Example:
       'after',
       `
 The new directory gets the service's tessera.toml, CA and master key (so it reaches the same PostgreSQL and
-NATS, and reads what the other nodes sealed) and a key and certificate of its own, recorded in the shared
-store. Run it on a machine that has the sealing key (kms.sealing_key_file) the master key is sealed with.
+NATS, and reads what the other nodes sealed) and a key and certificate of its own, recorded Pending in the
+shared store's nodes table. It serves only once members trust it with transition_node_to_trusted. Run it on a machine that has the sealing key (kms.sealing_key_file) the master key is sealed with.
 
 Example:
   $ tessera cluster add-node --from ./node1 --data ./node2`,
@@ -40,8 +40,10 @@ Example:
     .action(async (flags: { from: string; data: string; name?: string }) => {
       // (add-node)
       const report = await addClusterNode({ from: flags.from, dir: flags.data, name: flags.name });
-      console.log(`Created ${report.dir}: node ${report.name} (${report.nodeId.slice(0, 16)}…), sharing the service of ${flags.from}`);
-      console.log(`\nNext: tessera serve --data ${flags.data}   (give it its own ports: --port-base)`);
+      console.log(`Created ${report.dir}: node ${report.name}, sharing the service of ${flags.from}. It is Pending: it serves once members trust it.`);
+      console.log(`node_id ${report.nodeId}`);
+      console.log(`\nNext: tessera serve --data ${flags.data}   (give it its own ports: --port-base; it records its attestation and waits)`);
+      console.log(`Then members propose transition_node_to_trusted {"node_id": "${report.nodeId}", "valid_from": "<now>"} and vote (docs/cluster.md).`);
     });
 
   cluster

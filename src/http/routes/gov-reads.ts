@@ -8,6 +8,7 @@ import { type Ledger, parseTxId, txIdOf } from '../../store/ledger.js';
 import type { Store } from '../../store/types.js';
 import { type NodeFacts, SERVICE_CREATION_TXID, publishedAddress } from './node.js';
 import { sendJson } from './negotiate.js';
+import { type NodeInfo, nodeRows } from '../../governance/nodes.js';
 
 // CCF's /gov service-state, transaction and state-digest reads (src/node/gov/handlers/service_state.h,
 // transactions.h, acks.h): all registered with no_auth_required, each behind CCF's api-version check
@@ -64,12 +65,25 @@ export function govReadRoutes(app: FastifyInstance, opts: { store: Store; princi
     if (!user) throw new TesseraError('not_found', `User ${id} does not exist.`);
     return user;
   }));
-  app.get('/gov/service/nodes', { schema: { hide: true } }, json(() => ({ value: [nodeView()] })));
+  // Every row of the nodes table; an empty table is this node alone (governance/nodes.ts). Another node's
+  // quote is the one it recorded when it last started; its addresses are not recorded.
+  const rowView = (id: string, n: NodeInfo) => {
+    if (id === opts.ledger.id) return { ...nodeView(), status: n.status, nodeData: n.node_data, retiredCommitted: n.retired_committed };
+    const quote = n.quote_info;
+    const quoteInfo = quote ? (quote.format === 'Insecure_Virtual' ? { format: quote.format, rawQuote: quote.quote, details: { measurement: n.measurement, reportData: null, hostData: null } } : { format: quote.format }) : null;
+    return { nodeId: id, status: n.status, nodeData: n.node_data, certificate: n.cert, retiredCommitted: n.retired_committed, quoteInfo, rpcInterfaces: {} };
+  };
+  const allNodes = () => {
+    const rows = read((_r, tx) => nodeRows(tx));
+    return rows.length ? rows.map(([id, n]) => rowView(id, n)) : [nodeView()];
+  };
+  app.get('/gov/service/nodes', { schema: { hide: true } }, json(() => ({ value: allNodes() })));
   app.get<{ Params: { nodeId: string } }>('/gov/service/nodes/:nodeId', { schema: { hide: true } }, json((request) => {
     const id = (request.params as { nodeId: string }).nodeId;
     if (!HEX_ID.test(id)) throw badId(id, 'node');
-    if (id !== opts.ledger.id) throw new TesseraError('not_found', `Node ${id} does not exist.`);
-    return nodeView();
+    const node = allNodes().find((n) => n.nodeId === id);
+    if (!node) throw new TesseraError('not_found', `Node ${id} does not exist.`);
+    return node;
   }));
   app.get('/gov/service/jwk', { schema: { hide: true } }, json(() => read((r, tx) => r.jwk(tx))));
   // Tessera admits no other node, so no measurement is allowed to join: every list is empty.

@@ -6,6 +6,9 @@ import { TesseraError } from '../../errors/index.js';
 import { evidenceOf } from '../../attestation/verify.js';
 import { type Ledger, VIEW, txIdOf } from '../../store/ledger.js';
 import { sendJson } from './negotiate.js';
+import { GOV } from '../../governance/tables.js';
+import type { Store } from '../../store/types.js';
+import { type NodeInfo, nodeRows } from '../../governance/nodes.js';
 
 // CCF's /node frontend (src/node/rpc/node_frontend.h), as a single-node service answers it: every
 // endpoint there is registered with no_auth_required, so none needs a caller identity. Shapes are those of
@@ -23,6 +26,8 @@ export interface NodeFacts {
   readiness: Readiness;
   /** The bound addresses of every listener, by name (`https` and the MesaTEE wire listeners). */
   listeners?: () => Record<string, { host: string; port: number }>;
+  /** The shared store, for the service's other nodes (public:ccf.gov.nodes.info); without it, the node lists itself alone. */
+  store?: Store;
 }
 
 /** Where the node is in its life, for /node/state and /node/ready/*. */
@@ -74,6 +79,16 @@ export function nodeRoutes(app: FastifyInstance, facts: NodeFacts) {
         .map(([name, a]) => [name, { bind_address: `${a.host}:${a.port}`, published_address: `${a.host}:${a.port}`, protocol: 'tcp', app_protocol: 'MesaTEE' }]),
     );
   const self = () => ({ node_id: ledger.id, status: 'Trusted', primary: true, rpc_interfaces: { ...rpcInterfaces(app), ...wireInterfaces() }, node_data: null, last_written: 1 });
+  // CCF's GetNode::NodeInfo for every row of the nodes table. There is no primary in a Tessera cluster (every
+  // Trusted node takes writes, the store orders them): each node calls itself primary, as a client would find
+  // it. Another node's addresses are not recorded, so its rpc_interfaces is empty.
+  const view = (id: string, n: NodeInfo, lastWritten: number | undefined) =>
+    id === ledger.id ? { ...self(), status: n.status, node_data: n.node_data, last_written: lastWritten ?? 1 } : { node_id: id, status: n.status, primary: false, rpc_interfaces: {}, node_data: n.node_data, last_written: lastWritten ?? 0 };
+  const nodes = () => {
+    const rows = facts.store?.read((tx) => nodeRows(tx).map(([id, n]) => view(id, n, tx.versionOf(GOV.nodesInfo, id)))) ?? [];
+    // An empty table: the service is this node alone, made by init (governance/nodes.ts).
+    return rows.length ? rows : [self()];
+  };
   let peakHeap = 0;
   let peakSessions = 0;
   const hide = { schema: { hide: true } };
@@ -107,17 +122,20 @@ export function nodeRoutes(app: FastifyInstance, facts: NodeFacts) {
     if (status !== undefined && !['Pending', 'Trusted', 'Retired'].includes(status)) {
       throw new TesseraError('invalid_query_parameter', `Query parameter '${status}' is not a valid node status`);
     }
-    const node = self();
-    const [pubHost, pubPort] = splitAddress(node.rpc_interfaces.primary_rpc_interface.published_address);
-    const matched = (status === undefined || status === node.status) && (host === undefined || host === pubHost) && (port === undefined || port === pubPort);
-    return sendJson(request, reply, { nodes: matched ? [node] : [] });
+    const matched = nodes().filter((node) => {
+      const published = (node.rpc_interfaces as Partial<ReturnType<typeof rpcInterfaces>>).primary_rpc_interface?.published_address;
+      const [pubHost, pubPort] = published ? splitAddress(published) : [undefined, undefined];
+      return (status === undefined || status === node.status) && (host === undefined || host === pubHost) && (port === undefined || port === pubPort);
+    });
+    return sendJson(request, reply, { nodes: matched });
   });
   app.get('/node/network/removable_nodes', hide, json(() => ({ nodes: [] })));
-  app.get('/node/network/nodes/self', hide, json(self));
+  app.get('/node/network/nodes/self', hide, json(() => nodes().find((n) => n.node_id === ledger.id) ?? self()));
   app.get('/node/network/nodes/primary', hide, json(self));
   app.get<{ Params: { node_id: string } }>('/node/network/nodes/:node_id', hide, async (request, reply) => {
-    if (request.params.node_id !== ledger.id) throw new TesseraError('not_found', 'Node not found');
-    return sendJson(request, reply, self());
+    const node = nodes().find((n) => n.node_id === request.params.node_id);
+    if (!node) throw new TesseraError('not_found', 'Node not found');
+    return sendJson(request, reply, node);
   });
   // Only a retired node whose retirement is committed may be removed; the one node never is.
   app.delete<{ Params: { node_id: string } }>('/node/network/nodes/:node_id', hide, async (request) => {

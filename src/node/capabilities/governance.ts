@@ -1,4 +1,5 @@
 import { GovernanceService } from '../../governance/service.js';
+import { evidenceOf, verifyNodeCertificate } from '../../attestation/verify.js';
 import { StateDigests } from '../../governance/state-digests.js';
 import { govRoutes } from '../../http/routes/gov.js';
 import type { Capability } from '../capability.js';
@@ -20,6 +21,11 @@ export function governanceCapability(): Capability {
         maxClockSkewS: ctx.config.governance.max_clock_skew_s,
         lastSignature: () => ctx.ledger.lastSignature(),
         serviceCertPem: ctx.tls.caPem,
+        // A joining node's evidence is checked as the SDK checks it; which measurements count is governance's rule.
+        checkEvidence: (der, maxAgeMs) => {
+          const { mr_enclave, mr_signer } = evidenceOf(der);
+          return verifyNodeCertificate(der, { allowed: [{ mr_enclave, mr_signer }], maxAgeMs }).measurement.mr_enclave;
+        },
       });
     },
     routes(app, ctx) {

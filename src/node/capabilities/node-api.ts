@@ -27,6 +27,7 @@ export function nodeApiCapability(): Capability {
         appRuntime: { maxExecutionMs: config.app.max_execution_time_ms, maxHeapMiB: config.app.max_heap_mib, maxCachedInterpreters: 10 },
         readiness: ctx.readiness,
         listeners: () => ctx.addresses,
+        store: ctx.store,
       };
       nodeRoutes(app, facts);
       govReadRoutes(app, { store: ctx.store, principals: ctx.principals, ledger, node: facts });
