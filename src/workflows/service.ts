@@ -582,6 +582,14 @@ export class WorkflowService {
       return await restoring;
     } finally {
       this.restoring = null;
+      // Workflows placed on this node while it restored were left for now (reconcile): start them.
+      if (this.opts.cluster) {
+        try {
+          this.reconcile();
+        } catch (err) {
+          this.opts.logger.warn({ err: (err as Error).message }, 'could not look for workflows placed on this node (it looks again at the next store change)');
+        }
+      }
     }
   }
 
