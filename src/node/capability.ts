@@ -14,6 +14,7 @@ import type { KeyFiles } from '../kms/key-files.js';
 import type { KeyService } from '../kms/service.js';
 import type { MemoryBudget } from '../sandbox/memory-budget.js';
 import type { JsEngine } from '../sandbox/js/engine.js';
+import type { Membership } from '../cluster/membership.js';
 import type { Ledger } from '../store/ledger.js';
 import type { Store } from '../store/types.js';
 import type { TaskService } from '../tasks/service.js';
@@ -65,6 +66,8 @@ export interface NodeContext {
   budget: MemoryBudget;
   engine: JsEngine;
   readiness: Readiness;
+  /** On a node of a cluster (store.backend = postgres): its liveness lock and the nodes recorded; null on one node. */
+  membership: Membership | null;
   /** Bound addresses by listener name, filled in as the listeners open. */
   addresses: Record<string, { host: string; port: number }>;
   services: Partial<Services>;

@@ -10,6 +10,8 @@ import { ConnectionAdmission } from '../admission/per-address.js';
 import { PrincipalService } from '../identity/principals.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { SigningLease } from '../store/postgres-lease.js';
+import { Membership } from '../cluster/membership.js';
+import { edgelessNodeId } from '../workflows/annotations.js';
 import { refuseNewerFile } from '../store/schema.js';
 import { describeStore, openStore } from './open-store.js';
 import { LISTEN_BACKLOG, WireListener } from '../wire/listener.js';
@@ -127,6 +129,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     },
     { canSign: () => lease === null || lease.held() },
   );
+  // A node of a cluster is alive while it holds its own advisory lock (src/cluster/membership.ts); it takes
+  // it before any capability starts, so nothing it restores can race a peer moving its work away.
+  const membership = config.store.backend === 'postgres' ? new Membership({ connection: config.store.url, schema: config.store.schema, nodeId: edgelessNodeId(ledger.id), store, logger, timeoutMs: config.store.timeout_ms }) : null;
+  try {
+    await membership?.join();
+  } catch (err) {
+    await lease?.release().catch(() => {});
+    store.close();
+    throw err;
+  }
   const principals = new PrincipalService(store, { N: config.security.scrypt_n, r: 8, p: 1 });
   const stopLowering = lowerSandboxThreads();
   const budget = new MemoryBudget(config.sandbox.memory_budget_mib || Math.floor((totalmem() / 1048576) * 0.75));
@@ -147,6 +159,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     budget,
     engine: new JsEngine(budget),
     readiness: { ready: () => life.ready, stopping: () => life.stopping, startupSeqno: ledger.lastCommitted() },
+    membership,
     addresses: {},
     services,
     need: servicesOf(services),
@@ -172,6 +185,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     // Everything committed leaves with a signature over it (by this node, if it holds the lease).
     ledger.sign();
     await lease?.release().catch(() => {});
+    await membership?.close().catch(() => {});
     store.close();
     logger.info('stopped');
     logger.flush();

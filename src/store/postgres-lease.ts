@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { TesseraError } from '../errors/index.js';
 
-// The signing lease: of all nodes on one PostgreSQL database, only the one holding it signs the ledger.
-// It is a session-level advisory lock (pg_try_advisory_lock) on a connection of its own: PostgreSQL
+// Session-level advisory locks, held on a connection of their own. Two uses: the signing lease (of all
+// nodes on one PostgreSQL database, only the one holding it signs the ledger) and each node's liveness lock
+// (src/cluster/membership.ts: a node is alive while its own lock is held). Either is a session-level advisory lock (pg_try_advisory_lock) on a connection of its own: PostgreSQL
 // releases the lock the moment that session ends, so a node that crashes or is cut off frees it without
 // anyone's help. The other side of that coin: the holder must stop signing the moment its connection is in
 // doubt, as another node may take the lock as soon as PostgreSQL has ended the session. So onLost fires
@@ -20,23 +21,40 @@ export function signingLeaseKey(schema = 'tessera'): string {
   return createHash('sha256').update('tessera signing lease\0').update(schema).digest().readBigInt64BE(0).toString();
 }
 
-export interface SigningLeaseOptions {
-  connection: string | Pick<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' | 'database'>;
-  /** The store's schema: nodes of one service contend for one lease, other services' leases are others. */
-  schema?: string;
+/** A key of its own for each purpose and service: the first 8 bytes of SHA-256 over the parts, as a signed bigint. */
+export function advisoryKey(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest().readBigInt64BE(0).toString();
+}
+
+export type PgConnection = string | Pick<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' | 'database'>;
+
+export interface AdvisoryLockOptions {
+  connection: PgConnection;
+  /** The lock's key (a bigint as text). */
+  key: string;
+  /** What the lock is, for error messages ("the signing lease"). */
+  what: string;
   /** How often the holder checks its connection; default 2 s. */
   heartbeatMs?: number;
   /** How long a query (the acquisition, a heartbeat) may take; default 5 s. */
   timeoutMs?: number;
 }
 
-export class SigningLease {
+export interface SigningLeaseOptions extends Omit<AdvisoryLockOptions, 'key' | 'what'> {
+  /** The store's schema: nodes of one service contend for one lease, other services' leases are others. */
+  schema?: string;
+}
+
+/** A session-level advisory lock on a connection of its own, lost (onLost) the moment that connection is in doubt. */
+export class AdvisoryLock {
   private client: pg.Client | null = null;
   private holding = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly listeners: Array<() => void> = [];
 
-  constructor(private readonly options: SigningLeaseOptions) {}
+  constructor(private readonly options: AdvisoryLockOptions) {}
 
   /** Takes the lease if nobody holds it; true if this lease holds it now. Never waits for a holder. */
   async tryAcquire(): Promise<boolean> {
@@ -44,10 +62,10 @@ export class SigningLease {
     const c = await this.connect();
     let got: boolean;
     try {
-      got = (await c.query('SELECT pg_try_advisory_lock($1) AS got', [signingLeaseKey(this.options.schema)])).rows[0].got === true;
+      got = (await c.query('SELECT pg_try_advisory_lock($1) AS got', [this.options.key])).rows[0].got === true;
     } catch (err) {
       this.drop(c);
-      throw new TesseraError('unavailable', `PostgreSQL could not be asked for the signing lease: ${(err as Error).message}`, { cause: err });
+      throw new TesseraError('unavailable', `PostgreSQL could not be asked for ${this.options.what}: ${(err as Error).message}`, { cause: err });
     }
     if (!got || this.client !== c) return false;
     this.holding = true;
@@ -75,7 +93,7 @@ export class SigningLease {
     this.stopHeartbeat();
     this.holding = false; // released on purpose: not "lost", so no onLost
     if (!c) return;
-    await c.query('SELECT pg_advisory_unlock($1)', [signingLeaseKey(this.options.schema)]).catch(() => {});
+    await c.query('SELECT pg_advisory_unlock($1)', [this.options.key]).catch(() => {});
     await c.end().catch(() => {});
   }
 
@@ -91,7 +109,7 @@ export class SigningLease {
       await c.connect();
     } catch (err) {
       this.drop(c);
-      throw new TesseraError('unavailable', `PostgreSQL could not be reached for the signing lease: ${(err as Error).message}`, { cause: err });
+      throw new TesseraError('unavailable', `PostgreSQL could not be reached for ${this.options.what}: ${(err as Error).message}`, { cause: err });
     }
     return c;
   }
@@ -116,5 +134,13 @@ export class SigningLease {
   private stopHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+  }
+}
+
+/** The ledger's signing lease: one advisory lock per service, keyed by store.schema. */
+export class SigningLease extends AdvisoryLock {
+  constructor(options: SigningLeaseOptions) {
+    const { schema, ...rest } = options;
+    super({ ...rest, key: signingLeaseKey(schema), what: 'the signing lease' });
   }
 }

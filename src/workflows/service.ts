@@ -10,6 +10,9 @@ import { fileLogAad } from './resources/file-log.js';
 import { describeRoute, INGRESS_METHODS, ingressRoutes, overlaps, type Route, routeMatches } from './resources/http-ingress.js';
 import { confinedPath, readSealedLines, workflowFileKey, workflowFolder } from './resources/sealed-file.js';
 import { BUILTIN_FUNCTIONS, checkWorkflow, type WorkflowResource, type WorkflowSpec } from './spec.js';
+import type { Membership } from '../cluster/membership.js';
+import type { WorkflowForwarder } from './forward.js';
+import { chooseNode, unfit } from './placement.js';
 
 const RUNNING = 'workflows.running';
 /** Workflows that were running when their owner was removed: the record, under the owner's archive id. */
@@ -20,6 +23,8 @@ const ARCHIVED = 'workflows.archived';
  * removal. Ingress requests and starts look first, so no ingress request is served after the removal commits.
  */
 export const GONE_CHECK_MS = 250;
+/** In a cluster: how often each node looks for workflows placed on a node that is no longer alive, to move them. */
+export const MOVE_CHECK_MS = 2000;
 
 interface WorkflowRecord {
   id: string;
@@ -27,6 +32,15 @@ interface WorkflowRecord {
   owner: string;
   spec: WorkflowSpec;
   started_at: string;
+  /** In a cluster: the node (EDGELESS UUID) that runs it; '' while no live node does. Absent on one node. */
+  placed_on?: string;
+}
+
+/** A cluster's parts the service uses: who is alive (and where workflows go), and how to reach a workflow's node. */
+export interface WorkflowCluster {
+  membership: Membership;
+  /** Null when no NATS is configured: requests for workflows on other nodes then fail as unavailable. */
+  forwarder: WorkflowForwarder | null;
 }
 
 export interface IngressRequest {
@@ -128,6 +142,8 @@ export class WorkflowService {
       maxPerOwner?: number;
       /** What placement annotations are checked against (annotations.ts). */
       placement: NodePlacement;
+      /** Set on a node of a cluster: workflows are placed on live nodes and move when theirs dies (placement.ts). */
+      cluster?: WorkflowCluster;
     },
   ) {
     const watcher = setInterval(() => {
@@ -139,6 +155,25 @@ export class WorkflowService {
     }, GONE_CHECK_MS);
     watcher.unref();
     opts.runtime.onClose(() => clearInterval(watcher));
+    const { cluster } = opts;
+    if (cluster) {
+      let moving = false;
+      const mover = setInterval(() => {
+        if (moving) return;
+        moving = true;
+        this.moveOrphans()
+          .catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'could not look for workflows of dead nodes'))
+          .finally(() => (moving = false));
+      }, MOVE_CHECK_MS);
+      mover.unref();
+      opts.runtime.onClose(() => clearInterval(mover));
+      cluster.forwarder?.serve({ ingress: (id, req) => this.ingressHere(id, req), inspect: (id) => this.opts.runtime.inspect(id) });
+    }
+  }
+
+  /** This node's id in its cluster, or null on one node. */
+  private get me(): string | null {
+    return this.opts.cluster?.membership.nodeId ?? null;
   }
 
   /**
@@ -150,6 +185,11 @@ export class WorkflowService {
   private stopGone(): void {
     const version = this.opts.store.version();
     if (version === this.seenVersion) return;
+    if (this.opts.cluster) {
+      this.reconcile();
+      this.seenVersion = version;
+      return;
+    }
     const ids = [...this.routes.keys()];
     const gone = ids.length ? this.opts.store.read((tx) => ids.filter((id) => tx.versionOf(RUNNING, id) === undefined)) : [];
     this.seenVersion = version;
@@ -163,11 +203,114 @@ export class WorkflowService {
     }
   }
 
+  /** Workflows whose launch here failed: not tried again at every store version (a restart tries them again). */
+  private readonly failedHere = new Set<string>();
+
+  /**
+   * In a cluster, at each new store version: this node stops what it runs whose record is gone (stopped
+   * through another node, or its owner removed) or placed elsewhere (moved while this node was thought
+   * dead), and starts what was placed on it (through another node, or moved here).
+   */
+  private reconcile(): void {
+    const records = new Map(this.list().map((r) => [r.id, r]));
+    for (const id of [...this.routes.keys()]) {
+      const record = records.get(id);
+      if (record && record.placed_on === this.me) continue;
+      const owner = this.routes.get(id)?.owner;
+      this.ingress.delete(id);
+      this.routes.delete(id);
+      this.opts.logger.info({ workflow: id, owner, placed_on: record?.placed_on }, record ? 'workflow stopped here: it was moved to another node' : 'workflow stopped: its record is gone from the store');
+      this.opts.runtime.stopWorkflow(id).catch((err) => this.opts.logger.error({ workflow: id, err: (err as Error).message }, 'could not stop a workflow'));
+    }
+    // While the workflows of the last run come back (restoreAll), those are its to start.
+    if (this.restoring) return;
+    for (const record of records.values()) {
+      if (record.placed_on !== this.me || this.routes.has(record.id) || this.stopped.has(record.id) || this.failedHere.has(record.id)) continue;
+      this.launchPlaced(record).catch(() => undefined);
+    }
+  }
+
+  /** Starts a workflow placed on this node by another one (or moved here), from its last synced state. */
+  private async launchPlaced(record: WorkflowRecord) {
+    try {
+      this.claimRoutes(record.id, record.owner, ingressRoutes(record.spec, record.id));
+    } catch (err) {
+      this.failedHere.add(record.id);
+      this.opts.logger.error({ workflow: record.id, err: (err as Error).message }, 'a workflow placed on this node cannot run here');
+      return;
+    }
+    try {
+      this.migrateState(record);
+      await this.launch(record, this.routes.get(record.id)!.routes);
+      this.opts.logger.info({ workflow: record.id, owner: record.owner }, 'workflow started here (placed on this node), from its last synced state');
+    } catch (err) {
+      this.routes.delete(record.id);
+      this.ingress.delete(record.id);
+      this.failedHere.add(record.id);
+      this.opts.logger.error({ workflow: record.id, err: (err as Error).message }, 'could not start a workflow placed on this node');
+    }
+  }
+
+  /** How many workflows each node runs, for spreading new ones. */
+  private load(records = this.list()): Map<string, number> {
+    const load = new Map<string, number>();
+    for (const r of records) if (r.placed_on) load.set(r.placed_on, (load.get(r.placed_on) ?? 0) + 1);
+    return load;
+  }
+
+  /**
+   * In a cluster, every MOVE_CHECK_MS: workflows placed on a node that is not alive (or on none) move here
+   * if this node fits their annotations. The dead node's liveness lock is held while its workflows move,
+   * so it cannot come back meanwhile, and each move is a compare-and-set of the record's placement: of
+   * nodes racing for one workflow, exactly one wins. The winner then starts it (reconcile) from its last sync.
+   */
+  async moveOrphans(): Promise<number> {
+    const { cluster } = this.opts;
+    if (!cluster || !cluster.membership.alive()) return 0;
+    const mine = cluster.membership.nodes().find((n) => n.node_id === this.me);
+    if (!mine || mine.role === 'api') return 0;
+    const byNode = new Map<string, WorkflowRecord[]>();
+    for (const r of this.list()) {
+      if (r.placed_on === this.me) continue;
+      const on = r.placed_on ?? '';
+      byNode.set(on, [...(byNode.get(on) ?? []), r]);
+    }
+    let moved = 0;
+    const adopt = (records: WorkflowRecord[]) => {
+      for (const r of records) {
+        if (unfit(r.spec, mine) !== null) continue;
+        try {
+          const took = this.opts.store.transact((tx) => {
+            const now = tx.get<WorkflowRecord>(RUNNING, r.id);
+            if (!now || (now.placed_on ?? '') !== (r.placed_on ?? '')) return false;
+            tx.put(RUNNING, r.id, { ...now, placed_on: this.me! });
+            return true;
+          });
+          if (!took) continue;
+          moved++;
+          this.opts.logger.warn({ workflow: r.id, from: r.placed_on || null }, 'workflow moved here: its node is not alive');
+        } catch (err) {
+          // conflict: another node moved it first, or it was stopped; either way it is not ours.
+          this.opts.logger.debug({ workflow: r.id, err: (err as Error).message }, 'did not move a workflow');
+        }
+      }
+    };
+    for (const [node, records] of byNode) {
+      if (node === '') adopt(records);
+      else await cluster.membership.whileDead(node, () => adopt(records));
+    }
+    if (moved) this.stopGone();
+    return moved;
+  }
+
   async start(owner: string, input: { name?: string; spec: unknown }): Promise<WorkflowRecord> {
     // Validate everything first: a bad spec is a 4xx and nothing is stored or started.
     const spec = checkWorkflow(input.spec);
-    checkResourceClasses(spec.resources, this.opts.resources);
-    this.checkPlacement(spec);
+    // In a cluster the node that runs it is chosen below, among those that fit; on one node, it is this one.
+    if (!this.opts.cluster) {
+      checkResourceClasses(spec.resources, this.opts.resources);
+      this.checkPlacement(spec);
+    }
     const name = input.name ?? randomUUID();
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TesseraError('invalid_input', `workflow name '${name}' must be 1-64 letters, digits, '_', '.' or '-'`);
     for (const f of spec.functions) eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits);
@@ -179,7 +322,14 @@ export class WorkflowService {
     this.stopGone();
     // Names are per owner: alice's 'payroll' and bob's 'payroll' are different workflows with different state.
     const nameKey = `${owner}\0${name}`;
-    if (this.list().some((w) => w.owner === owner && w.name === name) || this.starting.has(nameKey)) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
+    const named = (all: WorkflowRecord[]) => all.some((w) => w.owner === owner && w.name === name);
+    if (named(this.list()) || this.starting.has(nameKey)) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
+    if (this.opts.cluster) {
+      const all = this.list();
+      this.claimClusterRoutes(record.id, owner, routes, all);
+      record.placed_on = await chooseNode(spec, this.opts.cluster.membership, this.load(all));
+      if (record.placed_on !== this.me) return this.placeElsewhere(record, named);
+    }
     this.claimRoutes(record.id, owner, routes);
     this.starting.add(nameKey);
     try {
@@ -192,6 +342,8 @@ export class WorkflowService {
             if (running >= quota) throw new TesseraError('too_large', `'${owner}' runs ${running} workflows, the quota (workflows.max_workflows_per_user); stop one first`);
           }
           checkMaxInstances(spec, tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).map(([, w]) => w.spec));
+          // Another node may have started one of the name meanwhile; reading the list makes that a conflict.
+          if (this.opts.cluster && named(tx.list<WorkflowRecord>(RUNNING).map(([, w]) => w))) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
           tx.put(RUNNING, record.id, record);
         });
       } catch (err) {
@@ -217,6 +369,40 @@ export class WorkflowService {
       this.starting.delete(nameKey);
     }
     return record;
+  }
+
+  /**
+   * A workflow placed on another node: only its record is stored here (with the same checks as a start
+   * here); that node sees it at its next look at the store (reconcile) and starts it.
+   */
+  private placeElsewhere(record: WorkflowRecord, named: (all: WorkflowRecord[]) => boolean): WorkflowRecord {
+    const { owner, spec } = record;
+    try {
+      this.opts.store.transact((tx) => {
+        const mine = tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).map(([, w]) => w);
+        const quota = this.opts.maxPerOwner;
+        if (quota !== undefined && mine.length >= quota) throw new TesseraError('too_large', `'${owner}' runs ${mine.length} workflows, the quota (workflows.max_workflows_per_user); stop one first`);
+        checkMaxInstances(spec, mine.map((w) => w.spec));
+        if (named(mine)) throw new TesseraError('conflict', `a workflow of yours named '${record.name}' is already running; stop it first`);
+        tx.put(RUNNING, record.id, record);
+      });
+    } catch (err) {
+      if (err instanceof TesseraError) throw err;
+      throw new TesseraError('invalid_input', `the workflow cannot be stored: ${(err as Error).message}`);
+    }
+    this.opts.logger.info({ workflow: record.id, owner, placed_on: record.placed_on }, 'workflow placed on another node');
+    return record;
+  }
+
+  /** In a cluster, routes are claimed against every node's workflows (stored records), as claimRoutes does on one node. */
+  private claimClusterRoutes(id: string, owner: string, routes: Route[], all: WorkflowRecord[]) {
+    for (const other of all) {
+      if (other.id === id || other.owner === owner) continue;
+      for (const mine of routes) {
+        const theirs = ingressRoutes(other.spec, other.id).find((r) => overlaps(r, mine));
+        if (theirs) throw new TesseraError('conflict', `http-ingress route ${describeRoute(mine)} overlaps ${describeRoute(theirs)}, which another user's workflow holds in this cluster`);
+      }
+    }
   }
 
   /** Placement annotations: this node must satisfy every one, or the workflow is refused (annotations.ts). */
@@ -256,7 +442,10 @@ export class WorkflowService {
         const stateKey = f.annotations?.['state-policy'] === 'transient' ? null : WorkflowService.stateKey(record.owner, record.name, f.annotations?.['state-key'] ?? f.name);
         try {
           const limits = { eventMs: eventTimeout(f.name, f.annotations?.['event-timeout-ms'], this.opts.eventLimits) };
-          const syncWhile = (tx: ReadTx) => tx.versionOf(RUNNING, record.id) !== undefined;
+          // In a cluster, also only while placed here: a node thought dead, whose workflow moved, writes no state.
+          const syncWhile = this.opts.cluster
+            ? (tx: ReadTx) => tx.get<WorkflowRecord>(RUNNING, record.id)?.placed_on === this.me
+            : (tx: ReadTx) => tx.versionOf(RUNNING, record.id) !== undefined;
           ids.set(f.name, await runtime.spawn({ workflowId: record.id, name: f.name, kind: cls.function_type === 'RUST_WASM' ? 'wasm' : 'js', code, initPayload: f.annotations?.['init-payload'] ?? null, stateKey, limits, syncWhile }));
         } catch (err) {
           if (err instanceof TesseraError) throw err;
@@ -347,7 +536,10 @@ export class WorkflowService {
   async restoreAll(): Promise<number> {
     const restoring = (async () => {
       let n = 0;
-      const records = this.list().sort((a, b) => a.started_at.localeCompare(b.started_at));
+      // In a cluster, only those placed on this node: the others run elsewhere, or moved away while it was down.
+      const records = this.list()
+        .filter((r) => !this.opts.cluster || r.placed_on === this.me)
+        .sort((a, b) => a.started_at.localeCompare(b.started_at));
       for (const record of records) {
         if (this.stopped.has(record.id)) continue;
         try {
@@ -358,6 +550,15 @@ export class WorkflowService {
         } catch (err) {
           // A record stored before these checks existed (an overlapping route, an annotation now checked), or one
           // whose placement this node no longer satisfies, gets here: it is not brought back, nor left listed.
+          if (this.opts.cluster) {
+            // Another node may fit it: it is left unplaced, for the first that does to take (moveOrphans).
+            this.opts.logger.error({ workflow: record.id, owner: record.owner, err: (err as Error).message }, 'a workflow placed on this node no longer fits it: left for another node');
+            this.opts.store.transact((tx) => {
+              const now = tx.get<WorkflowRecord>(RUNNING, record.id);
+              if (now?.placed_on === this.me) tx.put(RUNNING, record.id, { ...now, placed_on: '' });
+            });
+            continue;
+          }
           this.opts.logger.error({ workflow: record.id, owner: record.owner, err: (err as Error).message }, 'a stored workflow is refused and removed');
           this.opts.store.transact((tx) => tx.delete(RUNNING, record.id));
           continue;
@@ -381,6 +582,14 @@ export class WorkflowService {
       return await restoring;
     } finally {
       this.restoring = null;
+      // Workflows placed on this node while it restored were left for now (reconcile): start them.
+      if (this.opts.cluster) {
+        try {
+          this.reconcile();
+        } catch (err) {
+          this.opts.logger.warn({ err: (err as Error).message }, 'could not look for workflows placed on this node (it looks again at the next store change)');
+        }
+      }
     }
   }
 
@@ -412,8 +621,17 @@ export class WorkflowService {
   }
 
   /** A workflow's instances and resources, for its owner: another tenant's workflow is not theirs to see. */
-  inspect(id: string, user: string) {
+  async inspect(id: string, user: string) {
     const record = this.getOwn(id, user);
+    const { cluster } = this.opts;
+    if (cluster) {
+      // Its instances are on the node that runs it; the answer says which one that is.
+      const host = record.placed_on ?? '';
+      let functions: unknown = [];
+      if (host === this.me) functions = this.opts.runtime.inspect(id);
+      else if (host && cluster.forwarder) functions = await cluster.forwarder.inspect(host, id);
+      return { id: record.id, name: record.name, owner: record.owner, started_at: record.started_at, node_id: host || null, functions, resources: record.spec.resources.map((r) => ({ name: r.name, class_type: r.class_type, output_mapping: r.output_mapping ?? {} })) };
+    }
     return { id: record.id, name: record.name, owner: record.owner, started_at: record.started_at, functions: this.opts.runtime.inspect(id), resources: record.spec.resources.map((r) => ({ name: r.name, class_type: r.class_type, output_mapping: r.output_mapping ?? {} })) };
   }
 
@@ -437,6 +655,7 @@ export class WorkflowService {
     const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
     // A workflow archived with its removed owner answers nothing from the moment the removal committed.
     this.stopGone();
+    if (this.opts.cluster) return this.clusterIngress(req);
     const method = INGRESS_METHODS[req.method];
     const candidates = [...this.ingress.entries()].flatMap(([workflowId, routes]) => routes.filter((r) => routeMatches(r, req)).map((r) => ({ workflowId, ...r })));
     if (method && candidates.length === 0 && this.restoring) {
@@ -446,7 +665,40 @@ export class WorkflowService {
       return this.handleIngress(req);
     }
     if (!method || candidates.length === 0) return notFound;
+    return this.deliver(candidates[Math.floor(Math.random() * candidates.length)], req);
+  }
+
+  /**
+   * http-ingress in a cluster: the routes of every node's workflows are in the store; a request for one
+   * that another node runs is forwarded to that node (forward.ts) and answered from there.
+   */
+  private async clusterIngress(req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
+    if (!INGRESS_METHODS[req.method]) return notFound;
+    const candidates = this.list().flatMap((w) => ingressRoutes(w.spec, w.id).filter((r) => routeMatches(r, req)).map(() => w));
+    if (candidates.length === 0) return notFound;
     const chosen = candidates[Math.floor(Math.random() * candidates.length)];
+    if (chosen.placed_on === this.me) return this.ingressHere(chosen.id, req);
+    const forwarder = this.opts.cluster!.forwarder;
+    if (!chosen.placed_on) throw new TesseraError('unavailable', `workflow ${chosen.id} is moving to another node: retry in a few seconds`, { retryAfterSeconds: 2 });
+    if (!forwarder) throw new TesseraError('unavailable', `workflow ${chosen.id} runs on node ${chosen.placed_on}, and this node has no NATS (nats.url) to reach it`);
+    return forwarder.ingress(chosen.placed_on, chosen.id, req);
+  }
+
+  /** An ingress request for a workflow this node runs (from this node's listener or forwarded by another). */
+  private async ingressHere(workflowId: string, req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    // Placed here a moment ago (moved, or started through another node): its instances may still be loading.
+    for (let i = 0; i < 100 && !this.ingress.has(workflowId) && this.routes.has(workflowId); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!this.ingress.has(workflowId) && this.restoring) await this.restoring;
+    const routes = (this.ingress.get(workflowId) ?? []).filter((r) => routeMatches(r, req));
+    if (!routes.length) return { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
+    return this.deliver({ workflowId, ...routes[Math.floor(Math.random() * routes.length)] }, req);
+  }
+
+  /** Hands a request to the route's target instance: a cast (answered OK at once) or a call (answered with its reply). */
+  private async deliver(chosen: Route & { workflowId: string }, req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
+    const method = INGRESS_METHODS[req.method];
     if (chosen.async) {
       const body = chosen.encodeBase64 ? req.body.toString('base64') : req.body.toString('utf8');
       this.opts.runtime.castTo(chosen.workflowId, chosen.target, body);

@@ -5,13 +5,16 @@ import { type TestNode, tessera } from '../helpers/cli.js';
 import { type TestCluster, as, startCluster, upload, url } from '../helpers/cluster.js';
 import { decryptDownload, letterRecords } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
+import { HTTP_REPLY, ingress, jsFunction, workflowClient } from '../helpers/workflows.js';
 
 // Crash safety across a cluster: three nodes on one PostgreSQL and one NATS, mixed load spread over all of
 // them (uploads, multi-party tasks created, approved and invoked on different nodes), and each cycle one
 // random node is SIGKILLed and brought back. After every cycle: every acknowledged upload downloads through
 // another node, whole; every acknowledged approval and run is there; no task ran twice; a task that was
 // running on the killed node is taken over by another node (the work queue redelivers it) and ends once;
-// and the shared ledger verifies offline. TESSERA_CLUSTER_CRASH_CYCLES sets the cycles (3; 20 in test:long).
+// and the shared ledger verifies offline; a workflow counter that syncs each event, bumped through random
+// nodes, goes on after every cycle from at least its last acknowledged count (it moves when its node dies,
+// docs/cluster.md). TESSERA_CLUSTER_CRASH_CYCLES sets the cycles (3; 20 in test:long).
 
 const CYCLES = Number(process.env.TESSERA_CLUSTER_CRASH_CYCLES ?? 3);
 
@@ -23,6 +26,7 @@ before(async () => {
   cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], settings: ['ledger.signature_interval_ms=200', 'log.level=warn', 'nats.work_ack_wait_ms=1500'] });
   nodes = cluster.nodes;
   aliceFile = (await upload(nodes[0], 'alice', letterRecords('abde')))!.id;
+  counter = await startCounter();
 });
 after(() => cluster?.cleanup());
 
@@ -64,6 +68,49 @@ async function load(ack: Acknowledged, stopped: () => boolean) {
   ]);
 }
 
+// The workflow part of the load: a counter that syncs each event, placed on one node of the three.
+
+const COUNTER = `${HTTP_REPLY}
+let count = 0;
+export function handle_init(payload, state) { count = state ? JSON.parse(state).count : 0; }
+export function handle_call(src, msg) { count++; edgeless.sync(JSON.stringify({ count })); return reply(200, String(count)); }`;
+
+/** The counter workflow's id and the highest count it acknowledged. */
+let counter = { id: '', acked: 0 };
+
+async function startCounter() {
+  const spec = { functions: [jsFunction('counter', COUNTER)], resources: [ingress('counter', { host: '127.0.0.1', method: 'POST', wf_id: 'true' })] };
+  const started = await workflowClient(nodes[0]).start(spec, 'crash-counter');
+  assert.equal(started.status, 201, started.body.toString());
+  return { id: started.json().workflow_id as string, acked: 0 };
+}
+
+const bumpCounter = (node: TestNode) => workflowClient(node).ingress(`/bump?wf_id=${counter.id}`, 'x');
+
+/** Bumps the counter through random nodes until `stopped()`; only answered bumps count. */
+async function counterLoad(stopped: () => boolean) {
+  while (!stopped()) {
+    const r = await bumpCounter(pick()).catch(() => null);
+    if (r?.status === 200) counter.acked = Math.max(counter.acked, Number(r.body.toString()));
+    else await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+/** After a cycle: the counter answers again (moved, if its node died) and goes on past its last acknowledged count. */
+async function checkCounter(cycle: number) {
+  for (let i = 0; i < 300; i++) {
+    const r = await bumpCounter(nodes[i % nodes.length]).catch(() => null);
+    if (r?.status === 200) {
+      const n = Number(r.body.toString());
+      assert.ok(n > counter.acked, `cycle ${cycle}: the workflow's synced count went on from ${counter.acked} (got ${n})`);
+      counter.acked = n;
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.fail(`cycle ${cycle}: the counter workflow did not answer again`);
+}
+
 async function check(ack: Acknowledged, cycle: number) {
   const reader = nodes[cycle % nodes.length];
   for (const [id, { user, plaintext }] of ack.files) {
@@ -87,7 +134,7 @@ test(`crash safety across a cluster: ${CYCLES} SIGKILLs of random nodes under lo
   const ack: Acknowledged = { files: new Map(), approved: new Set(), finished: new Set() };
   for (let cycle = 0; cycle < CYCLES; cycle++) {
     let stopped = false;
-    const running = load(ack, () => stopped);
+    const running = Promise.all([load(ack, () => stopped), counterLoad(() => stopped)]);
     await new Promise((r) => setTimeout(r, randomInt(300, 1200)));
     const victim = pick();
     await victim.stop('SIGKILL');
@@ -97,6 +144,7 @@ test(`crash safety across a cluster: ${CYCLES} SIGKILLs of random nodes under lo
     await running;
     await victim.restart();
     await check(ack, cycle);
+    await checkCounter(cycle);
     const verified = await tessera(['ledger', 'verify', victim.dir, '--json']);
     assert.equal(verified.code, 0, `cycle ${cycle}: the shared ledger verifies offline\n${verified.stdout}${verified.stderr}`);
   }
@@ -114,5 +162,5 @@ test(`crash safety across a cluster: ${CYCLES} SIGKILLs of random nodes under lo
     if (task.status === 'Finished') assert.equal(task.user_private_result_file_id.length, 1, `task ${taskId} has exactly one result for alice`);
   }
   assert.ok(ack.files.size > 0 && ack.approved.size > 0, 'writes of every kind were acknowledged');
-  t.diagnostic(`cycles ${CYCLES}, acknowledged uploads ${ack.files.size}, approvals ${ack.approved.size}, runs ${ack.finished.size}`);
+  t.diagnostic(`cycles ${CYCLES}, acknowledged uploads ${ack.files.size}, approvals ${ack.approved.size}, runs ${ack.finished.size}, workflow count ${counter.acked}`);
 });

@@ -1,18 +1,42 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
+import { TesseraError } from '../../errors/index.js';
 import { workflowRoutes } from '../../http/routes/workflows.js';
 import { deriveKey } from '../../kms/master-key.js';
-import { edgelessNodeId } from '../../workflows/annotations.js';
+import { edgelessNodeId, resourceProviderIds } from '../../workflows/annotations.js';
+import { WorkflowForwarder } from '../../workflows/forward.js';
+import { offeredClasses } from '../../workflows/resources/index.js';
 import { WorkflowRuntime } from '../../workflows/runtime.js';
 import { WorkflowService } from '../../workflows/service.js';
-import type { Capability } from '../capability.js';
+import type { Capability, NodeContext } from '../capability.js';
+import type { TesseraConfig } from '../config-schema.js';
+
+/** In a cluster with NATS: the connection that carries requests for workflows other nodes run (forward.ts). */
+async function openForwarder(config: TesseraConfig, ctx: NodeContext, nodeId: string): Promise<WorkflowForwarder | null> {
+  const { nats } = config;
+  if (!nats.url) {
+    ctx.logger.warn('this cluster node has no nats.url: requests for workflows that other nodes run cannot be forwarded and fail as unavailable');
+    return null;
+  }
+  const file = (path: string, what: string) => {
+    try {
+      return path ? readFileSync(path, 'utf8') : undefined;
+    } catch (err) {
+      throw new TesseraError('invalid_input', `nats.${what} ${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const tls = nats.ca_file || nats.cert_file ? { ca: file(nats.ca_file, 'ca_file'), cert: file(nats.cert_file, 'cert_file'), key: file(nats.key_file, 'key_file') } : undefined;
+  return WorkflowForwarder.open({ servers: nats.url, tls, timeoutMs: nats.timeout_ms, schema: config.store.schema, nodeId, logger: ctx.logger });
+}
 
 // EDGELESS workflows: one isolate per instance on isolate threads, the resources tessera.toml offers, and
 // the workflows of the last run restored (with their synced state) once the node answers.
 
 export function workflowsCapability(): Capability {
+  let forwarder: WorkflowForwarder | null = null;
   return {
     name: 'workflows',
-    start(ctx) {
+    async start(ctx) {
       const { config, store, logger, ledger, paths, masterKey } = ctx;
       // EDGELESS names nodes by UUID: this node's is its id (the SHA-256 of its key, stable while the key is)
       // cut to 16 bytes, so node_id_match_any can name it and slf() shows it across restarts.
@@ -38,6 +62,18 @@ export function workflowsCapability(): Capability {
         kafkaEgress: { brokers: r.kafka_egress.brokers },
       };
       ctx.services.runtime = runtime;
+      const { membership } = ctx;
+      if (membership) {
+        // What placement on other nodes needs to know of this one.
+        membership.record({
+          role: config.node.role,
+          hostname: hostname(),
+          labels: config.workflows.labels,
+          attestation: config.attestation.provider,
+          resource_providers: [...resourceProviderIds(offeredClasses(resources).keys(), hostname())],
+        });
+        forwarder = await openForwarder(config, ctx, nodeId);
+      }
       ctx.services.workflows = new WorkflowService({
         store,
         runtime,
@@ -47,6 +83,7 @@ export function workflowsCapability(): Capability {
         eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms },
         maxPerOwner: config.workflows.max_workflows_per_user,
         placement: { nodeId, hostname: hostname(), labels: config.workflows.labels, attestation: config.attestation.provider },
+        cluster: membership ? { membership, forwarder } : undefined,
       });
     },
     routes: (app, ctx) => workflowRoutes(app, ctx.need('workflows')),
@@ -59,5 +96,8 @@ export function workflowsCapability(): Capability {
         (err) => ctx.logger.error({ err }, 'workflows could not be restored'),
       ),
     stop: (ctx) => ctx.need('runtime').close(),
+    close: async () => {
+      await forwarder?.close();
+    },
   };
 }

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { TestNode } from '../helpers/cli.js';
+import { type TestCluster, as, startCluster, url } from '../helpers/cluster.js';
+import { https } from '../helpers/https-client.js';
+import { HTTP_REPLY, ingress, jsFunction, workflowClient } from '../helpers/workflows.js';
+
+// Workflows on a three-node cluster (real PostgreSQL and NATS): each workflow is placed on one live node
+// that fits its annotations, requests for it through any node reach that node, and when that node is
+// SIGKILLed the workflow moves to another and continues from its last sync; the killed node, back, does not
+// run it a second time. Nodes see who is alive through PostgreSQL advisory locks (docs/cluster.md).
+
+let cluster: TestCluster;
+let nodes: TestNode[];
+
+before(async () => {
+  cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], settings: ['log.level=warn'] });
+  nodes = cluster.nodes;
+});
+after(() => cluster?.cleanup());
+
+/** A counter that syncs after each event and answers its count; its route is its own (wf_id). */
+const COUNTER = `${HTTP_REPLY}
+let count = 0;
+export function handle_init(payload, state) { count = state ? JSON.parse(state).count : 0; }
+export function handle_call(src, msg) { count++; edgeless.sync(JSON.stringify({ count })); return reply(200, String(count)); }`;
+const counter = (annotations: Record<string, string> = {}) => ({ functions: [jsFunction('counter', COUNTER, {}, annotations)], resources: [ingress('counter', { host: '127.0.0.1', method: 'POST', wf_id: 'true' })] });
+
+const bump = (node: TestNode, id: string) => workflowClient(node).ingress(`/bump?wf_id=${id}`, 'x');
+const nodeIdOf = async (node: TestNode) => (await https(url(node, '/v1/workflow-node'), as(node, 'alice'))).json().node_id as string;
+
+/** Retries `probe` (up to 30 s: a move takes a few seconds) until it gives a value. */
+async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 300; i++) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Function instances running on `node` (EDGELESS's function_count gauge at GET /metrics). */
+async function instancesOn(node: TestNode): Promise<number> {
+  const r = await https(url(node, '/metrics'), { ...node.service, ca: node.ca });
+  assert.equal(r.status, 200);
+  let sum = 0;
+  for (const m of r.body.toString().matchAll(/^function_count\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+test('a workflow started through one node runs on the node its annotations name, and any node reaches, inspects and stops it', async () => {
+  const [a, b, c] = nodes;
+  const target = await nodeIdOf(c);
+  const started = await workflowClient(a).start(counter({ node_id_match_any: target }), 'pinned');
+  assert.equal(started.status, 201, started.body.toString());
+  const id = started.json().workflow_id;
+  const seen = await until(async () => {
+    const r = await workflowClient(b).inspect(id);
+    return r.status === 200 && r.json().functions.length === 1 ? r.json() : undefined;
+  }, 'the pinned workflow to be running');
+  assert.equal(seen.node_id, target, 'placed on the node node_id_match_any names');
+  assert.equal(seen.functions[0].name, 'counter', 'inspected through another node: its instances, as the host sees them');
+  assert.equal(await instancesOn(c), 1, 'its instance runs on the named node');
+  assert.equal((await instancesOn(a)) + (await instancesOn(b)), 0, 'and on no other');
+  const answers = [];
+  for (const via of [a, b, c, a]) answers.push((await bump(via, id)).body.toString());
+  assert.deepEqual(answers, ['1', '2', '3', '4'], 'requests through every node reach its one instance');
+  assert.equal((await workflowClient(b).stop(id)).status, 200);
+  await until(async () => ((await instancesOn(c)) === 0 ? true : undefined), 'the host to stop it');
+  assert.equal((await bump(a, id)).status, 404, 'stopped everywhere');
+});
+
+test('annotations that no live node satisfies are refused, naming the annotation, and nothing is stored', async () => {
+  const wf = workflowClient(nodes[1]);
+  const r = await wf.start(counter({ label_match_all: 'gpu' }), 'needs-gpu');
+  assert.equal(r.status, 400, r.body.toString());
+  assert.match(r.json().error.message, /no valid node found among the 3 live node\(s\)/);
+  assert.match(r.json().error.message, /label_match_all asks for 'gpu'/);
+  for (const node of nodes) assert.deepEqual((await workflowClient(node).list()).json().workflows, [], 'no workflow is stored');
+});
+
+test('SIGKILL of the node that runs workflows: each moves to one other node and continues from its last sync; the killed node, back, runs none of them twice', async () => {
+  // Four counters spread over the three nodes (fewest workflows first): the killed node hosts at least one.
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await workflowClient(nodes[i % 3]).start(counter(), `counter-${i}`);
+    assert.equal(r.status, 201, r.body.toString());
+    ids.push(r.json().workflow_id);
+  }
+  const hosts = new Map<string, string>();
+  for (const id of ids) {
+    hosts.set(id, await until(async () => {
+      const r = (await workflowClient(nodes[0]).inspect(id)).json();
+      return r.functions.length === 1 ? (r.node_id as string) : undefined;
+    }, `counter ${id} to run`));
+  }
+  assert.equal(new Set(hosts.values()).size, 3, 'spread over the three nodes');
+  for (const id of ids) for (let n = 1; n <= 3; n++) assert.equal((await bump(nodes[n % 3], id)).body.toString(), String(n));
+
+  const victim = nodes[0];
+  const victimId = await nodeIdOf(victim);
+  const moving = ids.filter((id) => hosts.get(id) === victimId);
+  assert.ok(moving.length >= 1);
+  await victim.stop('SIGKILL');
+  // Two nodes race to adopt each orphan; each goes on from its synced 3, through either survivor.
+  for (const id of moving) {
+    const next = await until(async () => {
+      const r = await bump(nodes[1], id);
+      return r.status === 200 ? r.body.toString() : undefined;
+    }, `counter ${id} to answer again after its node died`);
+    assert.equal(next, '4', 'continued from its last sync, not from 0');
+    assert.equal((await bump(nodes[2], id)).body.toString(), '5');
+    const now = (await workflowClient(nodes[2]).inspect(id)).json();
+    assert.ok(now.node_id !== victimId && [await nodeIdOf(nodes[1]), await nodeIdOf(nodes[2])].includes(now.node_id), 'it runs on a live node');
+  }
+  assert.equal((await instancesOn(nodes[1])) + (await instancesOn(nodes[2])), 4, 'of the two nodes racing to adopt, exactly one runs each workflow');
+
+  await victim.restart();
+  // Its next look at the store has passed once it answers: give it a few of them, then count.
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(await instancesOn(victim), 0, 'the node that came back runs none of the workflows that moved away');
+  assert.equal((await instancesOn(nodes[1])) + (await instancesOn(nodes[2])), 4);
+  for (const id of moving) assert.equal((await bump(victim, id)).body.toString(), '6', 'and reaches them where they run now');
+  for (const id of ids) assert.equal((await workflowClient(victim).stop(id)).status, 200);
+});
