@@ -18,7 +18,19 @@ export interface TestCluster {
   cleanup(): Promise<void>;
 }
 
-export async function startCluster(opts: { nodes: number; users: string[]; members?: string[]; settings?: string[]; config?: (c: Record<string, any>) => void }): Promise<TestCluster> {
+/**
+ * `config` patches every node's tessera.toml; `nodeConfig` and `nodeEnv` patch node n's (1-based) alone,
+ * e.g. its nats.url through a proxy, or a skewed clock in its environment.
+ */
+export async function startCluster(opts: {
+  nodes: number;
+  users: string[];
+  members?: string[];
+  settings?: string[];
+  config?: (c: Record<string, any>) => void;
+  nodeConfig?: (n: number, c: Record<string, any>, engines: { pg: PostgresServer; nats: NatsServer }) => void;
+  nodeEnv?: (n: number) => Record<string, string> | undefined;
+}): Promise<TestCluster> {
   const pg = await startPostgres();
   const nats = await startNats();
   const root = tempDir('tessera-cluster-');
@@ -38,8 +50,11 @@ export async function startCluster(opts: { nodes: number; users: string[]; membe
       assert.equal(added.code, 0, added.stderr);
     }
     for (let n = 1; n <= opts.nodes; n++) {
-      useEphemeralPorts(join(root, `node${n}`), opts.config);
-      nodes.push(await serveDataDir(join(root, `node${n}`), join(root, 'node1')));
+      useEphemeralPorts(join(root, `node${n}`), (c) => {
+        opts.config?.(c);
+        opts.nodeConfig?.(n, c, { pg, nats });
+      });
+      nodes.push(await serveDataDir(join(root, `node${n}`), join(root, 'node1'), { env: opts.nodeEnv?.(n) }));
     }
     return { pg, nats, root, nodes, cleanup };
   } catch (err) {
