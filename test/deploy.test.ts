@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import { resolveConfig } from '../src/node/config.js';
+import { ENV_SETTINGS, parseValue } from '../src/node/config-env.js';
 import { WIRE_LISTENERS } from '../src/node/config-schema.js';
 import { REPO, TEST_ENV, type TestNode, startNode, tempDir, tessera } from './helpers/cli.js';
 
@@ -107,8 +108,9 @@ test("Dockerfile: what it copies exists and is not kept out by .dockerignore; it
 });
 
 test("compose.yaml: one node from this Dockerfile, its volume, the default ports, the sealing key as a secret where the image looks", () => {
-  const compose = parseYaml(readFileSync(join(REPO, 'compose.yaml'), 'utf8'));
-  const names = Object.keys(compose.services);
+  const compose = parseYaml(readFileSync(join(REPO, 'compose.yaml'), 'utf8'), { merge: true });
+  // Without a profile, `docker compose up` starts this one node only.
+  const names = Object.keys(compose.services).filter((n) => !compose.services[n].profiles);
   assert.deepEqual(names, ['tessera']);
   const svc = compose.services.tessera;
   assert.equal(svc.build, '.');
@@ -126,6 +128,45 @@ test("compose.yaml: one node from this Dockerfile, its volume, the default ports
     assert.ok(n === defaults.http.port || Object.values(WIRE_LISTENERS).some((l) => l.port === n), `port ${c} is one of the node's listeners`);
     assert.match(dockerfile, new RegExp(`EXPOSE .*\\b${n}\\b`));
   }
+});
+
+test('compose.yaml, cluster profile: PostgreSQL, NATS with JetStream, and two nodes of one service whose variables are real settings', () => {
+  const compose = parseYaml(readFileSync(join(REPO, 'compose.yaml'), 'utf8'), { merge: true });
+  const cluster = Object.keys(compose.services).filter((n) => compose.services[n].profiles?.includes('cluster'));
+  assert.deepEqual(cluster.sort(), ['nats', 'postgres', 'tessera-1', 'tessera-2']);
+  const { postgres, nats } = compose.services;
+  assert.match(postgres.image, /^postgres:1[5-9]/);
+  assert.ok(postgres.healthcheck, 'nodes wait for the database to answer');
+  assert.ok(nats.command.includes('--jetstream') && nats.command.includes('--store_dir'), 'JetStream on, with its files in a volume');
+  assert.ok(nats.volumes.some((v: string) => v.endsWith(':/data')));
+  // Every TESSERA_* variable a node is given is a setting (config-env.ts) or one the entry point reads.
+  const entrypoint = readFileSync(join(REPO, 'deploy', 'docker-entrypoint.sh'), 'utf8');
+  const nodes = ['tessera-1', 'tessera-2'].map((n) => compose.services[n]);
+  for (const [i, node] of nodes.entries()) {
+    for (const [name, value] of Object.entries(node.environment as Record<string, string>)) {
+      const setting = ENV_SETTINGS.find((s) => s.variable === name);
+      if (setting) assert.doesNotThrow(() => parseValue(setting, String(value).replace(/\$\{[^}]*\}/g, 'x')), `${name} is a valid ${setting.path.join('.')}`);
+      else assert.ok(entrypoint.includes(`$${name}`) || entrypoint.includes(`\${${name}`), `tessera-${i + 1}: ${name} is neither a setting nor read by the entry point`);
+    }
+    assert.equal(node.environment.TESSERA_STORE_BACKEND, 'postgres');
+    assert.match(node.environment.TESSERA_STORE_URL, /@postgres:5432\//);
+    assert.equal(node.environment.TESSERA_FILES_BLOB_STORE, 'nats');
+    assert.equal(node.environment.TESSERA_NATS_URL, 'nats://nats:4222');
+    assert.deepEqual(node.secrets, ['tessera_sealing_key'], 'one service, one sealing key');
+    assert.equal(node.environment.TESSERA_SEALING_KEY_FILE, '/run/secrets/tessera_sealing_key');
+    assert.equal(node.ports.length, 1);
+  }
+  assert.notEqual(nodes[0].ports[0].split(':')[0], nodes[1].ports[0].split(':')[0], 'each node is published on a port of its own');
+  assert.notEqual(nodes[0].ports[0].split(':')[0], compose.services.tessera.ports[0].split(':')[0], 'and not on the single node’s');
+  // Node 2 is made from node 1's data directory, mounted read-only where TESSERA_CLUSTER_FROM points.
+  assert.equal(nodes[0].environment.TESSERA_CLUSTER_FROM, undefined);
+  const [volume, mount] = nodes[0].volumes[0].split(':');
+  const shared = nodes[1].volumes.find((v: string) => v.startsWith(`${volume}:`));
+  assert.ok(shared?.endsWith(':ro'), `node 1's volume is mounted read-only into node 2: ${shared}`);
+  const mountedAt = shared.split(':')[1];
+  assert.equal(nodes[1].environment.TESSERA_CLUSTER_FROM, `${mountedAt}${nodes[0].environment.TESSERA_DATA.slice(mount.length)}`);
+  assert.equal(nodes[1].depends_on['tessera-1'].condition, 'service_healthy');
+  for (const v of ['tessera-postgres', 'tessera-nats', 'tessera-node1', 'tessera-node2']) assert.ok(v in compose.volumes, v);
 });
 
 test('systemd unit: systemd-analyze verify accepts it, installed where the unit says', (t) => {

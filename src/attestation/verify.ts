@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { TesseraError } from '../errors/index.js';
+import { CLOCK_SKEW_ALLOWANCE_MS } from '../crypto/certificates.js';
 import { EVIDENCE_OID, type Evidence, type ProviderName, type ProviderVerifier, type TrustAnchors, decodeEvidence, reportDataFor } from './evidence.js';
 import type { Measurement } from './measurement.js';
 import { verifySoftware } from './software.js';
@@ -31,7 +32,6 @@ export interface VerifyOptions {
   now?: Date;
 }
 
-const CLOCK_SKEW_MS = 5 * 60_000;
 const fail = (why: string) => new TesseraError('permission_denied', `attestation check failed: ${why}`);
 
 export function evidenceOf(certDer: Buffer): Evidence {
@@ -61,7 +61,7 @@ export function verifyNodeCertificate(certDer: Buffer, opts: VerifyOptions): Nod
   const made = Date.parse(evidence.timestamp);
   const now = (opts.now ?? new Date()).getTime();
   if (!Number.isFinite(made)) throw fail('the evidence has no valid timestamp');
-  if (made - now > CLOCK_SKEW_MS) throw fail(`the evidence is dated ${evidence.timestamp}, in the future; check the clocks`);
+  if (made - now > CLOCK_SKEW_ALLOWANCE_MS) throw fail(`the evidence is dated ${evidence.timestamp}, in the future; check the clocks (more than ${CLOCK_SKEW_ALLOWANCE_MS / 60_000} minutes ahead of this machine's)`);
   if (now - made > opts.maxAgeMs) {
     throw fail(`stale evidence: made ${evidence.timestamp}, ${Math.round((now - made) / 1000)} s ago; at most ${Math.round(opts.maxAgeMs / 1000)} s is accepted`);
   }

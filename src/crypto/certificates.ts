@@ -8,6 +8,14 @@ x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
+/**
+ * How far apart the clocks of a service's machines (its nodes, its users') may be: five minutes, as Kerberos
+ * allows and as governance allows a COSE message's created_at (DEFAULT_MAX_CLOCK_SKEW_S). Certificates start
+ * this long before they are made, so a node or client whose clock runs behind the issuer's by up to that
+ * still finds them valid; and attestation evidence may be dated up to this far in the future.
+ */
+export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
+
 export type Role = 'user' | 'member' | 'service';
 
 export interface PemPair {
@@ -38,7 +46,7 @@ export async function createCertificateAuthority(commonName: string, validDays =
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: `CN=${commonName}, O=Tessera`,
-    notBefore: new Date(now - 60_000),
+    notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
     notAfter: new Date(now + validDays * DAY_MS),
     signingAlgorithm: ALG,
     keys,
@@ -77,7 +85,7 @@ export async function issueCertificate(ca: PemPair, opts: IssueOptions, keyPair?
     serialNumber: serial(),
     subject: `CN=${opts.name}, OU=${opts.role}, O=Tessera`,
     issuer: caCert.subject,
-    notBefore: new Date(now - 60_000),
+    notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
     notAfter: new Date(now + (opts.validMs ?? (opts.validDays ?? 825) * DAY_MS)),
     signingAlgorithm: ALG,
     publicKey: keys.publicKey,

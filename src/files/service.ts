@@ -245,11 +245,17 @@ export class FileService {
     return this.opts.store.read((tx) => this.mustGet(tx, fileId));
   }
 
-  /** The ciphertext, for anyone who may read the file. */
-  openContent(fileId: string, user: string, role = 'user'): { record: FileRecord; stream: Readable } {
+  /**
+   * The ciphertext, for anyone who may read the file. It resolves once the blob store has produced the first
+   * bytes (or the end), so a read that cannot even start (a shared store out of reach) fails here, as an
+   * error the caller can still answer, rather than after a reply with a length and a type has begun.
+   */
+  async openContent(fileId: string, user: string, role = 'user'): Promise<{ record: FileRecord; stream: Readable }> {
     const record = this.opts.store.read((tx) => (role === 'service' ? this.mustGet(tx, fileId) : this.readable(tx, fileId, user)));
     if (record.state !== 'available') throw new TesseraError('conflict', `file ${fileId} has no content yet: its upload has not completed`);
-    return { record, stream: this.opts.blobs.openRead(fileId) };
+    const stream = this.opts.blobs.openRead(fileId);
+    await started(stream);
+    return { record, stream };
   }
 
   /** The ids of the files `user` owns, oldest first. */
@@ -488,4 +494,22 @@ export class FileService {
     if (!mayRead(record, user)) throw new TesseraError('permission_denied', `'${user}' may not read file ${fileId}`);
     return record;
   }
+}
+
+/** Resolves when `stream` has bytes to read or has ended; rejects with its error if it fails first. */
+function started(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      stream.off('readable', onReady);
+      stream.off('error', settle);
+      // Until the caller pipes it (its pipe listens then), a later error must not go unheard and end the process.
+      stream.on('error', () => {});
+      if (err) reject(err);
+      else resolve();
+    };
+    // Without a 'readable' listener left, the stream goes back to its initial mode, so the caller can pipe it.
+    const onReady = () => settle();
+    stream.once('readable', onReady);
+    stream.once('error', settle);
+  });
 }

@@ -142,7 +142,10 @@ export class Tessera {
         }
       });
       socket.on('error', (err: Error & { code?: string }) => {
-        if (/CERT|SIGNATURE|ISSUER|self.signed/i.test(err.code ?? err.message)) {
+        // A certificate outside its validity period is a clock problem, on this machine or the node's, not a wrong CA.
+        if (err.code === 'CERT_NOT_YET_VALID' || err.code === 'CERT_HAS_EXPIRED') {
+          reject(new TesseraError('permission_denied', `the node's certificate is ${err.code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not valid yet'} by this machine's clock (${err.code}): check that this machine's clock and the node's agree within five minutes`));
+        } else if (/CERT|SIGNATURE|ISSUER|self.signed/i.test(err.code ?? err.message)) {
           reject(new TesseraError('permission_denied', `the node's certificate is not issued by the CA you trust (${err.code ?? err.message}): check the ca you passed, and that this is the right node`));
         } else reject(new TesseraError('unavailable', `cannot reach the node at ${url.host}: ${err.message}`, { cause: err }));
       });

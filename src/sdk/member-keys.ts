@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { CLOCK_SKEW_ALLOWANCE_MS } from '../crypto/certificates.js';
 import { TesseraError } from '../errors/index.js';
 
 // A prospective member's own key pair and certificate (`tessera gov keygen`), as CCF's keygenerator.sh
@@ -22,7 +23,8 @@ export async function newMemberKeyPair(name: string, validDays = 825): Promise<{
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial.toString('hex'),
     name: `CN=${name}, OU=member`,
-    notBefore: new Date(now - 60_000),
+    // Backdated by the allowed clock skew, so a node whose clock is behind this machine's accepts it at once.
+    notBefore: new Date(now - CLOCK_SKEW_ALLOWANCE_MS),
     notAfter: new Date(now + validDays * 86_400_000),
     signingAlgorithm: ALG,
     keys,

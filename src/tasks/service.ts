@@ -277,7 +277,15 @@ export class TaskService {
       throw err;
     }
     const limit = this.opts.functionTimeoutMs * this.maxAttempts + 30_000;
-    const ended = await queue.waitFor('task', task.task_id, () => this.outcome(task.task_id) !== undefined, limit);
+    // A Store that is away for a moment is waited out: the task runs on meanwhile, elsewhere.
+    const settled = () => {
+      try {
+        return this.outcome(task.task_id) !== undefined;
+      } catch {
+        return false;
+      }
+    };
+    const ended = await queue.waitFor('task', task.task_id, settled, limit);
     if (!ended) {
       throw new TesseraError('timeout', `task ${task.task_id} has not ended within ${limit} ms: it is still queued or running on another node, and get_task will show how it ends`);
     }

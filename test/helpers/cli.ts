@@ -42,9 +42,10 @@ export function tied(file: string, args: string[]): [string, string[]] {
 /** The `tessera` CLI under this Node, as [file, args] for spawn or execFile. */
 export const tesseraCommand = (args: string[], bin = TESSERA, nodeArgs: string[] = []) => tied(process.execPath, ['--no-node-snapshot', ...nodeArgs, bin, ...args]);
 
-export function tessera(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+/** `env` adds to the command's environment (e.g. a skewed clock: helpers/faketime.ts). */
+export function tessera(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(...tesseraCommand(args), { cwd: opts.cwd ?? REPO, env: TEST_ENV }, (err, stdout, stderr) => {
+    execFile(...tesseraCommand(args), { cwd: opts.cwd ?? REPO, env: { ...TEST_ENV, ...opts.env } }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -210,10 +211,10 @@ export async function auditedEnclaveInfo(dataDir: string, auditors: string[], op
 /**
  * `tessera serve` on a data directory made elsewhere (a restored backup, a store a test set up by hand), as a
  * TestNode. Its users' credentials are read from `identitiesOf`'s DATA-identities (a restored directory has
- * none of its own: credentials are never in a backup).
+ * none of its own: credentials are never in a backup). `env` adds to the node's environment.
  */
-export async function serveDataDir(dir: string, identitiesOf = dir): Promise<TestNode> {
-  let running = await spawnServe(dir);
+export async function serveDataDir(dir: string, identitiesOf = dir, opts: { env?: Record<string, string> } = {}): Promise<TestNode> {
+  let running = await spawnServe(dir, TESSERA, opts.env);
   const node: TestNode = {
     dir,
     get proc() {
@@ -238,7 +239,7 @@ export async function serveDataDir(dir: string, identitiesOf = dir): Promise<Tes
     // On the same data directory; its ports are ephemeral, so they change.
     restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
       await node.stop(signal);
-      running = await spawnServe(dir);
+      running = await spawnServe(dir, TESSERA, opts.env);
     },
     cleanup: async () => {
       await node.stop('SIGKILL');

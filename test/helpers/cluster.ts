@@ -34,9 +34,19 @@ export const nodeIdOfDir = (dir: string) => nodeIdOfPem(readFileSync(join(dir, '
 
 /**
  * Every node after the first joins as a Pending node; the members (m0 when none are asked for) propose and vote
- * transition_node_to_trusted for it, as members of a real service would, so that it serves.
+ * transition_node_to_trusted for it, as members of a real service would, so that it serves. `config` patches
+ * every node's tessera.toml; `nodeConfig` and `nodeEnv` patch node n's (1-based) alone, e.g. its nats.url
+ * through a proxy, or a skewed clock in its environment.
  */
-export async function startCluster(opts: { nodes: number; users: string[]; members?: string[]; settings?: string[]; config?: (c: Record<string, any>) => void }): Promise<TestCluster> {
+export async function startCluster(opts: {
+  nodes: number;
+  users: string[];
+  members?: string[];
+  settings?: string[];
+  config?: (c: Record<string, any>) => void;
+  nodeConfig?: (n: number, c: Record<string, any>, engines: { pg: PostgresServer; nats: NatsServer }) => void;
+  nodeEnv?: (n: number) => Record<string, string> | undefined;
+}): Promise<TestCluster> {
   const members = opts.members?.length ? opts.members : ['m0'];
   const pg = await startPostgres();
   const nats = await startNats();
@@ -58,8 +68,11 @@ export async function startCluster(opts: { nodes: number; users: string[]; membe
     }
     for (let n = 1; n <= opts.nodes; n++) {
       const dir = join(root, `node${n}`);
-      useEphemeralPorts(dir, opts.config);
-      const serving = serveDataDir(dir, join(root, 'node1'));
+      useEphemeralPorts(dir, (c) => {
+        opts.config?.(c);
+        opts.nodeConfig?.(n, c, { pg, nats });
+      });
+      const serving = serveDataDir(dir, join(root, 'node1'), { env: opts.nodeEnv?.(n) });
       // Not awaited first: a joining node is ready only once trusted. If trusting fails, it is ended below.
       serving.catch(() => {});
       if (n > 1) await trustNode({ members: memberClients(nodes[0], members), nodeId: nodeIdOfDir(dir) });

@@ -65,7 +65,7 @@ export function fileRoutes(app: FastifyInstance, files: FileService) {
     schema: { tags: ['files'], summary: 'Download the ciphertext', params: fileId, produces: ['application/octet-stream'] },
     handler: async (request, reply) => {
       const caller = callerOf(request);
-      const { record, stream } = files.openContent(request.params.id, caller.name, caller.role);
+      const { record, stream } = await files.openContent(request.params.id, caller.name, caller.role);
       return reply
         .header('content-type', 'application/octet-stream')
         .header('content-length', FileService.ciphertextLength(record))
