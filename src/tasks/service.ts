@@ -18,6 +18,8 @@ const OUTCOMES = 'tasks.outcomes';
 
 interface Invocation {
   payload: string | null;
+  /** How many times a node has taken the task (each one stopped before it ended, but the last). */
+  takes?: number;
 }
 
 type Outcome = { ok: true; result: string } | { ok: false; code: ErrorCode; message: string };
@@ -372,7 +374,9 @@ export class TaskService {
       const t = this.load(tx, taskId);
       if (!t || t.status !== 'Running' || (t.run_attempt ?? 0) >= delivery.count) return null;
       const invocation = tx.get<Invocation>(INVOCATIONS, taskId);
-      if (delivery.count > this.maxAttempts || !invocation) {
+      // Takes, not deliveries, are counted: a delivery handed back because the Store was away took nothing.
+      const takes = (invocation?.takes ?? 0) + 1;
+      if (takes > this.maxAttempts || !invocation) {
         t.status = 'Failed';
         t.failure_reason = invocation
           ? `the task was taken ${this.maxAttempts} times (nats.work_max_attempts) by nodes that each stopped before it ended`
@@ -384,11 +388,18 @@ export class TaskService {
       }
       if (this.opts.nodeId) t.running_on = this.opts.nodeId;
       t.run_attempt = delivery.count;
+      tx.put(INVOCATIONS, taskId, { ...invocation, takes } satisfies Invocation);
       return { task: this.save(tx, t), payload: invocation.payload };
     }).result;
     if (taken) {
       if (delivery.count > 1) this.opts.logger.warn({ taskId, delivery: delivery.count }, 'took over a task whose node stopped while running it');
       await this.execute(taken.task, taken.payload, delivery.count).catch(() => undefined);
+      // The end could not be recorded (the Store went away): the message is handed back, not acknowledged,
+      // so that a later delivery takes the task over and records it.
+      const left = this.opts.store.read((tx) => this.load(tx, taskId));
+      if (left?.status === 'Running' && left.run_attempt === delivery.count && left.running_on === this.opts.nodeId) {
+        throw new TesseraError('unavailable', `the end of task ${taskId} could not be recorded; it is handed back to the queue`);
+      }
     }
     this.opts.queue?.notify('task', taskId);
   }
