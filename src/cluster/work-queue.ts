@@ -113,7 +113,7 @@ export class WorkQueue {
     try {
       await this.js.publish(subject, seal(this.opts.key, body, Buffer.from(subject)), { msgID: `${kind}.${id}`, timeout: this.opts.timeoutMs });
     } catch (err) {
-      throw new TesseraError('unavailable', `the work queue did not take ${kind} ${id}: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
+      throw new TesseraError('unavailable', `NATS did not take ${kind} ${id} into the work queue: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
     }
   }
 
@@ -125,7 +125,7 @@ export class WorkQueue {
       return true;
     } catch (err) {
       if (/no message found|not found/i.test((err as Error).message)) return false;
-      throw new TesseraError('unavailable', `the work queue could not be asked about ${kind} ${id}: ${(err as Error).message}`, { cause: err });
+      throw new TesseraError('unavailable', `NATS could not be asked about ${kind} ${id} in the work queue: ${(err as Error).message}`, { cause: err });
     }
   }
 
