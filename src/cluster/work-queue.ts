@@ -23,6 +23,12 @@ export interface Delivery {
   count: number;
 }
 
+/**
+ * Thrown by a handler for work another node is to run (a workflow event whose workflow runs elsewhere): the
+ * message goes back at once, for the next node that pulls, without a warning.
+ */
+export class WorkElsewhere extends Error {}
+
 /** Runs one message's work; resolving acknowledges it, throwing hands it back for a later redelivery. */
 export type WorkHandler = (id: string, body: Buffer, delivery: Delivery) => Promise<void>;
 
@@ -184,6 +190,10 @@ export class WorkQueue {
       msg.ack();
       this.stats.handled++;
     } catch (err) {
+      if (err instanceof WorkElsewhere) {
+        msg.nak(50);
+        return;
+      }
       this.stats.failed++;
       this.opts.logger.warn({ kind, id, delivery: count, err: (err as Error).message }, 'work failed here; it is handed back for another try');
       msg.nak(1000);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { seal, unseal } from '../crypto/aead.js';
 import { TesseraError } from '../errors/index.js';
 
 // Requests for a workflow that another node of the cluster hosts, carried over NATS request/reply: an
@@ -10,6 +10,10 @@ import { TesseraError } from '../errors/index.js';
 // services sharing one NATS server never see each other's requests. A request to a node that is gone
 // fails at once (NATS reports no responders) or after the timeout, as 'unavailable': the workflow is then
 // moving to another node (placement), and the caller may retry.
+//
+// Requests and answers are sealed (AES-256-GCM under a key derived from the master key, the subject as
+// associated data): an ingress body is a user's data, and the NATS server and its operator must not read
+// it, nor forge a request a node would act on.
 
 export interface IngressPayload {
   method: string;
@@ -32,8 +36,10 @@ export interface ForwardHandlers {
 }
 
 export interface ForwarderOptions {
-  servers: string | string[];
-  tls?: { ca?: string; cert?: string; key?: string };
+  /** The node's NATS connection (src/cluster/nats-connection.ts), shared with the work queue. */
+  nc: NatsConnection;
+  /** Seals requests and answers; derived from the master key. */
+  key: Buffer;
   timeoutMs: number;
   /** store.schema: the subjects' prefix is derived from it. */
   schema: string;
@@ -58,20 +64,16 @@ export class WorkflowForwarder {
     this.prefix = subjectPrefix(opts.schema);
   }
 
-  static async open(opts: ForwarderOptions): Promise<WorkflowForwarder> {
-    try {
-      const nc = await connect({
-        servers: opts.servers,
-        name: `tessera-workflows-${opts.nodeId}`,
-        timeout: opts.timeoutMs,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        ...(opts.tls ? { tls: { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key } } : {}),
-      });
-      return new WorkflowForwarder(nc, opts);
-    } catch (err) {
-      throw new TesseraError('unavailable', `workflow requests between nodes need NATS, which could not be reached: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
-    }
+  static open(opts: ForwarderOptions): WorkflowForwarder {
+    return new WorkflowForwarder(opts.nc, opts);
+  }
+
+  private sealed(subject: string, value: unknown, answer = false): Uint8Array {
+    return seal(this.opts.key, Buffer.from(JSON.stringify(value)), Buffer.from(`${subject}${answer ? '\0answer' : ''}`));
+  }
+
+  private opened<T>(subject: string, data: Uint8Array, answer = false): T {
+    return JSON.parse(unseal(this.opts.key, Buffer.from(data), Buffer.from(`${subject}${answer ? '\0answer' : ''}`)).toString()) as T;
   }
 
   /** Answers other nodes' requests for the workflows this node hosts. */
@@ -84,13 +86,21 @@ export class WorkflowForwarder {
           void (async () => {
             let reply: unknown;
             try {
-              reply = { ok: await fn(m.json<Record<string, unknown>>()) };
+              let request: Record<string, unknown>;
+              try {
+                request = this.opened(subject, m.data);
+              } catch {
+                // Not sealed by this service: not answered at all, as if nobody listened.
+                this.opts.logger.warn({ subject }, 'a workflow request not sealed by this service was ignored');
+                return;
+              }
+              reply = { ok: await fn(request) };
             } catch (err) {
               const e = err instanceof TesseraError ? err : new TesseraError('internal', (err as Error).message);
               reply = { error: { code: e.code, message: e.message } };
             }
             try {
-              m.respond(JSON.stringify(reply));
+              m.respond(this.sealed(subject, reply, true));
             } catch (err) {
               this.opts.logger.warn({ err: (err as Error).message }, 'could not answer a workflow request from another node');
             }
@@ -116,16 +126,17 @@ export class WorkflowForwarder {
     return this.request(nodeId, 'inspect', { workflow_id: workflowId });
   }
 
+  /** Stops answering; the connection is the node's, closed with the work queue. */
   async close(): Promise<void> {
     for (const s of this.subs.splice(0)) s.unsubscribe();
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 
   private async request(nodeId: string, kind: string, body: unknown): Promise<unknown> {
     let reply: { ok?: unknown; error?: { code: string; message: string } };
     try {
-      const m = await this.nc.request(`${this.prefix}.${kind}.${nodeId}`, JSON.stringify(body), { timeout: this.opts.timeoutMs });
-      reply = m.json();
+      const subject = `${this.prefix}.${kind}.${nodeId}`;
+      const m = await this.nc.request(subject, this.sealed(subject, body), { timeout: this.opts.timeoutMs });
+      reply = this.opened(subject, m.data, true);
     } catch (err) {
       throw new TesseraError('unavailable', `node ${nodeId}, which runs this workflow, did not answer (${(err as Error).message}); if it is down, the workflow moves to another node within seconds: retry`, { cause: err, retryAfterSeconds: 2 });
     }

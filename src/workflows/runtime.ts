@@ -90,7 +90,7 @@ interface Running {
   instance: FunctionInstance;
   mappings: Map<string, string>;
   /** Queued casts, each with its EventMetadata and when it was sent (performance.now(), for transfer_times). */
-  queue: Array<{ src: string; payload: Buffer; meta: EventMetadata; sent: number }>;
+  queue: Array<{ src: string; payload: Buffer; meta: EventMetadata; sent: number; done?: (handled: boolean) => void }>;
   /** The metadata of the event being handled, which every cast and call the instance makes carries; null between events. */
   current: EventMetadata | null;
   /** The trace of the running handle_init or handle_stop, for what it casts or calls (no event is current then). */
@@ -224,6 +224,7 @@ export class WorkflowRuntime {
       r.stopped = true;
       for (const t of r.timers) clearTimeout(t);
       r.timers.clear();
+      for (const e of r.queue) e.done?.(false);
       r.queue = [];
       r.held = 0;
       this.instances.delete(id);
@@ -301,6 +302,20 @@ export class WorkflowRuntime {
     if (target === undefined) throw new TesseraError('not_found', `workflow ${workflowId} has no function or resource '${name}'`);
     if (typeof target !== 'string') return target.cast(payload, { node: this.nodeId, component: from }, meta);
     this.enqueue(target, from === this.nodeId ? this.nodeId : `${this.nodeId}/${from}`, Buffer.from(payload), meta);
+  }
+
+  /**
+   * castTo, settling once the event is handled (true) or dropped (false: the instance failed, was stopped,
+   * or its queue was full). A cluster acknowledges a queued event only then (service.ts, at least once).
+   */
+  castAndWait(workflowId: string, name: string, payload: string): Promise<boolean> {
+    const target = this.names.get(workflowId)?.get(name);
+    if (target === undefined) throw new TesseraError('not_found', `workflow ${workflowId} has no function or resource '${name}'`);
+    if (typeof target !== 'string') {
+      target.cast(payload, { node: this.nodeId, component: this.nodeId }, newRoot());
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => this.enqueue(target, this.nodeId, Buffer.from(payload), newRoot(), resolve));
   }
 
   /** A call from outside, e.g. http-ingress: a new event, so a new trace unless `meta` says otherwise. */
@@ -407,18 +422,20 @@ export class WorkflowRuntime {
     return r.instance.limits.heapMiB * 1024 * 1024;
   }
 
-  private enqueue(targetId: string, src: string, payload: Buffer, meta: EventMetadata) {
+  private enqueue(targetId: string, src: string, payload: Buffer, meta: EventMetadata, done?: (handled: boolean) => void) {
     const target = this.instances.get(targetId);
     if (!target || target.failed || target.stopped) {
       this.stats.dropped++;
+      done?.(false);
       return;
     }
     if (target.held + payload.length > this.budget(target)) {
       this.stats.dropped++;
       this.log(target, 2, 'tessera', `event dropped: the instance's queue already holds ${target.held} bytes, its allowance is ${this.budget(target)}`);
+      done?.(false);
       return;
     }
-    target.queue.push({ src, payload, meta, sent: performance.now() });
+    target.queue.push({ src, payload, meta, sent: performance.now(), done });
     target.held += payload.length;
     this.stats.casts++;
     void this.pump(target);
@@ -434,7 +451,10 @@ export class WorkflowRuntime {
         const releaseTurn = await r.turn.take('cast');
         try {
           const event = r.queue.shift();
-          if (!event || r.failed || r.stopped) continue;
+          if (!event || r.failed || r.stopped) {
+            event?.done?.(false);
+            continue;
+          }
           r.held -= event.payload.length;
           r.path = [r.id];
           r.current = event.meta;
@@ -444,6 +464,7 @@ export class WorkflowRuntime {
           const ok = await this.guard(r, () => r.instance.cast(node, component, event.payload).then(() => true), 'cast');
           if (ok) this.completed(r, 'CAST', started);
           r.events++;
+          event.done?.(ok === true);
         } finally {
           r.path = null;
           r.current = null;
@@ -521,6 +542,7 @@ export class WorkflowRuntime {
       r.restarts = r.restarts.filter((t) => now - t < 60_000);
       if (r.restarts.length >= this.opts.maxRestartsPerMinute) {
         r.failed = true;
+        for (const e of r.queue) e.done?.(false);
         r.queue = [];
         r.held = 0;
         this.retire(r);

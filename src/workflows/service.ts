@@ -12,6 +12,8 @@ import { confinedPath, readSealedLines, workflowFileKey, workflowFolder } from '
 import { BUILTIN_FUNCTIONS, checkWorkflow, type WorkflowResource, type WorkflowSpec } from './spec.js';
 import type { Membership } from '../cluster/membership.js';
 import type { WorkflowForwarder } from './forward.js';
+import { WorkElsewhere } from '../cluster/work-queue.js';
+import { newUuid } from '../crypto/random.js';
 import { chooseNode, unfit } from './placement.js';
 
 const RUNNING = 'workflows.running';
@@ -41,7 +43,25 @@ export interface WorkflowCluster {
   membership: Membership;
   /** Null when no NATS is configured: requests for workflows on other nodes then fail as unavailable. */
   forwarder: WorkflowForwarder | null;
+  /**
+   * The cluster's work queue (src/cluster/work-queue.ts): asynchronous ingress events travel through it, so
+   * one accepted is handled at least once, by whichever node runs the workflow then. Null without NATS.
+   */
+  events: {
+    publish(kind: string, id: string, body: Buffer): Promise<void>;
+    handle(kind: string, handler: (id: string, body: Buffer) => Promise<void>): void;
+  } | null;
 }
+
+/** An asynchronous ingress event, as the work queue carries it (sealed by the queue). */
+interface QueuedEvent {
+  workflow: string;
+  target: string;
+  payload: string;
+}
+
+/** How long a node gives a queued event to be handled before it hands it back to the queue. */
+const EVENT_HANDLED_WITHIN_MS = 30_000;
 
 export interface IngressRequest {
   method: string;
@@ -168,6 +188,29 @@ export class WorkflowService {
       mover.unref();
       opts.runtime.onClose(() => clearInterval(mover));
       cluster.forwarder?.serve({ ingress: (id, req) => this.ingressHere(id, req), inspect: (id) => this.opts.runtime.inspect(id) });
+      cluster.events?.handle('wfevent', (_id, body) => this.queuedEvent(JSON.parse(body.toString()) as QueuedEvent));
+    }
+  }
+
+  /**
+   * A queued asynchronous event, pulled by this node: handled here if the workflow runs here (acknowledged
+   * once its instance has handled it), handed back for another node if not, dropped if the workflow is gone
+   * (EDGELESS drops events for a stopped workflow too).
+   */
+  private async queuedEvent(event: QueuedEvent): Promise<void> {
+    const record = this.opts.store.read((tx) => tx.get<WorkflowRecord>(RUNNING, event.workflow));
+    if (!record || this.stopped.has(event.workflow)) return;
+    if (record.placed_on !== this.me) throw new WorkElsewhere();
+    // Placed here a moment ago (moved, or started through another node): its instances may still be loading.
+    for (let i = 0; i < 100 && !this.ingress.has(event.workflow); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!this.ingress.has(event.workflow)) throw new WorkElsewhere();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), EVENT_HANDLED_WITHIN_MS)));
+    try {
+      const handled = await Promise.race([this.opts.runtime.castAndWait(event.workflow, event.target, event.payload), late]);
+      if (handled === 'late') throw new TesseraError('timeout', `workflow ${event.workflow}'s ${event.target} did not handle a queued event within ${EVENT_HANDLED_WITHIN_MS} ms; it goes back to the queue`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -675,9 +718,17 @@ export class WorkflowService {
   private async clusterIngress(req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     const notFound = { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
     if (!INGRESS_METHODS[req.method]) return notFound;
-    const candidates = this.list().flatMap((w) => ingressRoutes(w.spec, w.id).filter((r) => routeMatches(r, req)).map(() => w));
+    const candidates = this.list().flatMap((w) => ingressRoutes(w.spec, w.id).filter((r) => routeMatches(r, req)).map((route) => ({ w, route })));
     if (candidates.length === 0) return notFound;
-    const chosen = candidates[Math.floor(Math.random() * candidates.length)];
+    const { w: chosen, route } = candidates[Math.floor(Math.random() * candidates.length)];
+    const events = this.opts.cluster!.events;
+    if (route.async && events) {
+      // Accepted once the queue holds it (durable in JetStream); the node running the workflow handles it,
+      // whichever node that is by then.
+      const payload = route.encodeBase64 ? req.body.toString('base64') : req.body.toString('utf8');
+      await events.publish('wfevent', newUuid(), Buffer.from(JSON.stringify({ workflow: chosen.id, target: route.target, payload } satisfies QueuedEvent)));
+      return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('OK') };
+    }
     if (chosen.placed_on === this.me) return this.ingressHere(chosen.id, req);
     const forwarder = this.opts.cluster!.forwarder;
     if (!chosen.placed_on) throw new TesseraError('unavailable', `workflow ${chosen.id} is moving to another node: retry in a few seconds`, { retryAfterSeconds: 2 });

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
-import { TesseraError } from '../../errors/index.js';
 import { workflowRoutes } from '../../http/routes/workflows.js';
 import { deriveKey } from '../../kms/master-key.js';
 import { edgelessNodeId, resourceProviderIds } from '../../workflows/annotations.js';
@@ -11,22 +9,14 @@ import { WorkflowService } from '../../workflows/service.js';
 import type { Capability, NodeContext } from '../capability.js';
 import type { TesseraConfig } from '../config-schema.js';
 
-/** In a cluster with NATS: the connection that carries requests for workflows other nodes run (forward.ts). */
-async function openForwarder(config: TesseraConfig, ctx: NodeContext, nodeId: string): Promise<WorkflowForwarder | null> {
-  const { nats } = config;
-  if (!nats.url) {
+/** In a cluster with NATS: what carries requests for workflows other nodes run (forward.ts), on the node's NATS connection. */
+function openForwarder(config: TesseraConfig, ctx: NodeContext, nodeId: string): WorkflowForwarder | null {
+  const nc = ctx.services.nats;
+  if (!nc) {
     ctx.logger.warn('this cluster node has no nats.url: requests for workflows that other nodes run cannot be forwarded and fail as unavailable');
     return null;
   }
-  const file = (path: string, what: string) => {
-    try {
-      return path ? readFileSync(path, 'utf8') : undefined;
-    } catch (err) {
-      throw new TesseraError('invalid_input', `nats.${what} ${path} cannot be read: ${(err as Error).message}`);
-    }
-  };
-  const tls = nats.ca_file || nats.cert_file ? { ca: file(nats.ca_file, 'ca_file'), cert: file(nats.cert_file, 'cert_file'), key: file(nats.key_file, 'key_file') } : undefined;
-  return WorkflowForwarder.open({ servers: nats.url, tls, timeoutMs: nats.timeout_ms, schema: config.store.schema, nodeId, logger: ctx.logger });
+  return WorkflowForwarder.open({ nc, key: deriveKey(ctx.masterKey, 'workflow requests between nodes'), timeoutMs: config.nats.timeout_ms, schema: config.store.schema, nodeId, logger: ctx.logger });
 }
 
 // EDGELESS workflows: one isolate per instance on isolate threads, the resources tessera.toml offers, and
@@ -72,7 +62,7 @@ export function workflowsCapability(): Capability {
           attestation: config.attestation.provider,
           resource_providers: [...resourceProviderIds(offeredClasses(resources).keys(), hostname())],
         });
-        forwarder = await openForwarder(config, ctx, nodeId);
+        forwarder = openForwarder(config, ctx, nodeId);
       }
       ctx.services.workflows = new WorkflowService({
         store,
@@ -83,7 +73,7 @@ export function workflowsCapability(): Capability {
         eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms },
         maxPerOwner: config.workflows.max_workflows_per_user,
         placement: { nodeId, hostname: hostname(), labels: config.workflows.labels, attestation: config.attestation.provider },
-        cluster: membership ? { membership, forwarder } : undefined,
+        cluster: membership ? { membership, forwarder, events: ctx.services.work ?? null } : undefined,
       });
     },
     routes: (app, ctx) => workflowRoutes(app, ctx.need('workflows')),
