@@ -27,7 +27,12 @@ export interface Delivery {
  * Thrown by a handler for work another node is to run (a workflow event whose workflow runs elsewhere): the
  * message goes back at once, for the next node that pulls, without a warning.
  */
-export class WorkElsewhere extends Error {}
+export class WorkElsewhere extends Error {
+  /** When to offer it again: at once for another node (50 ms), or later for work not yet due (a delayed cast). */
+  constructor(readonly retryInMs = 50) {
+    super('work for another node, or for later');
+  }
+}
 
 /** Runs one message's work; resolving acknowledges it, throwing hands it back for a later redelivery. */
 export type WorkHandler = (id: string, body: Buffer, delivery: Delivery) => Promise<void>;
@@ -191,7 +196,7 @@ export class WorkQueue {
       this.stats.handled++;
     } catch (err) {
       if (err instanceof WorkElsewhere) {
-        msg.nak(50);
+        msg.nak(err.retryInMs);
         return;
       }
       this.stats.failed++;

@@ -128,6 +128,12 @@ export interface RuntimeOptions {
   budget?: MemoryBudget;
   /** The node's stable UUID (EDGELESS's node_id: slf(), source ids, node_id_match_any); random when left out. */
   nodeId?: string;
+  /**
+   * In a cluster: where delayed casts go instead of this node's timers (the work queue), so that one still
+   * fires if this node dies before it is due, on the node the workflow moves to. `target` is the function's
+   * or resource's name in the workflow.
+   */
+  durableDelayedCast?: (cast: { workflowId: string; target: string; payload: Buffer; delayMs: number }) => void;
 }
 
 /**
@@ -308,14 +314,15 @@ export class WorkflowRuntime {
    * castTo, settling once the event is handled (true) or dropped (false: the instance failed, was stopped,
    * or its queue was full). A cluster acknowledges a queued event only then (service.ts, at least once).
    */
-  castAndWait(workflowId: string, name: string, payload: string): Promise<boolean> {
+  castAndWait(workflowId: string, name: string, payload: string | Buffer): Promise<boolean> {
     const target = this.names.get(workflowId)?.get(name);
     if (target === undefined) throw new TesseraError('not_found', `workflow ${workflowId} has no function or resource '${name}'`);
+    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
     if (typeof target !== 'string') {
-      target.cast(payload, { node: this.nodeId, component: this.nodeId }, newRoot());
+      target.cast(bytes.toString('utf8'), { node: this.nodeId, component: this.nodeId }, newRoot());
       return Promise.resolve(true);
     }
-    return new Promise((resolve) => this.enqueue(target, this.nodeId, Buffer.from(payload), newRoot(), resolve));
+    return new Promise((resolve) => this.enqueue(target, this.nodeId, bytes, newRoot(), resolve));
   }
 
   /** A call from outside, e.g. http-ingress: a new event, so a new trace unless `meta` says otherwise. */
@@ -615,6 +622,16 @@ export class WorkflowRuntime {
         // make the host keep unbounded payloads in timers.
         if (r.timers.size >= MAX_TIMERS) throw new RangeError(`an instance may have at most ${MAX_TIMERS} delayed casts pending`);
         if (r.held + payload.length > this.budget(r)) throw new RangeError(`delayed casts and queued events would hold more than this instance's allowance of ${this.budget(r)} bytes`);
+        const durable = this.opts.durableDelayedCast;
+        if (durable) {
+          // Counted against the instance's pending delayed casts until due, as a timer would be; the payload
+          // waits in the queue, not in this node's memory.
+          const slot = setTimeout(() => r.timers.delete(slot), Math.min(ms, 2 ** 31 - 1));
+          r.timers.add(slot);
+          const name = alias === 'self' ? r.spec.name : r.mappings.get(alias)!;
+          durable({ workflowId: r.spec.workflowId, target: name, payload, delayMs: ms });
+          return;
+        }
         r.held += payload.length;
         // The metadata is the one current when the delayed cast is made, not when it fires (as EDGELESS).
         const meta = this.metaFor(r, 'delayed_cast');

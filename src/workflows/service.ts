@@ -60,6 +60,15 @@ interface QueuedEvent {
   payload: string;
 }
 
+/** A delayed cast in a cluster, as the work queue carries it: due at `due` (ms since the epoch, the sender's clock). */
+export interface QueuedDelayedCast {
+  workflow: string;
+  target: string;
+  /** Base64: a cast's payload is bytes. */
+  payload: string;
+  due: number;
+}
+
 /** How long a node gives a queued event to be handled before it hands it back to the queue. */
 const EVENT_HANDLED_WITHIN_MS = 30_000;
 
@@ -188,7 +197,17 @@ export class WorkflowService {
       mover.unref();
       opts.runtime.onClose(() => clearInterval(mover));
       cluster.forwarder?.serve({ ingress: (id, req) => this.ingressHere(id, req), inspect: (id) => this.opts.runtime.inspect(id) });
-      cluster.events?.handle('wfevent', (_id, body) => this.queuedEvent(JSON.parse(body.toString()) as QueuedEvent));
+      cluster.events?.handle('wfevent', (_id, body) => {
+        const event = JSON.parse(body.toString()) as QueuedEvent;
+        return this.queuedEvent(event.workflow, event.target, event.payload);
+      });
+      cluster.events?.handle('wfdelay', async (_id, body) => {
+        const cast = JSON.parse(body.toString()) as QueuedDelayedCast;
+        const wait = cast.due - Date.now();
+        // Not due yet: offered again when it is (JetStream keeps it meanwhile, whatever happens to this node).
+        if (wait > 0) throw new WorkElsewhere(Math.min(wait, 60_000));
+        await this.queuedEvent(cast.workflow, cast.target, Buffer.from(cast.payload, 'base64'));
+      });
     }
   }
 
@@ -197,18 +216,18 @@ export class WorkflowService {
    * once its instance has handled it), handed back for another node if not, dropped if the workflow is gone
    * (EDGELESS drops events for a stopped workflow too).
    */
-  private async queuedEvent(event: QueuedEvent): Promise<void> {
-    const record = this.opts.store.read((tx) => tx.get<WorkflowRecord>(RUNNING, event.workflow));
-    if (!record || this.stopped.has(event.workflow)) return;
+  private async queuedEvent(workflow: string, target: string, payload: string | Buffer): Promise<void> {
+    const record = this.opts.store.read((tx) => tx.get<WorkflowRecord>(RUNNING, workflow));
+    if (!record || this.stopped.has(workflow)) return;
     if (record.placed_on !== this.me) throw new WorkElsewhere();
     // Placed here a moment ago (moved, or started through another node): its instances may still be loading.
-    for (let i = 0; i < 100 && !this.ingress.has(event.workflow); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!this.ingress.has(event.workflow)) throw new WorkElsewhere();
+    for (let i = 0; i < 100 && !this.ingress.has(workflow); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!this.ingress.has(workflow)) throw new WorkElsewhere();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), EVENT_HANDLED_WITHIN_MS)));
     try {
-      const handled = await Promise.race([this.opts.runtime.castAndWait(event.workflow, event.target, event.payload), late]);
-      if (handled === 'late') throw new TesseraError('timeout', `workflow ${event.workflow}'s ${event.target} did not handle a queued event within ${EVENT_HANDLED_WITHIN_MS} ms; it goes back to the queue`);
+      const handled = await Promise.race([this.opts.runtime.castAndWait(workflow, target, payload), late]);
+      if (handled === 'late') throw new TesseraError('timeout', `workflow ${workflow}'s ${target} did not handle a queued event within ${EVENT_HANDLED_WITHIN_MS} ms; it goes back to the queue`);
     } finally {
       clearTimeout(timer);
     }

@@ -200,3 +200,35 @@ test('what nodes send each other through NATS about workflows is sealed: the ser
     await spy.close();
   }
 });
+
+/** Arms a delayed cast to itself on each call, and counts the casts that fired (synced); answers the count. */
+const TIMER = `${HTTP_REPLY}
+let fired = 0;
+export function handle_init(payload, state) { fired = state ? JSON.parse(state).fired : 0; }
+export function handle_call(src, msg) { if (JSON.parse(msg).method === 'Post') edgeless.delayed_cast(3000, 'self', 'tick'); return reply(200, String(fired)); }
+export function handle_cast(src, msg) { fired++; edgeless.sync(JSON.stringify({ fired })); }`;
+
+test('a delayed cast pending on a node that dies fires on the node the workflow moves to', async () => {
+  const spec = { functions: [jsFunction('timer', TIMER)], resources: [ingress('timer', { host: '127.0.0.1', wf_id: 'true' })] };
+  const started = await workflowClient(nodes[1]).start(spec, 'timer');
+  assert.equal(started.status, 201, started.body.toString());
+  const id = started.json().workflow_id as string;
+  const host = await until(async () => {
+    const r = (await workflowClient(nodes[1]).inspect(id)).json();
+    return r.functions.length === 1 ? (r.node_id as string) : undefined;
+  }, 'the timer to run');
+  const ids = await Promise.all(nodes.map(nodeIdOf));
+  const victim = nodes[ids.indexOf(host)];
+  const other = nodes.find((n) => n !== victim)!;
+  const armed = await workflowClient(victim).ingress(`/arm?wf_id=${id}`, 'arm');
+  assert.deepEqual([armed.status, armed.body.toString()], [200, '0']);
+  // The host dies before the cast is due (3 s): the cast fires where the workflow moves to.
+  await victim.stop('SIGKILL');
+  const fired = await until(async () => {
+    const r = await workflowClient(other).ingress(`/count?wf_id=${id}`);
+    return r.status === 200 && r.body.toString() === '1' ? true : undefined;
+  }, 'the delayed cast to fire after the move');
+  assert.ok(fired);
+  await victim.restart();
+  assert.equal((await workflowClient(other).stop(id)).status, 200);
+});

@@ -5,7 +5,10 @@ import { edgelessNodeId, resourceProviderIds } from '../../workflows/annotations
 import { WorkflowForwarder } from '../../workflows/forward.js';
 import { offeredClasses } from '../../workflows/resources/index.js';
 import { WorkflowRuntime } from '../../workflows/runtime.js';
-import { WorkflowService } from '../../workflows/service.js';
+import { type QueuedDelayedCast, WorkflowService } from '../../workflows/service.js';
+import type { WorkQueue } from '../../cluster/work-queue.js';
+import { newUuid } from '../../crypto/random.js';
+import type { Logger } from 'pino';
 import type { Capability, NodeContext } from '../capability.js';
 import type { TesseraConfig } from '../config-schema.js';
 
@@ -17,6 +20,16 @@ function openForwarder(config: TesseraConfig, ctx: NodeContext, nodeId: string):
     return null;
   }
   return WorkflowForwarder.open({ nc, key: deriveKey(ctx.masterKey, 'workflow requests between nodes'), timeoutMs: config.nats.timeout_ms, schema: config.store.schema, nodeId, logger: ctx.logger });
+}
+
+/** In a cluster: delayed casts go into the work queue, due at their time, so that a host's death loses none. */
+function durableDelayedCasts(work: WorkQueue, logger: Logger) {
+  return (cast: { workflowId: string; target: string; payload: Buffer; delayMs: number }) => {
+    const queued: QueuedDelayedCast = { workflow: cast.workflowId, target: cast.target, payload: cast.payload.toString('base64'), due: Date.now() + cast.delayMs };
+    work.publish('wfdelay', newUuid(), Buffer.from(JSON.stringify(queued))).catch((err: Error) => {
+      logger.warn({ workflow: cast.workflowId, target: cast.target, err: err.message }, 'a delayed cast could not be queued (NATS away) and is dropped');
+    });
+  };
 }
 
 // EDGELESS workflows: one isolate per instance on isolate threads, the resources tessera.toml offers, and
@@ -40,6 +53,7 @@ export function workflowsCapability(): Capability {
         maxRestartsPerMinute: config.workflows.max_restarts_per_minute,
         threads: config.workflows.threads || Math.max(16, 4 * availableParallelism()),
         budget: ctx.budget,
+        durableDelayedCast: ctx.membership && ctx.services.work ? durableDelayedCasts(ctx.services.work, logger) : undefined,
       });
       const r = config.workflows.resources;
       const resources = {
