@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors/index.js';
-import { AdvisoryLock, type PgConnection, advisoryKey } from '../store/postgres-lease.js';
+import { AdvisoryLock, type PgConnection, advisoryKey, lockSession } from '../store/postgres-lease.js';
 import type { Store } from '../store/types.js';
 
 // Which nodes of a cluster are alive, without clocks. Each node holds a PostgreSQL advisory lock of its own
@@ -152,9 +152,7 @@ export class Membership {
 
   private async connect(): Promise<pg.Client> {
     if (this.probe) return this.probe;
-    const base = typeof this.opts.connection === 'string' ? { connectionString: this.opts.connection } : this.opts.connection;
-    const timeout = this.opts.timeoutMs ?? 5000;
-    const c = new pg.Client({ ...base, query_timeout: timeout, connectionTimeoutMillis: timeout, keepAlive: true });
+    const c = lockSession(this.opts.connection, this.opts.timeoutMs ?? 5000);
     c.on('error', () => this.dropProbe(c));
     this.probe = c;
     try {

@@ -30,6 +30,15 @@ export function advisoryKey(...parts: string[]): string {
 
 export type PgConnection = string | Pick<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' | 'database'>;
 
+/**
+ * A session of its own for locks and probes: every query bounded by `timeoutMs`, and TCP keep-alives so that
+ * a server that went silent is noticed.
+ */
+export function lockSession(connection: PgConnection, timeoutMs: number, extra: pg.ClientConfig = {}): pg.Client {
+  const base = typeof connection === 'string' ? { connectionString: connection } : connection;
+  return new pg.Client({ ...base, query_timeout: timeoutMs, connectionTimeoutMillis: timeoutMs, keepAlive: true, ...extra });
+}
+
 export interface AdvisoryLockOptions {
   connection: PgConnection;
   /** The lock's key (a bigint as text). */
@@ -99,9 +108,7 @@ export class AdvisoryLock {
 
   private async connect(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const base = typeof this.options.connection === 'string' ? { connectionString: this.options.connection } : this.options.connection;
-    const timeout = this.options.timeoutMs ?? 5000;
-    const c = new pg.Client({ ...base, query_timeout: timeout, connectionTimeoutMillis: timeout, keepAlive: true, keepAliveInitialDelayMillis: 1000 });
+    const c = lockSession(this.options.connection, this.options.timeoutMs ?? 5000, { keepAliveInitialDelayMillis: 1000 });
     c.on('error', () => this.drop(c));
     c.on('end', () => this.drop(c));
     this.client = c;

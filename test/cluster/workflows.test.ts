@@ -40,6 +40,20 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string): Prom
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/** Starts a workflow through `through` and waits until it runs: its id, the node that runs it, and another node. */
+async function startPlaced(through: TestNode, spec: unknown, name: string): Promise<{ id: string; host: TestNode; other: TestNode }> {
+  const started = await workflowClient(through).start(spec, name);
+  assert.equal(started.status, 201, started.body.toString());
+  const id = started.json().workflow_id as string;
+  const hostId = await until(async () => {
+    const r = (await workflowClient(through).inspect(id)).json();
+    return r.functions.length === 1 ? (r.node_id as string) : undefined;
+  }, `${name} to run`);
+  const ids = await Promise.all(nodes.map(nodeIdOf));
+  const host = nodes[ids.indexOf(hostId)];
+  return { id, host, other: nodes.find((n) => n !== host)! };
+}
+
 /** Function instances running on `node` (EDGELESS's function_count gauge at GET /metrics). */
 async function instancesOn(node: TestNode): Promise<number> {
   const r = await https(url(node, '/metrics'), { ...node.service, ca: node.ca });
@@ -137,16 +151,7 @@ test('asynchronous events accepted while the host dies are handled, at least onc
     functions: [jsFunction('events', EVENT_COUNTER)],
     resources: [ingress('events', { host: '127.0.0.1', method: 'GET', wf_id: 'true' }), { ...ingress('events', { host: '127.0.0.1', method: 'POST', wf_id: 'true', async: 'true' }), name: 'ingress-async' }],
   };
-  const started = await workflowClient(nodes[0]).start(spec, 'event-counter');
-  assert.equal(started.status, 201, started.body.toString());
-  const id = started.json().workflow_id as string;
-  const host = await until(async () => {
-    const r = (await workflowClient(nodes[0]).inspect(id)).json();
-    return r.functions.length === 1 ? (r.node_id as string) : undefined;
-  }, 'the event counter to run');
-  const ids = await Promise.all(nodes.map(nodeIdOf));
-  const victim = nodes[ids.indexOf(host)];
-  const other = nodes.find((n) => n !== victim)!;
+  const { id, host: victim, other } = await startPlaced(nodes[0], spec, 'event-counter');
   const count = async (through: TestNode) => {
     const r = await workflowClient(through).ingress(`/count?wf_id=${id}`);
     return r.status === 200 ? Number(r.body.toString()) : undefined;
@@ -179,15 +184,7 @@ test('what nodes send each other through NATS about workflows is sealed: the ser
     },
   });
   try {
-    const started = await workflowClient(nodes[0]).start(counter(), 'sealed-counter');
-    assert.equal(started.status, 201, started.body.toString());
-    const id = started.json().workflow_id as string;
-    const host = await until(async () => {
-      const r = (await workflowClient(nodes[0]).inspect(id)).json();
-      return r.functions.length === 1 ? (r.node_id as string) : undefined;
-    }, 'the counter to run');
-    const ids = await Promise.all(nodes.map(nodeIdOf));
-    const elsewhere = nodes.find((_, i) => ids[i] !== host)!;
+    const { id, other: elsewhere } = await startPlaced(nodes[0], counter(), 'sealed-counter');
     const marker = `private-${Date.now()}-body`;
     const r = await workflowClient(elsewhere).ingress(`/bump?wf_id=${id}`, marker);
     assert.equal(r.status, 200, r.body.toString());
@@ -210,16 +207,7 @@ export function handle_cast(src, msg) { fired++; edgeless.sync(JSON.stringify({ 
 
 test('a delayed cast pending on a node that dies fires on the node the workflow moves to', async () => {
   const spec = { functions: [jsFunction('timer', TIMER)], resources: [ingress('timer', { host: '127.0.0.1', wf_id: 'true' })] };
-  const started = await workflowClient(nodes[1]).start(spec, 'timer');
-  assert.equal(started.status, 201, started.body.toString());
-  const id = started.json().workflow_id as string;
-  const host = await until(async () => {
-    const r = (await workflowClient(nodes[1]).inspect(id)).json();
-    return r.functions.length === 1 ? (r.node_id as string) : undefined;
-  }, 'the timer to run');
-  const ids = await Promise.all(nodes.map(nodeIdOf));
-  const victim = nodes[ids.indexOf(host)];
-  const other = nodes.find((n) => n !== victim)!;
+  const { id, host: victim, other } = await startPlaced(nodes[1], spec, 'timer');
   const armed = await workflowClient(victim).ingress(`/arm?wf_id=${id}`, 'arm');
   assert.deepEqual([armed.status, armed.body.toString()], [200, '0']);
   // The host dies before the cast is due (3 s): the cast fires where the workflow moves to.
