@@ -5,10 +5,11 @@ import { type TestNode, tessera } from '../helpers/cli.js';
 import { type TestCluster, as, startCluster, upload, url } from '../helpers/cluster.js';
 import { decryptDownload, letterRecords } from '../helpers/files.js';
 import { https } from '../helpers/https-client.js';
+import { KV_HANDLERS, benchEndpoint, deployBenchApp } from '../../bench/kv-app.js';
 import { HTTP_REPLY, ingress, jsFunction, workflowClient } from '../helpers/workflows.js';
 
 // Crash safety across a cluster: three nodes on one PostgreSQL and one NATS, mixed load spread over all of
-// them (uploads, multi-party tasks created, approved and invoked on different nodes), and each cycle one
+// them (uploads, CCF app KV writes, multi-party tasks created, approved and invoked on different nodes), and each cycle one
 // random node is SIGKILLed and brought back. After every cycle: every acknowledged upload downloads through
 // another node, whole; every acknowledged approval and run is there; no task ran twice; a task that was
 // running on the killed node is taken over by another node (the work queue redelivers it) and ends once;
@@ -23,10 +24,11 @@ let nodes: TestNode[];
 let aliceFile = '';
 
 before(async () => {
-  cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], settings: ['ledger.signature_interval_ms=200', 'log.level=warn', 'nats.work_ack_wait_ms=1500'] });
+  cluster = await startCluster({ nodes: 3, users: ['alice', 'bob'], members: ['m0', 'm1', 'm2'], settings: ['ledger.signature_interval_ms=200', 'log.level=warn', 'nats.work_ack_wait_ms=1500'] });
   nodes = cluster.nodes;
   aliceFile = (await upload(nodes[0], 'alice', letterRecords('abde')))!.id;
   counter = await startCounter();
+  await deployBenchApp(nodes[0], { '/kv/{key}': { put: benchEndpoint('write', 'readwrite', 'crash'), get: benchEndpoint('read', 'readonly', 'crash') } }, KV_HANDLERS);
 });
 after(() => cluster?.cleanup());
 
@@ -36,6 +38,8 @@ interface Acknowledged {
   files: Map<string, { user: string; plaintext: Buffer }>;
   approved: Set<string>;
   finished: Set<string>;
+  /** CCF app KV writes answered 204, by key. */
+  kv: Map<string, string>;
 }
 
 /** Writers on random nodes until `stopped()`; a failure is the crash, and only answered writes count. */
@@ -44,6 +48,13 @@ async function load(ack: Acknowledged, stopped: () => boolean) {
     while (!stopped()) await step().catch(() => undefined);
   };
   await Promise.all([
+    loop(async () => {
+      const node = pick();
+      const key = randomBytes(6).toString('hex');
+      const value = randomBytes(8).toString('hex');
+      const put = await https(url(node, `/app/kv/${key}`), as(node, 'alice'), { method: 'PUT', body: Buffer.from(value) });
+      if (put.status === 204) ack.kv.set(key, value);
+    }),
     loop(async () => {
       const plaintext = randomBytes(randomInt(1, 32 * 1024));
       const done = await upload(pick(), 'alice', plaintext);
@@ -120,6 +131,11 @@ async function check(ack: Acknowledged, cycle: number) {
     assert.equal(blob.status, 200, `cycle ${cycle}: acknowledged file ${id} downloads: ${blob.body.toString().slice(0, 200)}`);
     assert.deepEqual(decryptDownload(info.json().key_config, blob.body), plaintext, `cycle ${cycle}: file ${id} is whole`);
   }
+  for (const [key, value] of ack.kv) {
+    const got = await https(url(reader, `/app/kv/${key}`), as(reader, 'alice'));
+    assert.equal(got.status, 200, `cycle ${cycle}: acknowledged app KV write ${key} is there: ${got.body.toString()}`);
+    assert.equal(got.json().value, value, `cycle ${cycle}: app KV value ${key} is the one written`);
+  }
   for (const taskId of ack.approved) {
     const task = (await https(url(reader, `/v1/tasks/${taskId}`), as(reader, 'alice'))).json();
     assert.ok(['Ready', 'Running', 'Finished', 'Failed'].includes(task.status), `cycle ${cycle}: approved task ${taskId} is ${task.status}`);
@@ -131,7 +147,7 @@ async function check(ack: Acknowledged, cycle: number) {
 }
 
 test(`crash safety across a cluster: ${CYCLES} SIGKILLs of random nodes under load lose no acknowledged write`, async (t) => {
-  const ack: Acknowledged = { files: new Map(), approved: new Set(), finished: new Set() };
+  const ack: Acknowledged = { files: new Map(), approved: new Set(), finished: new Set(), kv: new Map() };
   for (let cycle = 0; cycle < CYCLES; cycle++) {
     let stopped = false;
     const running = Promise.all([load(ack, () => stopped), counterLoad(() => stopped)]);
@@ -161,6 +177,6 @@ test(`crash safety across a cluster: ${CYCLES} SIGKILLs of random nodes under lo
     assert.notEqual(task.status, 'Running', `task ${taskId} is not left Running`);
     if (task.status === 'Finished') assert.equal(task.user_private_result_file_id.length, 1, `task ${taskId} has exactly one result for alice`);
   }
-  assert.ok(ack.files.size > 0 && ack.approved.size > 0, 'writes of every kind were acknowledged');
-  t.diagnostic(`cycles ${CYCLES}, acknowledged uploads ${ack.files.size}, approvals ${ack.approved.size}, runs ${ack.finished.size}, workflow count ${counter.acked}`);
+  assert.ok(ack.files.size > 0 && ack.approved.size > 0 && ack.kv.size > 0, 'writes of every kind were acknowledged');
+  t.diagnostic(`cycles ${CYCLES}, acknowledged uploads ${ack.files.size}, approvals ${ack.approved.size}, runs ${ack.finished.size}, app KV writes ${ack.kv.size}, workflow count ${counter.acked}`);
 });
