@@ -13,7 +13,7 @@ const BY_PARTICIPANT = 'tasks.by_participant';
 const CREATED_COUNT = 'tasks.created_count';
 /** task_id → Invocation: a queued task's payload, from its claim until its end is recorded (a cluster). */
 const INVOCATIONS = 'tasks.invocations';
-/** task_id → Outcome: a queued task's result or error, until its invoker has it (a cluster). */
+/** task_id → Outcome: a queued task's result or error, for its invoker; pruned 10–20 s later (a cluster). */
 const OUTCOMES = 'tasks.outcomes';
 
 interface Invocation {
@@ -291,7 +291,7 @@ export class TaskService {
     if (!ended) {
       throw new TesseraError('timeout', `task ${task.task_id} has not ended within ${limit} ms: it is still queued or running on another node, and get_task will show how it ends`);
     }
-    const outcome = this.takeOutcome(task.task_id);
+    const outcome = this.outcome(task.task_id)!;
     if (outcome.ok) return outcome.result;
     throw new TesseraError(outcome.code, outcome.message);
   }
@@ -352,15 +352,15 @@ export class TaskService {
     return this.opts.store.read((tx) => tx.get<Outcome>(OUTCOMES, taskId));
   }
 
-  /** The recorded end, removed once its invoker has it (the task record keeps status and reason). */
-  private takeOutcome(taskId: string): Outcome {
-    const outcome = this.outcome(taskId)!;
-    try {
-      this.opts.store.transact((tx) => tx.delete(OUTCOMES, taskId));
-    } catch (err) {
-      this.opts.logger.warn({ taskId, err: asTesseraError(err).message }, 'could not remove a delivered task result; it stays sealed in the store');
-    }
-    return outcome;
+  /**
+   * Removes the recorded ends that were there at the previous sweep too (10 to 20 s old): their invokers
+   * have read them. One commit per sweep, rather than one more per task.
+   */
+  pruneOutcomes(seenBefore: Set<string>): Set<string> {
+    const now = this.opts.store.read((tx) => tx.list<Outcome>(OUTCOMES).map(([id]) => id));
+    const old = now.filter((id) => seenBefore.has(id));
+    if (old.length) this.opts.store.transact((tx) => old.forEach((id) => tx.delete(OUTCOMES, id)));
+    return new Set(now.filter((id) => !seenBefore.has(id)));
   }
 
   /**

@@ -3,7 +3,10 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse, stringify } from 'smol-toml';
-import { type TestNode, tempDir, tessera } from '../helpers/cli.js';
+import { type TestNode, nodeMasterKey, tempDir, tessera } from '../helpers/cli.js';
+import { loadConfig } from '../../src/node/config.js';
+import { dataDirPaths } from '../../src/node/datadir.js';
+import { openStore } from '../../src/node/open-store.js';
 import { fnDir, nodeYaml } from '../helpers/fn-fixtures.js';
 import { identitiesDirOf } from '../../src/node/datadir.js';
 import { type TestCluster, as, startCluster, url } from '../helpers/cluster.js';
@@ -152,4 +155,21 @@ test('an Fn function deployed through one node: a detached call is queued and ru
   while (!ranOn() && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 200));
   assert.ok(ranOn(), `a worker ran the detached call\n${workerA.logs().slice(-2000)}\n${workerB.logs().slice(-2000)}`);
   assert.ok(!api.logs().includes('detached call ran with'), 'the api node ran none of it');
+});
+
+test('a delivered task result does not stay in the store: it is pruned within two sweeps (10–20 s)', async () => {
+  const task = await createTask(api, 'echo');
+  const run = await invoke(api, task, 'kept briefly');
+  assert.equal(run.status, 200, run.body.toString());
+  const paths = dataDirPaths(api.dir);
+  const store = openStore(loadConfig(paths.config), paths, nodeMasterKey(api.dir));
+  try {
+    const held = () => store.read((tx) => tx.get('tasks.outcomes', task.task_id)) !== undefined;
+    assert.ok(held(), 'the result waits, sealed, for its invoker');
+    const started = Date.now();
+    while (held() && Date.now() - started < 40_000) await new Promise((r) => setTimeout(r, 500));
+    assert.ok(!held(), 'and is gone once delivered');
+  } finally {
+    store.close();
+  }
 });

@@ -8,7 +8,7 @@ import type { Capability } from '../capability.js';
 
 // MesaTEE tasks (TMS and FNS over the wire, /v1/tasks over REST): multi-party approval and invocation.
 
-/** How often a cluster node looks for claimed tasks that never reached the work queue. */
+/** How often a cluster node looks for claimed tasks that never reached the work queue, and prunes delivered results. */
 const REQUEUE_EVERY_MS = 10_000;
 
 export function tasksCapability(): Capability {
@@ -37,11 +37,17 @@ export function tasksCapability(): Capability {
       if (queue && config.node.role !== 'api') {
         queue.handle('task', (id, _body, delivery) => tasks.runQueued(id, delivery));
         let seen = new Set<string>();
+        let ended = new Set<string>();
         sweeper = setInterval(() => {
           tasks.requeueLost(seen).then(
             (now) => (seen = now),
             (err: Error) => logger.warn({ err: err.message }, 'could not look for tasks to queue again'),
           );
+          try {
+            ended = tasks.pruneOutcomes(ended);
+          } catch (err) {
+            logger.warn({ err: (err as Error).message }, 'could not remove delivered task results');
+          }
         }, REQUEUE_EVERY_MS);
         sweeper.unref();
       }
