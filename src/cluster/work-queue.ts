@@ -41,6 +41,13 @@ export interface WorkQueueOptions {
   nc: NatsConnection;
   /** The service's name part (servicePrefix(store.schema)): subjects and the stream are its own. */
   prefix: string;
+  /**
+   * Which of the service's queues: 'work' (tasks, calls, events), or 'delay' (delayed casts, which wait in
+   * the queue until due and so must not take the room of work that is due now). Default 'work'.
+   */
+  lane?: 'work' | 'delay';
+  /** Deliveries out at once, across nodes, before the server stops handing out more. Default 10,000. */
+  maxPending?: number;
   /** Seals bodies; derived from the master key. */
   key: Buffer;
   replicas: number;
@@ -56,6 +63,7 @@ const KIND = /^[a-z]{1,20}$/;
 
 export class WorkQueue {
   readonly stream: string;
+  readonly lane: 'work' | 'delay';
   private readonly handlers = new Map<string, WorkHandler>();
   private consumer: Consumer | null = null;
   private stopped = false;
@@ -68,7 +76,8 @@ export class WorkQueue {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
   ) {
-    this.stream = `TESSERA_WORK_${opts.prefix}`;
+    this.lane = opts.lane ?? 'work';
+    this.stream = `TESSERA_${this.lane.toUpperCase()}_${opts.prefix}`;
   }
 
   /** Opens (creating if needed) the service's stream and its workers' consumer. */
@@ -79,7 +88,7 @@ export class WorkQueue {
       const queue = new WorkQueue(opts, js, jsm);
       const config = {
         name: queue.stream,
-        subjects: [`tessera.${opts.prefix}.work.>`],
+        subjects: [`tessera.${opts.prefix}.${queue.lane}.>`],
         retention: RetentionPolicy.Workqueue,
         storage: StorageType.File,
         num_replicas: opts.replicas,
@@ -91,18 +100,18 @@ export class WorkQueue {
         if (!/already in use|exists/i.test(err.message)) throw err;
       });
       await jsm.consumers
-        .add(queue.stream, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, ack_wait: nanos(opts.ackWaitMs), max_deliver: -1, max_ack_pending: 10_000 })
+        .add(queue.stream, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, ack_wait: nanos(opts.ackWaitMs), max_deliver: -1, max_ack_pending: opts.maxPending ?? 10_000 })
         .catch(async (err: Error) => {
           if (!/already in use|exists/i.test(err.message)) throw err;
         });
       return queue;
     } catch (err) {
-      throw new TesseraError('unavailable', `the work queue (JetStream stream TESSERA_WORK_${opts.prefix}) could not be opened: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
+      throw new TesseraError('unavailable', `the work queue (JetStream stream TESSERA_${(opts.lane ?? 'work').toUpperCase()}_${opts.prefix}) could not be opened: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
     }
   }
 
   private subject(kind: string, id: string): string {
-    return `tessera.${this.opts.prefix}.work.${kind}.${id}`;
+    return `tessera.${this.opts.prefix}.${this.lane}.${kind}.${id}`;
   }
 
   private check(kind: string, id: string) {
@@ -115,14 +124,14 @@ export class WorkQueue {
   }
 
   /**
-   * Publishes work, acknowledged by the stream (stored) before this resolves. The same kind and id published
-   * again within two minutes is dropped as a duplicate by the server.
+   * Publishes work, acknowledged by the stream (stored) before this resolves. The same kind and `dedupe`
+   * (the id by default) published again within two minutes is dropped as a duplicate by the server.
    */
-  async publish(kind: string, id: string, body: Buffer): Promise<void> {
+  async publish(kind: string, id: string, body: Buffer, dedupe: string = id): Promise<void> {
     this.check(kind, id);
     const subject = this.subject(kind, id);
     try {
-      await this.js.publish(subject, seal(this.opts.key, body, Buffer.from(subject)), { msgID: `${kind}.${id}`, timeout: this.opts.timeoutMs });
+      await this.js.publish(subject, seal(this.opts.key, body, Buffer.from(subject)), { msgID: `${kind}.${dedupe}`, timeout: this.opts.timeoutMs });
     } catch (err) {
       throw new TesseraError('unavailable', `NATS did not take ${kind} ${id} into the work queue: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
     }
@@ -199,6 +208,9 @@ export class WorkQueue {
         msg.nak(err.retryInMs);
         return;
       }
+      // A delivery another node's later one replaced (a task taken over): left alone, neither acknowledged
+      // (that would end the later delivery too) nor handed back.
+      if ((err as { leaveDelivery?: unknown })?.leaveDelivery === true) return;
       this.stats.failed++;
       this.opts.logger.warn({ kind, id, delivery: count, err: (err as Error).message }, 'work failed here; it is handed back for another try');
       msg.nak(1000);

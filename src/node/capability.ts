@@ -47,6 +47,8 @@ export interface Services {
   tasks: TaskService;
   /** A cluster's work queue (capabilities/work.ts); absent on one node, so read it as `ctx.services.work`. */
   work: WorkQueue;
+  /** A cluster's queue of delayed casts (capabilities/work.ts); absent on one node. */
+  delays: WorkQueue;
   /** The work queue's NATS connection, for what else a cluster's nodes share through NATS; absent on one node. */
   nats: NatsConnection;
 }

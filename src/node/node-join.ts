@@ -44,6 +44,9 @@ export async function awaitTrust(opts: TrustOptions): Promise<Trust> {
     // An empty table: the service is the one node init made, Trusted from the start (nothing is written).
     if (!mine) return rows.length === 0 ? 'alone' : 'unknown';
     if (mine.status === 'Retired') return 'Retired';
+    // A Trusted node restarted with other code or measured settings is not the node members trusted: no
+    // action accepts a new measurement, so it is refused rather than recorded (and so made acceptable).
+    if (mine.status === 'Trusted' && mine.measurement && mine.measurement !== evidence.mr_enclave) return 'Changed';
     tx.put<NodeInfo>(GOV.nodesInfo, nodeId, {
       ...mine,
       quote_info: { format: QUOTE_FORMAT[evidence.provider] ?? evidence.provider, quote: evidence.report, endorsements: evidence.auxiliary ?? '' },
@@ -51,15 +54,22 @@ export async function awaitTrust(opts: TrustOptions): Promise<Trust> {
       attested_cert: opts.attested.certPem,
     });
     return mine.status;
-  }).result;
+  }).result as string;
   if (state === 'unknown') throw new TesseraError('permission_denied', `node ${nodeId} is not one of this service's nodes (public:ccf.gov.nodes.info): make nodes with tessera cluster add-node, or it was removed by governance (remove_node) before it was trusted`);
   if (state === 'Retired') throw new TesseraError('permission_denied', `node ${nodeId} was retired by governance (remove_node) and never serves again: make a new node with tessera cluster add-node`);
-  if (state === 'alone') return { nodeId, stop: () => {} };
+  if (state === 'Changed') throw new TesseraError('permission_denied', `node ${nodeId} was trusted with another measurement than this build and its measured settings give (${evidence.mr_enclave}): run the build and settings it was trusted with, or make a new node with tessera cluster add-node and have members trust it`);
   if (state === 'Pending') {
     logger.warn({ node_id: nodeId, status: 'Pending', measurement: evidence.mr_enclave }, `this node is Pending: it serves nothing until members trust it. Ask them to propose transition_node_to_trusted with node_id ${nodeId} (docs/cluster.md); Ctrl-C stops waiting`);
     for (;;) {
       await sleep(PENDING_POLL_MS);
-      const status = store.read((tx) => tx.get<NodeInfo>(GOV.nodesInfo, nodeId)?.status);
+      let status: string | undefined;
+      try {
+        status = store.read((tx) => tx.get<NodeInfo>(GOV.nodesInfo, nodeId)?.status);
+      } catch (err) {
+        // The store away for a moment does not end a node that may have waited for days.
+        logger.warn({ err: (err as Error).message }, 'could not read this node\'s status while waiting to be trusted; trying again');
+        continue;
+      }
       if (status === 'Trusted') break;
       if (status === undefined) throw new TesseraError('permission_denied', `node ${nodeId} was removed by governance (remove_node) before it was trusted`);
       if (status === 'Retired') throw new TesseraError('permission_denied', `node ${nodeId} was retired by governance (remove_node)`);
@@ -67,6 +77,9 @@ export async function awaitTrust(opts: TrustOptions): Promise<Trust> {
     logger.info({ node_id: nodeId, status: 'Trusted' }, 'members trusted this node (transition_node_to_trusted): starting');
   }
   let retired = false;
+  // The first node of a service has no row until the first add-node records it Trusted: until then, no row
+  // is no retirement. Once a row was seen, its disappearance is.
+  let seen = state !== 'alone';
   const timer = setInterval(() => {
     if (opts.stopping()) return void clearInterval(timer);
     let status: string | undefined;
@@ -75,7 +88,8 @@ export async function awaitTrust(opts: TrustOptions): Promise<Trust> {
     } catch (err) {
       return void logger.warn({ err: (err as Error).message }, 'could not read this node\'s status; trying again');
     }
-    if (status === 'Trusted' || retired) return;
+    if (status !== undefined) seen = true;
+    if (status === 'Trusted' || (status === undefined && !seen) || retired) return;
     retired = true;
     clearInterval(timer);
     logger.error({ node_id: nodeId, status: status ?? 'removed' }, 'governance retired this node (remove_node): it stops serving');

@@ -173,7 +173,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let http: Awaited<ReturnType<typeof createHttpServer>> | null = null;
   let signer: NodeJS.Timeout | undefined;
 
-  const close = async () => {
+  // Once: governance retiring the node and a signal may both ask for it.
+  let closing: Promise<void> | null = null;
+  const close = () => (closing ??= closeOnce());
+  const closeOnce = async () => {
     life.stopping = true;
     attested.stop();
     stopLowering();

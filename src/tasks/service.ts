@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type ErrorCode, TesseraError, asTesseraError } from '../errors/index.js';
 import { newUuid } from '../crypto/random.js';
+import { WorkSuperseded } from './types.js';
 import { type FunctionContext, type FunctionDefinition, FunctionRegistry, type TaskFileRef } from '../functions/registry.js';
 import type { ReadTx, Store, Tx } from '../store/types.js';
 import type { TaskFiles, TaskQueue, TaskRecord, TaskStatus } from './types.js';
@@ -18,6 +19,11 @@ const OUTCOMES = 'tasks.outcomes';
 
 interface Invocation {
   payload: string | null;
+  /**
+   * This claim's own id, part of the work message's id: JetStream drops a re-publish of the same claim as a
+   * duplicate, never the message of a later claim of the same task (after one that could not be queued).
+   */
+  claim?: string;
   /** How many times a node has taken the task (each one stopped before it ended, but the last). */
   takes?: number;
 }
@@ -272,7 +278,7 @@ export class TaskService {
     const task = this.claim(input, queue !== undefined);
     if (!queue) return this.execute(task, input.payload);
     try {
-      await queue.publish('task', task.task_id, Buffer.alloc(0));
+      await queue.publish('task', task.task_id, Buffer.alloc(0), this.claimOf(task.task_id));
     } catch (err) {
       // Not queued: the task goes back to Ready, as if it had not been invoked, so it can be invoked again.
       this.unclaim(task.task_id);
@@ -280,18 +286,19 @@ export class TaskService {
     }
     const limit = this.opts.functionTimeoutMs * this.maxAttempts + 30_000;
     // A Store that is away for a moment is waited out: the task runs on meanwhile, elsewhere.
+    let outcome: Outcome | undefined;
     const settled = () => {
       try {
-        return this.outcome(task.task_id) !== undefined;
+        outcome = this.outcome(task.task_id);
       } catch {
-        return false;
+        // The Store away for a moment: waited out.
       }
+      return outcome !== undefined;
     };
     const ended = await queue.waitFor('task', task.task_id, settled, limit);
-    if (!ended) {
+    if (!ended || !outcome) {
       throw new TesseraError('timeout', `task ${task.task_id} has not ended within ${limit} ms: it is still queued or running on another node, and get_task will show how it ends`);
     }
-    const outcome = this.outcome(task.task_id)!;
     if (outcome.ok) return outcome.result;
     throw new TesseraError(outcome.code, outcome.message);
   }
@@ -325,7 +332,7 @@ export class TaskService {
       if (queued) {
         delete t.running_on;
         delete t.run_attempt;
-        tx.put(INVOCATIONS, t.task_id, { payload: input.payload } satisfies Invocation);
+        tx.put(INVOCATIONS, t.task_id, { payload: input.payload, claim: newUuid() } satisfies Invocation);
       } else if (this.opts.nodeId) t.running_on = this.opts.nodeId;
       return this.save(tx, t);
     }).result;
@@ -345,6 +352,11 @@ export class TaskService {
       // The Store is away too: the invocation row stays, and requeueLost() queues it once NATS is back.
       this.opts.logger.warn({ taskId, err: asTesseraError(err).message }, 'a task that could not be queued stays Running; it is queued again once NATS is back');
     }
+  }
+
+  /** The message id part of a task's current claim. */
+  private claimOf(taskId: string): string {
+    return this.opts.store.read((tx) => tx.get<Invocation>(INVOCATIONS, taskId))?.claim ?? taskId;
   }
 
   /** The recorded end of a queued task, for its invoker; undefined while it runs. */
@@ -393,7 +405,11 @@ export class TaskService {
     }).result;
     if (taken) {
       if (delivery.count > 1) this.opts.logger.warn({ taskId, delivery: delivery.count }, 'took over a task whose node stopped while running it');
-      await this.execute(taken.task, taken.payload, delivery.count).catch(() => undefined);
+      let superseded = false;
+      await this.execute(taken.task, taken.payload, delivery.count, () => (superseded = true)).catch(() => undefined);
+      // Another node's later delivery of this message runs the task now: acknowledging this one would take
+      // the message from under it, so it is left to that delivery.
+      if (superseded) throw new WorkSuperseded();
       // The end could not be recorded (the Store went away): the message is handed back, not acknowledged,
       // so that a later delivery takes the task over and records it.
       const left = this.opts.store.read((tx) => this.load(tx, taskId));
@@ -421,7 +437,7 @@ export class TaskService {
     for (const id of untaken) {
       if (!seenBefore.has(id) || (await queue.pending('task', id))) continue;
       this.opts.logger.warn({ taskId: id }, 'a claimed task was never queued (its node stopped, or NATS was away); queued now');
-      await queue.publish('task', id, Buffer.alloc(0));
+      await queue.publish('task', id, Buffer.alloc(0), this.claimOf(id));
     }
     return new Set(untaken);
   }
@@ -430,7 +446,7 @@ export class TaskService {
    * Runs a claimed task's function and records its end. `attempt` (a cluster's delivery count) fences the
    * record: if another node has taken the task over since, this run records nothing and its outputs go.
    */
-  private async execute(task: TaskRecord, payload: string | null, attempt?: number): Promise<string> {
+  private async execute(task: TaskRecord, payload: string | null, attempt?: number, onSuperseded?: () => void): Promise<string> {
     const controller = new AbortController();
     const outputs: Outputs = { files: [], shared: null, created: [] };
     let timer: NodeJS.Timeout | undefined;
@@ -453,6 +469,7 @@ export class TaskService {
       if (controller.signal.aborted) throw new TesseraError('timeout', `${task.function_name} timed out`);
       if (!this.finish(task.task_id, 'Finished', null, outputs, attempt, { ok: true, result })) {
         superseded = true;
+        onSuperseded?.();
         throw new TesseraError('conflict', `task ${task.task_id} was taken over by another node; this run's results were dropped`);
       }
       return result;
@@ -461,7 +478,7 @@ export class TaskService {
       const e = err instanceof TesseraError ? err : new TesseraError('function_failed', `${task.function_name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       // Outputs of a failed run are never shown to anyone: they are removed with the failure.
       await this.discard(outputs);
-      if (!superseded) this.finish(task.task_id, 'Failed', e.message, null, attempt, { ok: false, code: e.code, message: e.message });
+      if (!superseded && !this.finish(task.task_id, 'Failed', e.message, null, attempt, { ok: false, code: e.code, message: e.message })) onSuperseded?.();
       throw e;
     } finally {
       clearTimeout(timer);

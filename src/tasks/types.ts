@@ -46,8 +46,21 @@ export interface TaskRecord {
  * How a cluster hands a claimed task to the node that runs it (src/cluster/work-queue.ts, JetStream); one
  * node runs its tasks itself and has none.
  */
+/**
+ * Thrown by a queued task's run that was taken over by another node's later delivery of the same message:
+ * the queue neither acknowledges nor hands back this delivery (that would end the other one's).
+ */
+export class WorkSuperseded extends Error {
+  /** What the work queue looks for (src/cluster/work-queue.ts), which does not import tasks. */
+  readonly leaveDelivery = true;
+  constructor() {
+    super('taken over by a later delivery');
+  }
+}
+
 export interface TaskQueue {
-  publish(kind: string, id: string, body: Buffer): Promise<void>;
+  /** `dedupe` (default `id`) names the message for JetStream's duplicate window. */
+  publish(kind: string, id: string, body: Buffer, dedupe?: string): Promise<void>;
   /** Whether the work waits in the queue, published and not yet acknowledged. */
   pending(kind: string, id: string): Promise<boolean>;
   notify(kind: string, id: string): void;

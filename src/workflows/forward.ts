@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { seal, unseal } from '../crypto/aead.js';
@@ -53,8 +53,13 @@ export const subjectPrefix = (schema: string) => `tessera.${createHash('sha256')
 const asWire = (b: Buffer) => b.toString('base64');
 const fromWire = (s: unknown) => Buffer.from(typeof s === 'string' ? s : '', 'base64');
 
+/** How far a request's time may be from the answering node's clock (the clock allowance of certificates). */
+const REQUEST_WINDOW_MS = 5 * 60_000;
+
 export class WorkflowForwarder {
   private readonly subs: Subscription[] = [];
+  /** Nonces answered in the last two windows, oldest first (a Map keeps insertion order). */
+  private readonly seen = new Map<string, number>();
   private readonly prefix: string;
 
   private constructor(
@@ -68,12 +73,27 @@ export class WorkflowForwarder {
     return new WorkflowForwarder(opts.nc, opts);
   }
 
-  private sealed(subject: string, value: unknown, answer = false): Uint8Array {
-    return seal(this.opts.key, Buffer.from(JSON.stringify(value)), Buffer.from(`${subject}${answer ? '\0answer' : ''}`));
+  // A request carries a fresh nonce and its time; its answer is sealed to that nonce. So a NATS server can
+  // neither hand one request's answer to another request, nor replay a request a node already answered.
+  private sealed(aad: string, value: unknown): Uint8Array {
+    return seal(this.opts.key, Buffer.from(JSON.stringify(value)), Buffer.from(aad));
   }
 
-  private opened<T>(subject: string, data: Uint8Array, answer = false): T {
-    return JSON.parse(unseal(this.opts.key, Buffer.from(data), Buffer.from(`${subject}${answer ? '\0answer' : ''}`)).toString()) as T;
+  private opened<T>(aad: string, data: Uint8Array): T {
+    return JSON.parse(unseal(this.opts.key, Buffer.from(data), Buffer.from(aad)).toString()) as T;
+  }
+
+  /** Whether a request's nonce and time are fresh: within the clock allowance, and not seen before. */
+  private fresh(nonce: unknown, at: unknown): boolean {
+    const now = Date.now();
+    if (typeof nonce !== 'string' || typeof at !== 'number' || Math.abs(now - at) > REQUEST_WINDOW_MS) return false;
+    for (const [seen, when] of this.seen) {
+      if (now - when <= 2 * REQUEST_WINDOW_MS) break;
+      this.seen.delete(seen);
+    }
+    if (this.seen.has(nonce)) return false;
+    this.seen.set(nonce, now);
+    return true;
   }
 
   /** Answers other nodes' requests for the workflows this node hosts. */
@@ -85,6 +105,7 @@ export class WorkflowForwarder {
         for await (const m of sub) {
           void (async () => {
             let reply: unknown;
+            let nonce = '';
             try {
               let request: Record<string, unknown>;
               try {
@@ -94,13 +115,18 @@ export class WorkflowForwarder {
                 this.opts.logger.warn({ subject }, 'a workflow request not sealed by this service was ignored');
                 return;
               }
+              if (!this.fresh(request.nonce, request.at)) {
+                this.opts.logger.warn({ subject }, 'a workflow request that is stale or was answered before (a replay) was ignored');
+                return;
+              }
+              nonce = String(request.nonce);
               reply = { ok: await fn(request) };
             } catch (err) {
               const e = err instanceof TesseraError ? err : new TesseraError('internal', (err as Error).message);
               reply = { error: { code: e.code, message: e.message } };
             }
             try {
-              m.respond(this.sealed(subject, reply, true));
+              if (nonce) m.respond(this.sealed(`${subject}\0answer\0${nonce}`, reply));
             } catch (err) {
               this.opts.logger.warn({ err: (err as Error).message }, 'could not answer a workflow request from another node');
             }
@@ -135,8 +161,9 @@ export class WorkflowForwarder {
     let reply: { ok?: unknown; error?: { code: string; message: string } };
     try {
       const subject = `${this.prefix}.${kind}.${nodeId}`;
-      const m = await this.nc.request(subject, this.sealed(subject, body), { timeout: this.opts.timeoutMs });
-      reply = this.opened(subject, m.data, true);
+      const nonce = randomBytes(16).toString('hex');
+      const m = await this.nc.request(subject, this.sealed(subject, { ...(body as object), nonce, at: Date.now() }), { timeout: this.opts.timeoutMs });
+      reply = this.opened(`${subject}\0answer\0${nonce}`, m.data);
     } catch (err) {
       throw new TesseraError('unavailable', `node ${nodeId}, which runs this workflow, did not answer (${(err as Error).message}); if it is down, the workflow moves to another node within seconds: retry`, { cause: err, retryAfterSeconds: 2 });
     }

@@ -285,6 +285,9 @@ export class WorkflowRuntime {
     for (const r of this.instances.values()) {
       r.stopped = true;
       for (const t of r.timers) clearTimeout(t);
+      // Queued events that a cluster waits on go back to the work queue for the node the workflow moves to.
+      for (const e of r.queue) e.done?.(false);
+      r.queue = [];
       this.exited(r, 'Ok');
       this.retire(r);
     }
@@ -624,9 +627,13 @@ export class WorkflowRuntime {
         if (r.held + payload.length > this.budget(r)) throw new RangeError(`delayed casts and queued events would hold more than this instance's allowance of ${this.budget(r)} bytes`);
         const durable = this.opts.durableDelayedCast;
         if (durable) {
-          // Counted against the instance's pending delayed casts until due, as a timer would be; the payload
-          // waits in the queue, not in this node's memory.
-          const slot = setTimeout(() => r.timers.delete(slot), Math.min(ms, 2 ** 31 - 1));
+          // Counted against the instance's pending delayed casts and its allowance until due, as a timer
+          // would be (checked above), though the payload waits in the queue, not in this node's memory.
+          r.held += payload.length;
+          const slot = setTimeout(() => {
+            r.timers.delete(slot);
+            r.held -= payload.length;
+          }, Math.min(ms, 2 ** 31 - 1));
           r.timers.add(slot);
           const name = alias === 'self' ? r.spec.name : r.mappings.get(alias)!;
           durable({ workflowId: r.spec.workflowId, target: name, payload, delayMs: ms });

@@ -47,10 +47,14 @@ export interface WorkflowCluster {
    * The cluster's work queue (src/cluster/work-queue.ts): asynchronous ingress events travel through it, so
    * one accepted is handled at least once, by whichever node runs the workflow then. Null without NATS.
    */
-  events: {
-    publish(kind: string, id: string, body: Buffer): Promise<void>;
-    handle(kind: string, handler: (id: string, body: Buffer) => Promise<void>): void;
-  } | null;
+  events: EventQueue | null;
+  /** The cluster's queue of delayed casts, due at their time (capabilities/work.ts). Null without NATS. */
+  delays: EventQueue | null;
+}
+
+interface EventQueue {
+  publish(kind: string, id: string, body: Buffer): Promise<void>;
+  handle(kind: string, handler: (id: string, body: Buffer) => Promise<void>): void;
 }
 
 /** An asynchronous ingress event, as the work queue carries it (sealed by the queue). */
@@ -58,7 +62,12 @@ interface QueuedEvent {
   workflow: string;
   target: string;
   payload: string;
+  /** When it was accepted (ms since the epoch): an event no node could deliver for EVENT_MAX_AGE_MS is dropped. */
+  sent?: number;
 }
+
+/** An event (or a due delayed cast) that no node could hand to its workflow for this long is dropped, and said. */
+const EVENT_MAX_AGE_MS = 10 * 60_000;
 
 /** A delayed cast in a cluster, as the work queue carries it: due at `due` (ms since the epoch, the sender's clock). */
 export interface QueuedDelayedCast {
@@ -199,14 +208,14 @@ export class WorkflowService {
       cluster.forwarder?.serve({ ingress: (id, req) => this.ingressHere(id, req), inspect: (id) => this.opts.runtime.inspect(id) });
       cluster.events?.handle('wfevent', (_id, body) => {
         const event = JSON.parse(body.toString()) as QueuedEvent;
-        return this.queuedEvent(event.workflow, event.target, event.payload);
+        return this.queuedEvent(event.workflow, event.target, event.payload, event.sent ?? Date.now());
       });
-      cluster.events?.handle('wfdelay', async (_id, body) => {
+      cluster.delays?.handle('wfdelay', async (_id, body) => {
         const cast = JSON.parse(body.toString()) as QueuedDelayedCast;
         const wait = cast.due - Date.now();
         // Not due yet: offered again when it is (JetStream keeps it meanwhile, whatever happens to this node).
         if (wait > 0) throw new WorkElsewhere(Math.min(wait, 60_000));
-        await this.queuedEvent(cast.workflow, cast.target, Buffer.from(cast.payload, 'base64'));
+        await this.queuedEvent(cast.workflow, cast.target, Buffer.from(cast.payload, 'base64'), cast.due);
       });
     }
   }
@@ -216,9 +225,14 @@ export class WorkflowService {
    * once its instance has handled it), handed back for another node if not, dropped if the workflow is gone
    * (EDGELESS drops events for a stopped workflow too).
    */
-  private async queuedEvent(workflow: string, target: string, payload: string | Buffer): Promise<void> {
+  private async queuedEvent(workflow: string, target: string, payload: string | Buffer, since: number): Promise<void> {
     const record = this.opts.store.read((tx) => tx.get<WorkflowRecord>(RUNNING, workflow));
     if (!record || this.stopped.has(workflow)) return;
+    if (Date.now() - since > EVENT_MAX_AGE_MS) {
+      // Its workflow fits no live node, or cannot start where it is placed: not carried round forever.
+      this.opts.logger.warn({ workflow, target }, `a queued event no node could deliver for ${EVENT_MAX_AGE_MS / 60_000} minutes was dropped`);
+      return;
+    }
     if (record.placed_on !== this.me) throw new WorkElsewhere();
     // Placed here a moment ago (moved, or started through another node): its instances may still be loading.
     for (let i = 0; i < 100 && !this.ingress.has(workflow); i++) await new Promise((r) => setTimeout(r, 50));
@@ -228,6 +242,9 @@ export class WorkflowService {
     try {
       const handled = await Promise.race([this.opts.runtime.castAndWait(workflow, target, payload), late]);
       if (handled === 'late') throw new TesseraError('timeout', `workflow ${workflow}'s ${target} did not handle a queued event within ${EVENT_HANDLED_WITHIN_MS} ms; it goes back to the queue`);
+      // Dropped, not handled: the workflow was stopped (then so is the event), or it is moving, its instance
+      // restarting or its queue full (then it goes back to the queue, for later or for the next host).
+      if (handled === false && !this.stopped.has(workflow)) throw new WorkElsewhere(1000);
     } finally {
       clearTimeout(timer);
     }
@@ -405,7 +422,13 @@ export class WorkflowService {
           }
           checkMaxInstances(spec, tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).map(([, w]) => w.spec));
           // Another node may have started one of the name meanwhile; reading the list makes that a conflict.
-          if (this.opts.cluster && named(tx.list<WorkflowRecord>(RUNNING).map(([, w]) => w))) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
+          if (this.opts.cluster) {
+            const all = tx.list<WorkflowRecord>(RUNNING).map(([, w]) => w);
+            if (named(all)) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
+            // Another user's workflow started through another node meanwhile: its routes are checked again here,
+            // where the list read makes a concurrent start a conflict, so two owners never share a route.
+            this.claimClusterRoutes(record.id, owner, routes, all);
+          }
           tx.put(RUNNING, record.id, record);
         });
       } catch (err) {
@@ -446,6 +469,7 @@ export class WorkflowService {
         if (quota !== undefined && mine.length >= quota) throw new TesseraError('too_large', `'${owner}' runs ${mine.length} workflows, the quota (workflows.max_workflows_per_user); stop one first`);
         checkMaxInstances(spec, mine.map((w) => w.spec));
         if (named(mine)) throw new TesseraError('conflict', `a workflow of yours named '${record.name}' is already running; stop it first`);
+        this.claimClusterRoutes(record.id, owner, ingressRoutes(spec, record.id), tx.list<WorkflowRecord>(RUNNING).map(([, w]) => w));
         tx.put(RUNNING, record.id, record);
       });
     } catch (err) {
@@ -745,7 +769,7 @@ export class WorkflowService {
       // Accepted once the queue holds it (durable in JetStream); the node running the workflow handles it,
       // whichever node that is by then.
       const payload = route.encodeBase64 ? req.body.toString('base64') : req.body.toString('utf8');
-      await events.publish('wfevent', newUuid(), Buffer.from(JSON.stringify({ workflow: chosen.id, target: route.target, payload } satisfies QueuedEvent)));
+      await events.publish('wfevent', newUuid(), Buffer.from(JSON.stringify({ workflow: chosen.id, target: route.target, payload, sent: Date.now() } satisfies QueuedEvent)));
       return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('OK') };
     }
     if (chosen.placed_on === this.me) return this.ingressHere(chosen.id, req);

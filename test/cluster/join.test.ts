@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'smol-toml';
 import { createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
@@ -89,9 +90,10 @@ const snapshot = () => store.read((tx) => JSON.stringify([tx.list(GOV.nodesInfo)
 const transition = (id: string) => [{ name: 'transition_node_to_trusted', args: { node_id: id, valid_from: new Date().toISOString() } }];
 const removal = (id: string) => [{ name: 'remove_node', args: { node_id: id } }];
 
-/** m0 proposes, m0 and m1 vote (a majority of three); returns the final state. */
-async function pass(actions: unknown[]) {
-  const [m0, m1] = [member(node1, 'm0'), member(node1, 'm1')];
+/** m0 proposes, m0 and m1 vote (a majority of three), through `through` (node1); returns the final state. */
+async function pass(actions: unknown[], through: TestNode = node1) {
+  // The members' identities are beside node 1's data directory, whichever node they reach.
+  const [m0, m1] = [member({ ...through, dir: node1.dir }, 'm0'), member({ ...through, dir: node1.dir }, 'm1')];
   const created = await m0.propose({ actions });
   assert.equal(created.status, 200, created.body.toString());
   const { proposalId } = created.json();
@@ -100,9 +102,9 @@ async function pass(actions: unknown[]) {
 }
 
 /** A proposal that must be refused before any vote, with nothing changed. */
-async function refused(actions: unknown[], reason: RegExp, by = 'm0', code = 400) {
+async function refused(actions: unknown[], reason: RegExp, by = 'm0', code = 400, through: TestNode = node1) {
   const before = snapshot();
-  const r = await member(node1, by).propose({ actions });
+  const r = await member({ ...through, dir: node1.dir }, by).propose({ actions });
   assert.equal(r.status, code, r.body.toString());
   assert.match(r.json().error.message, reason);
   assert.equal(snapshot(), before, 'a refused proposal changed the store');
@@ -220,6 +222,28 @@ test('remove_node retires a Trusted node: it stops serving, its identity is refu
   assert.match(again.stderr, /was retired by governance \(remove_node\) and never serves again/);
   await refused(removal(joining.id), /is already Retired/);
   await refused(removal('cd'.repeat(32)), /no node cdcd/);
+});
+
+test('a Trusted node restarted with another measurement (a measured setting changed) is refused, and the row keeps the trusted one', async () => {
+  const node2 = cluster.nodes[1];
+  const id = nodeIdOfDir(node2.dir);
+  const trusted = row(id)!.measurement;
+  await node2.stop('SIGTERM');
+  const path = join(node2.dir, 'tessera.toml');
+  const original = readFileSync(path, 'utf8');
+  try {
+    const config = parse(original) as Record<string, any>;
+    config.fn = { ...(config.fn ?? {}), allow_direct_deploy: !(config.fn?.allow_direct_deploy ?? false) };
+    writeFileSync(path, stringify(config));
+    const changed = await tessera(['serve', '--data', node2.dir]);
+    assert.notEqual(changed.code, 0);
+    assert.match(changed.stderr, /was trusted with another measurement than this build and its measured settings give/);
+    assert.equal(row(id)!.measurement, trusted, 'the trusted measurement is not overwritten');
+  } finally {
+    writeFileSync(path, original);
+  }
+  await node2.restart();
+  assert.equal((await https(url(node2, '/v1/whoami'), { ...node2.identity('alice'), ca: node2.ca })).status, 200);
 });
 
 test('remove_node of the last Trusted node is refused', async () => {

@@ -177,10 +177,12 @@ test('asynchronous events accepted while the host dies are handled, at least onc
 
 test('what nodes send each other through NATS about workflows is sealed: the server sees no request body', async () => {
   const seen: Buffer[] = [];
+  const requests: Array<{ subject: string; data: Uint8Array }> = [];
   const spy = await connect({ servers: cluster.nats.url });
   spy.subscribe('>', {
     callback: (_err, m) => {
       seen.push(Buffer.from(m.data));
+      if (/\.wf\.ingress\./.test(m.subject)) requests.push({ subject: m.subject, data: m.data });
     },
   });
   try {
@@ -192,6 +194,9 @@ test('what nodes send each other through NATS about workflows is sealed: the ser
     assert.ok(seen.length > 0, 'the spy saw the forwarded request');
     const encoded = Buffer.from(marker).toString('base64');
     assert.ok(!seen.some((b) => b.includes(marker) || b.includes(encoded)), 'no message through NATS holds the request body, plain or base64');
+    // Whoever runs the NATS server can replay a request it saw: the host answers each request once.
+    assert.equal(requests.length, 1, 'one forwarded ingress request');
+    await assert.rejects(spy.request(requests[0].subject, requests[0].data, { timeout: 1500 }), 'a replayed request gets no answer');
     assert.equal((await workflowClient(elsewhere).stop(id)).status, 200);
   } finally {
     await spy.close();
@@ -219,4 +224,15 @@ test('a delayed cast pending on a node that dies fires on the node the workflow 
   assert.ok(fired);
   await victim.restart();
   assert.equal((await workflowClient(other).stop(id)).status, 200);
+});
+
+test('two users starting workflows with the same route through two nodes at once: one gets it, the other a conflict', async () => {
+  const spec = (name: string) => ({ functions: [jsFunction('f', COUNTER)], resources: [ingress('f', { host: 'race.example', method: 'POST' })], name });
+  for (let round = 0; round < 3; round++) {
+    const [a, b] = await Promise.all([workflowClient(nodes[0], 'alice').start(spec('a'), `race-a-${round}`), workflowClient(nodes[1], 'bob').start(spec('b'), `race-b-${round}`)]);
+    const statuses = [a.status, b.status].sort();
+    assert.deepEqual(statuses, [201, 409], `round ${round}: ${a.body.toString()} / ${b.body.toString()}`);
+    const winner = a.status === 201 ? { client: workflowClient(nodes[0], 'alice'), id: a.json().workflow_id } : { client: workflowClient(nodes[1], 'bob'), id: b.json().workflow_id };
+    assert.equal((await winner.client.stop(winner.id)).status, 200);
+  }
 });

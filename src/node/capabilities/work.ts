@@ -12,13 +12,14 @@ import type { Capability } from '../capability.js';
 export function workCapability(): Capability {
   let nc: NatsConnection | undefined;
   let queue: WorkQueue | undefined;
+  let delays: WorkQueue | undefined;
   return {
     name: 'work',
     async start(ctx) {
       const { config } = ctx;
       if (config.store.backend !== 'postgres' || !config.nats.url) return;
       nc = await connectNats(config.nats, `tessera-work-${ctx.ledger.id.slice(0, 16)}`, 'the work queue');
-      queue = await WorkQueue.open({
+      const options = {
         nc,
         prefix: servicePrefix(config.store.schema),
         key: deriveKey(ctx.masterKey, 'work queue'),
@@ -26,17 +27,24 @@ export function workCapability(): Capability {
         ackWaitMs: config.nats.work_ack_wait_ms,
         timeoutMs: config.nats.timeout_ms,
         logger: ctx.logger,
-      });
+      };
+      queue = await WorkQueue.open(options);
+      // Delayed casts wait in a queue of their own until due, so that many of them never hold up work due now.
+      delays = await WorkQueue.open({ ...options, lane: 'delay', maxPending: 1_000_000 });
       ctx.services.work = queue;
+      ctx.services.delays = delays;
       ctx.services.nats = nc;
       ctx.logger.info({ stream: queue.stream, role: config.node.role }, config.node.role === 'api' ? 'work queue open: this node queues work and runs none (node.role = "api")' : 'work queue open: this node queues and runs work');
     },
     async opened(ctx) {
       if (queue && ctx.config.node.role !== 'api') await queue.consume(ctx.config.nats.work_concurrency);
+      if (delays && ctx.config.node.role !== 'api') await delays.consume(2);
     },
-    stop: () => queue?.stop(),
+    stop: async () => {
+      await Promise.all([queue?.stop(), delays?.stop()]);
+    },
     async close() {
-      await queue?.drained();
+      await Promise.all([queue?.drained(), delays?.drained()]);
       await nc?.close().catch(() => {});
     },
   };

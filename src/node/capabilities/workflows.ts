@@ -53,7 +53,7 @@ export function workflowsCapability(): Capability {
         maxRestartsPerMinute: config.workflows.max_restarts_per_minute,
         threads: config.workflows.threads || Math.max(16, 4 * availableParallelism()),
         budget: ctx.budget,
-        durableDelayedCast: ctx.membership && ctx.services.work ? durableDelayedCasts(ctx.services.work, logger) : undefined,
+        durableDelayedCast: ctx.membership && ctx.services.delays ? durableDelayedCasts(ctx.services.delays, logger) : undefined,
       });
       const r = config.workflows.resources;
       const resources = {
@@ -87,7 +87,7 @@ export function workflowsCapability(): Capability {
         eventLimits: { defaultMs: config.workflows.event_timeout_ms, maxMs: config.workflows.max_event_timeout_ms },
         maxPerOwner: config.workflows.max_workflows_per_user,
         placement: { nodeId, hostname: hostname(), labels: config.workflows.labels, attestation: config.attestation.provider },
-        cluster: membership ? { membership, forwarder, events: ctx.services.work ?? null } : undefined,
+        cluster: membership ? { membership, forwarder, events: ctx.services.work ?? null, delays: ctx.services.delays ?? null } : undefined,
       });
     },
     routes: (app, ctx) => workflowRoutes(app, ctx.need('workflows')),
