@@ -60,15 +60,23 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   if (innerType !== 5) throw fail(`TDX QE certification data type ${innerType} is not a PCK certificate chain (5)`);
   const pck = verifyChain(pemCertificates(q.subarray(at + 6, at + 6 + innerLength).toString('utf8')), trust.tdxRoots, 'Intel PCK');
 
-  if (!verify('sha256', q.subarray(0, TDX.signedBytes), { key: rawP256(attestationKey), dsaEncoding: 'ieee-p1363' }, quoteSignature)) {
-    throw fail('the TDX quote signature does not verify under its attestation key');
-  }
+  // From the platform down: the PCK signed the quoting enclave's report, that report vouches for the
+  // attestation key, and only then is the key used, to check the quote.
   if (!verify('sha256', qeReport, { key: pck.publicKey, dsaEncoding: 'ieee-p1363' }, qeReportSignature)) {
     throw fail('the quoting enclave report is not signed by the PCK certificate');
   }
   const binding = createHash('sha256').update(Buffer.concat([attestationKey, qeAuth])).digest();
   if (!qeReport.subarray(TDX.qeReportDataOffset, TDX.qeReportDataOffset + 32).equals(binding)) {
     throw fail('the quoting enclave did not vouch for this attestation key');
+  }
+  let key: ReturnType<typeof rawP256>;
+  try {
+    key = rawP256(attestationKey);
+  } catch {
+    throw fail('the TDX quote attestation key is not a point on P-256');
+  }
+  if (!verify('sha256', q.subarray(0, TDX.signedBytes), { key, dsaEncoding: 'ieee-p1363' }, quoteSignature)) {
+    throw fail('the TDX quote signature does not verify under its attestation key');
   }
   return {
     reportData: Buffer.from(q.subarray(TDX.reportData, TDX.reportData + 64)),
