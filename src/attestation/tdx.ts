@@ -32,13 +32,33 @@ export function tdxProvider(opts: { tsmDir?: string }): AttestationProvider {
 const rawP256 = (xy: Buffer) =>
   createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: xy.subarray(0, 32).toString('base64url'), y: xy.subarray(32, 64).toString('base64url') }, format: 'jwk' });
 
+/**
+ * Where a quote's TD report is, and where its signed bytes end. Version 4: the report follows the header.
+ * Version 5 (Intel TDX DCAP "Quote Format", v5): a body type (2: TD report 1.0, 584 bytes; 3: TD report 1.5,
+ * 648 bytes, TDX 1.5's SERVTD_HASH added at its end) and its size come first; the fields Tessera reads are
+ * at the same offsets within the report in both.
+ */
+function layout(q: Buffer): { body: number; signedBytes: number } {
+  const version = q.readUInt16LE(0);
+  if (version === 4) return { body: TDX.headerBytes, signedBytes: TDX.signedBytes };
+  if (version !== 5) throw fail(`TDX quote version ${version} is not supported (4 or 5)`);
+  if (q.length < TDX.headerBytes + 6) throw fail(`the TDX quote is ${q.length} bytes, too short for a v5 quote`);
+  const type = q.readUInt16LE(TDX.headerBytes);
+  const size = q.readUInt32LE(TDX.headerBytes + 2);
+  const expected = type === 2 ? TDX.bodyBytes : type === 3 ? TDX.bodyBytes + 64 : undefined;
+  if (expected === undefined) throw fail(`TDX quote v5 body type ${type} is not a TD report (2 or 3)`);
+  if (size !== expected) throw fail(`TDX quote v5 body type ${type} says ${size} bytes; a TD report of that type is ${expected}`);
+  return { body: TDX.headerBytes + 6, signedBytes: TDX.headerBytes + 6 + size };
+}
+
 export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderCheck {
   const q = Buffer.from(evidence.report, 'base64');
-  if (q.length < TDX.signedBytes + 4) throw fail(`the TDX quote is ${q.length} bytes, too short for a v4 quote`);
-  if (q.readUInt16LE(0) !== 4) throw fail(`TDX quote version ${q.readUInt16LE(0)} is not supported (4)`);
+  if (q.length < TDX.signedBytes + 4) throw fail(`the TDX quote is ${q.length} bytes, too short for a quote`);
+  const { body, signedBytes } = layout(q);
+  if (q.length < signedBytes + 4) throw fail(`the TDX quote is ${q.length} bytes, too short for its TD report`);
   if (q.readUInt16LE(2) !== 2) throw fail('the TDX quote attestation key is not ECDSA P-256');
   if (q.readUInt32LE(4) !== TDX.teeType) throw fail('the quote is not from a TDX trust domain');
-  let at = TDX.signedBytes;
+  let at = signedBytes;
   const sigDataLength = q.readUInt32LE(at);
   at += 4;
   if (q.length < at + sigDataLength) throw fail('the TDX quote signature data is truncated');
@@ -75,12 +95,14 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   } catch {
     throw fail('the TDX quote attestation key is not a point on P-256');
   }
-  if (!verify('sha256', q.subarray(0, TDX.signedBytes), { key, dsaEncoding: 'ieee-p1363' }, quoteSignature)) {
+  if (!verify('sha256', q.subarray(0, signedBytes), { key, dsaEncoding: 'ieee-p1363' }, quoteSignature)) {
     throw fail('the TDX quote signature does not verify under its attestation key');
   }
+  const mrtd = body + (TDX.mrtd - TDX.headerBytes);
+  const reportData = body + (TDX.reportData - TDX.headerBytes);
   return {
-    reportData: Buffer.from(q.subarray(TDX.reportData, TDX.reportData + 64)),
+    reportData: Buffer.from(q.subarray(reportData, reportData + 64)),
     hardware: true,
-    description: `Intel TDX: quote signed by a quoting enclave whose PCK chains to a trusted Intel root; MRTD ${q.subarray(TDX.mrtd, TDX.mrtd + 48).toString('hex')}`,
+    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by a quoting enclave whose PCK chains to a trusted Intel root; MRTD ${q.subarray(mrtd, mrtd + 48).toString('hex')}`,
   };
 }

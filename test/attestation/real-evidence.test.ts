@@ -12,7 +12,7 @@ import { REPO } from '../helpers/cli.js';
 // open-source verifiers (test/fixtures/attestation/*/ORIGIN.md names each file's repository, commit and
 // licence), not on fixtures these tests built. Each real report or quote verifies; each tampered variant is
 // refused with a message naming what failed. Still to come (issue 23): validity periods, CRLs, TCB policy,
-// TDX quote v5, chains built by a library.
+// chains built by a library.
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'attestation');
 const read = (path: string) => readFileSync(join(FIXTURES, path));
@@ -102,8 +102,11 @@ describe('SEV-SNP: real reports', () => {
 });
 
 const INTEL_ROOT = read('tdx/intel-root/Intel_SGX_Root_CA.pem').toString();
-/** Real version 4 quotes (version 5 is not read yet: issue 23). */
+/** Real quotes, version 4 and version 5. */
 const TDX_QUOTES: Array<[string, string]> = [
+  ['google/go-tdx-guest, version 5 sample', 'go-tdx-guest/quote_v5_sample.dat'],
+  ['confidential-containers/trustee, quote 5 (version 5)', 'trustee/tdx_quote_5.dat'],
+  ['Phala-Network/dcap-qvl, version 5', 'dcap-qvl/tdx_quote_outdated.bin'],
   ['google/go-tdx-guest, Sapphire Rapids production quote', 'go-tdx-guest/tdx_prod_quote_SPR_E4.dat'],
   ['google/go-tdx-guest, Container-Optimized OS guest', 'go-tdx-guest/cos-113-tdx-quote.dat'],
   ['confidential-containers/trustee, quote 4', 'trustee/tdx_quote_4.dat'],
@@ -116,20 +119,26 @@ const tdxEvidence = (quote: Buffer): Evidence => ({ ...ENVELOPE, provider: 'tdx'
 describe('TDX: real quotes', () => {
   for (const [name, path] of TDX_QUOTES) {
     const quote = read(`tdx/${path}`);
+    // Version 5 puts a body type and size (6 bytes) before the TD report; the report's own layout is the same.
+    const v5 = quote.readUInt16LE(0) === 5;
+    const body = TDX.headerBytes + (v5 ? 6 : 0);
+    const signedBytes = v5 ? body + quote.readUInt32LE(TDX.headerBytes + 2) : TDX.signedBytes;
+    const mrtd = body + (TDX.mrtd - TDX.headerBytes);
+    const reportData = body + (TDX.reportData - TDX.headerBytes);
     test(`${name}: verifies, with its MRTD and report data`, () => {
       const checked = verifyTdx(tdxEvidence(quote), { tdxRoots: [INTEL_ROOT] });
       assert.equal(checked.hardware, true);
-      assert.match(checked.description, new RegExp(quote.subarray(TDX.mrtd, TDX.mrtd + 48).toString('hex')));
-      assert.deepEqual(checked.reportData, quote.subarray(TDX.reportData, TDX.reportData + 64));
+      assert.match(checked.description, new RegExp(quote.subarray(mrtd, mrtd + 48).toString('hex')));
+      assert.deepEqual(checked.reportData, quote.subarray(reportData, reportData + 64));
     });
 
     test(`${name}: every tampered variant is refused, naming what failed`, () => {
       const refused = (q: Buffer, why: RegExp, roots = [INTEL_ROOT]) => assert.throws(() => verifyTdx(tdxEvidence(q), { tdxRoots: roots }), why);
       const badQuote = /the TDX quote signature does not verify under its attestation key/;
-      refused(flipped(quote, TDX.mrtd + 1), badQuote);
-      refused(flipped(quote, TDX.reportData + 63), badQuote);
+      refused(flipped(quote, mrtd + 1), badQuote);
+      refused(flipped(quote, reportData + 63), badQuote);
       refused(flipped(quote, 20), badQuote);
-      const signature = TDX.signedBytes + 4;
+      const signature = signedBytes + 4;
       refused(flipped(quote, signature + 2), badQuote);
       // The attestation key no longer the one the quoting enclave vouched for.
       refused(flipped(quote, signature + 64 + 5), /the quoting enclave did not vouch for this attestation key/);
@@ -137,8 +146,21 @@ describe('TDX: real quotes', () => {
       const qeReport = signature + 128 + 6;
       refused(flipped(quote, qeReport + 10), /the quoting enclave report is not signed by the PCK certificate/);
       refused(flipped(quote, qeReport + TDX.qeReportBytes + 3), /the quoting enclave report is not signed by the PCK certificate/);
-      refused(quote.subarray(0, TDX.signedBytes + 100), /the TDX quote signature data is truncated/);
+      refused(quote.subarray(0, signedBytes + 100), /the TDX quote signature data is truncated/);
       refused(quote, /the Intel PCK chain ends in a root that is not trusted/, [SNP_CASES[0].chain[2].toString()]);
     });
   }
+});
+
+test('TDX: a version 5 quote whose body is not a TD report, or says another size, is refused', () => {
+  const quote = Buffer.from(read('tdx/go-tdx-guest/quote_v5_sample.dat'));
+  const otherType = Buffer.from(quote);
+  otherType.writeUInt16LE(1, TDX.headerBytes);
+  assert.throws(() => verifyTdx(tdxEvidence(otherType), { tdxRoots: [INTEL_ROOT] }), /TDX quote v5 body type 1 is not a TD report \(2 or 3\)/);
+  const otherSize = Buffer.from(quote);
+  otherSize.writeUInt32LE(otherSize.readUInt32LE(TDX.headerBytes + 2) + 1, TDX.headerBytes + 2);
+  assert.throws(() => verifyTdx(tdxEvidence(otherSize), { tdxRoots: [INTEL_ROOT] }), /TDX quote v5 body type \d says \d+ bytes; a TD report of that type is \d+/);
+  const v6 = Buffer.from(quote);
+  v6.writeUInt16LE(6, 0);
+  assert.throws(() => verifyTdx(tdxEvidence(v6), { tdxRoots: [INTEL_ROOT] }), /TDX quote version 6 is not supported \(4 or 5\)/);
 });
