@@ -1,7 +1,7 @@
 import { X509Certificate, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
-import { pemCertificates, verifyChain } from './chain.js';
+import { evidenceTime, pemCertificates, verifyChain } from './chain.js';
 import { tsmReport } from './configfs-tsm.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
 
@@ -72,7 +72,7 @@ export function verifySevSnp(evidence: Evidence, trust: TrustAnchors): ProviderC
   const version = report.readUInt32LE(SNP.version);
   if (version < 2) throw fail(`SEV-SNP report version ${version} is not supported (2 or later)`);
   if (report.readUInt32LE(SNP.signatureAlgo) !== 1) throw fail('the SEV-SNP report is not signed with ECDSA P-384 / SHA-384');
-  const vcek = verifyChain(pemCertificates(Buffer.from(evidence.auxiliary ?? '', 'base64').toString('utf8')), trust.sevSnpRoots, 'AMD SEV-SNP');
+  const vcek = verifyChain(pemCertificates(Buffer.from(evidence.auxiliary ?? '', 'base64').toString('utf8')), trust.sevSnpRoots, 'AMD SEV-SNP', evidenceTime(evidence));
   const signed = report.subarray(0, SNP.signedBytes);
   if (!verify('sha384', signed, { key: vcek.publicKey, dsaEncoding: 'ieee-p1363' }, p1363(report))) {
     throw fail('the SEV-SNP report signature does not verify under the VCEK');

@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
-import { pemCertificates, verifyChain } from './chain.js';
+import { evidenceTime, pemCertificates, verifyChain } from './chain.js';
 import { tsmReport } from './configfs-tsm.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
 
@@ -78,7 +78,7 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   const innerType = q.readUInt16LE(at);
   const innerLength = q.readUInt32LE(at + 2);
   if (innerType !== 5) throw fail(`TDX QE certification data type ${innerType} is not a PCK certificate chain (5)`);
-  const pck = verifyChain(pemCertificates(q.subarray(at + 6, at + 6 + innerLength).toString('utf8')), trust.tdxRoots, 'Intel PCK');
+  const pck = verifyChain(pemCertificates(q.subarray(at + 6, at + 6 + innerLength).toString('utf8')), trust.tdxRoots, 'Intel PCK', evidenceTime(evidence));
 
   // From the platform down: the PCK signed the quoting enclave's report, that report vouches for the
   // attestation key, and only then is the key used, to check the quote.

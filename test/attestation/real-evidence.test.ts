@@ -11,8 +11,8 @@ import { REPO } from '../helpers/cli.js';
 // Issue 23, first step: the SEV-SNP and TDX verifiers on REAL hardware evidence, published as test data by
 // open-source verifiers (test/fixtures/attestation/*/ORIGIN.md names each file's repository, commit and
 // licence), not on fixtures these tests built. Each real report or quote verifies; each tampered variant is
-// refused with a message naming what failed. Still to come (issue 23): validity periods, CRLs, TCB policy,
-// chains built by a library.
+// refused with a message naming what failed, and every certificate must be valid at the evidence's time.
+// Still to come (issue 23): CRLs, TCB policy, key usage, chains built by a library.
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'attestation');
 const read = (path: string) => readFileSync(join(FIXTURES, path));
@@ -33,28 +33,34 @@ interface SnpCase {
   report: Buffer;
   /** Leaf (VCEK or VLEK), its AMD intermediate (ASK or ASVK), and the ARK. */
   chain: X509Certificate[];
+  /** When the evidence says it was made: its certificates must be valid then. */
+  at: string;
 }
 
-function snpCase(name: string, report: string, leaf: string, chainFile: string, intermediate: RegExp): SnpCase {
+/** Now, unless the case says otherwise (a certificate that has expired since the report was published). */
+const NOW = new Date().toISOString();
+
+function snpCase(name: string, report: string, leaf: string, chainFile: string, intermediate: RegExp, at = NOW): SnpCase {
   let bytes = read(`snp/${report}`);
   if (report.endsWith('.hex')) bytes = Buffer.from(bytes.toString().trim(), 'hex');
   const chain = certificates(`snp/${chainFile}`);
-  return { name, report: bytes, chain: [certificates(`snp/${leaf}`)[0], byCommonName(chain, intermediate), byCommonName(chain, /CN=ARK-/)] };
+  return { name, report: bytes, chain: [certificates(`snp/${leaf}`)[0], byCommonName(chain, intermediate), byCommonName(chain, /CN=ARK-/)], at };
 }
 
 const SNP_CASES: SnpCase[] = [
   snpCase('google/go-sev-guest, Milan VCEK', 'go-sev-guest/attestation.bin', 'go-sev-guest/vcek.testcer.der', 'go-sev-guest/ask_ark_milan.pem', /CN=SEV-Milan/),
   snpCase('virtee/sev, Milan VCEK', 'virtee-sev/report_milan.hex', 'virtee-sev/vcek_milan.der', 'virtee-sev/cert_chain_milan.pem', /CN=SEV-Milan/),
   snpCase('confidential-containers/trustee, Milan VCEK', 'trustee-snp/test-report.bin', 'trustee-snp/test-vcek.der', 'trustee-snp/milan_ask_ark_asvk.pem', /CN=SEV-Milan/),
-  snpCase('confidential-containers/trustee, AWS Milan VLEK', 'trustee-snp/test-vlek-report.bin', 'trustee-snp/test-vlek.der', 'trustee-snp/milan_ask_ark_asvk.pem', /CN=SEV-VLEK-Milan/),
+  snpCase('confidential-containers/trustee, AWS Milan VLEK', 'trustee-snp/test-vlek-report.bin', 'trustee-snp/test-vlek.der', 'trustee-snp/milan_ask_ark_asvk.pem', /CN=SEV-VLEK-Milan/, '2025-06-01T00:00:00Z'),
   snpCase('confidential-containers/trustee, Azure Genoa VCEK', 'trustee-az-snp-vtpm/report-genoa.bin', 'trustee-az-snp-vtpm/vcek-genoa.pem', 'trustee-az-snp-vtpm/genoa_ask_ark_asvk.pem', /CN=SEV-Genoa/),
 ];
 
 /** What Tessera's own evidence carries besides the report; the provider checks read only report and auxiliary. */
 const ENVELOPE = { version: 1, mr_enclave: '', mr_signer: '', timestamp: '' } as const;
 
-const snpEvidence = (report: Buffer, chain: X509Certificate[]): Evidence => ({
+const snpEvidence = (report: Buffer, chain: X509Certificate[], at = NOW): Evidence => ({
   ...ENVELOPE,
+  timestamp: at,
   provider: 'sev-snp',
   report: report.toString('base64'),
   auxiliary: Buffer.from(chain.map((c) => c.toString()).join('')).toString('base64'),
@@ -69,7 +75,7 @@ const flipped = (bytes: Buffer, at: number) => {
 describe('SEV-SNP: real reports', () => {
   for (const c of SNP_CASES) {
     test(`${c.name}: verifies, with its launch measurement and report data`, () => {
-      const checked = verifySevSnp(snpEvidence(c.report, c.chain), { sevSnpRoots: [arkOf(c)] });
+      const checked = verifySevSnp(snpEvidence(c.report, c.chain, c.at), { sevSnpRoots: [arkOf(c)] });
       assert.equal(checked.hardware, true);
       assert.match(checked.description, new RegExp(c.report.subarray(SNP.measurement, SNP.measurement + 48).toString('hex')));
       assert.deepEqual(checked.reportData, c.report.subarray(SNP.reportData, SNP.reportData + 64));
@@ -77,7 +83,7 @@ describe('SEV-SNP: real reports', () => {
 
     test(`${c.name}: every tampered variant is refused, naming what failed`, () => {
       const trust = { sevSnpRoots: [arkOf(c)] };
-      const refused = (report: Buffer, chain: X509Certificate[], why: RegExp, roots = trust) => assert.throws(() => verifySevSnp(snpEvidence(report, chain), roots), why);
+      const refused = (report: Buffer, chain: X509Certificate[], why: RegExp, roots = trust) => assert.throws(() => verifySevSnp(snpEvidence(report, chain, c.at), roots), why);
       const badSignature = /the SEV-SNP report signature does not verify under the VCEK/;
       refused(flipped(c.report, SNP.measurement + 5), c.chain, badSignature);
       refused(flipped(c.report, SNP.reportData), c.chain, badSignature);
@@ -90,6 +96,11 @@ describe('SEV-SNP: real reports', () => {
       const tamperedLeaf = new X509Certificate(flipped(leafDer, leafDer.length - 10));
       refused(c.report, [tamperedLeaf, c.chain[1], c.chain[2]], /the AMD SEV-SNP certificate chain is broken at/);
       refused(c.report, [c.chain[0], c.chain[2]], /the AMD SEV-SNP certificate chain is broken at/);
+      // An extra certificate, not on the path from the leaf to the root.
+      const stranger = SNP_CASES.find((o) => arkOf(o) !== arkOf(c))!.chain[1];
+      refused(c.report, [c.chain[0], stranger, c.chain[1], c.chain[2]], /the AMD SEV-SNP certificate chain is broken at/);
+      // Evidence dated before its VCEK existed.
+      assert.throws(() => verifySevSnp(snpEvidence(c.report, c.chain, new Date(Date.parse(c.chain[0].validFrom) - 86_400_000).toISOString()), trust), /is not valid at .* \(the evidence's time\): it is valid from .*; check the clocks/);
       const otherArk = SNP_CASES.find((o) => arkOf(o) !== arkOf(c))!;
       refused(c.report, c.chain, /the AMD SEV-SNP chain ends in a root that is not trusted/, { sevSnpRoots: [arkOf(otherArk)] });
     });
@@ -98,6 +109,11 @@ describe('SEV-SNP: real reports', () => {
   test('a report signed by the VCEK of another chip is refused', () => {
     const [a, b] = SNP_CASES;
     assert.throws(() => verifySevSnp(snpEvidence(a.report, b.chain), { sevSnpRoots: [arkOf(b)] }), /the SEV-SNP report signature does not verify under the VCEK/);
+  });
+
+  test('an expired VLEK is refused at today\'s date, saying it expired', () => {
+    const vlek = SNP_CASES.find((c) => c.name.includes('VLEK'))!;
+    assert.throws(() => verifySevSnp(snpEvidence(vlek.report, vlek.chain, NOW), { sevSnpRoots: [arkOf(vlek)] }), /the AMD SEV-SNP certificate 'SEV-VLEK' is not valid at .*: it is valid from 2024-12-10T22:14:21.000Z to 2025-12-10T22:14:21.000Z; it has expired/);
   });
 });
 
