@@ -275,10 +275,10 @@ export class TaskService {
    */
   async invoke(input: { task_id: string; function_name: string; task_token: string; payload: string | null; user: string }): Promise<string> {
     const queue = this.opts.queue;
-    const task = this.claim(input, queue !== undefined);
+    const { task, claim } = this.claim(input, queue !== undefined);
     if (!queue) return this.execute(task, input.payload);
     try {
-      await queue.publish('task', task.task_id, Buffer.alloc(0), this.claimOf(task.task_id));
+      await queue.publish('task', task.task_id, Buffer.alloc(0), claim);
     } catch (err) {
       // Not queued: the task goes back to Ready, as if it had not been invoked, so it can be invoked again.
       this.unclaim(task.task_id);
@@ -311,8 +311,9 @@ export class TaskService {
    * The checks of an invocation, and Ready → Running: one compare-and-set that only one invocation wins, on
    * any node. Queued (a cluster), the payload waits in the Store, sealed, for the node that takes the task.
    */
-  private claim(input: { task_id: string; function_name: string; task_token: string; payload: string | null; user: string }, queued: boolean): TaskRecord {
-    return this.opts.store.transact((tx) => {
+  private claim(input: { task_id: string; function_name: string; task_token: string; payload: string | null; user: string }, queued: boolean): { task: TaskRecord; claim: string } {
+    const claim = newUuid();
+    const task = this.opts.store.transact((tx) => {
       const t = this.load(tx, input.task_id);
       // One answer for "no such task" and "wrong token", so task ids cannot be probed.
       if (!t || !tokensEqual(t.task_token, input.task_token)) {
@@ -332,10 +333,11 @@ export class TaskService {
       if (queued) {
         delete t.running_on;
         delete t.run_attempt;
-        tx.put(INVOCATIONS, t.task_id, { payload: input.payload, claim: newUuid() } satisfies Invocation);
+        tx.put(INVOCATIONS, t.task_id, { payload: input.payload, claim } satisfies Invocation);
       } else if (this.opts.nodeId) t.running_on = this.opts.nodeId;
       return this.save(tx, t);
     }).result;
+    return { task, claim };
   }
 
   /** A claim whose work could not be queued: back to Ready, unless a node has taken it meanwhile. */
@@ -352,11 +354,6 @@ export class TaskService {
       // The Store is away too: the invocation row stays, and requeueLost() queues it once NATS is back.
       this.opts.logger.warn({ taskId, err: asTesseraError(err).message }, 'a task that could not be queued stays Running; it is queued again once NATS is back');
     }
-  }
-
-  /** The message id part of a task's current claim. */
-  private claimOf(taskId: string): string {
-    return this.opts.store.read((tx) => tx.get<Invocation>(INVOCATIONS, taskId))?.claim ?? taskId;
   }
 
   /** The recorded end of a queued task, for its invoker; undefined while it runs. */
@@ -405,17 +402,14 @@ export class TaskService {
     }).result;
     if (taken) {
       if (delivery.count > 1) this.opts.logger.warn({ taskId, delivery: delivery.count }, 'took over a task whose node stopped while running it');
-      let superseded = false;
-      await this.execute(taken.task, taken.payload, delivery.count, () => (superseded = true)).catch(() => undefined);
+      let recorded: boolean | undefined;
+      await this.execute(taken.task, taken.payload, delivery.count, (r) => (recorded = r)).catch(() => undefined);
       // Another node's later delivery of this message runs the task now: acknowledging this one would take
       // the message from under it, so it is left to that delivery.
-      if (superseded) throw new WorkSuperseded();
+      if (recorded === false) throw new WorkSuperseded();
       // The end could not be recorded (the Store went away): the message is handed back, not acknowledged,
       // so that a later delivery takes the task over and records it.
-      const left = this.opts.store.read((tx) => this.load(tx, taskId));
-      if (left?.status === 'Running' && left.run_attempt === delivery.count && left.running_on === this.opts.nodeId) {
-        throw new TesseraError('unavailable', `the end of task ${taskId} could not be recorded; it is handed back to the queue`);
-      }
+      if (recorded === undefined) throw new TesseraError('unavailable', `the end of task ${taskId} could not be recorded; it is handed back to the queue`);
     }
     this.opts.queue?.notify('task', taskId);
   }
@@ -429,24 +423,26 @@ export class TaskService {
     const queue = this.opts.queue;
     if (!queue) return new Set();
     const untaken = this.opts.store.read((tx) =>
-      tx.list<Invocation>(INVOCATIONS).map(([id]) => id).filter((id) => {
+      tx.list<Invocation>(INVOCATIONS).filter(([id]) => {
         const t = this.load(tx, id);
         return t?.status === 'Running' && t.run_attempt === undefined;
       }),
     );
-    for (const id of untaken) {
+    for (const [id, invocation] of untaken) {
       if (!seenBefore.has(id) || (await queue.pending('task', id))) continue;
       this.opts.logger.warn({ taskId: id }, 'a claimed task was never queued (its node stopped, or NATS was away); queued now');
-      await queue.publish('task', id, Buffer.alloc(0), this.claimOf(id));
+      // A row from before claims had ids is named by its task id.
+      await queue.publish('task', id, Buffer.alloc(0), invocation.claim ?? id);
     }
-    return new Set(untaken);
+    return new Set(untaken.map(([id]) => id));
   }
 
   /**
    * Runs a claimed task's function and records its end. `attempt` (a cluster's delivery count) fences the
    * record: if another node has taken the task over since, this run records nothing and its outputs go.
+   * `ended` hears whether the end was recorded (false: taken over); it is not called if the Store failed.
    */
-  private async execute(task: TaskRecord, payload: string | null, attempt?: number, onSuperseded?: () => void): Promise<string> {
+  private async execute(task: TaskRecord, payload: string | null, attempt?: number, ended?: (recorded: boolean) => void): Promise<string> {
     const controller = new AbortController();
     const outputs: Outputs = { files: [], shared: null, created: [] };
     let timer: NodeJS.Timeout | undefined;
@@ -467,9 +463,10 @@ export class TaskService {
       const result = await Promise.race([Promise.resolve().then(() => fn.run(ctx)), timeout]);
       if (typeof result !== 'string') throw new TesseraError('function_failed', `${task.function_name} returned no result string`);
       if (controller.signal.aborted) throw new TesseraError('timeout', `${task.function_name} timed out`);
-      if (!this.finish(task.task_id, 'Finished', null, outputs, attempt, { ok: true, result })) {
+      const recorded = this.finish(task.task_id, 'Finished', null, outputs, attempt, { ok: true, result });
+      ended?.(recorded);
+      if (!recorded) {
         superseded = true;
-        onSuperseded?.();
         throw new TesseraError('conflict', `task ${task.task_id} was taken over by another node; this run's results were dropped`);
       }
       return result;
@@ -478,7 +475,10 @@ export class TaskService {
       const e = err instanceof TesseraError ? err : new TesseraError('function_failed', `${task.function_name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       // Outputs of a failed run are never shown to anyone: they are removed with the failure.
       await this.discard(outputs);
-      if (!superseded && !this.finish(task.task_id, 'Failed', e.message, null, attempt, { ok: false, code: e.code, message: e.message })) onSuperseded?.();
+      if (!superseded) {
+        const recorded = this.finish(task.task_id, 'Failed', e.message, null, attempt, { ok: false, code: e.code, message: e.message });
+        ended?.(recorded);
+      }
       throw e;
     } finally {
       clearTimeout(timer);
