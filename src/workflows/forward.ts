@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { servicePrefix } from '../cluster/nats-connection.js';
 import { seal, unseal } from '../crypto/aead.js';
 import { TesseraError } from '../errors/index.js';
 
@@ -47,8 +48,8 @@ export interface ForwarderOptions {
   logger: Logger;
 }
 
-/** The subject prefix of one service's workflow requests (`tessera.<8 bytes of SHA-256(schema)>.wf`). */
-export const subjectPrefix = (schema: string) => `tessera.${createHash('sha256').update('tessera workflows\0').update(schema).digest('hex').slice(0, 16)}.wf`;
+/** The subject prefix of one service's workflow requests, beside its work queue's (`tessera.<schema>.wf`). */
+export const subjectPrefix = (schema: string) => `tessera.${servicePrefix(schema)}.wf`;
 
 const asWire = (b: Buffer) => b.toString('base64');
 const fromWire = (s: unknown) => Buffer.from(typeof s === 'string' ? s : '', 'base64');

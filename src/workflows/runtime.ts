@@ -304,13 +304,16 @@ export class WorkflowRuntime {
 
   /**
    * Delivers a cast from outside (a resource, or a test) to a workflow's function or resource; `from` is the
-   * sending resource's component id (the node's own id when left out).
+   * sending resource's component id (the node's own id when left out). `done` hears whether it was handled.
    */
-  castTo(workflowId: string, name: string, payload: string, from: string = this.nodeId, meta: EventMetadata = newRoot()) {
+  castTo(workflowId: string, name: string, payload: string | Buffer, from: string = this.nodeId, meta: EventMetadata = newRoot(), done?: (handled: boolean) => void) {
     const target = this.names.get(workflowId)?.get(name);
     if (target === undefined) throw new TesseraError('not_found', `workflow ${workflowId} has no function or resource '${name}'`);
-    if (typeof target !== 'string') return target.cast(payload, { node: this.nodeId, component: from }, meta);
-    this.enqueue(target, from === this.nodeId ? this.nodeId : `${this.nodeId}/${from}`, Buffer.from(payload), meta);
+    if (typeof target !== 'string') {
+      target.cast(typeof payload === 'string' ? payload : payload.toString('utf8'), { node: this.nodeId, component: from }, meta);
+      return done?.(true);
+    }
+    this.enqueue(target, from === this.nodeId ? this.nodeId : `${this.nodeId}/${from}`, typeof payload === 'string' ? Buffer.from(payload) : payload, meta, done);
   }
 
   /**
@@ -318,14 +321,7 @@ export class WorkflowRuntime {
    * or its queue was full). A cluster acknowledges a queued event only then (service.ts, at least once).
    */
   castAndWait(workflowId: string, name: string, payload: string | Buffer): Promise<boolean> {
-    const target = this.names.get(workflowId)?.get(name);
-    if (target === undefined) throw new TesseraError('not_found', `workflow ${workflowId} has no function or resource '${name}'`);
-    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    if (typeof target !== 'string') {
-      target.cast(bytes.toString('utf8'), { node: this.nodeId, component: this.nodeId }, newRoot());
-      return Promise.resolve(true);
-    }
-    return new Promise((resolve) => this.enqueue(target, this.nodeId, bytes, newRoot(), resolve));
+    return new Promise((resolve) => this.castTo(workflowId, name, payload, this.nodeId, newRoot(), resolve));
   }
 
   /** A call from outside, e.g. http-ingress: a new event, so a new trace unless `meta` says otherwise. */

@@ -234,9 +234,7 @@ export class WorkflowService {
       return;
     }
     if (record.placed_on !== this.me) throw new WorkElsewhere();
-    // Placed here a moment ago (moved, or started through another node): its instances may still be loading.
-    for (let i = 0; i < 100 && !this.ingress.has(workflow); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!this.ingress.has(workflow)) throw new WorkElsewhere();
+    if (!(await this.loadedHere(workflow, false))) throw new WorkElsewhere();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), EVENT_HANDLED_WITHIN_MS)));
     try {
@@ -407,34 +405,13 @@ export class WorkflowService {
       const all = this.list();
       this.claimClusterRoutes(record.id, owner, routes, all);
       record.placed_on = await chooseNode(spec, this.opts.cluster.membership, this.load(all));
-      if (record.placed_on !== this.me) return this.placeElsewhere(record, named);
+      if (record.placed_on !== this.me) return this.placeElsewhere(record, routes, named);
     }
     this.claimRoutes(record.id, owner, routes);
     this.starting.add(nameKey);
     try {
       // Store second, launch third; any failure undoes both, so no instance runs without a record.
-      try {
-        this.opts.store.transact((tx) => {
-          const quota = this.opts.maxPerOwner;
-          if (quota !== undefined) {
-            const running = tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).length;
-            if (running >= quota) throw new TesseraError('too_large', `'${owner}' runs ${running} workflows, the quota (workflows.max_workflows_per_user); stop one first`);
-          }
-          checkMaxInstances(spec, tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).map(([, w]) => w.spec));
-          // Another node may have started one of the name meanwhile; reading the list makes that a conflict.
-          if (this.opts.cluster) {
-            const all = tx.list<WorkflowRecord>(RUNNING).map(([, w]) => w);
-            if (named(all)) throw new TesseraError('conflict', `a workflow of yours named '${name}' is already running; stop it first`);
-            // Another user's workflow started through another node meanwhile: its routes are checked again here,
-            // where the list read makes a concurrent start a conflict, so two owners never share a route.
-            this.claimClusterRoutes(record.id, owner, routes, all);
-          }
-          tx.put(RUNNING, record.id, record);
-        });
-      } catch (err) {
-        if (err instanceof TesseraError) throw err;
-        throw new TesseraError('invalid_input', `the workflow cannot be stored: ${(err as Error).message}`);
-      }
+      this.storeRecord(record, routes, named);
       try {
         await this.launch(record, routes);
       } catch (err) {
@@ -457,26 +434,39 @@ export class WorkflowService {
   }
 
   /**
-   * A workflow placed on another node: only its record is stored here (with the same checks as a start
-   * here); that node sees it at its next look at the store (reconcile) and starts it.
+   * Stores a starting workflow's record, with the checks that need the stored list: the owner's quota and
+   * instance bound and, in a cluster, its name and routes again. Another node may have started one of the
+   * name, or another user's workflow with the same route, meanwhile: reading the list makes that a conflict,
+   * so two owners never share a route.
    */
-  private placeElsewhere(record: WorkflowRecord, named: (all: WorkflowRecord[]) => boolean): WorkflowRecord {
-    const { owner, spec } = record;
+  private storeRecord(record: WorkflowRecord, routes: Route[], named: (all: WorkflowRecord[]) => boolean): void {
+    const { owner } = record;
     try {
       this.opts.store.transact((tx) => {
-        const mine = tx.list<WorkflowRecord>(RUNNING).filter(([, w]) => w.owner === owner).map(([, w]) => w);
+        const all = tx.list<WorkflowRecord>(RUNNING).map(([, w]) => w);
+        const mine = all.filter((w) => w.owner === owner);
         const quota = this.opts.maxPerOwner;
         if (quota !== undefined && mine.length >= quota) throw new TesseraError('too_large', `'${owner}' runs ${mine.length} workflows, the quota (workflows.max_workflows_per_user); stop one first`);
-        checkMaxInstances(spec, mine.map((w) => w.spec));
-        if (named(mine)) throw new TesseraError('conflict', `a workflow of yours named '${record.name}' is already running; stop it first`);
-        this.claimClusterRoutes(record.id, owner, ingressRoutes(spec, record.id), tx.list<WorkflowRecord>(RUNNING).map(([, w]) => w));
+        checkMaxInstances(record.spec, mine.map((w) => w.spec));
+        if (this.opts.cluster) {
+          if (named(mine)) throw new TesseraError('conflict', `a workflow of yours named '${record.name}' is already running; stop it first`);
+          this.claimClusterRoutes(record.id, owner, routes, all);
+        }
         tx.put(RUNNING, record.id, record);
       });
     } catch (err) {
       if (err instanceof TesseraError) throw err;
       throw new TesseraError('invalid_input', `the workflow cannot be stored: ${(err as Error).message}`);
     }
-    this.opts.logger.info({ workflow: record.id, owner, placed_on: record.placed_on }, 'workflow placed on another node');
+  }
+
+  /**
+   * A workflow placed on another node: only its record is stored here (with the same checks as a start
+   * here); that node sees it at its next look at the store (reconcile) and starts it.
+   */
+  private placeElsewhere(record: WorkflowRecord, routes: Route[], named: (all: WorkflowRecord[]) => boolean): WorkflowRecord {
+    this.storeRecord(record, routes, named);
+    this.opts.logger.info({ workflow: record.id, owner: record.owner, placed_on: record.placed_on }, 'workflow placed on another node');
     return record;
   }
 
@@ -779,11 +769,19 @@ export class WorkflowService {
     return forwarder.ingress(chosen.placed_on, chosen.id, req);
   }
 
+  /**
+   * Whether a workflow runs here, waiting up to 5 s for one placed here a moment ago (moved, or started
+   * through another node) whose instances may still be loading; with `whileClaimed`, only while its routes
+   * are claimed here (it is starting here).
+   */
+  private async loadedHere(workflowId: string, whileClaimed: boolean): Promise<boolean> {
+    for (let i = 0; i < 100 && !this.ingress.has(workflowId) && (!whileClaimed || this.routes.has(workflowId)); i++) await new Promise((r) => setTimeout(r, 50));
+    return this.ingress.has(workflowId);
+  }
+
   /** An ingress request for a workflow this node runs (from this node's listener or forwarded by another). */
   private async ingressHere(workflowId: string, req: IngressRequest): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
-    // Placed here a moment ago (moved, or started through another node): its instances may still be loading.
-    for (let i = 0; i < 100 && !this.ingress.has(workflowId) && this.routes.has(workflowId); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!this.ingress.has(workflowId) && this.restoring) await this.restoring;
+    if (!(await this.loadedHere(workflowId, true)) && this.restoring) await this.restoring;
     const routes = (this.ingress.get(workflowId) ?? []).filter((r) => routeMatches(r, req));
     if (!routes.length) return { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('Not Found') };
     return this.deliver({ workflowId, ...routes[Math.floor(Math.random() * routes.length)] }, req);
