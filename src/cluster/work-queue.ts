@@ -59,6 +59,7 @@ export interface WorkQueueOptions {
 }
 
 const ID = /^[A-Za-z0-9_-]{1,100}$/;
+const streamName = (opts: Pick<WorkQueueOptions, 'lane' | 'prefix'>) => `TESSERA_${(opts.lane ?? 'work').toUpperCase()}_${opts.prefix}`;
 const KIND = /^[a-z]{1,20}$/;
 
 export class WorkQueue {
@@ -77,7 +78,7 @@ export class WorkQueue {
     private readonly jsm: JetStreamManager,
   ) {
     this.lane = opts.lane ?? 'work';
-    this.stream = `TESSERA_${this.lane.toUpperCase()}_${opts.prefix}`;
+    this.stream = streamName(opts);
   }
 
   /** Opens (creating if needed) the service's stream and its workers' consumer. */
@@ -95,18 +96,17 @@ export class WorkQueue {
         // A re-publish of the same work (same message id) within this window is dropped by the server.
         duplicate_window: nanos(120_000),
       };
-      await jsm.streams.add(config).catch(async (err: Error) => {
-        // Made by another node already (with the same settings, or ones an operator tuned): use it.
+      // Made by another node already (with the same settings, or ones an operator tuned): used as it is.
+      const madeAlready = (err: Error) => {
         if (!/already in use|exists/i.test(err.message)) throw err;
-      });
+      };
+      await jsm.streams.add(config).catch(madeAlready);
       await jsm.consumers
         .add(queue.stream, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, ack_wait: nanos(opts.ackWaitMs), max_deliver: -1, max_ack_pending: opts.maxPending ?? 10_000 })
-        .catch(async (err: Error) => {
-          if (!/already in use|exists/i.test(err.message)) throw err;
-        });
+        .catch(madeAlready);
       return queue;
     } catch (err) {
-      throw new TesseraError('unavailable', `the work queue (JetStream stream TESSERA_${(opts.lane ?? 'work').toUpperCase()}_${opts.prefix}) could not be opened: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
+      throw new TesseraError('unavailable', `the work queue (JetStream stream ${streamName(opts)}) could not be opened: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
     }
   }
 

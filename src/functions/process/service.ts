@@ -491,26 +491,38 @@ export class FnService {
     return pool;
   }
 
+  /** A call to `f`, due within the function's timeout from now. */
+  private callOf(f: FnRecord, callId: string, body: Buffer, headers: Record<string, string[]>): FnCall {
+    return { callId, body, headers, deadline: new Date(Date.now() + (f.func.timeout ?? 30) * 1000) };
+  }
+
+  /** A detached call run here: its outcome goes to the log, since nobody waits for it. */
+  private runDetached(f: FnRecord, call: FnCall): Promise<unknown> {
+    return this.pool(f)
+      .call(call)
+      .catch((err) => this.opts.logger.warn({ fn: f.name, call_id: call.callId, err: (err as Error).message }, 'detached call failed'));
+  }
+
   private async run(f: FnRecord, headers: Record<string, string[]>, body: Buffer, detached: boolean): Promise<FnResponse> {
     const callId = fnId();
-    const call: FnCall = { callId, body, headers, deadline: new Date(Date.now() + (f.func.timeout ?? 30) * 1000) };
-    const pool = this.pool(f);
-    if (detached) {
-      if (this.opts.queue) {
-        // Answered once the queue holds the call (it is then run at least once, by whichever node pulls it).
-        const queued: QueuedCall = { fn: f.id, headers, body: body.toString('base64') };
-        try {
-          await this.opts.queue.publish('fn', callId, Buffer.from(JSON.stringify(queued)));
-        } catch (err) {
-          return fnError(503, asTesseraError(err).message);
-        }
-      } else {
-        pool.call(call).catch((err) => this.opts.logger.warn({ fn: f.name, call_id: callId, err: (err as Error).message }, 'detached call failed'));
+    const accepted: FnResponse = { status: 202, headers: { 'fn-call-id': [callId] }, body: Buffer.alloc(0) };
+    if (detached && this.opts.queue) {
+      // Answered once the queue holds the call (it is then run at least once, by whichever node pulls it).
+      const queued: QueuedCall = { fn: f.id, headers, body: body.toString('base64') };
+      try {
+        await this.opts.queue.publish('fn', callId, Buffer.from(JSON.stringify(queued)));
+      } catch (err) {
+        return fnError(503, asTesseraError(err).message);
       }
-      return { status: 202, headers: { 'fn-call-id': [callId] }, body: Buffer.alloc(0) };
+      return accepted;
+    }
+    const call = this.callOf(f, callId, body, headers);
+    if (detached) {
+      void this.runDetached(f, call);
+      return accepted;
     }
     try {
-      const r = await pool.call(call);
+      const r = await this.pool(f).call(call);
       return { ...r, headers: { ...r.headers, 'fn-call-id': [callId] } };
     } catch (err) {
       if (err instanceof FnCallError) return { ...err.response, headers: { ...err.response.headers, 'fn-call-id': [callId] } };
@@ -530,10 +542,7 @@ export class FnService {
       this.opts.logger.warn({ fn_id: queued.fn, call_id: callId }, 'a queued detached call names a function that is gone; dropped');
       return;
     }
-    const call: FnCall = { callId, body: Buffer.from(queued.body, 'base64'), headers: queued.headers, deadline: new Date(Date.now() + (f.func.timeout ?? 30) * 1000) };
-    await this.pool(f)
-      .call(call)
-      .catch((err) => this.opts.logger.warn({ fn: f.name, call_id: callId, err: (err as Error).message }, 'detached call failed'));
+    await this.runDetached(f, this.callOf(f, callId, Buffer.from(queued.body, 'base64'), queued.headers));
   }
 
   /**

@@ -2,10 +2,10 @@ import { isAbsolute } from 'node:path';
 import { lstatSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TesseraError } from '../../errors/index.js';
-import { readFileSync } from 'node:fs';
 import type { BlobStore } from '../../files/blob-store.js';
 import { LocalBlobStore } from '../../files/blobs.js';
 import { NatsBlobStore } from '../../files/nats-blobs.js';
+import { natsTls } from '../../cluster/nats-connection.js';
 import type { TesseraConfig } from '../config-schema.js';
 import { FileService } from '../../files/service.js';
 import { KeyService } from '../../kms/service.js';
@@ -52,15 +52,7 @@ async function openBlobStore(config: TesseraConfig, localDir: string, name: stri
   if (config.files.blob_store === 'local') return new LocalBlobStore(localDir);
   const { nats } = config;
   if (!nats.url) throw new TesseraError('invalid_input', 'files.blob_store = "nats" needs nats.url (e.g. tls://127.0.0.1:4222)');
-  const file = (path: string, what: string) => {
-    try {
-      return path ? readFileSync(path, 'utf8') : undefined;
-    } catch (err) {
-      throw new TesseraError('invalid_input', `nats.${what} ${path} cannot be read: ${(err as Error).message}`);
-    }
-  };
-  const tls = nats.ca_file || nats.cert_file ? { ca: file(nats.ca_file, 'ca_file'), cert: file(nats.cert_file, 'cert_file'), key: file(nats.key_file, 'key_file') } : undefined;
-  return NatsBlobStore.open({ servers: nats.url, tls, bucket: nats.bucket, replicas: nats.replicas, timeoutMs: nats.timeout_ms, name });
+  return NatsBlobStore.open({ servers: nats.url, tls: natsTls(nats), bucket: nats.bucket, replicas: nats.replicas, timeoutMs: nats.timeout_ms, name });
 }
 
 export function filesCapability(): Capability {
