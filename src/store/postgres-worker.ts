@@ -1,6 +1,7 @@
 import { type MessagePort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { sealLedgerWrite } from './ledger-seal.js';
+import { isUnavailable } from './postgres-errors.js';
 import { SEALED_TABLE_PREFIX, isPublicTable } from './sealed-rows.js';
 import type { CommittedWrite } from './types.js';
 
@@ -336,13 +337,6 @@ async function commit(req: Extract<Request, { op: 'commit' }>): Promise<unknown>
   }
 }
 
-/** Connection-level failures: the server is down, restarting, or did not answer in time. */
-function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; lost?: boolean; message?: string };
-  if (e.lost) return true;
-  if (typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return true; // ECONNREFUSED, ENOENT, a timeout, a terminated connection
-  return e.code.startsWith('08') || e.code.startsWith('57P') || e.code === '53300';
-}
 
 function describe(err: unknown): WireError {
   if (err instanceof Refusal) return { code: err.code, message: err.message };
