@@ -1,5 +1,15 @@
+import 'reflect-metadata';
 import { X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
 import { TesseraError } from '../errors/index.js';
+import { type Crl, checkRevocation } from './crl.js';
+
+// The path from a hardware key's certificate (AMD's VCEK or VLEK, Intel's PCK) to its vendor's pinned root,
+// checked as RFC 5280 asks of a path: every certificate valid at the evidence's time, every issuer a CA
+// (basicConstraints, its path length respected) whose key usage allows signing certificates, the leaf's key
+// usage allowing signatures, nothing revoked by the CRLs at hand, and no certificate in the evidence that is
+// not on the path. @peculiar/x509 reads the extensions; node:crypto (OpenSSL) checks the signatures,
+// synchronously, because this runs inside TLS's server-identity callback (docs/trust-model.md).
 
 const fail = (why: string) => new TesseraError('permission_denied', `attestation check failed: ${why}`);
 
@@ -15,32 +25,101 @@ export function pemCertificates(pem: string): X509Certificate[] {
   return blocks.map((b) => new X509Certificate(b));
 }
 
-const nameOf = (c: X509Certificate) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replaceAll('\n', ', ');
+export const nameOf = (c: X509Certificate) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replaceAll('\n', ', ');
 
-/**
- * Checks the chain leaf → … → root: each certificate valid at `at` (the evidence's time), each signed by the
- * next one, which names it as its subject's issuer and is a CA (basicConstraints); and the root self-signed
- * and one of `roots` (by SHA-256 fingerprint). A certificate that is not on that path (an extra one) breaks
- * it. Returns the leaf.
- */
-export function verifyChain(chain: X509Certificate[], roots: string[] | undefined, what: string, at: Date = new Date()): X509Certificate {
-  if (!roots?.length) throw fail(`no trusted ${what} root is configured, so the hardware report cannot be checked`);
-  if (chain.length === 0) throw fail(`the evidence carries no ${what} certificate chain`);
-  for (const c of chain) {
-    const from = new Date(c.validFrom);
-    const to = new Date(c.validTo);
-    if (at < from || at > to) {
-      throw fail(`the ${what} certificate '${nameOf(c)}' is not valid at ${at.toISOString()} (the evidence's time): it is valid from ${from.toISOString()} to ${to.toISOString()}; ${at > to ? 'it has expired, and the platform needs a current one from its vendor' : 'check the clocks'}`);
-    }
-  }
-  for (let i = 0; i < chain.length - 1; i++) {
-    const [child, parent] = [chain[i], chain[i + 1]];
-    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) throw fail(`the ${what} certificate chain is broken at '${child.subject.replaceAll('\n', ', ')}'`);
-    if (!parent.ca) throw fail(`the ${what} certificate '${nameOf(parent)}' signs another but is not a CA (basicConstraints)`);
-  }
-  const root = chain[chain.length - 1];
-  if (!root.checkIssued(root) || !root.verify(root.publicKey)) throw fail(`the ${what} chain does not end in a self-signed root`);
-  const trusted = roots.flatMap(pemCertificates).map((c) => c.fingerprint256);
-  if (!trusted.includes(root.fingerprint256)) throw fail(`the ${what} chain ends in a root that is not trusted`);
-  return chain[0];
+// KeyUsage bits as @peculiar/x509 numbers them (RFC 5280 4.2.1.3).
+const KU = { digitalSignature: 1, keyCertSign: 32 } as const;
+
+export interface ChainInput {
+  /** The leaf first, then whatever certificates the evidence carries (untrusted, in any order). */
+  certificates: X509Certificate[];
+  /** Trust anchors: self-signed roots, matched by fingerprint. */
+  roots: X509Certificate[];
+  /** Known intermediates (the vendor's pinned ones) that may complete a path the evidence left short. */
+  intermediates?: X509Certificate[];
+  /** CRLs at hand (collateral); a certificate whose issuer has none here is reported as not checked. */
+  crls?: Crl[];
+  /** e.g. 'AMD SEV-SNP', 'Intel PCK': named in every message. */
+  what: string;
+  /** The evidence's time. */
+  at: Date;
 }
+
+export interface ChainResult {
+  leaf: X509Certificate;
+  /** Leaf → root. */
+  path: X509Certificate[];
+  /** Certificates on the path whose revocation could be checked against a CRL, and those that could not. */
+  revocation: { checked: string[]; unchecked: string[] };
+}
+
+const MAX_DEPTH = 6;
+
+function extensions(c: X509Certificate) {
+  const p = new x509.X509Certificate(new Uint8Array(c.raw));
+  return { bc: p.getExtension(x509.BasicConstraintsExtension), ku: p.getExtension(x509.KeyUsagesExtension) };
+}
+
+/** Builds the path leaf → … → a pinned root from the evidence's certificates and the known intermediates, then checks it. */
+export function verifyChain(input: ChainInput): ChainResult {
+  const { certificates, roots, what, at } = input;
+  if (roots.length === 0) throw fail(`no trusted ${what} root is configured, so the hardware report cannot be checked`);
+  if (certificates.length === 0) throw fail(`the evidence carries no ${what} certificate chain`);
+  const trusted = new Set(roots.map((r) => r.fingerprint256));
+  const pool = [...certificates.slice(1), ...roots, ...(input.intermediates ?? [])];
+  const path = [certificates[0]];
+  while (!trusted.has(path[path.length - 1].fingerprint256)) {
+    const child = path[path.length - 1];
+    if (path.length > MAX_DEPTH) throw fail(`the ${what} certificate chain is longer than ${MAX_DEPTH} certificates`);
+    if (child.checkIssued(child) && child.verify(child.publicKey)) {
+      throw fail(`the ${what} chain ends in '${nameOf(child)}', a root that is not trusted (trusted: ${roots.map(nameOf).join(', ')})`);
+    }
+    const issuer = pool.find((c) => !path.includes(c) && child.checkIssued(c) && child.verify(c.publicKey));
+    if (!issuer) {
+      const named = pool.some((c) => child.checkIssued(c));
+      throw fail(
+        named
+          ? `the ${what} certificate chain is broken at '${nameOf(child)}': its issuer's key did not sign it`
+          : `the ${what} certificate '${nameOf(child)}' is issued by '${/CN=([^\n,]+)/.exec(child.issuer)?.[1] ?? child.issuer}', which is neither in the evidence nor a trusted ${what} authority`,
+      );
+    }
+    path.push(issuer);
+  }
+  const onPath = new Set(path.map((c) => c.fingerprint256));
+  const extra = certificates.find((c) => !onPath.has(c.fingerprint256));
+  if (extra) {
+    throw fail(`the ${what} chain carries a certificate that is not on the path to the root: '${nameOf(extra)}'; a chain must hold only its own certificates`);
+  }
+  path.forEach((c, i) => checkCertificate(c, i, what, at));
+  const revocation = { checked: [] as string[], unchecked: [] as string[] };
+  for (let i = 0; i < path.length - 1; i++) {
+    const found = checkRevocation(path[i], path[i + 1], input.crls ?? [], at, what, nameOf(path[i]));
+    (found ? revocation.checked : revocation.unchecked).push(nameOf(path[i]));
+  }
+  return { leaf: path[0], path, revocation };
+}
+
+/** One certificate at position `i` of a path (0 = leaf): validity, and its role's constraints. */
+function checkCertificate(c: X509Certificate, i: number, what: string, at: Date) {
+  const from = new Date(c.validFrom);
+  const to = new Date(c.validTo);
+  if (at < from || at > to) {
+    throw fail(
+      `the ${what} certificate '${nameOf(c)}' is not valid at ${at.toISOString()} (the evidence's time): it is valid from ${from.toISOString()} to ${to.toISOString()}; ${at > to ? 'it has expired, and the platform needs a current one from its vendor' : 'check the clocks'}`,
+    );
+  }
+  const { bc, ku } = extensions(c);
+  if (i === 0) {
+    if (ku && !(ku.usages & KU.digitalSignature)) throw fail(`the ${what} certificate '${nameOf(c)}' may not sign (its key usage lacks digitalSignature)`);
+    return;
+  }
+  if (!bc?.ca) throw fail(`the ${what} certificate '${nameOf(c)}' signs another but is not a CA (basicConstraints)`);
+  // Intermediate CAs below this one: positions 1 … i-1.
+  if (bc.pathLength !== undefined && i - 1 > bc.pathLength) {
+    throw fail(`the ${what} certificate '${nameOf(c)}' allows ${bc.pathLength} intermediate CA(s) below it, and the chain has ${i - 1}`);
+  }
+  if (ku && !(ku.usages & KU.keyCertSign)) throw fail(`the ${what} certificate '${nameOf(c)}' is a CA whose key usage does not allow signing certificates (keyCertSign)`);
+}
+
+/** The trust anchors and CRL issuers a caller may pass as PEM strings. */
+export const certificatesOf = (pems: string[] | undefined): X509Certificate[] => (pems ?? []).flatMap(pemCertificates);

@@ -2,24 +2,29 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import { parse } from 'smol-toml';
 import { TesseraError } from '../errors/index.js';
 import type { Measurement } from './measurement.js';
+import { type TcbPolicy, parseTcbPolicy } from './tcb-policy.js';
+
+/** A measurement the auditors signed, with the minimums they set for the platform under it. */
+export type AllowedMeasurement = Measurement & { tcb?: TcbPolicy };
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-/** Parses enclave_info.toml into its tables; every table needs mr_enclave and mr_signer as 64 lowercase hex. */
-export function parseEnclaveInfo(text: string): Record<string, Measurement> {
+/** Parses enclave_info.toml into its tables; every table needs mr_enclave and mr_signer as 64 lowercase hex, and may hold a `tcb` table. */
+export function parseEnclaveInfo(text: string): Record<string, AllowedMeasurement> {
   let raw: Record<string, unknown>;
   try {
     raw = parse(text) as Record<string, unknown>;
   } catch (err) {
     throw new TesseraError('parse_error', `enclave_info.toml is not valid TOML: ${(err as Error).message}`);
   }
-  const out: Record<string, Measurement> = {};
+  const out: Record<string, AllowedMeasurement> = {};
   for (const [name, table] of Object.entries(raw)) {
-    const t = table as Partial<Measurement>;
+    const t = table as Partial<Measurement> & { tcb?: unknown };
     if (typeof t !== 'object' || !HEX64.test(String(t.mr_enclave)) || !HEX64.test(String(t.mr_signer))) {
       throw new TesseraError('invalid_input', `enclave_info.toml: [${name}] needs mr_enclave and mr_signer as 64 lowercase hex characters`);
     }
-    out[name] = { mr_enclave: t.mr_enclave!, mr_signer: t.mr_signer! };
+    const tcb = parseTcbPolicy(name, t.tcb);
+    out[name] = { mr_enclave: t.mr_enclave!, mr_signer: t.mr_signer!, ...(tcb ? { tcb } : {}) };
   }
   if (Object.keys(out).length === 0) throw new TesseraError('invalid_input', 'enclave_info.toml lists no services');
   return out;
@@ -57,7 +62,7 @@ export interface AuditorSignature {
 
 export interface VerifiedEnclaveInfo {
   digest: string;
-  services: Record<string, Measurement>;
+  services: Record<string, AllowedMeasurement>;
   auditors: string[];
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import type { Measurement } from './measurement.js';
+import type { PlatformTcb } from './tcb-policy.js';
 
 // Attestation evidence travels in the node's TLS certificate, in a non-critical X.509 extension
 // holding canonical JSON. Whatever the provider, the 64 bytes of report data it attests are
@@ -49,10 +50,32 @@ export interface AttestationProvider {
 export interface TrustAnchors {
   /** Software platform keys (SPKI PEM) to accept; when empty any platform key is accepted, which proves nothing anyway. */
   softwarePlatformKeys?: string[];
-  /** AMD root keys (ARK certificates, PEM) that a VCEK chain must end in. */
+  /**
+   * AMD root keys (ARK certificates, PEM) that a VCEK or VLEK chain must end in. Default: AMD's ARKs for Milan,
+   * Genoa and Turin, pinned in Tessera (vendor-roots.ts). Given, they replace the pinned ones (a lab's own root).
+   */
   sevSnpRoots?: string[];
-  /** Intel SGX root CA certificates (PEM) that a PCK chain must end in. */
+  /** Intel SGX root CA certificates (PEM) that a PCK chain must end in. Default: Intel's, pinned in Tessera. */
   tdxRoots?: string[];
+  /** What the vendors publish about revocation and TCB levels, supplied by the verifier's operator (offline, or from a cache). */
+  collateral?: Collateral;
+}
+
+export interface Collateral {
+  /** CRLs (PEM, DER, or DER in hex): AMD KDS's per product, Intel PCS's Root CA and PCK CA CRLs. */
+  crls?: Array<string | Buffer>;
+  /** Intel's TCB Info and QE Identity for the TDX platforms to be verified. */
+  tdx?: TdxCollateral;
+}
+
+/** Intel PCS responses, exactly as published. */
+export interface TdxCollateral {
+  /** TCB Info response bodies ({"tcbInfo":{…},"signature":"…"}), one per FMSPC. */
+  tcbInfo: string[];
+  /** The QE Identity response body ({"enclaveIdentity":{…},"signature":"…"}). */
+  qeIdentity?: string;
+  /** The TCB Signing certificate chain (PEM; the TCB-Info-Issuer-Chain header). */
+  signingChain: string;
 }
 
 export interface ProviderCheck {
@@ -62,6 +85,8 @@ export interface ProviderCheck {
   hardware: boolean;
   /** What was verified, in words a user can read. */
   description: string;
+  /** The platform's TCB, where the provider reports one. */
+  tcb?: PlatformTcb;
 }
 
 export type ProviderVerifier = (evidence: Evidence, trust: TrustAnchors) => ProviderCheck;

@@ -1,7 +1,10 @@
 import { X509Certificate, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
-import { evidenceTime, pemCertificates, verifyChain } from './chain.js';
+import { certificatesOf, evidenceTime, pemCertificates, verifyChain } from './chain.js';
+import { parseCrl } from './crl.js';
+import { checkEndorsementKey, productOf, reportedTcb, signingKeyOf } from './snp-tcb.js';
+import { vendorCertificates } from './vendor-roots.js';
 import { tsmReport } from './configfs-tsm.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
 
@@ -72,15 +75,32 @@ export function verifySevSnp(evidence: Evidence, trust: TrustAnchors): ProviderC
   const version = report.readUInt32LE(SNP.version);
   if (version < 2) throw fail(`SEV-SNP report version ${version} is not supported (2 or later)`);
   if (report.readUInt32LE(SNP.signatureAlgo) !== 1) throw fail('the SEV-SNP report is not signed with ECDSA P-384 / SHA-384');
-  const vcek = verifyChain(pemCertificates(Buffer.from(evidence.auxiliary ?? '', 'base64').toString('utf8')), trust.sevSnpRoots, 'AMD SEV-SNP', evidenceTime(evidence));
+  const signer = signingKeyOf(report);
+  const pinned = !trust.sevSnpRoots?.length;
+  const chain = verifyChain({
+    certificates: pemCertificates(Buffer.from(evidence.auxiliary ?? '', 'base64').toString('utf8')),
+    roots: pinned ? vendorCertificates('amd', 'root') : certificatesOf(trust.sevSnpRoots),
+    intermediates: pinned ? vendorCertificates('amd', 'intermediate') : [],
+    crls: (trust.collateral?.crls ?? []).map(parseCrl),
+    what: 'AMD SEV-SNP',
+    at: evidenceTime(evidence),
+  });
+  const product = productOf(chain.leaf);
+  const tcb = reportedTcb(report, product);
+  checkEndorsementKey(chain.leaf, report, signer, tcb);
   const signed = report.subarray(0, SNP.signedBytes);
-  if (!verify('sha384', signed, { key: vcek.publicKey, dsaEncoding: 'ieee-p1363' }, p1363(report))) {
-    throw fail('the SEV-SNP report signature does not verify under the VCEK');
+  if (!verify('sha384', signed, { key: chain.leaf.publicKey, dsaEncoding: 'ieee-p1363' }, p1363(report))) {
+    throw fail(`the SEV-SNP report signature does not verify under the ${signer}: the report was altered, or was signed by another key`);
   }
   const measurement = report.subarray(SNP.measurement, SNP.measurement + 48).toString('hex');
+  const tcbText = Object.entries(tcb).map(([k, v]) => `${k} ${v}`).join(', ');
+  const revocation = chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (no AMD CRL supplied)` : 'no certificate revoked';
   return {
     reportData: Buffer.from(report.subarray(SNP.reportData, SNP.reportData + 64)),
     hardware: true,
-    description: `AMD SEV-SNP: report signed by a VCEK chaining to a trusted AMD root; guest launch measurement ${measurement}, VMPL ${report.readUInt32LE(SNP.vmpl)}`,
+    tcb: { snp: { ...tcb, product, signer } },
+    description: `AMD SEV-SNP (${product || 'unknown product'}): report signed by a ${signer} chaining to ${nameOfRoot(chain.path)}; reported TCB ${tcbText}; ${revocation}; guest launch measurement ${measurement}, VMPL ${report.readUInt32LE(SNP.vmpl)}`,
   };
 }
+
+const nameOfRoot = (path: { subject: string }[]) => /CN=([^\n,]+)/.exec(path[path.length - 1].subject)?.[1] ?? 'a trusted AMD root';

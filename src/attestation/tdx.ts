@@ -1,6 +1,8 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
-import { evidenceTime, pemCertificates, verifyChain } from './chain.js';
+import { certificatesOf, evidenceTime, pemCertificates, verifyChain } from './chain.js';
+import { parseCrl } from './crl.js';
+import { vendorCertificates } from './vendor-roots.js';
 import { tsmReport } from './configfs-tsm.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
 
@@ -78,7 +80,14 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   const innerType = q.readUInt16LE(at);
   const innerLength = q.readUInt32LE(at + 2);
   if (innerType !== 5) throw fail(`TDX QE certification data type ${innerType} is not a PCK certificate chain (5)`);
-  const pck = verifyChain(pemCertificates(q.subarray(at + 6, at + 6 + innerLength).toString('utf8')), trust.tdxRoots, 'Intel PCK', evidenceTime(evidence));
+  const chain = verifyChain({
+    certificates: pemCertificates(q.subarray(at + 6, at + 6 + innerLength).toString('utf8')),
+    roots: trust.tdxRoots?.length ? certificatesOf(trust.tdxRoots) : vendorCertificates('intel', 'root'),
+    crls: (trust.collateral?.crls ?? []).map(parseCrl),
+    what: 'Intel PCK',
+    at: evidenceTime(evidence),
+  });
+  const pck = chain.leaf;
 
   // From the platform down: the PCK signed the quoting enclave's report, that report vouches for the
   // attestation key, and only then is the key used, to check the quote.
@@ -103,6 +112,7 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   return {
     reportData: Buffer.from(q.subarray(reportData, reportData + 64)),
     hardware: true,
+    tcb: { tdx: null },
     description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by a quoting enclave whose PCK chains to a trusted Intel root; MRTD ${q.subarray(mrtd, mrtd + 48).toString('hex')}`,
   };
 }

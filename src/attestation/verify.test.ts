@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createCertificateAuthority, issueCertificate, newKeyPair } from '../crypto/certificates.js';
-import { snpReport, tdxQuote, testChain } from '../../test/helpers/tee-fixtures.js';
+import { snpReport, tdxQuote, testChain, testSnpPlatform, vcekExtensions } from '../../test/helpers/tee-fixtures.js';
 import { EVIDENCE_OID, type Evidence, type ProviderName, encodeEvidence, reportDataFor } from './evidence.js';
 import { softwareProvider } from './software.js';
 import { certTableToPem } from './sev-snp.js';
@@ -80,34 +80,39 @@ describe('software evidence', () => {
 });
 
 describe('SEV-SNP evidence (fixture reports)', () => {
+  const platform = testSnpPlatform();
+  const vcekChain = () => testChain('P-384', ['SEV-VCEK', 'SEV-Milan', 'ARK-Milan'], { leafExtensions: vcekExtensions(platform) });
+
   test('a report signed by a VCEK chaining to a trusted root verifies, bound to the key', async () => {
-    const amd = await testChain('P-384', ['VCEK', 'ASK', 'ARK']);
-    const { der } = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey), auxiliary: Buffer.from(amd.chainPem) }));
+    const amd = await vcekChain();
+    const { der } = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey, platform), auxiliary: Buffer.from(amd.chainPem) }));
     const v = verifyNodeCertificate(der, { allowed, maxAgeMs: day, trust: { sevSnpRoots: [amd.rootPem] } });
     assert.equal(v.hardware, true);
-    assert.match(v.description, /AMD SEV-SNP: report signed by a VCEK chaining to a trusted AMD root; guest launch measurement [0-9a-f]{96}, VMPL 0/);
+    assert.match(v.description, /AMD SEV-SNP \(Milan-B0\): report signed by a VCEK chaining to ARK-Milan; reported TCB bootloader 3, tee 0, snp 8, microcode 115; revocation not checked for SEV-VCEK, SEV-Milan \(no AMD CRL supplied\); guest launch measurement [0-9a-f]{96}, VMPL 0/);
+    assert.deepEqual(v.tcb, { snp: { ...platform.tcb, product: 'Milan-B0', signer: 'VCEK' } });
   });
 
   test('a changed report byte, an untrusted root, no root, or evidence for another key are refused', async () => {
-    const amd = await testChain('P-384', ['VCEK', 'ASK', 'ARK']);
+    const amd = await vcekChain();
     const trust = { sevSnpRoots: [amd.rootPem] };
     const tampered = await certWith('sev-snp', async (rd) => {
-      const r = snpReport(rd, amd.leafKey);
+      const r = snpReport(rd, amd.leafKey, platform);
       r[0x90] ^= 1;
       return { report: r, auxiliary: Buffer.from(amd.chainPem) };
     });
     assert.throws(() => verifyNodeCertificate(tampered.der, { allowed, maxAgeMs: day, trust }), /SEV-SNP report signature does not verify under the VCEK/);
-    const good = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey), auxiliary: Buffer.from(amd.chainPem) }));
-    const elsewhere = await testChain('P-384', ['VCEK', 'ASK', 'ARK']);
-    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day, trust: { sevSnpRoots: [elsewhere.rootPem] } }), /ends in a root that is not trusted/);
-    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day }), /no trusted AMD SEV-SNP root is configured/);
+    const good = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey, platform), auxiliary: Buffer.from(amd.chainPem) }));
+    const elsewhere = await vcekChain();
+    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day, trust: { sevSnpRoots: [elsewhere.rootPem] } }), /the AMD SEV-SNP chain ends in 'ARK-Milan', a root that is not trusted \(trusted: ARK-Milan\)/);
+    // With no roots given, AMD's pinned ARKs are the anchors, and a test root is not one of them.
+    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day }), /the AMD SEV-SNP chain ends in 'ARK-Milan', a root that is not trusted \(trusted: ARK-Milan, ARK-Genoa, ARK-Turin\)/);
     const other = await newKeyPair();
-    const moved = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey), auxiliary: Buffer.from(amd.chainPem) }), { bindTo: other.spki });
+    const moved = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey, platform), auxiliary: Buffer.from(amd.chainPem) }), { bindTo: other.spki });
     assert.throws(() => verifyNodeCertificate(moved.der, { allowed, maxAgeMs: day, trust }), /evidence is for another key/);
   });
 
   test('the kernel certificate table (auxblob) becomes a VCEK, ASK, ARK bundle', async () => {
-    const amd = await testChain('P-384', ['VCEK', 'ASK', 'ARK']);
+    const amd = await vcekChain();
     const ders = amd.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p).raw);
     const guids = ['63da758d-e664-4564-adc5-f4b93be8accd', 'c0b406a4-a803-4952-9743-3fb6014cd0ae', '4ab7b379-bbac-4fe4-a02f-05aef327c782'];
     const le = (g: string) => {
@@ -128,7 +133,7 @@ describe('SEV-SNP evidence (fixture reports)', () => {
     });
     const pem = certTableToPem(Buffer.concat([table, ...order.map((i) => ders[i])]));
     const subjects = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p).subject);
-    assert.deepEqual(subjects, ['CN=VCEK', 'CN=ASK', 'CN=ARK']);
+    assert.deepEqual(subjects, ['CN=SEV-VCEK', 'CN=SEV-Milan', 'CN=ARK-Milan']);
   });
 });
 
@@ -154,6 +159,7 @@ describe('TDX evidence (fixture quotes)', () => {
     assert.throws(() => verifyNodeCertificate(unbound.der, { allowed, maxAgeMs: day, trust }), /quoting enclave did not vouch for this attestation key/);
     const good = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel), auxiliary: null }));
     const elsewhere = await testChain('P-256', ['PCK', 'CA', 'Root']);
-    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day, trust: { tdxRoots: [elsewhere.rootPem] } }), /ends in a root that is not trusted/);
+    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day, trust: { tdxRoots: [elsewhere.rootPem] } }), /the Intel PCK chain ends in 'SGX Root CA', a root that is not trusted \(trusted: Root\)/);
+    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day }), /a root that is not trusted \(trusted: Intel SGX Root CA\)/);
   });
 });

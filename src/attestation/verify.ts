@@ -4,7 +4,9 @@ import * as x509 from '@peculiar/x509';
 import { TesseraError } from '../errors/index.js';
 import { CLOCK_SKEW_ALLOWANCE_MS } from '../crypto/certificates.js';
 import { EVIDENCE_OID, type Evidence, type ProviderName, type ProviderVerifier, type TrustAnchors, decodeEvidence, reportDataFor } from './evidence.js';
+import type { AllowedMeasurement } from './enclave-info.js';
 import type { Measurement } from './measurement.js';
+import { type PlatformTcb, checkTcbPolicy } from './tcb-policy.js';
 import { verifySoftware } from './software.js';
 import { verifySevSnp } from './sev-snp.js';
 import { verifyTdx } from './tdx.js';
@@ -21,11 +23,13 @@ export interface NodeVerification {
   hardware: boolean;
   description: string;
   timestamp: string;
+  /** The platform's TCB as the hardware reported it (SEV-SNP, TDX). */
+  tcb?: PlatformTcb;
 }
 
 export interface VerifyOptions {
-  /** The measurements the auditors signed. */
-  allowed: Measurement[];
+  /** The measurements the auditors signed, with their TCB minimums. */
+  allowed: AllowedMeasurement[];
   /** The oldest evidence accepted. */
   maxAgeMs: number;
   trust?: TrustAnchors;
@@ -65,9 +69,19 @@ export function verifyNodeCertificate(certDer: Buffer, opts: VerifyOptions): Nod
   if (now - made > opts.maxAgeMs) {
     throw fail(`stale evidence: made ${evidence.timestamp}, ${Math.round((now - made) / 1000)} s ago; at most ${Math.round(opts.maxAgeMs / 1000)} s is accepted`);
   }
-  const listed = opts.allowed.some((m) => m.mr_enclave === measurement.mr_enclave && m.mr_signer === measurement.mr_signer);
-  if (!listed) {
+  const listed = opts.allowed.filter((m) => m.mr_enclave === measurement.mr_enclave && m.mr_signer === measurement.mr_signer);
+  if (listed.length === 0) {
     throw fail(`the node runs measurement ${measurement.mr_enclave}, which is not in the signed enclave_info.toml; the node's code or settings changed since the auditors signed: have them measure and sign again`);
   }
-  return { measurement, provider: evidence.provider, hardware: check.hardware, description: check.description, timestamp: evidence.timestamp };
+  // The same measurement may sit under several services: the platform must meet the minimums of one of them.
+  const errors: Error[] = [];
+  for (const m of listed) {
+    try {
+      checkTcbPolicy(check.tcb, m.tcb);
+      return { measurement, provider: evidence.provider, hardware: check.hardware, description: check.description, timestamp: evidence.timestamp, ...(check.tcb ? { tcb: check.tcb } : {}) };
+    } catch (err) {
+      errors.push(err as Error);
+    }
+  }
+  throw errors[0];
 }

@@ -13,7 +13,23 @@ export interface TestChain {
   /** PEM bundle leaf, intermediate, root. */
   chainPem: string;
   rootPem: string;
+  leafPem: string;
+  midPem: string;
   leafKey: KeyObject;
+  /** A CRL signed by the intermediate (listing the leaf if `revokeLeaf`), valid for a day. */
+  crlPem: string;
+}
+
+export interface TestChainOptions {
+  /** Extensions of the leaf (an AMD VCEK's SPLs and hwID: vcekExtensions()). */
+  leafExtensions?: x509.Extension[];
+  /** The intermediate's key usage; by default it may sign certificates and CRLs. */
+  midKeyUsage?: x509.KeyUsageFlags;
+  /** The leaf's validity; by default a minute ago to a day from now. */
+  leafValidity?: { notBefore: Date; notAfter: Date };
+  revokeLeaf?: boolean;
+  /** The CRL's validity; by default a minute ago to a day from now. */
+  crlValidity?: { thisUpdate: Date; nextUpdate: Date };
 }
 
 async function keyPair(curve: 'P-256' | 'P-384') {
@@ -21,39 +37,76 @@ async function keyPair(curve: 'P-256' | 'P-384') {
   return { alg, keys: (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair };
 }
 
-/** root → intermediate → leaf, ECDSA on `curve`. */
-export async function testChain(curve: 'P-256' | 'P-384', names: [string, string, string]): Promise<TestChain> {
+/** root → intermediate → leaf, ECDSA on `curve`, named as `names` (leaf, intermediate, root). */
+export async function testChain(curve: 'P-256' | 'P-384', names: [string, string, string], opts: TestChainOptions = {}): Promise<TestChain> {
   const now = Date.now();
   const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) };
   const root = await keyPair(curve);
   const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01', name: `CN=${names[2]}`, keys: root.keys, signingAlgorithm: root.alg, ...validity,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
   });
   const mid = await keyPair(curve);
   const midCert = await x509.X509CertificateGenerator.create({
     serialNumber: '02', subject: `CN=${names[1]}`, issuer: rootCert.subject, publicKey: mid.keys.publicKey, signingKey: root.keys.privateKey, signingAlgorithm: root.alg, ...validity,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(opts.midKeyUsage ?? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
   });
   const leaf = await keyPair(curve);
   const leafCert = await x509.X509CertificateGenerator.create({
-    serialNumber: '03', subject: `CN=${names[0]}`, issuer: midCert.subject, publicKey: leaf.keys.publicKey, signingKey: mid.keys.privateKey, signingAlgorithm: mid.alg, ...validity,
+    serialNumber: '03', subject: `CN=${names[0]}`, issuer: midCert.subject, publicKey: leaf.keys.publicKey, signingKey: mid.keys.privateKey, signingAlgorithm: mid.alg,
+    ...(opts.leafValidity ?? validity),
+    extensions: opts.leafExtensions ?? [],
+  });
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: midCert.subject, signingKey: mid.keys.privateKey, signingAlgorithm: mid.alg,
+    thisUpdate: opts.crlValidity?.thisUpdate ?? new Date(now - 60_000), nextUpdate: opts.crlValidity?.nextUpdate ?? new Date(now + 86_400_000),
+    entries: opts.revokeLeaf ? [{ serialNumber: '03', revocationDate: new Date(now - 30_000) }] : [],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leaf.keys.privateKey));
   return {
     chainPem: [leafCert, midCert, rootCert].map((c) => c.toString('pem')).join('\n'),
     rootPem: rootCert.toString('pem'),
+    leafPem: leafCert.toString('pem'),
+    midPem: midCert.toString('pem'),
     leafKey: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+    crlPem: crl.toString('pem'),
   };
 }
 
-/** A SEV-SNP ATTESTATION_REPORT over `reportData`, signed by the chain's leaf (the "VCEK"). */
-export function snpReport(reportData: Buffer, vcek: KeyObject): Buffer {
+/** An SNP platform as a test makes one up: its chip id and reported TCB (Milan layout). */
+export interface TestSnpPlatform {
+  chipId: Buffer;
+  tcb: { bootloader: number; tee: number; snp: number; microcode: number };
+}
+
+export const testSnpPlatform = (tcb = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }): TestSnpPlatform => ({ chipId: randomBytes(64), tcb });
+
+/** A VCEK's AMD extensions (AMD VCEK specification): product name, the SPLs of the TCB it was issued for, and the chip's hwID. */
+export function vcekExtensions(platform: TestSnpPlatform, product = 'Milan-B0'): x509.Extension[] {
+  const int = (n: number) => new Uint8Array([0x02, 0x01, n]);
+  const arc = '1.3.6.1.4.1.3704.1';
+  return [
+    new x509.Extension(`${arc}.2`, false, new Uint8Array(Buffer.concat([Buffer.from([0x16, product.length]), Buffer.from(product, "latin1")]))),
+    new x509.Extension(`${arc}.3.1`, false, int(platform.tcb.bootloader)),
+    new x509.Extension(`${arc}.3.2`, false, int(platform.tcb.tee)),
+    new x509.Extension(`${arc}.3.3`, false, int(platform.tcb.snp)),
+    new x509.Extension(`${arc}.3.8`, false, int(platform.tcb.microcode)),
+    new x509.Extension(`${arc}.4`, false, new Uint8Array(platform.chipId)),
+  ];
+}
+
+/** A SEV-SNP ATTESTATION_REPORT over `reportData`, signed by the chain's leaf (the "VCEK"), from `platform`. */
+export function snpReport(reportData: Buffer, vcek: KeyObject, platform?: TestSnpPlatform): Buffer {
   const report = Buffer.alloc(SNP.size);
   report.writeUInt32LE(2, SNP.version);
   report.writeUInt32LE(1, SNP.signatureAlgo);
   reportData.copy(report, SNP.reportData);
   randomBytes(48).copy(report, SNP.measurement);
+  if (platform) {
+    const { bootloader, tee, snp, microcode } = platform.tcb;
+    Buffer.from([bootloader, tee, 0, 0, 0, 0, snp, microcode]).copy(report, 0x180);
+    platform.chipId.copy(report, 0x1a0);
+  }
   const sig = sign('sha384', report.subarray(0, SNP.signedBytes), { key: vcek, dsaEncoding: 'ieee-p1363' });
   Buffer.from(sig.subarray(0, 48)).reverse().copy(report, SNP.signatureR);
   Buffer.from(sig.subarray(48, 96)).reverse().copy(report, SNP.signatureS);
