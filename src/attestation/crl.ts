@@ -26,20 +26,36 @@ export interface Crl {
 export function parseCrl(input: string | Buffer): Crl {
   let der: Buffer;
   const text = Buffer.isBuffer(input) ? input.toString('latin1') : input;
-  if (text.includes('-----BEGIN X509 CRL-----')) der = Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, ''), 'base64');
+  if (/-----BEGIN (X509 )?CRL-----/.test(text)) der = Buffer.from(text.replace(/-----(BEGIN|END) (X509 )?CRL-----|\s/g, ''), 'base64');
   else if (!Buffer.isBuffer(input) && /^[0-9a-fA-F\s]+$/.test(input)) der = Buffer.from(input.replace(/\s/g, ''), 'hex');
   else der = Buffer.isBuffer(input) ? input : Buffer.from(input, 'latin1');
   try {
     const asn = AsnConvert.parse(der, CertificateList);
     return {
       parsed: new x509.X509Crl(new Uint8Array(der)),
-      tbs: Buffer.from(AsnConvert.serialize(asn.tbsCertList)),
+      tbs: firstElement(der),
       signature: Buffer.from(asn.signature),
       algorithm: asn.signatureAlgorithm.algorithm,
     };
   } catch (err) {
     throw new TesseraError('invalid_input', `a CRL in the collateral is not a DER or PEM certificate revocation list: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The exact bytes of the CRL's first element (tbsCertList), which its signature covers: re-encoding the
+ * parsed structure need not give the same bytes back.
+ */
+function firstElement(der: Buffer): Buffer {
+  const header = (at: number): { start: number; end: number } => {
+    const first = der[at + 1];
+    if (first < 0x80) return { start: at + 2, end: at + 2 + first };
+    const n = first & 0x7f;
+    const length = der.subarray(at + 2, at + 2 + n).reduce((v, b) => v * 256 + b, 0);
+    return { start: at + 2 + n, end: at + 2 + n + length };
+  };
+  const outer = header(0);
+  return der.subarray(outer.start, header(outer.start).end);
 }
 
 /** Whether `issuer`'s key signed this CRL (the algorithms AMD and Intel use). */

@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
-import { certificatesOf, evidenceTime, pemCertificates, verifyChain } from './chain.js';
+import { certificatesOf, evidenceTime, nameOf, pemCertificates, verifyChain } from './chain.js';
 import { parseCrl } from './crl.js';
 import { vendorCertificates } from './vendor-roots.js';
 import { tsmReport } from './configfs-tsm.js';
@@ -113,6 +113,6 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
     reportData: Buffer.from(q.subarray(reportData, reportData + 64)),
     hardware: true,
     tcb: { tdx: null },
-    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by a quoting enclave whose PCK chains to a trusted Intel root; MRTD ${q.subarray(mrtd, mrtd + 48).toString('hex')}`,
+    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by a quoting enclave whose PCK chains to ${nameOf(chain.path[chain.path.length - 1])}; ${chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (no Intel CRL supplied)` : 'no certificate revoked'}; MRTD ${q.subarray(mrtd, mrtd + 48).toString('hex')}`,
   };
 }
