@@ -6,10 +6,25 @@ import { TesseraError } from '../errors/index.js';
 
 export const TSM_REPORT_DIR = '/sys/kernel/config/tsm/report';
 
+/** How many times a report is asked for again when another writer changed the entry meanwhile. */
+const ATTEMPTS = 3;
+
+/** The entry's `generation`: how many writes to inblob (or another option) it has seen. */
+async function generation(entry: string): Promise<number> {
+  const text = (await readFile(join(entry, 'generation'), 'utf8')).trim();
+  if (!/^\d+$/.test(text)) throw new TesseraError('unavailable', `configfs-tsm: ${join(entry, 'generation')} reads '${text}', not a count`);
+  return Number(text);
+}
+
 /**
- * One report through Linux's configfs-tsm interface: make a report entry, write the 64 bytes of
- * report data to `inblob`, check `provider`, read `outblob` (and `auxblob` where the kernel offers
- * certificates), then remove the entry.
+ * One report through Linux's configfs-tsm interface (Documentation/ABI/testing/configfs-tsm-report):
+ * make a report entry, check `provider`, write the 64 bytes of report data to `inblob`, read `outblob`
+ * (and `auxblob` where the kernel offers certificates), then remove the entry.
+ *
+ * Any process that can write the entry can change inblob between our write and our read, and outblob
+ * would then be a report over their data. The ABI's `generation` counts the writes: read before ours,
+ * it must be one more after it, and still that after outblob and auxblob are read. Otherwise the report
+ * is asked for again, and after ATTEMPTS races the call fails saying so.
  */
 export async function tsmReport(reportData: Buffer, expectedProvider: 'sev_guest' | 'tdx_guest', base = TSM_REPORT_DIR): Promise<{ outblob: Buffer; auxblob: Buffer | null }> {
   if (!existsSync(base)) {
@@ -25,10 +40,34 @@ export async function tsmReport(reportData: Buffer, expectedProvider: 'sev_guest
     if (provider !== expectedProvider) {
       throw new TesseraError('unavailable', `configfs-tsm provider is '${provider}', not '${expectedProvider}'; set attestation.provider to match this machine`);
     }
-    await writeFile(join(entry, 'inblob'), reportData);
-    const outblob = await readFile(join(entry, 'outblob'));
-    const auxblob = await readFile(join(entry, 'auxblob')).catch(() => null);
-    return { outblob, auxblob: auxblob && auxblob.length ? auxblob : null };
+    const races: string[] = [];
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const before = await generation(entry);
+      await writeFile(join(entry, 'inblob'), reportData);
+      const expected = before + 1;
+      const written = await generation(entry);
+      if (written !== expected) {
+        races.push(`after writing inblob, generation ${written}, not ${expected}`);
+        continue;
+      }
+      const outblob = await readFile(join(entry, 'outblob'));
+      const afterOut = await generation(entry);
+      if (afterOut !== expected) {
+        races.push(`after reading outblob, generation ${afterOut}, not ${expected}`);
+        continue;
+      }
+      const auxblob = await readFile(join(entry, 'auxblob')).catch(() => null);
+      const afterAux = await generation(entry);
+      if (afterAux !== expected) {
+        races.push(`after reading auxblob, generation ${afterAux}, not ${expected}`);
+        continue;
+      }
+      return { outblob, auxblob: auxblob && auxblob.length ? auxblob : null };
+    }
+    throw new TesseraError(
+      'unavailable',
+      `configfs-tsm: another writer changed ${entry} while this report was made, ${ATTEMPTS} times (${races.join('; ')}), so the report may be over someone else's data and is not used; find what else writes under ${base}`,
+    );
   } finally {
     await rmdir(entry).catch(() => {});
   }
