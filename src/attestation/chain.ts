@@ -72,7 +72,12 @@ export function verifyChain(input: ChainInput): ChainResult {
     const child = path[path.length - 1];
     if (path.length > MAX_DEPTH) throw fail(`the ${what} certificate chain is longer than ${MAX_DEPTH} certificates`);
     if (child.issuer === child.subject && child.verify(child.publicKey)) {
-      throw fail(`the ${what} chain ends in '${nameOf(child)}', a root that is not trusted (trusted: ${roots.map(nameOf).join(', ')})`);
+      const namesake = roots.find((r) => nameOf(r) === nameOf(child));
+      throw fail(
+        namesake
+          ? `the ${what} chain ends in a root named '${nameOf(child)}' whose key is not the trusted one (fingerprint ${child.fingerprint256}, not ${namesake.fingerprint256}): a forged root`
+          : `the ${what} chain ends in '${nameOf(child)}', a root that is not trusted (trusted: ${roots.map(nameOf).join(', ')})`,
+      );
     }
     // By name and signature: whether the issuer may sign certificates at all is checked on the path, where
     // the message can say so (OpenSSL's checkIssued would refuse it here without saying why).

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import type { Measurement } from './measurement.js';
 import type { PlatformTcb } from './tcb-policy.js';
+import type { TdxCollateral } from './tdx-tcb.js';
 
 // Attestation evidence travels in the node's TLS certificate, in a non-critical X.509 extension
 // holding canonical JSON. Whatever the provider, the 64 bytes of report data it attests are
@@ -64,18 +65,8 @@ export interface TrustAnchors {
 export interface Collateral {
   /** CRLs (PEM, DER, or DER in hex): AMD KDS's per product, Intel PCS's Root CA and PCK CA CRLs. */
   crls?: Array<string | Buffer>;
-  /** Intel's TCB Info and QE Identity for the TDX platforms to be verified. */
-  tdx?: TdxCollateral;
-}
-
-/** Intel PCS responses, exactly as published. */
-export interface TdxCollateral {
-  /** TCB Info response bodies ({"tcbInfo":{…},"signature":"…"}), one per FMSPC. */
-  tcbInfo: string[];
-  /** The QE Identity response body ({"enclaveIdentity":{…},"signature":"…"}). */
-  qeIdentity?: string;
-  /** The TCB Signing certificate chain (PEM; the TCB-Info-Issuer-Chain header). */
-  signingChain: string;
+  /** Intel's TCB Info and QE Identity, one set per platform model (FMSPC) to be verified. */
+  tdx?: TdxCollateral[];
 }
 
 export interface ProviderCheck {

@@ -21,10 +21,12 @@ export const TDX_STATUSES = [
   'ConfigurationAndSWHardeningNeeded',
   'OutOfDate',
   'OutOfDateConfigurationNeeded',
+  'TDRelaunchAdvised',
+  'TDRelaunchAdvisedConfigurationNeeded',
   'Revoked',
 ] as const;
 
-/** Accepted when the auditors name none: every status but out of date and revoked. */
+/** Accepted when the auditors name none: up to date, or needing only hardening or configuration; not out of date, relaunch advised, or revoked. */
 export const DEFAULT_TDX_STATUSES = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded'];
 
 export interface TcbPolicy {

@@ -4,6 +4,7 @@ import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import { TesseraError } from '../errors/index.js';
 import { pemCertificates, verifyChain } from './chain.js';
+import type { Crl } from './crl.js';
 import { TDX } from './tdx.js';
 
 // Intel TDX: the platform's TCB judged against Intel's signed collateral (issue 23), the way Intel's Quote
@@ -69,6 +70,8 @@ export interface TdxTcbInput {
   at: Date;
   /** Intel SGX Root CA certificates trusted for the collateral's signing chain (matched by SHA-256 fingerprint). */
   intelRoots: X509Certificate[];
+  /** CRLs at hand: Intel's Root CA CRL covers the TCB Signing certificate. */
+  crls?: Crl[];
 }
 
 const fail = (why: string) => new TesseraError('permission_denied', `attestation check failed: ${why}`);
@@ -143,7 +146,7 @@ interface PckTcb {
   fmspc: string;
 }
 
-function pckTcb(pck: X509Certificate): PckTcb {
+export function pckTcb(pck: X509Certificate): PckTcb {
   const ext = new x509.X509Certificate(pck.raw).getExtension(SGX_EXTENSION);
   if (!ext) throw fail('the PCK certificate has no Intel SGX extension (1.2.840.113741.1.13.1), so its TCB cannot be read');
   const bad = (what: string) => fail(`the PCK certificate's Intel SGX extension is malformed: ${what}`);
@@ -410,7 +413,7 @@ export function evaluateTdxTcb(input: TdxTcbInput): TdxTcb {
   }
   let signer: X509Certificate;
   try {
-    signer = verifyChain(chain, input.intelRoots.map((c) => c.toString()), 'Intel SGX TCB Signing', at);
+    signer = verifyChain({ certificates: chain, roots: input.intelRoots, crls: input.crls, what: 'Intel SGX TCB Signing', at }).leaf;
   } catch (e) {
     if (!(e instanceof TesseraError)) throw e;
     throw fail(`${e.message.replace(/^attestation check failed: /, '')} (the collateral's signing chain must be Intel SGX TCB Signing ← Intel SGX Root CA, as Intel PCS serves it)`);

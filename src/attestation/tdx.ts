@@ -2,6 +2,8 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import { certificatesOf, evidenceTime, nameOf, pemCertificates, verifyChain } from './chain.js';
 import { parseCrl } from './crl.js';
+import type { PlatformTcb } from './tcb-policy.js';
+import { type TdxCollateral, evaluateTdxTcb, pckTcb } from './tdx-tcb.js';
 import { vendorCertificates } from './vendor-roots.js';
 import { tsmReport } from './configfs-tsm.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
@@ -80,10 +82,12 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   const innerType = q.readUInt16LE(at);
   const innerLength = q.readUInt32LE(at + 2);
   if (innerType !== 5) throw fail(`TDX QE certification data type ${innerType} is not a PCK certificate chain (5)`);
+  const roots = trust.tdxRoots?.length ? certificatesOf(trust.tdxRoots) : vendorCertificates('intel', 'root');
+  const crls = (trust.collateral?.crls ?? []).map(parseCrl);
   const chain = verifyChain({
     certificates: pemCertificates(q.subarray(at + 6, at + 6 + innerLength).toString('utf8')),
-    roots: trust.tdxRoots?.length ? certificatesOf(trust.tdxRoots) : vendorCertificates('intel', 'root'),
-    crls: (trust.collateral?.crls ?? []).map(parseCrl),
+    roots,
+    crls,
     what: 'Intel PCK',
     at: evidenceTime(evidence),
   });
@@ -107,12 +111,34 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   if (!verify('sha256', q.subarray(0, signedBytes), { key, dsaEncoding: 'ieee-p1363' }, quoteSignature)) {
     throw fail('the TDX quote signature does not verify under its attestation key');
   }
+  const tcb = platformTcb(q, pck, trust.collateral?.tdx ?? [], { at: evidenceTime(evidence), roots, crls });
+  const tcbText = tcb ? `TCB status ${tcb.status}${tcb.advisoryIds.length ? ` (advisories ${tcb.advisoryIds.join(', ')})` : ''}` : 'TCB status not evaluated (no Intel TCB Info supplied)';
   const mrtd = body + (TDX.mrtd - TDX.headerBytes);
   const reportData = body + (TDX.reportData - TDX.headerBytes);
   return {
     reportData: Buffer.from(q.subarray(reportData, reportData + 64)),
     hardware: true,
-    tcb: { tdx: null },
-    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by a quoting enclave whose PCK chains to ${nameOf(chain.path[chain.path.length - 1])}; ${chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (no Intel CRL supplied)` : 'no certificate revoked'}; MRTD ${q.subarray(mrtd, mrtd + 48).toString('hex')}`,
+    tcb: { tdx: tcb },
+    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by a quoting enclave whose PCK chains to ${nameOf(chain.path[chain.path.length - 1])}; ${chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (no Intel CRL supplied)` : 'no certificate revoked'}; ${tcbText}; MRTD ${q.subarray(mrtd, mrtd + 48).toString('hex')}`,
   };
+}
+
+const fmspcOf = (tcbInfo: string): string | undefined => {
+  try {
+    return String((JSON.parse(tcbInfo) as { tcbInfo?: { fmspc?: string } }).tcbInfo?.fmspc ?? '').toLowerCase();
+  } catch {
+    return undefined;
+  }
+};
+
+/** The platform's TCB status from the TCB Info for its FMSPC among those supplied; null when none were. */
+function platformTcb(quote: Buffer, pck: ReturnType<typeof pemCertificates>[number], collateral: TdxCollateral[], ctx: { at: Date; roots: ReturnType<typeof pemCertificates>; crls: ReturnType<typeof parseCrl>[] }): NonNullable<PlatformTcb['tdx']> | null {
+  if (collateral.length === 0) return null;
+  const { fmspc } = pckTcb(pck);
+  const mine = collateral.find((c) => fmspcOf(c.tcbInfo) === fmspc);
+  if (!mine) {
+    throw fail(`none of the ${collateral.length} TCB Info supplied is for this platform's FMSPC ${fmspc}: fetch it from Intel PCS (/tdx/certification/v4/tcb?fmspc=${fmspc}) or your PCCS and supply it`);
+  }
+  const r = evaluateTdxTcb({ quote, pck, collateral: mine, at: ctx.at, intelRoots: ctx.roots, crls: ctx.crls });
+  return { status: r.status, advisoryIds: r.advisoryIds, tcbDate: r.tcbDate, fmspc: r.fmspc, ...(r.qeStatus ? { qeStatus: r.qeStatus } : {}) };
 }

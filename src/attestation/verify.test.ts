@@ -103,9 +103,9 @@ describe('SEV-SNP evidence (fixture reports)', () => {
     assert.throws(() => verifyNodeCertificate(tampered.der, { allowed, maxAgeMs: day, trust }), /SEV-SNP report signature does not verify under the VCEK/);
     const good = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey, platform), auxiliary: Buffer.from(amd.chainPem) }));
     const elsewhere = await vcekChain();
-    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day, trust: { sevSnpRoots: [elsewhere.rootPem] } }), /the AMD SEV-SNP chain ends in 'ARK-Milan', a root that is not trusted \(trusted: ARK-Milan\)/);
+    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day, trust: { sevSnpRoots: [elsewhere.rootPem] } }), /the AMD SEV-SNP chain ends in a root named 'ARK-Milan' whose key is not the trusted one \(fingerprint [0-9A-F:]{95}, not [0-9A-F:]{95}\): a forged root/);
     // With no roots given, AMD's pinned ARKs are the anchors, and a test root is not one of them.
-    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day }), /the AMD SEV-SNP chain ends in 'ARK-Milan', a root that is not trusted \(trusted: ARK-Milan, ARK-Genoa, ARK-Turin\)/);
+    assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day }), /the AMD SEV-SNP chain ends in a root named 'ARK-Milan' whose key is not the trusted one \(fingerprint [0-9A-F:]{95}, not 69:D0:63:B4:53:44:D2:6A:2E:94:E1:F4:21:0D:E4:9E:F5:55:30:82:87:D4:C1:74:44:5C:95:63:9A:54:0B:CD\): a forged root/);
     const other = await newKeyPair();
     const moved = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey, platform), auxiliary: Buffer.from(amd.chainPem) }), { bindTo: other.spki });
     assert.throws(() => verifyNodeCertificate(moved.der, { allowed, maxAgeMs: day, trust }), /evidence is for another key/);

@@ -12,6 +12,8 @@ import { verifySevSnp } from '../../src/attestation/sev-snp.js';
 import { verifyTdx } from '../../src/attestation/tdx.js';
 import { VENDOR_CERTIFICATES } from '../../src/attestation/vendor-roots.js';
 import { verifyNodeCertificate } from '../../src/attestation/verify.js';
+import { checkTcbPolicy } from '../../src/attestation/tcb-policy.js';
+import type { TdxCollateral } from '../../src/attestation/tdx-tcb.js';
 import { REPO } from '../helpers/cli.js';
 import { snpReport, tdxQuote, testChain, testSnpPlatform, vcekExtensions } from '../helpers/tee-fixtures.js';
 
@@ -214,5 +216,42 @@ describe("the auditors' TCB minimums (enclave_info.toml)", () => {
     assert.throws(() => parseEnclaveInfo(info('[tessera.tcb]\nsnp_min = { snp = 256 }\n')), /snp_min.snp must be an integer from 0 to 255/);
     assert.throws(() => parseEnclaveInfo(info('[tessera.tcb]\ntdx_status = ["Fine"]\n')), /tdx_status: unknown status 'Fine'/);
     assert.throws(() => parseEnclaveInfo(info('[tessera.tcb]\ntdx_status = []\n')), /tdx_status must be a non-empty list/);
+  });
+});
+
+describe('TDX: the TCB status from Intel collateral, through the verifier and the policy (real quotes and collateral)', () => {
+  const dcap = JSON.parse(read('tdx/dcap-qvl/tdx_quote_collateral.json').toString()) as Record<string, string>;
+  // dcap-qvl stores Intel PCS's responses split up; put the response bodies back together, byte for byte.
+  const dcapCollateral: TdxCollateral = {
+    tcbInfo: `{"tcbInfo":${dcap.tcb_info},"signature":"${dcap.tcb_info_signature}"}`,
+    qeIdentity: `{"enclaveIdentity":${dcap.qe_identity},"signature":"${dcap.qe_identity_signature}"}`,
+    signingChain: dcap.tcb_info_issuer_chain,
+  };
+  const trusteeCollateral: TdxCollateral = { tcbInfo: read('tdx/trustee/tcbInfo.json').toString(), signingChain: read('tdx/intel-root/Intel_SGX_TCB_Signing_chain.pem').toString() };
+  const upToDate = () => verifyTdx(envelope('tdx', read('tdx/dcap-qvl/tdx_quote.bin'), null, '2025-06-20T00:00:00Z'), { collateral: { crls: [dcap.pck_crl, dcap.root_ca_crl], tdx: [trusteeCollateral, dcapCollateral] } });
+
+  test('an up-to-date platform: the TCB Info for its FMSPC is picked from those supplied, and the status reported', () => {
+    const checked = upToDate();
+    assert.equal(checked.tcb?.tdx?.status, 'UpToDate');
+    assert.equal(checked.tcb?.tdx?.fmspc, 'b0c06f000000');
+    assert.equal(checked.tcb?.tdx?.qeStatus, 'UpToDate');
+    assert.match(checked.description, /no certificate revoked; TCB status UpToDate; MRTD/);
+    checkTcbPolicy(checked.tcb, { tdx_status: ['UpToDate'] });
+  });
+
+  test('an out-of-date platform is refused by default and by an UpToDate-only policy, and accepted when the auditors accept OutOfDate', () => {
+    const checked = verifyTdx(envelope('tdx', read('tdx/trustee/tdx_quote_6.dat'), null, '2025-11-01T00:00:00Z'), { collateral: { tdx: [trusteeCollateral] } });
+    assert.equal(checked.tcb?.tdx?.status, 'OutOfDate');
+    assert.throws(() => checkTcbPolicy(checked.tcb, undefined), /the platform's TDX TCB status is OutOfDate.*, and Tessera accepts by default only UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded: update the host's TDX module, microcode or configuration/);
+    assert.throws(() => checkTcbPolicy(checked.tcb, { tdx_status: ['UpToDate'] }), /TDX TCB status is OutOfDate.*, and the auditors accept only UpToDate/);
+    checkTcbPolicy(checked.tcb, { tdx_status: ['UpToDate', 'OutOfDate'] });
+  });
+
+  test('no TCB Info for the platform among those supplied, or expired TCB Info, is refused saying what to fetch', () => {
+    assert.throws(
+      () => verifyTdx(envelope('tdx', read('tdx/dcap-qvl/tdx_quote.bin'), null, '2025-06-20T00:00:00Z'), { collateral: { tdx: [trusteeCollateral] } }),
+      /none of the 1 TCB Info supplied is for this platform's FMSPC b0c06f000000: fetch it from Intel PCS \(\/tdx\/certification\/v4\/tcb\?fmspc=b0c06f000000\)/,
+    );
+    assert.throws(() => verifyTdx(envelope('tdx', read('tdx/dcap-qvl/tdx_quote.bin'), null, '2025-08-01T00:00:00Z'), { collateral: { tdx: [dcapCollateral] } }), /TCB Info .*(expired|out of date|next update)/i);
   });
 });
