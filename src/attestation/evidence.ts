@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
+import { CMW_OID, wrapEvidence } from './cmw.js';
 import type { Measurement } from './measurement.js';
 import type { PlatformTcb } from './tcb-policy.js';
 import type { TdxCollateral } from './tdx-tcb.js';
 
-// Attestation evidence travels in the node's TLS certificate, in a non-critical X.509 extension
-// holding canonical JSON. Whatever the provider, the 64 bytes of report data it attests are
+// Attestation evidence travels in the node's TLS certificate, in the non-critical X.509 extension
+// id-pe-cmw (RFC 9999, cmw.ts) as a CMW record whose value is this JSON. Whatever the provider, the 64 bytes of report data it attests are
 //   SHA-256(the certificate's SubjectPublicKeyInfo DER) ‖
 //   SHA-256("tessera-evidence-v1" NUL mr_enclave NUL mr_signer NUL timestamp)
 // so the evidence is bound to the TLS key (the check MesaTEE v0.1 got wrong), to the measurement,
 // and to the time it was made.
 
-/** Tessera's evidence extension. A private-arc OID, not registered with IANA. */
-export const EVIDENCE_OID = '1.3.6.1.4.1.59999.1.1';
+/** The extension the evidence is in: id-pe-cmw (RFC 9999). */
+export const EVIDENCE_OID = CMW_OID;
 
 export type ProviderName = 'software' | 'sev-snp' | 'tdx';
 
@@ -82,8 +83,10 @@ export interface ProviderCheck {
 
 export type ProviderVerifier = (evidence: Evidence, trust: TrustAnchors) => ProviderCheck;
 
-export const encodeEvidence = (e: Evidence): Buffer => Buffer.from(JSON.stringify(e));
+/** The extension value for the evidence: a CMW record wrapping its JSON. */
+export const encodeEvidence = (e: Evidence): Buffer => wrapEvidence(Buffer.from(JSON.stringify(e)));
 
+/** The evidence from its JSON (as unwrapped from the CMW). */
 export function decodeEvidence(bytes: Buffer): Evidence {
   let e: Evidence;
   try {

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { TesseraError } from '../errors/index.js';
 import { CLOCK_SKEW_ALLOWANCE_MS } from '../crypto/certificates.js';
+import { LEGACY_EVIDENCE_OID, unwrapEvidence } from './cmw.js';
 import { EVIDENCE_OID, type Evidence, type ProviderName, type ProviderVerifier, type TrustAnchors, decodeEvidence, reportDataFor } from './evidence.js';
 import type { AllowedMeasurement } from './enclave-info.js';
 import type { Measurement } from './measurement.js';
@@ -38,10 +39,14 @@ export interface VerifyOptions {
 
 const fail = (why: string) => new TesseraError('permission_denied', `attestation check failed: ${why}`);
 
+/** The evidence in a node certificate: in its id-pe-cmw extension, or where nodes before the CMW put it. */
 export function evidenceOf(certDer: Buffer): Evidence {
-  const ext = new x509.X509Certificate(new Uint8Array(certDer)).getExtension(EVIDENCE_OID);
-  if (!ext) throw fail('the node certificate carries no attestation evidence; is this a Tessera node?');
-  return decodeEvidence(Buffer.from(ext.value));
+  const cert = new x509.X509Certificate(new Uint8Array(certDer));
+  const cmw = cert.getExtension(EVIDENCE_OID);
+  if (cmw) return decodeEvidence(unwrapEvidence(Buffer.from(cmw.value)));
+  const legacy = cert.getExtension(LEGACY_EVIDENCE_OID);
+  if (legacy) return decodeEvidence(Buffer.from(legacy.value));
+  throw fail('the node certificate carries no attestation evidence; is this a Tessera node?');
 }
 
 /**
