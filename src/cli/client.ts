@@ -1,5 +1,6 @@
 import { type Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { loadCollateralDir } from '../attestation/collateral.js';
 import { Tessera } from '../sdk/client.js';
 import { loadIdentity } from '../sdk/identity.js';
 import { TesseraError } from '../errors/index.js';
@@ -12,6 +13,7 @@ import { type ConnectionFlags, resolveTarget } from './target.js';
 export interface ClientFlags extends ConnectionFlags {
   auditor: string[];
   maxEvidenceAge?: string;
+  collateral?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -34,11 +36,14 @@ export function clientOptions(cmd: Command): Command {
     .option('--enclave-info <file>', 'the auditors’ signed enclave_info.toml (or $TESSERA_ENCLAVE_INFO)')
     .option('--auditor <key:sig>', 'an auditor public key and signature file; repeat per auditor (or $TESSERA_AUDITORS, comma-separated)', collect, [])
     .option('--max-evidence-age <seconds>', 'oldest node evidence to accept', '86400')
+    .option('--collateral <dir>', 'AMD/Intel CRLs and Intel TCB Info to check the node against (or $TESSERA_COLLATERAL; docs/trust-model.md)')
     .option('--insecure-skip-verification', 'connect without checking auditors or attestation (proves nothing; or TESSERA_INSECURE=1)')
     .addHelpText('after', CONNECTION_HELP);
 }
 
 export async function connectFromFlags(flags: ClientFlags): Promise<Tessera> {
+  const collateralDir = flags.collateral ?? process.env.TESSERA_COLLATERAL;
+  const trust = collateralDir ? { collateral: loadCollateralDir(collateralDir) } : undefined;
   const target = resolveTarget(flags);
   const dir = target.identity;
   if (!dir) throw new TesseraError('invalid_input', 'who are you? pass --identity DIR (a folder with cert.pem, key.pem and token), set TESSERA_IDENTITY, or use a context that names one');
@@ -66,6 +71,7 @@ export async function connectFromFlags(flags: ClientFlags): Promise<Tessera> {
       enclaveInfo: target.enclaveInfo,
       auditors,
       maxEvidenceAgeMs: maxAge * 1000,
+      ...(trust ? { trust } : {}),
       insecureSkipVerification: target.insecureSkipVerification,
       warn: (m) => process.stderr.write(`${m}\n`),
     });
