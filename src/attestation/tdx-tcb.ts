@@ -13,7 +13,7 @@ import { TDX } from './tdx.js';
 // EnclaveReportVerifier.cpp, TCBInfoVerifier.cpp), cross-checked with Phala-Network/dcap-qvl (src/verify.rs).
 // The numbers in comments ("4.1.2.4.17") are the steps of Intel's specification that QVL cites.
 // This module returns the statuses; which of them to accept is a policy decision made elsewhere.
-// docs/tdx-tcb.md describes it for operators.
+// docs/trust-model.md ("The platform's TCB") describes it for operators.
 
 /** Intel's signed collateral for one platform (FMSPC), as Intel PCS (or a PCCS cache) serves it. */
 export interface TdxCollateral {
