@@ -1,7 +1,7 @@
 import { type Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { loadCollateralDir } from '../attestation/collateral.js';
 import { Tessera } from '../sdk/client.js';
+import { loadCollateralDir } from '../sdk/index.js';
 import { loadIdentity } from '../sdk/identity.js';
 import { TesseraError } from '../errors/index.js';
 import { splitAuditorPair } from './commands/audit.js';
