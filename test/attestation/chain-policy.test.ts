@@ -15,7 +15,7 @@ import { verifyNodeCertificate } from '../../src/attestation/verify.js';
 import { checkTcbPolicy } from '../../src/attestation/tcb-policy.js';
 import type { TdxCollateral } from '../../src/attestation/tdx-tcb.js';
 import { REPO } from '../helpers/cli.js';
-import { snpReport, tdxQuote, testChain, testSnpPlatform, vcekExtensions } from '../helpers/tee-fixtures.js';
+import { amdChain, snpReport, tdxQuote, testChain, testSnpPlatform, vcekExtensions } from '../helpers/tee-fixtures.js';
 
 // Issue 23: the certificate path (validity, CA constraints, key usage, revocation, no stranger in the chain)
 // and the auditors' TCB minimums. Real evidence where the check can be shown on it (Intel's real CRLs,
@@ -146,6 +146,20 @@ describe('certificate paths the test builds (a vendor key would be needed for th
     const now = Date.now();
     const intel = await testChain('P-256', ['PCK', 'PCK Platform CA', 'SGX Root CA'], { crlValidity: { thisUpdate: new Date(now - 10 * day), nextUpdate: new Date(now - day) } });
     assert.throws(() => tdx(intel, { collateral: { crls: [intel.crlPem] } }), /the Intel PCK CRL of 'PCK Platform CA' is out of date/);
+  });
+});
+
+describe("AMD's CRL (RSASSA-PSS, signed by the ARK, listing revoked ASKs)", () => {
+  const platform = testSnpPlatform();
+
+  test('an ASK the ARK revoked is refused; with a current CRL that lists nothing, the ASK is checked', async () => {
+    const revoked = await amdChain(platform, { revokeAsk: true });
+    const evidence = envelope('sev-snp', snpReport(Buffer.alloc(64), revoked.leafKey, platform), revoked.chainPem, new Date().toISOString());
+    assert.throws(() => verifySevSnp(evidence, { sevSnpRoots: [revoked.rootPem], collateral: { crls: [revoked.crlPem] } }), /the AMD SEV-SNP certificate 'SEV-Milan' \(serial 2\) was revoked by 'ARK-Milan' on .*: this platform's key must not be trusted/);
+    const fine = await amdChain(platform);
+    const checked = verifySevSnp(envelope('sev-snp', snpReport(Buffer.alloc(64), fine.leafKey, platform), fine.chainPem, new Date().toISOString()), { sevSnpRoots: [fine.rootPem], collateral: { crls: [fine.crlPem] } });
+    // The VCEK's issuer (the ASK) publishes no CRL; the ASK was checked against the ARK's.
+    assert.match(checked.description, /chaining to ARK-Milan; reported TCB .*; revocation not checked for SEV-VCEK \(no AMD CRL supplied\);/);
   });
 });
 

@@ -73,6 +73,41 @@ export async function testChain(curve: 'P-256' | 'P-384', names: [string, string
   };
 }
 
+/**
+ * An AMD-shaped chain: ARK and ASK with RSA keys signing with RSASSA-PSS / SHA-384 (salt 48), as AMD's do
+ * (2048-bit here, for speed; AMD's are 4096), a VCEK on P-384 with the platform's extensions, and a CRL the
+ * ARK signs, as AMD's KDS serves one per product (it lists revoked ASKs).
+ */
+export async function amdChain(platform: TestSnpPlatform, opts: { revokeAsk?: boolean } = {}) {
+  const now = Date.now();
+  const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) };
+  const pss = { name: 'RSA-PSS', hash: 'SHA-384', saltLength: 48, publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
+  const ark = (await webcrypto.subtle.generateKey(pss, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const ask = (await webcrypto.subtle.generateKey(pss, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const vcek = await keyPair('P-384');
+  const ca = (pathLength?: number) => [new x509.BasicConstraintsExtension(true, pathLength, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)];
+  const arkCert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=ARK-Milan', keys: ark, signingAlgorithm: pss, ...validity, extensions: ca() });
+  const askCert = await x509.X509CertificateGenerator.create({
+    serialNumber: '02', subject: 'CN=SEV-Milan', issuer: arkCert.subject, publicKey: ask.publicKey, signingKey: ark.privateKey, signingAlgorithm: pss, ...validity,
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+  });
+  const vcekCert = await x509.X509CertificateGenerator.create({
+    serialNumber: '03', subject: 'CN=SEV-VCEK', issuer: askCert.subject, publicKey: vcek.keys.publicKey, signingKey: ask.privateKey, signingAlgorithm: pss, ...validity,
+    extensions: vcekExtensions(platform),
+  });
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: arkCert.subject, signingKey: ark.privateKey, signingAlgorithm: pss, thisUpdate: new Date(now - 60_000), nextUpdate: new Date(now + 86_400_000),
+    entries: opts.revokeAsk ? [{ serialNumber: '02', revocationDate: new Date(now - 30_000) }] : [],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', vcek.keys.privateKey));
+  return {
+    chainPem: [vcekCert, askCert, arkCert].map((c) => c.toString('pem')).join('\n'),
+    rootPem: arkCert.toString('pem'),
+    leafKey: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+    crlPem: crl.toString('pem'),
+  };
+}
+
 /** An SNP platform as a test makes one up: its chip id and reported TCB (Milan layout). */
 export interface TestSnpPlatform {
   chipId: Buffer;
