@@ -22,7 +22,13 @@ export function evidenceTime(evidence: { timestamp?: string }): Date {
 /** Splits a PEM bundle into certificates. */
 export function pemCertificates(pem: string): X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((b) => new X509Certificate(b));
+  return blocks.map((b, i) => {
+    try {
+      return new X509Certificate(b);
+    } catch (err) {
+      throw fail(`certificate ${i + 1} of the evidence's chain is not a valid X.509 certificate (${(err as Error).message})`);
+    }
+  });
 }
 
 export const nameOf = (c: X509Certificate) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replaceAll('\n', ', ');
@@ -41,16 +47,18 @@ export interface ChainInput {
   crls?: Crl[];
   /** e.g. 'AMD SEV-SNP', 'Intel PCK': named in every message. */
   what: string;
-  /** The evidence's time. */
+  /** The evidence's time: every certificate must be valid then. */
   at: Date;
+  /** The verifier's time: CRLs must be current then (default: now). */
+  now?: Date;
 }
 
 export interface ChainResult {
   leaf: X509Certificate;
   /** Leaf → root. */
   path: X509Certificate[];
-  /** Certificates on the path whose revocation could be checked against a CRL, and those that could not. */
-  revocation: { checked: string[]; unchecked: string[] };
+  /** Certificates on the path whose revocation could be checked against a CRL, those that could not, and why not. */
+  revocation: { checked: string[]; unchecked: string[]; why: string };
 }
 
 const MAX_DEPTH = 6;
@@ -98,9 +106,10 @@ export function verifyChain(input: ChainInput): ChainResult {
     throw fail(`the ${what} chain carries a certificate that is not on the path to the root: '${nameOf(extra)}'; a chain must hold only its own certificates`);
   }
   path.forEach((c, i) => checkCertificate(c, i, what, at));
-  const revocation = { checked: [] as string[], unchecked: [] as string[] };
+  const crls = input.crls ?? [];
+  const revocation = { checked: [] as string[], unchecked: [] as string[], why: crls.length ? `none of the ${crls.length} CRLs supplied is from its issuer` : 'no CRL supplied' };
   for (let i = 0; i < path.length - 1; i++) {
-    const found = checkRevocation(path[i], path[i + 1], input.crls ?? [], at, what, nameOf(path[i]));
+    const found = checkRevocation(path[i], path[i + 1], crls, input.now ?? new Date(), what, nameOf(path[i]));
     (found ? revocation.checked : revocation.unchecked).push(nameOf(path[i]));
   }
   return { leaf: path[0], path, revocation };

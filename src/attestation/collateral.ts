@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError } from '../errors/index.js';
+import { parseCrl } from './crl.js';
 import type { Collateral } from './evidence.js';
 import type { TdxCollateral } from './tdx-tcb.js';
 
@@ -26,7 +27,7 @@ export function loadCollateralDir(dir: string): Collateral {
   let signingChain: string | undefined;
   for (const name of entries.sort()) {
     const path = join(dir, name);
-    if (name.endsWith('.crl')) crls.push(readFileSync(path));
+    if (name.endsWith('.crl')) crls.push(crlFile(path));
     else if (/^tcb-info.*\.json$/.test(name)) tcbInfo.push(jsonText(path, 'tcbInfo'));
     else if (name === 'qe-identity.json') qeIdentity = jsonText(path, 'enclaveIdentity');
     else if (name === 'tcb-signing-chain.pem') signingChain = readFileSync(path, 'utf8');
@@ -37,6 +38,17 @@ export function loadCollateralDir(dir: string): Collateral {
   }
   const tdx: TdxCollateral[] = tcbInfo.map((info) => ({ tcbInfo: info, signingChain: signingChain!, ...(qeIdentity ? { qeIdentity } : {}) }));
   return { crls, ...(tdx.length ? { tdx } : {}) };
+}
+
+/** The CRL's bytes, once they are shown to parse as one (so a corrupt file is named here, not in every verification). */
+function crlFile(path: string): Buffer {
+  const bytes = readFileSync(path);
+  try {
+    parseCrl(bytes);
+  } catch (err) {
+    throw new TesseraError('invalid_input', `${path}: ${(err as Error).message}`);
+  }
+  return bytes;
 }
 
 /** The file's text, once it is shown to be a PCS response body with `member` (its signature is checked when used). */

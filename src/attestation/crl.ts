@@ -3,6 +3,7 @@ import { type X509Certificate, constants, verify } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificateList } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
+import { CLOCK_SKEW_ALLOWANCE_MS } from '../crypto/certificates.js';
 import { TesseraError } from '../errors/index.js';
 
 // Certificate revocation lists, as the vendors publish them: AMD's KDS (/vcek/v1/<product>/crl, signed by
@@ -82,8 +83,8 @@ const serialOf = (c: X509Certificate) => c.serialNumber.replace(/^0+(?=.)/, '').
 
 /**
  * The revocation check of one certificate against the CRLs of its issuer that are at hand: a CRL counts
- * only if the issuer signed it (and may sign CRLs); it must be current at `at`, and must not list the
- * certificate. Returns whether a CRL was found, so the caller can say what was not checked.
+ * only if the issuer signed it (and may sign CRLs); it must be current at `at` (the verifier's time, as the
+ * vendors' verifiers judge collateral), and must not list the certificate. Returns whether a CRL was found, so the caller can say what was not checked.
  */
 export function checkRevocation(cert: X509Certificate, issuer: X509Certificate, crls: Crl[], at: Date, what: string, name: string): boolean {
   const mine = crls.filter((crl) => sameName(crl.parsed.issuer, issuer) && mayIssueCrls(issuer) && crlSignedBy(crl, issuer));
@@ -91,7 +92,9 @@ export function checkRevocation(cert: X509Certificate, issuer: X509Certificate, 
   const issuerName = /CN=([^\n,]+)/.exec(issuer.subject)?.[1] ?? issuer.subject;
   for (const crl of mine) {
     const { thisUpdate, nextUpdate } = crl.parsed;
-    if (at < thisUpdate) throw fail(`the ${what} CRL of '${issuerName}' was issued at ${thisUpdate.toISOString()}, after the evidence's time ${at.toISOString()}; check the clocks`);
+    if (thisUpdate.getTime() - at.getTime() > CLOCK_SKEW_ALLOWANCE_MS) {
+      throw fail(`the ${what} CRL of '${issuerName}' says it was issued at ${thisUpdate.toISOString()}, in the future by this machine's clock (${at.toISOString()}); check the clocks`);
+    }
     if (nextUpdate && at > nextUpdate) {
       throw fail(`the ${what} CRL of '${issuerName}' is out of date: its next update was due ${nextUpdate.toISOString()}; fetch a current CRL from the vendor (or your caching service) and supply it`);
     }

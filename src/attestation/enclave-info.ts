@@ -2,14 +2,16 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import { parse } from 'smol-toml';
 import { TesseraError } from '../errors/index.js';
 import type { Measurement } from './measurement.js';
-import { type TcbPolicy, parseTcbPolicy } from './tcb-policy.js';
+import { type HardwarePolicy, parseHardwarePolicy } from './hardware-policy.js';
 
-/** A measurement the auditors signed, with the minimums they set for the platform under it. */
-export type AllowedMeasurement = Measurement & { tcb?: TcbPolicy };
+/** A measurement the auditors signed, under a service, with what they require of the hardware under it. */
+export type AllowedMeasurement = Measurement & { service?: string; hardware?: HardwarePolicy };
+
+const SERVICE_KEYS = ['mr_enclave', 'mr_signer', 'hardware'];
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-/** Parses enclave_info.toml into its tables; every table needs mr_enclave and mr_signer as 64 lowercase hex, and may hold a `tcb` table. */
+/** Parses enclave_info.toml into its tables; every table needs mr_enclave and mr_signer as 64 lowercase hex, and may hold a `hardware` table. */
 export function parseEnclaveInfo(text: string): Record<string, AllowedMeasurement> {
   let raw: Record<string, unknown>;
   try {
@@ -19,12 +21,14 @@ export function parseEnclaveInfo(text: string): Record<string, AllowedMeasuremen
   }
   const out: Record<string, AllowedMeasurement> = {};
   for (const [name, table] of Object.entries(raw)) {
-    const t = table as Partial<Measurement> & { tcb?: unknown };
+    const t = table as Partial<Measurement> & { hardware?: unknown };
     if (typeof t !== 'object' || !HEX64.test(String(t.mr_enclave)) || !HEX64.test(String(t.mr_signer))) {
       throw new TesseraError('invalid_input', `enclave_info.toml: [${name}] needs mr_enclave and mr_signer as 64 lowercase hex characters`);
     }
-    const tcb = parseTcbPolicy(name, t.tcb);
-    out[name] = { mr_enclave: t.mr_enclave!, mr_signer: t.mr_signer!, ...(tcb ? { tcb } : {}) };
+    const unknown = Object.keys(t).find((k) => !SERVICE_KEYS.includes(k));
+    if (unknown) throw new TesseraError('invalid_input', `enclave_info.toml: [${name}] has an unknown key '${unknown}' (known: ${SERVICE_KEYS.join(', ')})`);
+    const hardware = parseHardwarePolicy(name, t.hardware);
+    out[name] = { mr_enclave: t.mr_enclave!, mr_signer: t.mr_signer!, service: name, ...(hardware ? { hardware } : {}) };
   }
   if (Object.keys(out).length === 0) throw new TesseraError('invalid_input', 'enclave_info.toml lists no services');
   return out;

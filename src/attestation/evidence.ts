@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import { CMW_OID, wrapEvidence } from './cmw.js';
 import type { Measurement } from './measurement.js';
-import type { PlatformTcb } from './tcb-policy.js';
+import type { PlatformReport } from './hardware-policy.js';
 import type { TdxCollateral } from './tdx-tcb.js';
 
 // Attestation evidence travels in the node's TLS certificate, in the non-critical X.509 extension
@@ -77,11 +77,12 @@ export interface ProviderCheck {
   hardware: boolean;
   /** What was verified, in words a user can read. */
   description: string;
-  /** The platform's TCB, where the provider reports one. */
-  tcb?: PlatformTcb;
+  /** What the hardware says about its platform and guest (SEV-SNP, TDX), for the auditors' requirements. */
+  platform?: PlatformReport;
 }
 
-export type ProviderVerifier = (evidence: Evidence, trust: TrustAnchors) => ProviderCheck;
+/** Checks the provider's report; `now` is the verifier's time, against which collateral must be current. */
+export type ProviderVerifier = (evidence: Evidence, trust: TrustAnchors, now?: Date) => ProviderCheck;
 
 /** The extension value for the evidence: a CMW record wrapping its JSON. */
 export const encodeEvidence = (e: Evidence): Buffer => wrapEvidence(Buffer.from(JSON.stringify(e)));
@@ -94,7 +95,15 @@ export function decodeEvidence(bytes: Buffer): Evidence {
   } catch {
     throw new TesseraError('permission_denied', 'attestation check failed: the evidence in the node certificate is not valid JSON');
   }
-  if (e?.version !== 1 || typeof e.provider !== 'string' || typeof e.report !== 'string' || typeof e.timestamp !== 'string') {
+  if (
+    e?.version !== 1 ||
+    typeof e.provider !== 'string' ||
+    typeof e.report !== 'string' ||
+    typeof e.timestamp !== 'string' ||
+    typeof e.mr_enclave !== 'string' ||
+    typeof e.mr_signer !== 'string' ||
+    (e.auxiliary !== null && typeof e.auxiliary !== 'string')
+  ) {
     throw new TesseraError('permission_denied', 'attestation check failed: the evidence in the node certificate is malformed');
   }
   return e;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
 import { certificatesOf, evidenceTime, pemCertificates, verifyChain } from './chain.js';
 import { parseCrl } from './crl.js';
-import { checkEndorsementKey, productOf, reportedTcb, signingKeyOf } from './snp-tcb.js';
+import { SNP_REPORT, checkEndorsementKey, productOf, reportedTcb, signingKeyOf } from './snp-tcb.js';
 import { vendorCertificates } from './vendor-roots.js';
 import { tsmReport } from './configfs-tsm.js';
 import type { AttestationProvider, Evidence, ProviderCheck, TrustAnchors } from './evidence.js';
@@ -69,7 +69,7 @@ function p1363(report: Buffer): Buffer {
   return Buffer.concat([be(SNP.signatureR), be(SNP.signatureS)]);
 }
 
-export function verifySevSnp(evidence: Evidence, trust: TrustAnchors): ProviderCheck {
+export function verifySevSnp(evidence: Evidence, trust: TrustAnchors, now: Date = new Date()): ProviderCheck {
   const report = Buffer.from(evidence.report, 'base64');
   if (report.length < SNP.size) throw fail(`the SEV-SNP report is ${report.length} bytes; a report is ${SNP.size}`);
   const version = report.readUInt32LE(SNP.version);
@@ -84,6 +84,7 @@ export function verifySevSnp(evidence: Evidence, trust: TrustAnchors): ProviderC
     crls: (trust.collateral?.crls ?? []).map(parseCrl),
     what: 'AMD SEV-SNP',
     at: evidenceTime(evidence),
+    now,
   });
   const product = productOf(chain.leaf);
   const tcb = reportedTcb(report, product);
@@ -94,13 +95,19 @@ export function verifySevSnp(evidence: Evidence, trust: TrustAnchors): ProviderC
   }
   const measurement = report.subarray(SNP.measurement, SNP.measurement + 48).toString('hex');
   const tcbText = Object.entries(tcb).map(([k, v]) => `${k} ${v}`).join(', ');
-  const revocation = chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (no AMD CRL supplied)` : 'no certificate revoked';
+  // AMD does not revoke VCEKs or VLEKs by CRL (a compromised firmware is retired through its TCB version);
+  // its KDS CRL, signed by the ARK, lists revoked ASKs and ASVKs.
+  const unchecked = chain.revocation.unchecked.filter((name) => name !== nameOfCert(chain.leaf));
+  const revocation = unchecked.length ? `revocation not checked for ${unchecked.join(', ')} (${chain.revocation.why})` : 'no certificate revoked';
+  const vmpl = report.readUInt32LE(SNP.vmpl);
+  const debug = Boolean((report.readBigUInt64LE(SNP_REPORT.policy) >> 19n) & 1n);
   return {
     reportData: Buffer.from(report.subarray(SNP.reportData, SNP.reportData + 64)),
     hardware: true,
-    tcb: { snp: { ...tcb, product, signer } },
-    description: `AMD SEV-SNP (${product || 'unknown product'}): report signed by a ${signer} chaining to ${nameOfRoot(chain.path)}; reported TCB ${tcbText}; ${revocation}; guest launch measurement ${measurement}, VMPL ${report.readUInt32LE(SNP.vmpl)}`,
+    platform: { snp: { ...tcb, product, signer, measurement, vmpl, debug } },
+    description: `AMD SEV-SNP (${product || 'unknown product'}): report signed by a ${signer} chaining to ${nameOfRoot(chain.path)}; reported TCB ${tcbText}; ${revocation}; guest launch measurement ${measurement}, VMPL ${vmpl}${debug ? ', DEBUG allowed by the guest policy' : ''}`,
   };
 }
 
-const nameOfRoot = (path: { subject: string }[]) => /CN=([^\n,]+)/.exec(path[path.length - 1].subject)?.[1] ?? 'a trusted AMD root';
+const nameOfCert = (c: { subject: string }) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject;
+const nameOfRoot = (path: { subject: string }[]) => nameOfCert(path[path.length - 1]);

@@ -12,6 +12,7 @@ import { nameOf } from './chain.js';
 const fail = (why: string) => new TesseraError('permission_denied', `attestation check failed: ${why}`);
 
 export const SNP_REPORT = {
+  policy: 0x08,
   flags: 0x48,
   reportedTcb: 0x180,
   cpuidFamily: 0x188,
@@ -85,7 +86,7 @@ function integerExtension(p: x509.X509Certificate, oid: string): number | undefi
 /**
  * The endorsement key certificate must be the one AMD issued for this report: its kind (VCEK, or VLEK for a
  * cloud provider's fleet) as the report says, for this chip (a VCEK's hwID is the report's CHIP_ID, unless the
- * guest masked it), and at this TCB (each SPL extension equals the report's REPORTED_TCB component).
+ * host masks chip ids and the report carries zeros), and at this TCB (each SPL extension equals the report's REPORTED_TCB component).
  */
 export function checkEndorsementKey(key: X509Certificate, report: Buffer, signer: SnpSigningKey, tcb: SnpTcb): void {
   const cn = nameOf(key);
@@ -94,7 +95,8 @@ export function checkEndorsementKey(key: X509Certificate, report: Buffer, signer
   if (signer === 'VCEK') {
     const hwid = p.getExtension(OID.hwid);
     const chipId = report.subarray(SNP_REPORT.chipId, SNP_REPORT.chipId + 64);
-    const masked = (report.readUInt32LE(SNP_REPORT.flags) >> 1) & 1;
+    // A host configured with MASK_CHIP_ID reports zeros; the signature below still ties the report to this VCEK.
+    const masked = chipId.every((b) => b === 0);
     if (!hwid) throw fail(`the VCEK '${cn}' names no chip (hwID extension)`);
     const id = Buffer.from(hwid.value);
     if (!masked && !chipId.subarray(0, id.length).equals(id)) {

@@ -413,7 +413,7 @@ export function evaluateTdxTcb(input: TdxTcbInput): TdxTcb {
   }
   let signer: X509Certificate;
   try {
-    signer = verifyChain({ certificates: chain, roots: input.intelRoots, crls: input.crls, what: 'Intel SGX TCB Signing', at }).leaf;
+    signer = verifyChain({ certificates: chain, roots: input.intelRoots, crls: input.crls, what: 'Intel SGX TCB Signing', at, now: at }).leaf;
   } catch (e) {
     if (!(e instanceof TesseraError)) throw e;
     throw fail(`${e.message.replace(/^attestation check failed: /, '')} (the collateral's signing chain must be Intel SGX TCB Signing ← Intel SGX Root CA, as Intel PCS serves it)`);

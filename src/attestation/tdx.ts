@@ -2,7 +2,7 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
 import { certificatesOf, evidenceTime, nameOf, pemCertificates, verifyChain } from './chain.js';
 import { parseCrl } from './crl.js';
-import type { PlatformTcb } from './tcb-policy.js';
+import type { TdxEvaluation } from './hardware-policy.js';
 import { type TdxCollateral, evaluateTdxTcb, pckTcb } from './tdx-tcb.js';
 import { vendorCertificates } from './vendor-roots.js';
 import { tsmReport } from './configfs-tsm.js';
@@ -55,49 +55,70 @@ function layout(q: Buffer): { body: number; signedBytes: number } {
   return { body: TDX.headerBytes + 6, signedBytes: TDX.headerBytes + 6 + size };
 }
 
-export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderCheck {
+// Intel's TD quoting enclave, pinned as Intel's QVL pins it when no QE Identity is at hand: the quote header's
+// QE vendor id is Intel's, and the QE report is from an enclave Intel signed (MRSIGNER) as the TD QE
+// (ISVPRODID 2), not debuggable. Without this a host could have its own enclave certified by the PCE and sign
+// any quote (Intel SGX DCAP "Quote Format"; the values of Intel's published TD_QE identity).
+const INTEL_QE_VENDOR_ID = '939a7233f79c4ca9940a0db3957f0607';
+const INTEL_TD_QE_MRSIGNER = 'dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5';
+const INTEL_TD_QE_PRODID = 2;
+// Offsets in the SGX enclave report (384 bytes) and in the TD report body.
+const QE = { attributes: 48, mrsigner: 128, isvProdId: 256 } as const;
+const TD = { tdAttributes: 120, mrtd: 136, rtmr0: 328 } as const;
+
+/** Reads of a quote, each checked against its length first, so a short or lying quote is refused, not a RangeError. */
+function reader(q: Buffer) {
+  const need = (at: number, n: number, what: string) => {
+    if (at < 0 || at + n > q.length) throw fail(`the TDX quote is truncated: ${what} would end at byte ${at + n}, and the quote has ${q.length}`);
+  };
+  return {
+    u16: (at: number, what: string) => (need(at, 2, what), q.readUInt16LE(at)),
+    u32: (at: number, what: string) => (need(at, 4, what), q.readUInt32LE(at)),
+    bytes: (at: number, n: number, what: string) => (need(at, n, what), q.subarray(at, at + n)),
+  };
+}
+
+export function verifyTdx(evidence: Evidence, trust: TrustAnchors, now: Date = new Date()): ProviderCheck {
   const q = Buffer.from(evidence.report, 'base64');
   if (q.length < TDX.signedBytes + 4) throw fail(`the TDX quote is ${q.length} bytes, too short for a quote`);
   const { body, signedBytes } = layout(q);
+  const r = reader(q);
   if (q.length < signedBytes + 4) throw fail(`the TDX quote is ${q.length} bytes, too short for its TD report`);
   if (q.readUInt16LE(2) !== 2) throw fail('the TDX quote attestation key is not ECDSA P-256');
   if (q.readUInt32LE(4) !== TDX.teeType) throw fail('the quote is not from a TDX trust domain');
+  if (q.subarray(12, 28).toString('hex') !== INTEL_QE_VENDOR_ID) throw fail(`the TDX quote's QE vendor id ${q.subarray(12, 28).toString('hex')} is not Intel's: it was not made by Intel's quoting enclave`);
   let at = signedBytes;
-  const sigDataLength = q.readUInt32LE(at);
+  const sigDataLength = r.u32(at, 'the signature data length');
   at += 4;
   if (q.length < at + sigDataLength) throw fail('the TDX quote signature data is truncated');
-  const quoteSignature = q.subarray(at, at + 64);
-  const attestationKey = q.subarray(at + 64, at + 128);
+  const quoteSignature = r.bytes(at, 64, 'the quote signature');
+  const attestationKey = r.bytes(at + 64, 64, 'the attestation key');
   at += 128;
-  const outerType = q.readUInt16LE(at);
+  const outerType = r.u16(at, 'the certification data type');
   if (outerType !== 6) throw fail(`TDX certification data type ${outerType} is not QE report data (6)`);
   at += 6;
-  const qeReport = q.subarray(at, at + TDX.qeReportBytes);
+  const qeReport = r.bytes(at, TDX.qeReportBytes, "the quoting enclave's report");
   at += TDX.qeReportBytes;
-  const qeReportSignature = q.subarray(at, at + 64);
+  const qeReportSignature = r.bytes(at, 64, "the quoting enclave report's signature");
   at += 64;
-  const authLength = q.readUInt16LE(at);
-  const qeAuth = q.subarray(at + 2, at + 2 + authLength);
+  const authLength = r.u16(at, 'the QE authentication data length');
+  const qeAuth = r.bytes(at + 2, authLength, 'the QE authentication data');
   at += 2 + authLength;
-  const innerType = q.readUInt16LE(at);
-  const innerLength = q.readUInt32LE(at + 2);
+  const innerType = r.u16(at, 'the PCK certification data type');
+  const innerLength = r.u32(at + 2, 'the PCK certification data length');
   if (innerType !== 5) throw fail(`TDX QE certification data type ${innerType} is not a PCK certificate chain (5)`);
+  const pckChain = r.bytes(at + 6, innerLength, 'the PCK certificate chain');
   const roots = trust.tdxRoots?.length ? certificatesOf(trust.tdxRoots) : vendorCertificates('intel', 'root');
   const crls = (trust.collateral?.crls ?? []).map(parseCrl);
-  const chain = verifyChain({
-    certificates: pemCertificates(q.subarray(at + 6, at + 6 + innerLength).toString('utf8')),
-    roots,
-    crls,
-    what: 'Intel PCK',
-    at: evidenceTime(evidence),
-  });
+  const chain = verifyChain({ certificates: pemCertificates(pckChain.toString('utf8')), roots, crls, what: 'Intel PCK', at: evidenceTime(evidence), now });
   const pck = chain.leaf;
 
-  // From the platform down: the PCK signed the quoting enclave's report, that report vouches for the
-  // attestation key, and only then is the key used, to check the quote.
+  // From the platform down: the PCK signed the quoting enclave's report, that enclave is Intel's TD QE, its
+  // report vouches for the attestation key, and only then is the key used, to check the quote.
   if (!verify('sha256', qeReport, { key: pck.publicKey, dsaEncoding: 'ieee-p1363' }, qeReportSignature)) {
     throw fail('the quoting enclave report is not signed by the PCK certificate');
   }
+  checkIntelQe(qeReport);
   const binding = createHash('sha256').update(Buffer.concat([attestationKey, qeAuth])).digest();
   if (!qeReport.subarray(TDX.qeReportDataOffset, TDX.qeReportDataOffset + 32).equals(binding)) {
     throw fail('the quoting enclave did not vouch for this attestation key');
@@ -111,16 +132,31 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors): ProviderChec
   if (!verify('sha256', q.subarray(0, signedBytes), { key, dsaEncoding: 'ieee-p1363' }, quoteSignature)) {
     throw fail('the TDX quote signature does not verify under its attestation key');
   }
-  const tcb = platformTcb(q, pck, trust.collateral?.tdx ?? [], { at: evidenceTime(evidence), roots, crls });
-  const tcbText = tcb ? `TCB status ${tcb.status}${tcb.advisoryIds.length ? ` (advisories ${tcb.advisoryIds.join(', ')})` : ''}` : 'TCB status not evaluated (no Intel TCB Info supplied)';
-  const mrtd = body + (TDX.mrtd - TDX.headerBytes);
+  const evaluation = evaluate(q, pck, trust.collateral?.tdx ?? [], { at: now, roots, crls });
+  const field = (offset: number, n = 48) => q.subarray(body + offset, body + offset + n).toString('hex');
+  const mrtd = field(TD.mrtd);
+  const rtmr = [0, 1, 2, 3].map((i) => field(TD.rtmr0 + 48 * i));
+  const debug = Boolean(q[body + TD.tdAttributes] & 1);
   const reportData = body + (TDX.reportData - TDX.headerBytes);
+  const tcbText = evaluation
+    ? `TCB status ${evaluation.status}${evaluation.advisoryIds.length ? ` (advisories ${evaluation.advisoryIds.join(', ')})` : ''}`
+    : 'TCB status not evaluated (no Intel TCB Info supplied)';
+  const revocation = chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (${chain.revocation.why})` : 'no certificate revoked';
   return {
     reportData: Buffer.from(q.subarray(reportData, reportData + 64)),
     hardware: true,
-    tcb: { tdx: tcb },
-    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by a quoting enclave whose PCK chains to ${nameOf(chain.path[chain.path.length - 1])}; ${chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (no Intel CRL supplied)` : 'no certificate revoked'}; ${tcbText}; MRTD ${q.subarray(mrtd, mrtd + 48).toString('hex')}`,
+    platform: { tdx: { mrtd, rtmr, debug, evaluation } },
+    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by Intel's TD quoting enclave, whose PCK chains to ${nameOf(chain.path[chain.path.length - 1])}; ${revocation}; ${tcbText}; MRTD ${mrtd}${debug ? ', DEBUG trust domain' : ''}`,
   };
+}
+
+/** The quoting enclave is Intel's TD QE and not debuggable; the full QE Identity, when supplied, is checked by tdx-tcb.ts. */
+function checkIntelQe(report: Buffer) {
+  const mrsigner = report.subarray(QE.mrsigner, QE.mrsigner + 32).toString('hex');
+  if (mrsigner !== INTEL_TD_QE_MRSIGNER) throw fail(`the quoting enclave was signed by ${mrsigner}, not by Intel (${INTEL_TD_QE_MRSIGNER}): the quote is not from Intel's quoting enclave`);
+  const prodId = report.readUInt16LE(QE.isvProdId);
+  if (prodId !== INTEL_TD_QE_PRODID) throw fail(`the quoting enclave is Intel's product ${prodId}, not the TD quoting enclave (${INTEL_TD_QE_PRODID})`);
+  if (report[QE.attributes] & 0x02) throw fail('the quoting enclave is a debug enclave, whose keys its host can read');
 }
 
 const fmspcOf = (tcbInfo: string): string | undefined => {
@@ -131,8 +167,8 @@ const fmspcOf = (tcbInfo: string): string | undefined => {
   }
 };
 
-/** The platform's TCB status from the TCB Info for its FMSPC among those supplied; null when none were. */
-function platformTcb(quote: Buffer, pck: ReturnType<typeof pemCertificates>[number], collateral: TdxCollateral[], ctx: { at: Date; roots: ReturnType<typeof pemCertificates>; crls: ReturnType<typeof parseCrl>[] }): NonNullable<PlatformTcb['tdx']> | null {
+/** Intel's verdict from the TCB Info for the platform's FMSPC among those supplied; null when none were. */
+function evaluate(quote: Buffer, pck: ReturnType<typeof pemCertificates>[number], collateral: TdxCollateral[], ctx: { at: Date; roots: ReturnType<typeof pemCertificates>; crls: ReturnType<typeof parseCrl>[] }): TdxEvaluation | null {
   if (collateral.length === 0) return null;
   const { fmspc } = pckTcb(pck);
   const mine = collateral.find((c) => fmspcOf(c.tcbInfo) === fmspc);

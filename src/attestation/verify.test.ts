@@ -82,14 +82,16 @@ describe('software evidence', () => {
 describe('SEV-SNP evidence (fixture reports)', () => {
   const platform = testSnpPlatform();
   const vcekChain = () => testChain('P-384', ['SEV-VCEK', 'SEV-Milan', 'ARK-Milan'], { leafExtensions: vcekExtensions(platform) });
+  // The auditors pinned this guest's launch measurement: without it the hardware proves nothing about the code.
+  const allowed = [{ ...measurement, service: 'node', hardware: { snp_measurement: [platform.measurement.toString('hex')] } }];
 
   test('a report signed by a VCEK chaining to a trusted root verifies, bound to the key', async () => {
     const amd = await vcekChain();
     const { der } = await certWith('sev-snp', async (rd) => ({ report: snpReport(rd, amd.leafKey, platform), auxiliary: Buffer.from(amd.chainPem) }));
     const v = verifyNodeCertificate(der, { allowed, maxAgeMs: day, trust: { sevSnpRoots: [amd.rootPem] } });
     assert.equal(v.hardware, true);
-    assert.match(v.description, /AMD SEV-SNP \(Milan-B0\): report signed by a VCEK chaining to ARK-Milan; reported TCB bootloader 3, tee 0, snp 8, microcode 115; revocation not checked for SEV-VCEK, SEV-Milan \(no AMD CRL supplied\); guest launch measurement [0-9a-f]{96}, VMPL 0/);
-    assert.deepEqual(v.tcb, { snp: { ...platform.tcb, product: 'Milan-B0', signer: 'VCEK' } });
+    assert.match(v.description, /AMD SEV-SNP \(Milan-B0\): report signed by a VCEK chaining to ARK-Milan; reported TCB bootloader 3, tee 0, snp 8, microcode 115; revocation not checked for SEV-Milan \(no CRL supplied\); guest launch measurement [0-9a-f]{96}, VMPL 0$/);
+    assert.deepEqual(v.platform, { snp: { ...platform.tcb, product: 'Milan-B0', signer: 'VCEK', measurement: platform.measurement.toString('hex'), vmpl: 0, debug: false } });
   });
 
   test('a changed report byte, an untrusted root, no root, or evidence for another key are refused', async () => {
@@ -138,9 +140,11 @@ describe('SEV-SNP evidence (fixture reports)', () => {
 });
 
 describe('TDX evidence (fixture quotes)', () => {
+  const mrtd = Buffer.alloc(48, 7);
+  const allowed = [{ ...measurement, service: 'node', hardware: { tdx_mrtd: [mrtd.toString('hex')] } }];
   test('a v4 quote with a QE report signed by a PCK chaining to a trusted root verifies', async () => {
     const intel = await testChain('P-256', ['PCK', 'PCK Platform CA', 'SGX Root CA']);
-    const { der } = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel), auxiliary: null }));
+    const { der } = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel, { mrtd }), auxiliary: null }));
     const v = verifyNodeCertificate(der, { allowed, maxAgeMs: day, trust: { tdxRoots: [intel.rootPem] } });
     assert.equal(v.hardware, true);
     assert.match(v.description, /Intel TDX: .* MRTD [0-9a-f]{96}/);
@@ -150,14 +154,14 @@ describe('TDX evidence (fixture quotes)', () => {
     const intel = await testChain('P-256', ['PCK', 'PCK Platform CA', 'SGX Root CA']);
     const trust = { tdxRoots: [intel.rootPem] };
     const tampered = await certWith('tdx', async (rd) => {
-      const q = tdxQuote(rd, intel);
+      const q = tdxQuote(rd, intel, { mrtd });
       q[200] ^= 1;
       return { report: q, auxiliary: null };
     });
     assert.throws(() => verifyNodeCertificate(tampered.der, { allowed, maxAgeMs: day, trust }), /TDX quote signature does not verify/);
-    const unbound = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel, { breakQeBinding: true }), auxiliary: null }));
+    const unbound = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel, { mrtd, breakQeBinding: true }), auxiliary: null }));
     assert.throws(() => verifyNodeCertificate(unbound.der, { allowed, maxAgeMs: day, trust }), /quoting enclave did not vouch for this attestation key/);
-    const good = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel), auxiliary: null }));
+    const good = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel, { mrtd }), auxiliary: null }));
     const elsewhere = await testChain('P-256', ['PCK', 'CA', 'Root']);
     assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day, trust: { tdxRoots: [elsewhere.rootPem] } }), /the Intel PCK chain ends in 'SGX Root CA', a root that is not trusted \(trusted: Root\)/);
     assert.throws(() => verifyNodeCertificate(good.der, { allowed, maxAgeMs: day }), /a root that is not trusted \(trusted: Intel SGX Root CA\)/);

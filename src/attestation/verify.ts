@@ -7,7 +7,7 @@ import { LEGACY_EVIDENCE_OID, unwrapEvidence } from './cmw.js';
 import { EVIDENCE_OID, type Evidence, type ProviderName, type ProviderVerifier, type TrustAnchors, decodeEvidence, reportDataFor } from './evidence.js';
 import type { AllowedMeasurement } from './enclave-info.js';
 import type { Measurement } from './measurement.js';
-import { type PlatformTcb, checkTcbPolicy } from './tcb-policy.js';
+import { type PlatformReport, checkHardwarePolicy } from './hardware-policy.js';
 import { verifySoftware } from './software.js';
 import { verifySevSnp } from './sev-snp.js';
 import { verifyTdx } from './tdx.js';
@@ -24,17 +24,22 @@ export interface NodeVerification {
   hardware: boolean;
   description: string;
   timestamp: string;
-  /** The platform's TCB as the hardware reported it (SEV-SNP, TDX). */
-  tcb?: PlatformTcb;
+  /** What the hardware reported about its platform and guest (SEV-SNP, TDX): measurement, TCB, debug. */
+  platform?: PlatformReport;
 }
 
 export interface VerifyOptions {
-  /** The measurements the auditors signed, with their TCB minimums. */
+  /** The measurements the auditors signed, with what they require of the hardware. */
   allowed: AllowedMeasurement[];
   /** The oldest evidence accepted. */
   maxAgeMs: number;
   trust?: TrustAnchors;
   now?: Date;
+  /**
+   * Apply the auditors' hardware requirements (default true). Governance turns it off where members, not
+   * auditors, decide on a joining node and are shown what its hardware reported.
+   */
+  hardwarePolicy?: boolean;
 }
 
 const fail = (why: string) => new TesseraError('permission_denied', `attestation check failed: ${why}`);
@@ -55,9 +60,9 @@ export function evidenceOf(certDer: Buffer): Evidence {
  */
 export function verifyNodeCertificate(certDer: Buffer, opts: VerifyOptions): NodeVerification {
   const evidence = evidenceOf(certDer);
-  const verifier = VERIFIERS[evidence.provider];
-  if (!verifier) throw fail(`unknown attestation provider '${evidence.provider}'`);
-  const check = verifier(evidence, opts.trust ?? {});
+  if (!Object.hasOwn(VERIFIERS, evidence.provider)) throw fail(`unknown attestation provider '${evidence.provider}'`);
+  const now = opts.now ?? new Date();
+  const check = checkedBy(() => VERIFIERS[evidence.provider](evidence, opts.trust ?? {}, now), evidence.provider);
   const measurement = { mr_enclave: evidence.mr_enclave, mr_signer: evidence.mr_signer };
   const spki = new X509Certificate(certDer).publicKey.export({ format: 'der', type: 'spki' });
   const expected = reportDataFor(spki, measurement, evidence.timestamp);
@@ -68,25 +73,30 @@ export function verifyNodeCertificate(certDer: Buffer, opts: VerifyOptions): Nod
     throw fail('the report does not attest the measurement and time the evidence claims');
   }
   const made = Date.parse(evidence.timestamp);
-  const now = (opts.now ?? new Date()).getTime();
   if (!Number.isFinite(made)) throw fail('the evidence has no valid timestamp');
-  if (made - now > CLOCK_SKEW_ALLOWANCE_MS) throw fail(`the evidence is dated ${evidence.timestamp}, in the future; check the clocks (more than ${CLOCK_SKEW_ALLOWANCE_MS / 60_000} minutes ahead of this machine's)`);
-  if (now - made > opts.maxAgeMs) {
-    throw fail(`stale evidence: made ${evidence.timestamp}, ${Math.round((now - made) / 1000)} s ago; at most ${Math.round(opts.maxAgeMs / 1000)} s is accepted`);
+  if (made - now.getTime() > CLOCK_SKEW_ALLOWANCE_MS) throw fail(`the evidence is dated ${evidence.timestamp}, in the future; check the clocks (more than ${CLOCK_SKEW_ALLOWANCE_MS / 60_000} minutes ahead of this machine's)`);
+  if (now.getTime() - made > opts.maxAgeMs) {
+    throw fail(`stale evidence: made ${evidence.timestamp}, ${Math.round((now.getTime() - made) / 1000)} s ago; at most ${Math.round(opts.maxAgeMs / 1000)} s is accepted`);
   }
   const listed = opts.allowed.filter((m) => m.mr_enclave === measurement.mr_enclave && m.mr_signer === measurement.mr_signer);
   if (listed.length === 0) {
     throw fail(`the node runs measurement ${measurement.mr_enclave}, which is not in the signed enclave_info.toml; the node's code or settings changed since the auditors signed: have them measure and sign again`);
   }
-  // The same measurement may sit under several services: the platform must meet the minimums of one of them.
-  const errors: Error[] = [];
-  for (const m of listed) {
-    try {
-      checkTcbPolicy(check.tcb, m.tcb);
-      return { measurement, provider: evidence.provider, hardware: check.hardware, description: check.description, timestamp: evidence.timestamp, ...(check.tcb ? { tcb: check.tcb } : {}) };
-    } catch (err) {
-      errors.push(err as Error);
-    }
+  if (opts.hardwarePolicy !== false) {
+    checkHardwarePolicy(evidence.provider, check.platform, listed.map((m, i) => ({ service: m.service ?? `entry ${i + 1}`, ...(m.hardware ? { hardware: m.hardware } : {}) })));
   }
-  throw errors[0];
+  return { measurement, provider: evidence.provider, hardware: check.hardware, description: check.description, timestamp: evidence.timestamp, ...(check.platform ? { platform: check.platform } : {}) };
+}
+
+/**
+ * A provider's check, with anything it throws that is not a TesseraError (a malformed report the parser did
+ * not foresee) turned into a refusal that says so: the TLS layer must get a clear reason, never a RangeError.
+ */
+function checkedBy(run: () => ReturnType<ProviderVerifier>, provider: string): ReturnType<ProviderVerifier> {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof TesseraError) throw err;
+    throw fail(`the ${provider} evidence is malformed (${(err as Error).message})`);
+  }
 }

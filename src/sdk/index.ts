@@ -8,6 +8,6 @@ export { TesseraError } from '../errors/index.js';
 export type { NodeVerification } from '../attestation/verify.js';
 export type { Collateral, TrustAnchors } from '../attestation/evidence.js';
 export type { TdxCollateral } from '../attestation/tdx-tcb.js';
-export type { PlatformTcb, TcbPolicy } from '../attestation/tcb-policy.js';
+export type { HardwarePolicy, PlatformReport, SnpPlatform, TdxPlatform } from '../attestation/hardware-policy.js';
 export { loadCollateralDir } from '../attestation/collateral.js';
 export { verifyReceipt, type Receipt } from '../store/receipt.js';

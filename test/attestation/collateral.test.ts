@@ -38,7 +38,7 @@ test('a collateral folder gives the verifier its CRLs and TCB Info: revocation c
   const collateral = loadCollateralDir(folder());
   assert.equal(collateral.crls?.length, 2);
   assert.equal(collateral.tdx?.length, 1);
-  const checked = verifyTdx(evidence('2025-06-20T00:00:00Z'), { collateral });
+  const checked = verifyTdx(evidence('2025-06-20T00:00:00Z'), { collateral }, new Date('2025-06-20T01:00:00Z'));
   assert.match(checked.description, /no certificate revoked; TCB status UpToDate; MRTD/);
 });
 
@@ -52,6 +52,9 @@ test('a collateral folder with a stray file, a file that is not a PCS response, 
   const wrong = folder();
   writeFileSync(join(wrong, 'qe-identity.json'), '{"tcbInfo":{}}');
   assert.throws(() => loadCollateralDir(wrong), /qe-identity\.json is not an Intel PCS response body: it needs "enclaveIdentity" and "signature"/);
+  const corrupt = folder();
+  writeFileSync(join(corrupt, 'broken.crl'), 'not a crl');
+  assert.throws(() => loadCollateralDir(corrupt), /broken\.crl: a CRL in the collateral is not a DER or PEM certificate revocation list/);
   const unchained = scratch();
   mkdirSync(join(unchained, 'sub'));
   writeFileSync(join(unchained, 'tcb-info.json'), `{"tcbInfo":${published.tcb_info},"signature":"${published.tcb_info_signature}"}`);

@@ -171,7 +171,7 @@ describe('configfs-tsm replay: TDX (confidential-containers/trustee, quote 4)', 
     assert.ok(Buffer.from(evidence.report, 'base64').equals(readFileSync(TDX_QUOTE)), 'the quote is the stored real one');
     const checked = verifyTdx(evidence, {});
     assert.equal(checked.hardware, true);
-    assert.match(checked.description, /Intel TDX: quote \(v4\) signed by a quoting enclave whose PCK chains to Intel SGX Root CA/);
+    assert.match(checked.description, /Intel TDX: quote \(v4\) signed by Intel's TD quoting enclave, whose PCK chains to Intel SGX Root CA; .*DEBUG trust domain/);
     const binding = assertAskedForThisKey(fake, cert);
     assert.ok(!checked.reportData.equals(binding), "the quote's report data is its own TD's, not this node's");
   });

@@ -153,7 +153,8 @@ describe('TDX: real quotes', () => {
       const badQuote = /the TDX quote signature does not verify under its attestation key/;
       refused(flipped(quote, mrtd + 1), badQuote);
       refused(flipped(quote, reportData + 63), badQuote);
-      refused(flipped(quote, 20), badQuote);
+      refused(flipped(quote, 30), badQuote); // the header's user data (bytes 28–47), signed with the rest
+      refused(flipped(quote, 20), /the TDX quote's QE vendor id [0-9a-f]{32} is not Intel's/);
       const signature = signedBytes + 4;
       refused(flipped(quote, signature + 2), badQuote);
       // The attestation key no longer the one the quoting enclave vouched for.

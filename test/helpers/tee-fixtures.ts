@@ -112,9 +112,13 @@ export async function amdChain(platform: TestSnpPlatform, opts: { revokeAsk?: bo
 export interface TestSnpPlatform {
   chipId: Buffer;
   tcb: { bootloader: number; tee: number; snp: number; microcode: number };
+  /** The guest's launch measurement (48 bytes). */
+  measurement: Buffer;
+  /** Guest policy bit 19: debugging allowed. */
+  debug?: boolean;
 }
 
-export const testSnpPlatform = (tcb = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }): TestSnpPlatform => ({ chipId: randomBytes(64), tcb });
+export const testSnpPlatform = (tcb = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }): TestSnpPlatform => ({ chipId: randomBytes(64), tcb, measurement: randomBytes(48) });
 
 /** A VCEK's AMD extensions (AMD VCEK specification): product name, the SPLs of the TCB it was issued for, and the chip's hwID. */
 export function vcekExtensions(platform: TestSnpPlatform, product = 'Milan-B0'): x509.Extension[] {
@@ -136,8 +140,9 @@ export function snpReport(reportData: Buffer, vcek: KeyObject, platform?: TestSn
   report.writeUInt32LE(2, SNP.version);
   report.writeUInt32LE(1, SNP.signatureAlgo);
   reportData.copy(report, SNP.reportData);
-  randomBytes(48).copy(report, SNP.measurement);
+  (platform?.measurement ?? randomBytes(48)).copy(report, SNP.measurement);
   if (platform) {
+    report.writeBigUInt64LE(0x30000n | (platform.debug ? 1n << 19n : 0n), 0x08);
     const { bootloader, tee, snp, microcode } = platform.tcb;
     Buffer.from([bootloader, tee, 0, 0, 0, 0, snp, microcode]).copy(report, 0x180);
     platform.chipId.copy(report, 0x1a0);
@@ -148,13 +153,29 @@ export function snpReport(reportData: Buffer, vcek: KeyObject, platform?: TestSn
   return report;
 }
 
-/** A TDX v4 quote over `reportData`: attestation key → QE report signed by the chain's leaf (the "PCK"). */
-export function tdxQuote(reportData: Buffer, pck: TestChain, opts: { breakQeBinding?: boolean } = {}): Buffer {
+/** Intel's QE vendor id and TD QE signer, as in every real quote (test/fixtures/attestation/tdx). */
+const INTEL_QE_VENDOR_ID = Buffer.from('939a7233f79c4ca9940a0db3957f0607', 'hex');
+const INTEL_TD_QE_MRSIGNER = Buffer.from('dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5', 'hex');
+
+export interface TdxQuoteOptions {
+  breakQeBinding?: boolean;
+  /** MRTD (48 bytes); random by default. */
+  mrtd?: Buffer;
+  /** A TD with TDATTRIBUTES.DEBUG set. */
+  debug?: boolean;
+  /** A quoting enclave signed by someone other than Intel. */
+  qeSigner?: Buffer;
+}
+
+/** A TDX v4 quote over `reportData`: attestation key → QE report (Intel's TD QE) signed by the chain's leaf (the "PCK"). */
+export function tdxQuote(reportData: Buffer, pck: TestChain, opts: TdxQuoteOptions = {}): Buffer {
   const head = Buffer.alloc(TDX.signedBytes);
   head.writeUInt16LE(4, 0);
   head.writeUInt16LE(2, 2);
   head.writeUInt32LE(TDX.teeType, 4);
-  randomBytes(48).copy(head, TDX.mrtd);
+  INTEL_QE_VENDOR_ID.copy(head, 12);
+  (opts.mrtd ?? randomBytes(48)).copy(head, TDX.mrtd);
+  if (opts.debug) head[TDX.headerBytes + 120] = 1;
   reportData.copy(head, TDX.reportData);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
@@ -162,6 +183,8 @@ export function tdxQuote(reportData: Buffer, pck: TestChain, opts: { breakQeBind
   const quoteSig = sign('sha256', head, { key: privateKey, dsaEncoding: 'ieee-p1363' });
   const qeAuth = randomBytes(32);
   const qeReport = Buffer.alloc(TDX.qeReportBytes);
+  (opts.qeSigner ?? INTEL_TD_QE_MRSIGNER).copy(qeReport, 128);
+  qeReport.writeUInt16LE(2, 256);
   const binding = createHash('sha256').update(Buffer.concat([opts.breakQeBinding ? randomBytes(64) : attRaw, qeAuth])).digest();
   binding.copy(qeReport, TDX.qeReportDataOffset);
   const qeSig = sign('sha256', qeReport, { key: pck.leafKey, dsaEncoding: 'ieee-p1363' });
