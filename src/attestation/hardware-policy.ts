@@ -8,7 +8,8 @@ import type { SnpTcb } from './snp-tcb.js';
 //   snp_measurement = ["<96 hex>"]             # SEV-SNP launch measurements of the guest image they reviewed
 //   snp_min = { bootloader = 3, snp = 8 }      # SEV-SNP firmware SVNs, each at least
 //   tdx_mrtd = ["<96 hex>"]                    # TDX: MRTD of the TD firmware they reviewed
-//   tdx_rtmr1 = ["<96 hex>"]                   # TDX: RTMR0…3, each optional (kernel, command line, …)
+//   tdx_rtmr1 = ["<96 hex>"]                   # TDX: RTMR1 and RTMR2 required with it (kernel, initrd, command
+//   tdx_rtmr2 = ["<96 hex>"]                   #   line); RTMR0 and RTMR3 optional
 //   tdx_status = ["UpToDate"]                  # Intel TCB statuses accepted
 //   allow_debug = false                        # a debuggable guest's memory is the host's to read
 //
@@ -122,6 +123,13 @@ export function parseHardwarePolicy(service: string, raw: unknown): HardwarePoli
     } else {
       throw new TesseraError('invalid_input', `${where}: unknown key '${key}' (known: snp_measurement, snp_min, tdx_mrtd, tdx_rtmr0…tdx_rtmr3, tdx_status, allow_debug)`);
     }
+  }
+  // MRTD measures only the TD firmware; the kernel, initrd and command line it loads are in RTMR1 and RTMR2.
+  if (policy.tdx_mrtd && !(policy.tdx_rtmr?.[1] && policy.tdx_rtmr?.[2])) {
+    throw new TesseraError(
+      'invalid_input',
+      `${where} pins tdx_mrtd, which measures only the TD firmware: pin tdx_rtmr1 and tdx_rtmr2 too (what the firmware measured of the kernel, initrd and command line), or the TD could boot any kernel`,
+    );
   }
   return policy;
 }

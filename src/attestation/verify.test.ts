@@ -141,7 +141,8 @@ describe('SEV-SNP evidence (fixture reports)', () => {
 
 describe('TDX evidence (fixture quotes)', () => {
   const mrtd = Buffer.alloc(48, 7);
-  const allowed = [{ ...measurement, service: 'node', hardware: { tdx_mrtd: [mrtd.toString('hex')] } }];
+  // The fixture's RTMRs are zeros: the auditors pin them with MRTD (a kernel, initrd and command line).
+  const allowed = [{ ...measurement, service: 'node', hardware: { tdx_mrtd: [mrtd.toString('hex')], tdx_rtmr: { 1: ['0'.repeat(96)], 2: ['0'.repeat(96)] } } }];
   test('a v4 quote with a QE report signed by a PCK chaining to a trusted root verifies', async () => {
     const intel = await testChain('P-256', ['PCK', 'PCK Platform CA', 'SGX Root CA']);
     const { der } = await certWith('tdx', async (rd) => ({ report: tdxQuote(rd, intel, { mrtd }), auxiliary: null }));

@@ -89,6 +89,17 @@ export function verifyNodeCertificate(certDer: Buffer, opts: VerifyOptions): Nod
 }
 
 /**
+ * The platform a verified node runs on, as one comparable string: the provider, and what the hardware measured
+ * of the guest (governance requires a joining node's to be a Trusted node's).
+ */
+export function platformName(v: NodeVerification): string {
+  const { snp, tdx } = v.platform ?? {};
+  if (snp) return `sev-snp launch measurement ${snp.measurement}${snp.debug ? ' (debug)' : ''}`;
+  if (tdx) return `tdx MRTD ${tdx.mrtd} RTMR ${tdx.rtmr.join(' ')}${tdx.debug ? ' (debug)' : ''}`;
+  return v.provider;
+}
+
+/**
  * A provider's check, with anything it throws that is not a TesseraError (a malformed report the parser did
  * not foresee) turned into a refusal that says so: the TLS layer must get a clear reason, never a RangeError.
  */

@@ -45,10 +45,11 @@ export function acceptedMeasurements(tx: ReadTx): string[] {
 
 /**
  * The SDK's check of a node certificate's evidence (attestation/verify.ts: its provider's rules, its binding to
- * the certificate's key, its age), without the auditors' list: returns the measurement it attests, or throws.
- * The node gives it to governance (node/capabilities/governance.ts), which does not import attestation.
+ * the certificate's key, its age), without the auditors' list: returns the measurement it attests and its
+ * platform (the provider and what the hardware measured of the guest, e.g. `sev-snp <launch measurement>`),
+ * or throws. The node gives it to governance (node/capabilities/governance.ts), which does not import attestation.
  */
-export type EvidenceCheck = (certDer: Buffer, maxAgeMs: number) => string;
+export type EvidenceCheck = (certDer: Buffer, maxAgeMs: number) => { measurement: string; platform: string };
 
 /** How long after it was made a Pending node's evidence is still taken by governance: members may take days to vote. */
 const JOIN_EVIDENCE_MAX_AGE_MS = 30 * 86_400_000;
@@ -71,8 +72,9 @@ export function joinProblem(tx: ReadTx, nodeId: string, caPem: string | undefine
     return `the attested certificate recorded for node ${nodeId} is not a valid X.509 certificate`;
   }
   let attested: string;
+  let platform: string;
   try {
-    attested = check(Buffer.from(new X509Certificate(node.attested_cert).raw), JOIN_EVIDENCE_MAX_AGE_MS);
+    ({ measurement: attested, platform } = check(Buffer.from(new X509Certificate(node.attested_cert).raw), JOIN_EVIDENCE_MAX_AGE_MS));
   } catch (err) {
     return `the evidence recorded for node ${nodeId} does not verify (${(err as Error).message}): restart the node so it records fresh evidence, and do not trust it until it does`;
   }
@@ -81,5 +83,25 @@ export function joinProblem(tx: ReadTx, nodeId: string, caPem: string | undefine
   if (!accepted.includes(node.measurement)) {
     return `node ${nodeId} runs measurement ${node.measurement}, which no Trusted node runs (${accepted.join(', ') || 'none recorded'}): run the same Tessera build and measured settings as the service`;
   }
+  // The same code on other hardware (a software node in a hardware service, another guest image, a debug
+  // guest) is not the node members trusted: its platform must be one a Trusted node recorded.
+  const platforms = trustedPlatforms(tx, check);
+  if (platforms.size && !platforms.has(platform)) {
+    return `node ${nodeId} runs on ${platform}, which no Trusted node runs on (${[...platforms].join('; ')}): start it on the same kind of machine and guest image as the service`;
+  }
   return null;
+}
+
+/** The platforms the Trusted nodes' recorded evidence shows (their evidence may be old: its age is not judged here). */
+function trustedPlatforms(tx: ReadTx, check: EvidenceCheck): Set<string> {
+  const found = new Set<string>();
+  for (const [, n] of nodeRows(tx)) {
+    if (n.status !== 'Trusted' || !n.attested_cert) continue;
+    try {
+      found.add(check(Buffer.from(new X509Certificate(n.attested_cert).raw), Number.MAX_SAFE_INTEGER).platform);
+    } catch {
+      /* a row whose evidence no longer verifies names no platform */
+    }
+  }
+  return found;
 }

@@ -29,6 +29,9 @@ export interface VerificationOptions {
   insecureSkipVerification?: boolean;
 }
 
+/** How long a verified node certificate is taken without checking it again. */
+const RECHECK_MS = 10 * 60_000;
+
 const readIfPath = (value: string | Buffer): Buffer => {
   if (Buffer.isBuffer(value)) return value;
   if (value.includes('-----BEGIN')) return Buffer.from(value);
@@ -52,7 +55,8 @@ function auditorSignatures(auditors: AuditorInput[]): AuditorSignature[] {
 export class NodeVerifier {
   readonly allowed: Measurement[];
   readonly enclaveInfoDigest: string | null;
-  private readonly verified = new Map<string, NodeVerification>();
+  /** Verified certificates, each until its evidence grows too old or, at the latest, RECHECK_MS from its check. */
+  private readonly verified = new Map<string, { result: NodeVerification; until: number }>();
 
   constructor(private readonly opts: VerificationOptions) {
     if (opts.insecureSkipVerification) {
@@ -79,13 +83,12 @@ export class NodeVerifier {
   check(certDer: Buffer, fingerprint: string): NodeVerification | null {
     if (this.skipping) return null;
     const cached = this.verified.get(fingerprint);
-    if (cached) return cached;
-    const result = verifyNodeCertificate(certDer, {
-      allowed: this.allowed,
-      maxAgeMs: this.opts.maxEvidenceAgeMs ?? 86_400_000,
-      trust: this.opts.trust,
-    });
-    this.verified.set(fingerprint, result);
+    if (cached && Date.now() < cached.until) return cached.result;
+    const maxAgeMs = this.opts.maxEvidenceAgeMs ?? 86_400_000;
+    const result = verifyNodeCertificate(certDer, { allowed: this.allowed, maxAgeMs, trust: this.opts.trust });
+    // Checked again once the evidence passes its allowed age, and every RECHECK_MS anyway, so collateral that
+    // has expired since (a CRL, Intel's TCB Info) is judged again on a long-lived client.
+    this.verified.set(fingerprint, { result, until: Math.min(Date.parse(result.timestamp) + maxAgeMs, Date.now() + RECHECK_MS) });
     return result;
   }
 

@@ -279,12 +279,19 @@ describe("the auditors' hardware requirements (enclave_info.toml [service.hardwa
     const mrtd = Buffer.alloc(48, 9);
     const trust = { tdxRoots: [intel.rootPem] };
     const der = await nodeCert('tdx', (rd) => ({ report: tdxQuote(rd, intel, { mrtd }), auxiliary: null }));
-    const pin = `tdx_mrtd = ["${mrtd.toString('hex')}"]\n`;
+    const zeros = '0'.repeat(96);
+    const rtmrs = `tdx_rtmr1 = ["${zeros}"]\ntdx_rtmr2 = ["${zeros}"]\n`;
+    const pin = `tdx_mrtd = ["${mrtd.toString('hex')}"]\n${rtmrs}`;
     const v = verifyNodeCertificate(der, { allowed: allowedBy(table('node', pin)), maxAgeMs: day, trust });
     assert.equal(v.platform?.tdx?.mrtd, mrtd.toString('hex'));
     assert.equal(v.platform?.tdx?.evaluation, null);
-    assert.throws(() => verifyNodeCertificate(der, { allowed: allowedBy(table('node', `tdx_mrtd = ["${'1'.repeat(96)}"]\n`)), maxAgeMs: day, trust }), /the trust domain's MRTD [0-9a-f]{96} is not one the auditors signed in \[node.hardware\]/);
-    assert.throws(() => verifyNodeCertificate(der, { allowed: allowedBy(table('node', `${pin}tdx_rtmr2 = ["${'2'.repeat(96)}"]\n`)), maxAgeMs: day, trust }), /the trust domain's RTMR2 0{96} is not one the auditors signed/);
+    assert.throws(() => verifyNodeCertificate(der, { allowed: allowedBy(table('node', `tdx_mrtd = ["${'1'.repeat(96)}"]\n${rtmrs}`)), maxAgeMs: day, trust }), /the trust domain's MRTD [0-9a-f]{96} is not one the auditors signed in \[node.hardware\]/);
+    assert.throws(
+      () => verifyNodeCertificate(der, { allowed: allowedBy(table('node', `tdx_mrtd = ["${mrtd.toString('hex')}"]\ntdx_rtmr1 = ["${zeros}"]\ntdx_rtmr2 = ["${'2'.repeat(96)}"]\n`)), maxAgeMs: day, trust }),
+      /the trust domain's RTMR2 0{96} is not one the auditors signed/,
+    );
+    // MRTD alone measures the firmware only: the file is refused as it is read.
+    assert.throws(() => parseEnclaveInfo(table('node', `tdx_mrtd = ["${mrtd.toString('hex')}"]\n`)), /pins tdx_mrtd, which measures only the TD firmware: pin tdx_rtmr1 and tdx_rtmr2 too/);
     assert.throws(() => verifyNodeCertificate(der, { allowed: allowedBy(table('node', `${pin}tdx_status = ["UpToDate"]\n`)), maxAgeMs: day, trust }), /\[node.hardware\] accepts only TDX TCB status UpToDate, and no Intel TCB Info was supplied to evaluate it/);
     assert.throws(() => verifyNodeCertificate(der, { allowed: allowedBy(table('node', `snp_measurement = ["${launch}"]\n`)), maxAgeMs: day, trust }), /the auditors pinned no TDX guest measurement/);
     const debug = await nodeCert('tdx', (rd) => ({ report: tdxQuote(rd, intel, { mrtd, debug: true }), auxiliary: null }));
@@ -329,7 +336,9 @@ describe('TDX: the TCB status from Intel collateral, through the verifier and th
   const trusteeCollateral: TdxCollateral = { tcbInfo: read('tdx/trustee/tcbInfo.json').toString(), signingChain: read('tdx/intel-root/Intel_SGX_TCB_Signing_chain.pem').toString() };
   const upToDate = () =>
     verifyTdx(envelope('tdx', read('tdx/dcap-qvl/tdx_quote.bin'), null, '2025-06-20T00:00:00Z'), { collateral: { crls: [dcap.pck_crl, dcap.root_ca_crl], tdx: [trusteeCollateral, dcapCollateral] } }, new Date('2025-06-20T01:00:00Z'));
-  const policy = (mrtd: string, tdx_status?: string[]) => [{ service: 'node', hardware: { tdx_mrtd: [mrtd], ...(tdx_status ? { tdx_status } : {}) } }];
+  const policy = (tdx: { mrtd: string; rtmr: string[] }, tdx_status?: string[]) => [
+    { service: 'node', hardware: { tdx_mrtd: [tdx.mrtd], tdx_rtmr: { 1: [tdx.rtmr[1]], 2: [tdx.rtmr[2]] }, ...(tdx_status ? { tdx_status } : {}) } },
+  ];
 
   test('an up-to-date platform: the TCB Info for its FMSPC is picked from those supplied, and the status reported', () => {
     const checked = upToDate();
@@ -337,16 +346,16 @@ describe('TDX: the TCB status from Intel collateral, through the verifier and th
     assert.equal(checked.platform?.tdx?.evaluation?.fmspc, 'b0c06f000000');
     assert.equal(checked.platform?.tdx?.evaluation?.qeStatus, 'UpToDate');
     assert.match(checked.description, /no certificate revoked; TCB status UpToDate; MRTD/);
-    checkHardwarePolicy('tdx', checked.platform, policy(checked.platform!.tdx!.mrtd, ['UpToDate']));
+    checkHardwarePolicy('tdx', checked.platform, policy(checked.platform!.tdx!, ['UpToDate']));
   });
 
   test('an out-of-date platform is refused by default and by an UpToDate-only policy, and accepted when the auditors accept OutOfDate', () => {
     const checked = verifyTdx(envelope('tdx', read('tdx/trustee/tdx_quote_6.dat'), null, '2025-11-01T00:00:00Z'), { collateral: { tdx: [trusteeCollateral] } }, new Date('2025-11-01T01:00:00Z'));
-    const mrtd = checked.platform!.tdx!.mrtd;
+    const td = checked.platform!.tdx!;
     assert.equal(checked.platform?.tdx?.evaluation?.status, 'OutOfDate');
-    assert.throws(() => checkHardwarePolicy('tdx', checked.platform, policy(mrtd)), /the platform's TDX TCB status is OutOfDate.*, and Tessera accepts by default only UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded: update the host's TDX module, microcode or configuration/);
-    assert.throws(() => checkHardwarePolicy('tdx', checked.platform, policy(mrtd, ['UpToDate'])), /TDX TCB status is OutOfDate.*, and \[node.hardware\] accepts only UpToDate/);
-    checkHardwarePolicy('tdx', checked.platform, policy(mrtd, ['UpToDate', 'OutOfDate']));
+    assert.throws(() => checkHardwarePolicy('tdx', checked.platform, policy(td)), /the platform's TDX TCB status is OutOfDate.*, and Tessera accepts by default only UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded: update the host's TDX module, microcode or configuration/);
+    assert.throws(() => checkHardwarePolicy('tdx', checked.platform, policy(td, ['UpToDate'])), /TDX TCB status is OutOfDate.*, and \[node.hardware\] accepts only UpToDate/);
+    checkHardwarePolicy('tdx', checked.platform, policy(td, ['UpToDate', 'OutOfDate']));
   });
 
   test('no TCB Info for the platform among those supplied, or expired TCB Info, is refused saying what to fetch', () => {

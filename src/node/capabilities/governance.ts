@@ -1,5 +1,5 @@
 import { GovernanceService } from '../../governance/service.js';
-import { evidenceOf, verifyNodeCertificate } from '../../attestation/verify.js';
+import { evidenceOf, platformName, verifyNodeCertificate } from '../../attestation/verify.js';
 import { StateDigests } from '../../governance/state-digests.js';
 import { govRoutes } from '../../http/routes/gov.js';
 import type { Capability } from '../capability.js';
@@ -24,7 +24,8 @@ export function governanceCapability(): Capability {
         // A joining node's evidence is checked as the SDK checks it; which measurements count is governance's rule.
         checkEvidence: (der, maxAgeMs) => {
           const { mr_enclave, mr_signer } = evidenceOf(der);
-          return verifyNodeCertificate(der, { allowed: [{ mr_enclave, mr_signer }], maxAgeMs, hardwarePolicy: false }).measurement.mr_enclave;
+          const v = verifyNodeCertificate(der, { allowed: [{ mr_enclave, mr_signer }], maxAgeMs, hardwarePolicy: false });
+          return { measurement: v.measurement.mr_enclave, platform: platformName(v) };
         },
       });
     },
