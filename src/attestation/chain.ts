@@ -31,7 +31,9 @@ export function pemCertificates(pem: string): X509Certificate[] {
   });
 }
 
-export const nameOf = (c: X509Certificate) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replaceAll('\n', ', ');
+/** A distinguished name's common name, or the whole name where it has none. */
+const commonName = (dn: string) => /CN=([^\n,]+)/.exec(dn)?.[1] ?? dn.replaceAll('\n', ', ');
+export const nameOf = (c: X509Certificate) => commonName(c.subject);
 
 // KeyUsage bits as @peculiar/x509 numbers them (RFC 5280 4.2.1.3).
 const KU = { digitalSignature: 1, keyCertSign: 32 } as const;
@@ -95,7 +97,7 @@ export function verifyChain(input: ChainInput): ChainResult {
       throw fail(
         named.length
           ? `the ${what} certificate chain is broken at '${nameOf(child)}': its issuer's key did not sign it`
-          : `the ${what} certificate '${nameOf(child)}' is issued by '${/CN=([^\n,]+)/.exec(child.issuer)?.[1] ?? child.issuer}', which is neither in the evidence nor a trusted ${what} authority`,
+          : `the ${what} certificate '${nameOf(child)}' is issued by '${commonName(child.issuer)}', which is neither in the evidence nor a trusted ${what} authority`,
       );
     }
     path.push(issuer);
@@ -109,7 +111,7 @@ export function verifyChain(input: ChainInput): ChainResult {
   const crls = input.crls ?? [];
   const revocation = { checked: [] as string[], unchecked: [] as string[], why: crls.length ? `none of the ${crls.length} CRLs supplied is from its issuer` : 'no CRL supplied' };
   for (let i = 0; i < path.length - 1; i++) {
-    const found = checkRevocation(path[i], path[i + 1], crls, input.now ?? new Date(), what, nameOf(path[i]));
+    const found = checkRevocation(path[i], path[i + 1], crls, input.now ?? new Date(), `the ${what}`, { cert: nameOf(path[i]), issuer: nameOf(path[i + 1]) });
     (found ? revocation.checked : revocation.unchecked).push(nameOf(path[i]));
   }
   return { leaf: path[0], path, revocation };
@@ -135,6 +137,15 @@ function checkCertificate(c: X509Certificate, i: number, what: string, at: Date)
     throw fail(`the ${what} certificate '${nameOf(c)}' allows ${bc.pathLength} intermediate CA(s) below it, and the chain has ${i - 1}`);
   }
   if (ku && !(ku.usages & KU.keyCertSign)) throw fail(`the ${what} certificate '${nameOf(c)}' is a CA whose key usage does not allow signing certificates (keyCertSign)`);
+}
+
+/**
+ * The revocation part of a provider's description: which certificates (leaving out `except`, those its vendor
+ * does not revoke by CRL) were not checked, and why; or that none is revoked.
+ */
+export function revocationSummary(revocation: ChainResult['revocation'], except: string[] = []): string {
+  const unchecked = revocation.unchecked.filter((name) => !except.includes(name));
+  return unchecked.length ? `revocation not checked for ${unchecked.join(', ')} (${revocation.why})` : 'no certificate revoked';
 }
 
 /** The trust anchors and CRL issuers a caller may pass as PEM strings. */

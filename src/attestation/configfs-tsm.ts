@@ -42,26 +42,19 @@ export async function tsmReport(reportData: Buffer, expectedProvider: 'sev_guest
     }
     const races: string[] = [];
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const before = await generation(entry);
+      const expected = (await generation(entry)) + 1;
+      /** Whether the entry still holds our inblob after `step`; if not, the race is noted for the error. */
+      const untouched = async (step: string) => {
+        const now = await generation(entry);
+        if (now !== expected) races.push(`after ${step}, generation ${now}, not ${expected}`);
+        return now === expected;
+      };
       await writeFile(join(entry, 'inblob'), reportData);
-      const expected = before + 1;
-      const written = await generation(entry);
-      if (written !== expected) {
-        races.push(`after writing inblob, generation ${written}, not ${expected}`);
-        continue;
-      }
+      if (!(await untouched('writing inblob'))) continue;
       const outblob = await readFile(join(entry, 'outblob'));
-      const afterOut = await generation(entry);
-      if (afterOut !== expected) {
-        races.push(`after reading outblob, generation ${afterOut}, not ${expected}`);
-        continue;
-      }
+      if (!(await untouched('reading outblob'))) continue;
       const auxblob = await readFile(join(entry, 'auxblob')).catch(() => null);
-      const afterAux = await generation(entry);
-      if (afterAux !== expected) {
-        races.push(`after reading auxblob, generation ${afterAux}, not ${expected}`);
-        continue;
-      }
+      if (!(await untouched('reading auxblob'))) continue;
       return { outblob, auxblob: auxblob && auxblob.length ? auxblob : null };
     }
     throw new TesseraError(

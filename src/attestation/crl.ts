@@ -79,41 +79,36 @@ export function crlSignedBy(crl: Crl, issuer: X509Certificate): boolean {
   }
 }
 
-const serialOf = (c: X509Certificate) => c.serialNumber.replace(/^0+(?=.)/, '').toLowerCase();
+/** A serial number as hex without leading zeros, lower case: how a certificate and a CRL entry are compared. */
+const serial = (hex: string) => hex.replace(/^0+(?=.)/, '').toLowerCase();
 
 /**
  * The revocation check of one certificate against the CRLs of its issuer that are at hand: a CRL counts
  * only if the issuer signed it (and may sign CRLs); it must be current at `at` (the verifier's time, as the
- * vendors' verifiers judge collateral), and must not list the certificate. Returns whether a CRL was found, so the caller can say what was not checked.
+ * vendors' verifiers judge collateral), and must not list the certificate. Returns whether a CRL was found,
+ * so the caller can say what was not checked. `what` and `names` only word the messages.
  */
-export function checkRevocation(cert: X509Certificate, issuer: X509Certificate, crls: Crl[], at: Date, what: string, name: string): boolean {
-  const mine = crls.filter((crl) => sameName(crl.parsed.issuer, issuer) && mayIssueCrls(issuer) && crlSignedBy(crl, issuer));
+export function checkRevocation(cert: X509Certificate, issuer: X509Certificate, crls: Crl[], at: Date, what: string, names: { cert: string; issuer: string }): boolean {
+  // The issuer read once, for every CRL: its name as @peculiar/x509 writes names (so it compares with a
+  // CRL's issuer written the same way), and whether it may sign CRLs.
+  const parsed = new x509.X509Certificate(new Uint8Array(issuer.raw));
+  const ku = parsed.getExtension(x509.KeyUsagesExtension);
+  if (ku && !(ku.usages & x509.KeyUsageFlags.cRLSign)) return false;
+  const mine = crls.filter((crl) => crl.parsed.issuer === parsed.subject && crlSignedBy(crl, issuer));
   if (mine.length === 0) return false;
-  const issuerName = /CN=([^\n,]+)/.exec(issuer.subject)?.[1] ?? issuer.subject;
+  const mySerial = serial(cert.serialNumber);
   for (const crl of mine) {
     const { thisUpdate, nextUpdate } = crl.parsed;
     if (thisUpdate.getTime() - at.getTime() > CLOCK_SKEW_ALLOWANCE_MS) {
-      throw fail(`the ${what} CRL of '${issuerName}' says it was issued at ${thisUpdate.toISOString()}, in the future by this machine's clock (${at.toISOString()}); check the clocks`);
+      throw fail(`${what} CRL of '${names.issuer}' says it was issued at ${thisUpdate.toISOString()}, in the future by this machine's clock (${at.toISOString()}); check the clocks`);
     }
     if (nextUpdate && at > nextUpdate) {
-      throw fail(`the ${what} CRL of '${issuerName}' is out of date: its next update was due ${nextUpdate.toISOString()}; fetch a current CRL from the vendor (or your caching service) and supply it`);
+      throw fail(`${what} CRL of '${names.issuer}' is out of date: its next update was due ${nextUpdate.toISOString()}; fetch a current CRL from the vendor (or your caching service) and supply it`);
     }
-    const serial = serialOf(cert);
-    const entry = crl.parsed.entries.find((e) => e.serialNumber.replace(/^0+(?=.)/, '').toLowerCase() === serial);
+    const entry = crl.parsed.entries.find((e) => serial(e.serialNumber) === mySerial);
     if (entry) {
-      throw fail(`the ${what} certificate '${name}' (serial ${serial}) was revoked by '${issuerName}' on ${entry.revocationDate.toISOString()}: this platform's key must not be trusted`);
+      throw fail(`${what} certificate '${names.cert}' (serial ${mySerial}) was revoked by '${names.issuer}' on ${entry.revocationDate.toISOString()}: this platform's key must not be trusted`);
     }
   }
   return true;
-}
-
-/** Whether a key usage, where there is one, includes cRLSign (RFC 5280 4.2.1.3). */
-function mayIssueCrls(issuer: X509Certificate): boolean {
-  const ku = new x509.X509Certificate(new Uint8Array(issuer.raw)).getExtension(x509.KeyUsagesExtension);
-  return !ku || Boolean(ku.usages & x509.KeyUsageFlags.cRLSign);
-}
-
-/** The issuer's subject as @peculiar/x509 writes names, so that it compares with a CRL's issuer written the same way. */
-function sameName(crlIssuer: string, cert: X509Certificate): boolean {
-  return new x509.X509Certificate(new Uint8Array(cert.raw)).subject === crlIssuer;
 }

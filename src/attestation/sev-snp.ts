@@ -1,7 +1,7 @@
 import { X509Certificate, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../errors/index.js';
-import { certificatesOf, evidenceTime, pemCertificates, verifyChain } from './chain.js';
+import { certificatesOf, evidenceTime, nameOf, pemCertificates, revocationSummary, verifyChain } from './chain.js';
 import { parseCrl } from './crl.js';
 import { SNP_REPORT, checkEndorsementKey, productOf, reportedTcb, signingKeyOf } from './snp-tcb.js';
 import { vendorCertificates } from './vendor-roots.js';
@@ -97,17 +97,13 @@ export function verifySevSnp(evidence: Evidence, trust: TrustAnchors, now: Date 
   const tcbText = Object.entries(tcb).map(([k, v]) => `${k} ${v}`).join(', ');
   // AMD does not revoke VCEKs or VLEKs by CRL (a compromised firmware is retired through its TCB version);
   // its KDS CRL, signed by the ARK, lists revoked ASKs and ASVKs.
-  const unchecked = chain.revocation.unchecked.filter((name) => name !== nameOfCert(chain.leaf));
-  const revocation = unchecked.length ? `revocation not checked for ${unchecked.join(', ')} (${chain.revocation.why})` : 'no certificate revoked';
+  const revocation = revocationSummary(chain.revocation, [nameOf(chain.leaf)]);
   const vmpl = report.readUInt32LE(SNP.vmpl);
   const debug = Boolean((report.readBigUInt64LE(SNP_REPORT.policy) >> 19n) & 1n);
   return {
     reportData: Buffer.from(report.subarray(SNP.reportData, SNP.reportData + 64)),
     hardware: true,
     platform: { snp: { ...tcb, product, signer, measurement, vmpl, debug } },
-    description: `AMD SEV-SNP (${product || 'unknown product'}): report signed by a ${signer} chaining to ${nameOfRoot(chain.path)}; reported TCB ${tcbText}; ${revocation}; guest launch measurement ${measurement}, VMPL ${vmpl}${debug ? ', DEBUG allowed by the guest policy' : ''}`,
+    description: `AMD SEV-SNP (${product || 'unknown product'}): report signed by a ${signer} chaining to ${nameOf(chain.path[chain.path.length - 1])}; reported TCB ${tcbText}; ${revocation}; guest launch measurement ${measurement}, VMPL ${vmpl}${debug ? ', DEBUG allowed by the guest policy' : ''}`,
   };
 }
-
-const nameOfCert = (c: { subject: string }) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject;
-const nameOfRoot = (path: { subject: string }[]) => nameOfCert(path[path.length - 1]);

@@ -1,7 +1,7 @@
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { type X509Certificate, createHash, createPublicKey, verify } from 'node:crypto';
 import { TesseraError } from '../errors/index.js';
-import { certificatesOf, evidenceTime, nameOf, pemCertificates, verifyChain } from './chain.js';
-import { parseCrl } from './crl.js';
+import { certificatesOf, evidenceTime, nameOf, pemCertificates, revocationSummary, verifyChain } from './chain.js';
+import { type Crl, parseCrl } from './crl.js';
 import type { TdxEvaluation } from './hardware-policy.js';
 import { type TdxCollateral, evaluateTdxTcb, pckTcb } from './tdx-tcb.js';
 import { vendorCertificates } from './vendor-roots.js';
@@ -141,12 +141,11 @@ export function verifyTdx(evidence: Evidence, trust: TrustAnchors, now: Date = n
   const tcbText = evaluation
     ? `TCB status ${evaluation.status}${evaluation.advisoryIds.length ? ` (advisories ${evaluation.advisoryIds.join(', ')})` : ''}`
     : 'TCB status not evaluated (no Intel TCB Info supplied)';
-  const revocation = chain.revocation.unchecked.length ? `revocation not checked for ${chain.revocation.unchecked.join(', ')} (${chain.revocation.why})` : 'no certificate revoked';
   return {
     reportData: Buffer.from(q.subarray(reportData, reportData + 64)),
     hardware: true,
     platform: { tdx: { mrtd, rtmr, debug, evaluation } },
-    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by Intel's TD quoting enclave, whose PCK chains to ${nameOf(chain.path[chain.path.length - 1])}; ${revocation}; ${tcbText}; MRTD ${mrtd}${debug ? ', DEBUG trust domain' : ''}`,
+    description: `Intel TDX: quote (v${q.readUInt16LE(0)}) signed by Intel's TD quoting enclave, whose PCK chains to ${nameOf(chain.path[chain.path.length - 1])}; ${revocationSummary(chain.revocation)}; ${tcbText}; MRTD ${mrtd}${debug ? ', DEBUG trust domain' : ''}`,
   };
 }
 
@@ -168,7 +167,7 @@ const fmspcOf = (tcbInfo: string): string | undefined => {
 };
 
 /** Intel's verdict from the TCB Info for the platform's FMSPC among those supplied; null when none were. */
-function evaluate(quote: Buffer, pck: ReturnType<typeof pemCertificates>[number], collateral: TdxCollateral[], ctx: { at: Date; roots: ReturnType<typeof pemCertificates>; crls: ReturnType<typeof parseCrl>[] }): TdxEvaluation | null {
+function evaluate(quote: Buffer, pck: X509Certificate, collateral: TdxCollateral[], ctx: { at: Date; roots: X509Certificate[]; crls: Crl[] }): TdxEvaluation | null {
   if (collateral.length === 0) return null;
   const { fmspc } = pckTcb(pck);
   const mine = collateral.find((c) => fmspcOf(c.tcbInfo) === fmspc);

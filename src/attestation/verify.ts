@@ -36,8 +36,8 @@ export interface VerifyOptions {
   trust?: TrustAnchors;
   now?: Date;
   /**
-   * Apply the auditors' hardware requirements (default true). Governance turns it off where members, not
-   * auditors, decide on a joining node and are shown what its hardware reported.
+   * Apply the auditors' hardware requirements (default true). Governance turns it off: there members, not
+   * auditors, decide on a joining node, and its platform must be a Trusted node's (governance/nodes.ts).
    */
   hardwarePolicy?: boolean;
 }

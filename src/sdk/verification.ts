@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
 import { checkServerIdentity } from 'node:tls';
-import { loadAuditorKey, verifyEnclaveInfo, type AuditorSignature } from '../attestation/enclave-info.js';
+import { type AllowedMeasurement, loadAuditorKey, verifyEnclaveInfo, type AuditorSignature } from '../attestation/enclave-info.js';
 import type { TrustAnchors } from '../attestation/evidence.js';
 import { type NodeVerification, verifyNodeCertificate } from '../attestation/verify.js';
-import type { Measurement } from '../attestation/measurement.js';
 import { TesseraError } from '../errors/index.js';
 
 /** One auditor: a public key (path, PEM or DER) and their detached signature over enclave_info.toml. */
@@ -53,7 +52,7 @@ function auditorSignatures(auditors: AuditorInput[]): AuditorSignature[] {
  * the SDK meets, once per certificate.
  */
 export class NodeVerifier {
-  readonly allowed: Measurement[];
+  readonly allowed: AllowedMeasurement[];
   readonly enclaveInfoDigest: string | null;
   /** Verified certificates, each until its evidence grows too old or, at the latest, RECHECK_MS from its check. */
   private readonly verified = new Map<string, { result: NodeVerification; until: number }>();
