@@ -122,6 +122,9 @@ const tokensEqual = (a: string, b: string) =>
  * one transaction, so a task is never half-updated, and Ready → Running is a compare-and-set
  * that only one invocation can win.
  */
+/** Not found, said so that an empty id (a client that sent none) reads as what it is. */
+const noTask = (taskId: string) => (taskId ? `no task ${taskId}` : 'no task: the task_id is empty; give the id Create returned');
+
 export class TaskService {
   constructor(private readonly opts: TaskServiceOptions) {}
 
@@ -182,7 +185,7 @@ export class TaskService {
   /** The task, if `user` is its creator or a collaborator. */
   getForUser(taskId: string, user: string): TaskRecord {
     const task = this.opts.store.read((tx) => this.load(tx, taskId));
-    if (!task) throw new TesseraError('not_found', `no task ${taskId}`);
+    if (!task) throw new TesseraError('not_found', noTask(taskId));
     if (!participants(task).includes(user)) {
       throw new TesseraError('permission_denied', `task ${taskId} is not yours: '${user}' is neither its creator nor a collaborator`);
     }
@@ -251,7 +254,7 @@ export class TaskService {
   /** TMS internal Get: the whole record, for services. */
   getInternal(taskId: string): TaskRecord {
     const task = this.opts.store.read((tx) => this.load(tx, taskId));
-    if (!task) throw new TesseraError('not_found', `no task ${taskId}`);
+    if (!task) throw new TesseraError('not_found', noTask(taskId));
     return task;
   }
 

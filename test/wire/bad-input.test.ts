@@ -152,6 +152,8 @@ describe('message validation', () => {
     ['fns', 'a numeric payload', { task_id: 'x', function_name: 'echo', task_token: 't', payload: 42 }, 'InvalidInputError', /'payload' must be string,null/],
     ['fns', 'a missing payload', { task_id: 'x', function_name: 'echo', task_token: 't' }, 'InvalidInputError', /missing 'payload'/],
     ['tms_internal', 'a bad status', { type: 'Update', task_id: 'x', task_result_file_id: null, output_files: [], status: 'Done' }, 'InvalidInputError', /'status' must be equal to one of the allowed values/],
+    // Found by the fuzz test (a random seed): an empty task_id was answered with a bare 'no task '.
+    ['tms_internal', 'an empty task_id', { type: 'Get', task_id: '' }, 'MissingValue', /no task: the task_id is empty; give the id Create returned/],
     ['tms_internal', 'an output file without file_id', { type: 'Update', task_id: 'x', task_result_file_id: null, output_files: [{ user_id: 'a' }], status: null }, 'InvalidInputError', /'output_files\.0' is missing 'file_id'/],
     ['kms', 'an extra key on Create', { type: 'Create', enc_type: 'aes' }, 'InvalidInputError', /unexpected key 'enc_type'/],
     ['tdfs_external', 'a negative file_size', { type: 'Create', file_name: 'f', sha256: 'x', file_size: -1, user_id: 'a', user_token: 't' }, 'InvalidInputError', /'file_size' must be >= 0/],
